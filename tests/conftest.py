@@ -1,0 +1,105 @@
+"""Test-wide guards: no network, no writes into the user's caches or the repo's results/.
+
+Every test runs with sockets blocked for any address outside loopback (tests that serve files over
+HTTP start their server on 127.0.0.1), with HF/ultralytics offline switches on, and with zoo's cache,
+torch hub, HF cache and results directory pointed at a per-session temporary folder.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_SESSION_TMP = Path(tempfile.mkdtemp(prefix="zoo-tests-"))
+os.environ.update(
+    {
+        "ZOO_OFFLINE": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "YOLO_OFFLINE": "1",
+        "YOLO_AUTOINSTALL": "0",
+        "ZOO_CACHE": str(_SESSION_TMP / "zoo-cache"),
+        "TORCH_HOME": str(_SESSION_TMP / "torch"),
+        "HF_HOME": str(_SESSION_TMP / "hf"),
+        "YOLO_CONFIG_DIR": str(_SESSION_TMP / "ultralytics"),
+        "ZOO_RESULTS_DIR": str(_SESSION_TMP / "results-raw"),
+        "MPLBACKEND": "Agg",
+        "TQDM_DISABLE": "1",
+    }
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+class NetworkBlocked(RuntimeError):
+    pass
+
+
+def _is_loopback(address) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_connect(self, address):
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"test tried to reach the network: {address!r}")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"test tried to reach the network: {address!r}")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    if host not in (None, "localhost") and not _is_loopback((host, 0)):
+        raise NetworkBlocked(f"test tried to resolve {host!r}")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+socket.getaddrinfo = _guarded_getaddrinfo
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data beside the checkout; tests that need it skip when it is absent (users lack it)."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not present")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def zoo_cache(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty zoo/torch/HF cache for one test."""
+    for var, sub in (("ZOO_CACHE", "zoo"), ("TORCH_HOME", "torch"), ("HF_HOME", "hf")):
+        monkeypatch.setenv(var, str(tmp_path / sub))
+    return tmp_path / "zoo"
+
+
+@pytest.fixture
+def results_dir(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "raw"
+    monkeypatch.setenv("ZOO_RESULTS_DIR", str(d))
+    return d

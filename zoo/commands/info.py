@@ -1,0 +1,47 @@
+"""zoo info NAME [--json]"""
+
+from __future__ import annotations
+
+import json
+
+from ..errors import UserError
+from ..registry import UnknownModelError, get_spec
+
+
+def register(sub) -> None:
+    p = sub.add_parser("info", help="show a model's spec: preprocessing, weights, reference metrics, cost")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    try:
+        spec = get_spec(args.name)
+    except UnknownModelError as e:
+        raise UserError(str(e)) from None
+    d = spec.to_dict()
+    if args.json:
+        print(json.dumps(d, indent=2, default=str))
+        return 0
+    print(f"{spec.name}  ({spec.task}, {spec.source}: {spec.architecture})")
+    print(f"  {spec.description}")
+    print(f"  input size: {spec.input_size}   classes: {spec.num_classes}")
+    if spec.params is not None:
+        print(f"  params: {spec.params:,}   FLOPs/sample (2 x MACs): {spec.flops:,}" if spec.flops else f"  params: {spec.params:,}")
+    pre = d["preprocess"]
+    print("  preprocess: " + ", ".join(f"{k}={v}" for k, v in pre.items() if k not in ("type", "source")))
+    if pre.get("source"):
+        print(f"    (from {pre['source']})")
+    w = spec.weights
+    if w:
+        print(f"  weights: {w.kind} {w.url} -> {w.file_name}")
+        print(f"    sha256: {w.sha256} ({w.hash_source}); license: {w.license}")
+    else:
+        print("  weights: none registered (random init only)")
+    for r in spec.references:
+        note = f" — {r.note}" if r.note else ""
+        print(f"  reference {r.metric} = {r.value} on {r.dataset} [{r.source}]{note}")
+    if spec.notes:
+        print(f"  notes: {spec.notes}")
+    return 0

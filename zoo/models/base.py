@@ -1,0 +1,110 @@
+"""The one interface every zoo model presents to the harness, whatever library is underneath.
+
+    model = zoo.create_model("resnet50")
+    batch = model.preprocess([pil_image, ...])     # raw items -> Batch (CPU tensors + per-item meta)
+    out = model(move_to(batch.inputs, device))     # the network alone: what speed benchmarks time
+    preds = model.postprocess(out, batch)          # -> one prediction dict per item
+
+Raw items, per task:
+  image-classification, object-detection: PIL.Image (RGB) or a path
+  text-classification, translation: str
+  question-answering: {"question": str, "context": str}
+  tabular-classification: a 1-D float array / tensor
+
+Predictions, per task (plain Python, JSON-serializable):
+  image-classification: {"label": int, "topk": [[class, prob], ...]}   (top-5, descending)
+  object-detection: {"boxes": [[x1, y1, x2, y2], ...] in original-image pixels, "scores": [...],
+                     "labels": [...]}  labels are COCO category ids (1..90, the 91-id space) for every
+                     COCO detector, torchvision and ultralytics alike
+  text-classification: {"label": int, "probs": [...]}
+  translation: {"text": str}
+  question-answering: {"text": str, "start": int, "end": int}  (character offsets into the context)
+  tabular-classification: {"label": int, "probs": [...]}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from ..spec import ModelSpec
+
+RANDOM_INIT = "random-init"
+
+
+@dataclass
+class Batch:
+    """What preprocess returns: ``inputs`` go to ``model(...)``; ``meta`` is per-item info for postprocess."""
+
+    inputs: Any  # a tensor, a dict of tensors, or a list of tensors
+    meta: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.meta) if self.meta else batch_size_of(self.inputs)
+
+
+def move_to(x: Any, device: torch.device | str, dtype: torch.dtype | None = None) -> Any:
+    """Move a tensor / dict / list / tuple of tensors to ``device``; ``dtype`` applies to floating tensors only."""
+    if isinstance(x, torch.Tensor):
+        if dtype is not None and x.is_floating_point():
+            return x.to(device=device, dtype=dtype, non_blocking=True)
+        return x.to(device=device, non_blocking=True)
+    if isinstance(x, dict):
+        return {k: move_to(v, device, dtype) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return type(x)(move_to(v, device, dtype) for v in x)
+    return x
+
+
+def batch_size_of(x: Any) -> int:
+    if isinstance(x, torch.Tensor):
+        return x.shape[0]
+    if isinstance(x, dict):
+        return batch_size_of(next(iter(x.values())))
+    if isinstance(x, (list, tuple)):
+        return len(x)
+    raise TypeError(f"cannot tell the batch size of {type(x).__name__}")
+
+
+class ZooModel(nn.Module):
+    """Base class: wraps a library model (``self.net``) with the spec's pre- and postprocessing.
+
+    Subclasses implement ``preprocess``, ``forward``, ``postprocess`` and ``example_items``.
+    ``weights_id`` is the sha256 of the loaded weight file, or "random-init".
+    """
+
+    def __init__(self, spec: ModelSpec, net: nn.Module, weights_id: str = RANDOM_INIT):
+        super().__init__()
+        self.spec = spec
+        self.net = net
+        self.weights_id = weights_id
+
+    @property
+    def pretrained(self) -> bool:
+        return self.weights_id != RANDOM_INIT
+
+    def preprocess(self, items: Sequence[Any]) -> Batch:
+        raise NotImplementedError
+
+    def forward(self, inputs: Any) -> Any:
+        return self.net(inputs)
+
+    def postprocess(self, outputs: Any, batch: Batch) -> list[dict]:
+        raise NotImplementedError
+
+    def example_items(self, n: int = 1) -> list[Any]:
+        """``n`` raw items of the right kind (real sample data where zoo ships some) for smoke tests and timing."""
+        raise NotImplementedError
+
+    def example_batch(self, batch_size: int = 1) -> Batch:
+        return self.preprocess(self.example_items(batch_size))
+
+    @torch.inference_mode()
+    def predict(self, items: Sequence[Any], device: str | torch.device | None = None) -> list[dict]:
+        """Raw items in, predictions out: preprocess -> forward -> postprocess."""
+        device = device or next(self.parameters()).device
+        batch = self.preprocess(items)
+        return self.postprocess(self(move_to(batch.inputs, device)), batch)
