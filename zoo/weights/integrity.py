@@ -1,0 +1,84 @@
+"""Hashes, the two weight errors, and moving a bad file aside (never overwriting or deleting it)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+from ..errors import UserError
+
+CHUNK = 1 << 20  # bytes read per hash update
+
+# path -> (size, mtime_ns, sha256) of the last full hash, so a model can name its weights without
+# hashing the file twice. Verification itself always re-hashes (see store.ensure_weights).
+_LAST_HASH: dict[str, tuple[int, int, str]] = {}
+
+
+class WeightsUnavailable(UserError):
+    """The weight file is not cached and cannot be downloaded now (offline, or the network failed)."""
+
+
+class WeightsHashMismatch(UserError):
+    """A weight file's sha256 is not the one the spec pins; the file was not loaded."""
+
+
+def sha256_file(path: str | Path) -> str:
+    """Full sha256 hex digest of a file, read in 1 MiB chunks."""
+    path = Path(path)
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    digest = h.hexdigest()
+    st = path.stat()
+    _LAST_HASH[str(path)] = (st.st_size, st.st_mtime_ns, digest)
+    return digest
+
+
+def known_sha256(path: str | Path) -> str:
+    """sha256 of ``path``: reuses the last full hash when size and mtime are unchanged, else hashes."""
+    path = Path(path)
+    st = path.stat()
+    hit = _LAST_HASH.get(str(path))
+    if hit and hit[:2] == (st.st_size, st.st_mtime_ns):
+        return hit[2]
+    return sha256_file(path)
+
+
+def hash_matches(digest: str, expected: str) -> bool:
+    """Full-digest equality, or a prefix match when only a prefix is published (torchvision puts the
+    first 8+ hex digits of the sha256 in its file names). Shorter than 8 hex digits never matches."""
+    expected = expected.lower().strip()
+    if len(expected) < 8 or any(c not in "0123456789abcdef" for c in expected):
+        return False
+    return digest.lower().startswith(expected) if len(expected) < 64 else digest.lower() == expected
+
+
+def aside_name(path: Path) -> Path:
+    """``<file>.corrupt-<UTC time>`` beside ``path``, numbered if that name is taken."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    cand = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while cand.exists() or cand.is_symlink():
+        cand = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    return cand
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a bad file to ``<file>.corrupt-<time>`` and return the new path; nothing is deleted.
+
+    A symlink (the HF cache links snapshots/<rev>/<file> -> blobs/<hash>) has its target moved aside
+    and the now-dangling link removed (a link holds no data), so the library re-downloads cleanly.
+    """
+    if path.is_symlink():
+        target = path.resolve()
+        dest = aside_name(target)
+        os.rename(target, dest)
+        path.unlink()
+        return dest
+    dest = aside_name(path)
+    os.rename(path, dest)
+    return dest

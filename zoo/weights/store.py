@@ -1,0 +1,156 @@
+"""ensure / fetch / verify / load: the one path every pretrained model takes to its weight file.
+
+A file is used only after its sha256 matches what the spec pins (a published prefix counts). A cached
+copy that does not match is never loaded; in a cache it is moved aside as ``<file>.corrupt-<time>``
+(never overwritten or deleted), and a file outside any cache (site-packages, a user's path) is left
+where it is and reported. Offline (``ZOO_OFFLINE=1``/``HF_HUB_OFFLINE=1``) nothing is downloaded: a
+missing file is a one-line ``WeightsUnavailable`` naming the file and ``zoo fetch NAME``.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from pathlib import Path
+from typing import Iterable
+
+import torch
+
+from ..errors import UserError
+from ..offline import is_offline
+from ..spec import ModelSpec, Weights
+from . import sources
+from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, move_aside, sha256_file
+
+log = logging.getLogger(__name__)
+
+
+def _weights_of(spec_or_weights: ModelSpec | Weights) -> tuple[str, Weights]:
+    if isinstance(spec_or_weights, Weights):
+        return spec_or_weights.file_name, spec_or_weights
+    if spec_or_weights.weights is None:
+        raise UserError(f"{spec_or_weights.name} has no pretrained weights registered; build it with pretrained=False")
+    return spec_or_weights.name, spec_or_weights.weights
+
+
+def _check(loc: sources.Location, w: Weights) -> dict:
+    """Hash one present copy. Returns a verify row (status ok | unpinned | mismatch); a mismatched copy
+    in a cache is moved aside here."""
+    digest = sha256_file(loc.path)
+    expected = sources.expected_sha256(w, loc.path)
+    row = {"file": str(loc.path), "where": loc.where, "sha256": digest, "expected": expected, "moved_to": None}
+    if not expected:
+        row["status"] = "unpinned"
+    elif hash_matches(digest, expected):
+        row["status"] = "ok"
+    else:
+        row["status"] = "mismatch"
+        if loc.owned:
+            row["moved_to"] = str(move_aside(loc.path))
+    return row
+
+
+def _mismatch_message(name: str, row: dict) -> str:
+    fate = f"moved aside to {row['moved_to']}" if row["moved_to"] else f"left in place ({row['where']}, not zoo's to move)"
+    return f"{name}: {row['file']} has sha256 {row['sha256'][:16]}…, expected {row['expected']}; not loaded, {fate}"
+
+
+def ensure_weights(spec: ModelSpec | Weights) -> Path:
+    """A verified local copy of the spec's weight file; downloads it into its cache unless offline.
+
+    Raises WeightsUnavailable (offline or network failure, with a one-line fix) or WeightsHashMismatch
+    (a bad copy and no way to get a good one now).
+    """
+    name, w = _weights_of(spec)
+    bad = []
+    for loc in sources.locations(w):
+        if not loc.path.is_file():
+            continue
+        row = _check(loc, w)
+        if row["status"] == "ok":
+            return loc.path
+        if row["status"] == "unpinned":
+            log.warning("%s: %s has no pinned sha256 to check against (sha256 %s)", name, loc.path, row["sha256"])
+            return loc.path
+        log.warning(_mismatch_message(name, row))
+        bad.append(row)
+    target = sources.cached_path(w)
+    if is_offline():
+        if bad:
+            raise WeightsHashMismatch(_mismatch_message(name, bad[0]) + f"; run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}")
+        raise WeightsUnavailable(
+            f"{name}: weights file {Path(w.file_name).name} is not cached (looked in {target}) and zoo is offline; "
+            f"run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}"
+        )
+    try:
+        return sources.obtain(w)
+    except OSError as e:  # urllib.error.URLError, timeouts, refused connections
+        reason = getattr(e, "reason", None) or e
+        raise WeightsUnavailable(
+            f"{name}: could not download {w.url} ({reason}); run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}"
+        ) from None
+
+
+def fetch(name: str) -> Path:
+    """``zoo fetch NAME``: make sure the registered model's weights are cached and verified."""
+    from ..registry import UnknownModelError, get_spec
+
+    try:
+        spec = get_spec(name)
+    except UnknownModelError as e:
+        raise UserError(str(e)) from None
+    return ensure_weights(spec)
+
+
+def verify(names: Iterable[str] | None = None) -> list[dict]:
+    """Re-hash every cached copy of the named models' weights (all registered models with weights when
+    ``names`` is None). One row per model and location: name, kind, file, where, status (ok | unpinned |
+    mismatch | missing), sha256, expected, moved_to. Mismatched copies in caches are moved aside."""
+    from ..registry import UnknownModelError, get_spec, list_models
+
+    explicit = names is not None
+    rows = []
+    for name in (list(names) if explicit else list_models()):
+        try:
+            spec = get_spec(name)
+        except UnknownModelError as e:
+            raise UserError(str(e)) from None
+        if spec.weights is None:
+            if explicit:
+                rows.append({"name": name, "kind": None, "file": None, "where": None, "status": "no-weights",
+                             "sha256": None, "expected": None, "moved_to": None})
+            continue
+        w = spec.weights
+        present = [loc for loc in sources.locations(w) if loc.path.is_file()]
+        if not present:
+            rows.append({"name": name, "kind": w.kind, "file": str(sources.cached_path(w)), "where": None,
+                         "status": "missing", "sha256": None, "expected": w.sha256, "moved_to": None})
+        for loc in present:
+            rows.append({"name": name, "kind": w.kind, **_check(loc, w)})
+    return rows
+
+
+def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors from a checkpoint: safetensors, or ``torch.load(weights_only=True)`` (no pickled code runs).
+
+    A checkpoint that wraps its tensors (``{"state_dict": ...}``, ``{"model": ...}``) is unwrapped.
+    Key order is kept (key remaps check it).
+    """
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path} is not a plain tensor checkpoint (torch.load(weights_only=True) refused it: {first}); zoo runs no pickled code") from None
+    if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        for key in ("state_dict", "model_state_dict", "model"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise UserError(f"{path} holds no state dict (a mapping of names to tensors)")
+    return obj
