@@ -27,6 +27,9 @@ class Table:
     notes: list[str] = field(default_factory=list)  # provenance: data, seeds, machine, dates, commit, command
     references: list[str] = field(default_factory=list)  # sources of reference values shown beside measured ones
     digits: int = 2  # default float precision for cells that are floats
+    # The raw rows the figures come from (optional): the renderer then adds a standard provenance note
+    # (machines, date range, commits, weights) made by ``provenance(sources)``.
+    sources: list[dict[str, Any]] | None = field(default=None, repr=False)
 
 
 def fmt(x: Any, digits: int = 2) -> str:
@@ -38,3 +41,47 @@ def fmt(x: Any, digits: int = 2) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}f}"
     return str(x)
+
+
+def _short_weights(w: Any) -> str:
+    if w in (None, ""):
+        return "unrecorded"
+    w = str(w)
+    return w if w == "random-init" or len(w) <= 16 else f"sha256 {w[:12]}…"
+
+
+def _machine_label(m: dict[str, Any] | None) -> str:
+    m = m or {}
+    cpu = f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores"
+    cpu += f", {m['mem_gib']} GiB)" if m.get("mem_gib") is not None else ")"
+    return f"{m['gpu']} on {cpu}" if m.get("gpu") else cpu
+
+
+def _listing(counts: dict[str, int], limit: int = 6) -> str:
+    items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    shown = ", ".join(f"{k} ({n} row{'s' if n != 1 else ''})" for k, n in items[:limit])
+    return shown + (f", and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def provenance(rows: list[dict[str, Any]]) -> list[str]:
+    """Standard provenance lines for the rows a table was made from: machines, date range (UTC), commits,
+    weights (random-init or sha256) and library versions. Deterministic for the same rows in any order."""
+    if not rows:
+        return ["no raw rows yet: run the harness that writes this topic's rows, then `zoo report`"]
+    from collections import Counter
+
+    times = sorted(str(r["time"]) for r in rows if r.get("time"))
+    dates = f"{times[0][:10]} to {times[-1][:10]}" if times else "unrecorded"
+    machines = Counter(_machine_label(r.get("machine")) for r in rows)
+    commits = Counter(str(r.get("commit"))[:12] if r.get("commit") else "unrecorded" for r in rows)
+    dirty = sum(1 for r in rows if str(r.get("commit") or "").endswith("-dirty"))
+    weights = Counter(_short_weights(r.get("weights")) for r in rows)
+    torch_v = Counter(str((r.get("versions") or {}).get("torch")) for r in rows)
+    lines = [
+        f"rows: {len(rows)}; dates (UTC): {dates}",
+        f"machines: {_listing(machines)}",
+        f"commits: {_listing(commits)}" + (f"; {dirty} row(s) from a checkout with uncommitted changes" if dirty else ""),
+        f"weights: {_listing(weights)}",
+        f"torch: {_listing(torch_v)}",
+    ]
+    return lines

@@ -1,0 +1,289 @@
+"""`zoo report`: deterministic regeneration, index, leaderboard join, plots, errors, CI check mode.
+
+Synthetic rows shaped like the harnesses' rows (zoo.results.make_row) go to a tmp raw folder; the tests
+regenerate results from them.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from zoo.cli import main
+from zoo.report import GENERATED, MANIFEST, report
+from zoo.report.base import Table, provenance
+from zoo.report.leaderboard import entries
+from zoo.report.plots import pareto_front
+from zoo.report.render import to_csv, to_markdown
+from zoo.results import append_row, make_row
+
+SHA_A = "a" * 64
+SHA_B = "b" * 64
+GPU = {"cpu": "Test CPU", "cores": 16, "gpu": "NVIDIA H100 80GB HBM3", "mem_gib": 128.0}
+CPU = {"cpu": "Test CPU", "cores": 2, "gpu": None, "mem_gib": 23.4}
+
+
+def _speed(model, device, bs, items_s, p50, *, weights="random-init", dtype="fp32", backend="eager", machine=CPU,
+           time="2026-11-25T10:00:00+00:00", **metrics):
+    row = make_row("speed", model=model, weights=weights, dataset=None,
+                   settings={"device": device, "batch_size": bs, "dtype": dtype, "backend": backend, "warmup": 5},
+                   metrics={"items_per_s": items_s, "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.3,
+                            "peak_mem_mib": 512.0, "params": 25_557_032, "flops_per_item": 8_200_000_000,
+                            **metrics}, task="image-classification")
+    row.update(machine=machine, time=time, commit="c0ffee1234567890")
+    return row
+
+
+def _acc(model, top1, weights, time="2026-11-25T11:00:00+00:00", task="image-classification", **metrics):
+    m = {"top1": top1, "top5": top1 + 10} if task == "image-classification" else metrics
+    row = make_row("eval", model=model, weights=weights, dataset="imagenet_sample_dev", metrics=m, task=task)
+    row.update(machine=CPU, time=time, commit="c0ffee1234567890")
+    return row
+
+
+def write_rows(raw: Path) -> None:
+    for r in [
+        _speed("resnet50", "cpu", 1, 30.0, 33.0),
+        _speed("resnet50", "cpu", 8, 60.0, 130.0),
+        _speed("resnet50", "cpu", 8, 62.0, 128.0, time="2026-11-25T12:00:00+00:00"),  # a later run, same key
+        _speed("resnet50", "cuda", 256, 19000.0, 13.0, dtype="bf16", machine=GPU),
+        _speed("efficientnet_lite0", "cpu", 1, 90.0, 11.0, weights=SHA_A, latencies_ms=[10.0, 11.0, 11.5, 12.0, 20.0]),
+        _speed("efficientnet_lite0", "cuda", 256, 25000.0, 10.0, weights=SHA_A, machine=GPU),
+    ]:
+        append_row(raw / "speed.jsonl", r)
+    append_row(raw / "speed.jsonl", {**_speed("vgg16", "cpu", 1, 1.0, 1.0), "error": "subprocess crashed (SIGKILL)"})
+    for r in [_acc("resnet50", 80.1, SHA_B), _acc("efficientnet_lite0", 74.5, SHA_A),
+              _acc("efficientnet_lite0", 70.0, "random-init", time="2026-11-25T13:00:00+00:00"),
+              _acc("bilstm", None, SHA_B, task="text-classification", accuracy=0.81, f1=0.80)]:
+        append_row(raw / "eval.jsonl", r)
+
+
+@pytest.fixture
+def raw(tmp_path) -> Path:
+    d = tmp_path / "results" / "raw"
+    write_rows(d)
+    return d
+
+
+def _snapshot(out: Path) -> dict[str, str]:
+    return {p.relative_to(out).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(out.rglob("*")) if p.is_file() and "raw" not in p.relative_to(out).parts}
+
+
+def test_regeneration_is_byte_identical_and_restores_deleted(raw):
+    out = raw.parent
+    res = report(raw, out)
+    assert "leaderboard" in res.tables
+    first = _snapshot(out)
+    assert {"README.md", "leaderboard.md", "leaderboard.csv", MANIFEST} <= set(first)
+    assert any(p.startswith("plots/pareto_") for p in first) and "plots/latency_resnet50.png" in first
+
+    again = report(raw, out)
+    assert again.written == [] and _snapshot(out) == first
+
+    (out / "leaderboard.md").unlink()
+    (out / "plots" / "latency_resnet50.png").unlink()
+    res = report(raw, out)
+    assert sorted(res.written) == ["leaderboard.md", "plots/latency_resnet50.png"]
+    assert _snapshot(out) == first
+
+    # a second output folder from the same rows gives the same bytes (no times, paths or randomness leak in)
+    other = raw.parent.parent / "elsewhere"
+    report(raw, other)
+    snap = _snapshot(other)
+    assert {k: v for k, v in snap.items() if k != "README.md"} == {k: v for k, v in first.items() if k != "README.md"}
+
+
+def test_every_generated_file_carries_the_marker(raw):
+    out = raw.parent
+    res = report(raw, out)
+    for rel in res.generated:
+        p = out / rel
+        if p.suffix == ".png":
+            from PIL import Image
+
+            with Image.open(p) as im:
+                assert im.format == "PNG" and im.info["Comment"] == GENERATED and im.info["Title"]
+        else:
+            first = p.read_text(encoding="utf-8").splitlines()[0]
+            assert GENERATED in first, rel
+            assert first.startswith("# ") if p.suffix in (".csv", "") else first.startswith("<!--")
+    idx = (out / "README.md").read_text()
+    for rel in res.generated:  # the index names every table and plot
+        if rel.endswith((".md", ".png")) and rel != "README.md":
+            assert f"]({rel})" in idx, rel
+
+
+def test_corrupt_raw_file_names_the_line_and_writes_nothing(raw, capsys):
+    out = raw.parent
+    report(raw, out)
+    before = _snapshot(out)
+    with open(raw / "eval.jsonl", "a") as f:
+        f.write('{"model": "x", oops}\n')
+    n = (raw / "eval.jsonl").read_text().count("\n")
+    assert main(["report", "--raw", str(raw), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"eval.jsonl:{n}" in err and "Traceback" not in err
+    assert _snapshot(out) == before
+
+
+def test_missing_raw_folder_is_a_user_error(tmp_path, capsys):
+    assert main(["report", "--raw", str(tmp_path / "nope")]) == 2
+    assert "no raw results folder" in capsys.readouterr().err
+
+
+def test_foreign_files_are_never_overwritten_or_removed(raw):
+    out = raw.parent
+    (out / "notes.md").write_text("my notes\n")
+    (out / "leaderboard.csv").write_text("hand made\n")
+    with pytest.raises(Exception, match="not generated by zoo report"):
+        report(raw, out)
+    assert not (out / "leaderboard.md").exists()  # refused before writing anything
+    (out / "leaderboard.csv").unlink()
+    report(raw, out)
+    assert (out / "notes.md").read_text() == "my notes\n"
+
+    # stale generated files (listed in the manifest) are removed; foreign ones stay
+    (raw / "speed.jsonl").unlink()
+    res = report(raw, out)
+    assert "plots/latency_resnet50.png" in res.removed and not (out / "plots" / "latency_resnet50.png").exists()
+    assert (out / "notes.md").exists() and (out / "leaderboard.md").exists()
+
+
+def test_check_mode_reports_differences_without_writing(raw, capsys):
+    out = raw.parent
+    assert main(["report", "--raw", str(raw), "--out", str(out), "--check"]) == 1  # nothing generated yet
+    assert not (out / "leaderboard.md").exists()
+    assert main(["report", "--raw", str(raw), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["report", "--raw", str(raw), "--out", str(out), "--check"]) == 0
+
+    md = out / "leaderboard.md"
+    md.write_text(md.read_text().replace("62.00", "99.00"))
+    append_row(raw / "eval.jsonl", _acc("vgg16", 71.0, SHA_B))
+    capsys.readouterr()
+    assert main(["report", "--raw", str(raw), "--out", str(out), "--check"]) == 1
+    err = capsys.readouterr().err
+    assert "leaderboard.md: differs" in err and "leaderboard.csv: differs" in err
+    assert "99.00" in md.read_text()  # check wrote nothing
+
+
+def test_leaderboard_join_ranking_and_devices(raw):
+    from zoo.results import read_all
+
+    ents, counts = entries(read_all(raw))
+    assert counts == {"speed_rows": 6, "accuracy_rows": 4, "error_rows": 1}
+    by = {(e["model"], e["device"].split(":")[0], e["batch_size"]): e for e in ents}
+    # latest of the two bs-8 rows, counted as 2 runs
+    r8 = by[("resnet50", "cpu", 8)]
+    assert r8["items_per_s"] == 62.0 and r8["runs"] == 2
+    # random-init speed row joined to a pretrained score: said so
+    assert r8["score"] == 80.1 and r8["speed_weights"] == "random-init" and r8["score_weights"] == SHA_B[:12] + " (differs)"
+    # same-weights accuracy row preferred over a later row from other weights
+    lite = by[("efficientnet_lite0", "cpu", 1)]
+    assert lite["score"] == 74.5 and lite["score_weights"] == "same"
+    # ranks restart per (device, task); a CPU row is never ranked against a GPU row
+    for dev in ("cpu", "cuda"):
+        group = [e for e in ents if e["device"].startswith(dev) and e["task"] == "image-classification"]
+        assert sorted(e["rank"] for e in group) == list(range(1, len(group) + 1))
+        assert len({e["device"] for e in group}) == 1
+    cpu = sorted((e for e in ents if e["device"].startswith("cpu")), key=lambda e: e["rank"])
+    assert [e["model"] for e in cpu][:1] == ["resnet50"]  # 80.1 > 74.5
+    # scored but never timed: listed, not ranked
+    bilstm = [e for e in ents if e["model"] == "bilstm"]
+    assert bilstm and bilstm[0]["rank"] is None and bilstm[0]["score"] == 0.81 and bilstm[0]["p50"] is None
+
+
+def test_leaderboard_table_shows_device_and_dashes(raw):
+    out = raw.parent
+    report(raw, out)
+    text = (out / "leaderboard.csv").read_text()
+    body = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("#")]
+    header, rows = body[0], body[1:]
+    assert header[:4] == ["device", "task", "rank", "model"]
+    assert all(r[0] for r in rows)  # every ranked row names its device
+    gpu = [r for r in rows if r[0].startswith("cuda: NVIDIA H100")]
+    assert {r[3] for r in gpu} == {"resnet50", "efficientnet_lite0"}
+    bilstm = next(r for r in rows if r[3] == "bilstm")
+    assert bilstm[header.index("items/s")] == "" and bilstm[header.index("score")] == "0.81"
+    md = (out / "leaderboard.md").read_text()
+    assert "— (not timed)" in md and "| —" in md
+    assert "machines:" in md and "2026-11-25 to 2026-11-25" in md and "random-init" in md
+
+
+def test_plots_have_labelled_axes_units_and_device(raw):
+    from zoo.report.leaderboard import plots
+    from zoo.results import read_all
+
+    import matplotlib.figure
+
+    made = []
+    real_save = matplotlib.figure.Figure.savefig
+
+    def spy(fig, *a, **k):
+        made.append([(ax.get_xlabel(), ax.get_ylabel(), ax.get_title()) for ax in fig.axes])
+        return real_save(fig, *a, **k)
+
+    matplotlib.figure.Figure.savefig = spy
+    try:
+        paths = plots(read_all(raw), raw.parent / "p")
+    finally:
+        matplotlib.figure.Figure.savefig = real_save
+    names = sorted(p.name for p in paths)
+    assert len([n for n in names if n.startswith("pareto_")]) == 2  # CPU and GPU charts kept apart
+    assert "latency_efficientnet_lite0.png" in names
+    for axes in made:
+        for x, y, title in axes:
+            assert x and y and title
+    pareto = [a[0] for a in made if "throughput" in a[0][0]]
+    assert all("items/s" in x and ("cpu:" in t or "cuda:" in t) for x, _, t in pareto)
+    latency = [a for a in made if "latency" in a[0][0]]
+    assert all("ms" in x and t.startswith(("cpu:", "cuda:")) for a in latency for x, _, t in a)
+    from PIL import Image
+
+    for p in paths:
+        with Image.open(p) as im:
+            assert im.format == "PNG" and im.size[0] > 300
+
+
+def test_render_formats_and_escapes():
+    t = Table(slug="demo", title="Demo", columns=["name", "value", "n"],
+              rows=[["a|b", 1.23456, 3], ["c", None, None]], notes=["from test"], references=["[1] a paper"],
+              digits=3)
+    md = to_markdown(t)
+    assert md.startswith(f"<!-- {GENERATED} -->\n# Demo\n") and md.endswith("\n") and "\r" not in md
+    assert "a\\|b" in md and "1.235" in md and "—" in md and "- from test" in md and "- [1] a paper" in md
+    c = to_csv(t)
+    assert c.startswith(f"# {GENERATED}\n") and "# note: from test\n" in c
+    assert "c,," in c and '"a|b",1.235,3' in c.replace("a|b,", '"a|b",')
+    with pytest.raises(ValueError, match="slug"):
+        to_markdown(Table(slug="Bad Slug", title="x", columns=[], rows=[]))
+    with pytest.raises(ValueError, match="cells"):
+        to_markdown(Table(slug="x", title="x", columns=["a"], rows=[[1, 2]]))
+
+
+def test_provenance_is_order_independent_and_says_weights():
+    rows = [_acc("m", 70.0, SHA_A, time="2026-11-20T00:00:00+00:00"), _acc("m", 71.0, "random-init")]
+    p = provenance(rows)
+    assert p == provenance(rows[::-1])
+    text = "\n".join(p)
+    assert "2026-11-20 to 2026-11-25" in text and "random-init" in text and SHA_A[:12] in text
+
+
+def test_pareto_front():
+    pts = [(10.0, 70.0), (20.0, 60.0), (5.0, 80.0), (8.0, 65.0), (20.0, 50.0)]
+    assert pareto_front(pts) == [2, 0, 1]
+
+
+def test_empty_raw_folder_gives_an_index_and_empty_leaderboard(tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    res = report(raw, tmp_path)
+    assert "README.md" in res.generated and (tmp_path / "leaderboard.md").exists()
+    assert "_No rows yet._" in (tmp_path / "leaderboard.md").read_text()
+    assert json.loads(json.dumps(res.generated))  # plain strings

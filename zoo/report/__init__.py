@@ -1,0 +1,286 @@
+"""`zoo report`: every table, CSV and plot in results/ regenerated from the raw rows in results/raw.
+
+    from zoo.report import report
+    result = report("results/raw", "results")          # writes what changed, returns what it did
+    result = report("results/raw", "results", check=True)  # writes nothing; result.problems lists diffs
+
+Topic modules ``zoo/report/<topic>.py`` (see base.py) are discovered with pkgutil; the joined leaderboard
+(leaderboard.py) comes first. Everything is rendered into a staging folder first, so a failing topic
+module or a corrupt raw file leaves results/ untouched; then only files whose bytes changed are replaced
+(atomically), and files that an earlier run generated but this run does not are removed. Which files zoo
+generated is recorded in ``results/.generated``: files zoo did not generate are never removed or
+overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import pkgutil
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ..errors import UserError
+from .base import GENERATED, Table, fmt, provenance
+
+MANIFEST = ".generated"
+INDEX = "README.md"
+PLOTS_DIR = "plots"
+_NOT_TOPICS = {"base", "render", "plots", "leaderboard"}
+
+__all__ = ["GENERATED", "Table", "fmt", "provenance", "report", "topic_modules", "ReportResult"]
+
+
+@dataclass
+class ReportResult:
+    """What a report run found or did. Paths are relative to the output folder (posix)."""
+
+    out: Path
+    generated: list[str] = field(default_factory=list)  # every file this run generates, sorted
+    written: list[str] = field(default_factory=list)  # created or changed (check: would be)
+    removed: list[str] = field(default_factory=list)  # stale generated files (check: would be)
+    problems: list[str] = field(default_factory=list)  # check mode: one line per difference
+    warnings: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)  # slugs
+    plots: list[str] = field(default_factory=list)
+
+
+def topic_modules() -> list[ModuleType]:
+    """The leaderboard, then every ``zoo/report/<topic>.py`` with a ``tables`` function, by name."""
+    from . import leaderboard
+
+    mods = [leaderboard]
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if info.name.startswith("_") or info.name in _NOT_TOPICS:
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        if callable(getattr(mod, "tables", None)):
+            mods.append(mod)
+    return mods
+
+
+def _topic_name(mod: ModuleType) -> str:
+    return mod.__name__.rsplit(".", 1)[-1]
+
+
+def _read_rows(raw: Path) -> dict[str, list[dict[str, Any]]]:
+    from ..results import CorruptResultsError, read_all
+
+    if not raw.is_dir():
+        raise UserError(f"no raw results folder at {raw}: run `zoo bench`, `zoo eval` or `zoo study` first, "
+                        "or pass --raw DIR")
+    try:
+        return read_all(raw)
+    except CorruptResultsError as e:
+        raise UserError(f"corrupt raw results: {e}; fix or move that file aside (zoo report wrote nothing)") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"corrupt raw results under {raw}: not UTF-8 ({e.reason}); zoo report wrote nothing") from None
+
+
+def _manifest(out: Path) -> tuple[list[str], str | None]:
+    """Paths listed in out/.generated and the matplotlib version recorded there."""
+    p = out / MANIFEST
+    if not p.is_file():
+        return [], None
+    paths, mpl = [], None
+    for line in p.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# matplotlib "):
+            mpl = line.split()[-1]
+        elif line and not line.startswith("#"):
+            if line.startswith("/") or ".." in Path(line).parts:  # never follow a manifest out of ``out``
+                raise UserError(f"{p}: bad entry {line!r}; entries are paths inside {out}")
+            paths.append(line)
+    return paths, mpl
+
+
+def _manifest_text(paths: list[str]) -> str:
+    import matplotlib
+
+    lines = [f"# {GENERATED}", "# files written by `zoo report`; only these are ever replaced or removed by it",
+             f"# matplotlib {matplotlib.__version__}"]
+    return "\n".join(lines + sorted(paths)) + "\n"
+
+
+def _is_generated(path: Path) -> bool:
+    """Whether an existing file carries zoo's generated marker (a text first line, or a PNG Comment)."""
+    try:
+        if path.suffix.lower() == ".png":
+            from PIL import Image
+
+            with Image.open(path) as im:
+                return im.info.get("Comment") == GENERATED
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return GENERATED in f.readline()
+    except OSError:
+        return False
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _render_all(rows, stage: Path, raw: Path, out: Path, result: ReportResult) -> None:
+    from .plots import png_title
+    from .render import check_slug, to_csv, to_markdown
+
+    made: list[tuple[Table, str]] = []
+    seen: dict[str, str] = {}
+    plot_dir = stage / PLOTS_DIR
+    plot_owner: dict[str, str] = {}
+    for mod in topic_modules():
+        topic = _topic_name(mod)
+        try:
+            tables = list(mod.tables(rows))
+        except Exception as e:
+            raise RuntimeError(f"report topic module {mod.__name__}: tables() failed: {e}") from e
+        for t in tables:
+            check_slug(t.slug)
+            if t.slug in seen or t.slug.lower() == INDEX.lower().removesuffix(".md"):
+                raise RuntimeError(f"table slug {t.slug!r} from {topic} is already used by {seen.get(t.slug, 'the index')}")
+            seen[t.slug] = topic
+            (stage / f"{t.slug}.md").write_text(to_markdown(t), encoding="utf-8", newline="\n")
+            (stage / f"{t.slug}.csv").write_text(to_csv(t), encoding="utf-8", newline="\n")
+            made.append((t, topic))
+        if callable(getattr(mod, "plots", None)):
+            before = {p for p in plot_dir.rglob("*")} if plot_dir.exists() else set()
+            try:
+                returned = list(mod.plots(rows, plot_dir) or [])
+            except Exception as e:
+                raise RuntimeError(f"report topic module {mod.__name__}: plots() failed: {e}") from e
+            for p in returned:
+                if not Path(p).resolve().is_relative_to(plot_dir.resolve()):
+                    raise RuntimeError(f"{mod.__name__}.plots() wrote {p} outside the folder it was given")
+            for p in sorted(set(plot_dir.rglob("*")) - before if plot_dir.exists() else []):
+                if p.is_file():
+                    plot_owner[p.relative_to(stage).as_posix()] = topic
+    result.tables = [t.slug for t, _ in made]
+    result.plots = sorted(plot_owner)
+    (stage / INDEX).write_text(_index(rows, made, plot_owner, stage, raw, out, png_title), encoding="utf-8",
+                               newline="\n")
+
+
+def _index(rows, made, plot_owner, stage: Path, raw: Path, out: Path, png_title) -> str:
+    try:
+        raw_link = Path(os.path.relpath(raw.resolve(), out.resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        raw_link = raw.as_posix()
+    n_rows = sum(len(v) for v in rows.values())
+    lines = [
+        f"<!-- {GENERATED} -->",
+        "# Results",
+        "",
+        f"Every table, CSV and plot in this folder is generated by `zoo report` from the {n_rows} raw rows in "
+        f"[{raw_link}/]({raw_link}/) (append-only JSON lines written by the harnesses: `zoo bench`, `zoo eval`, "
+        "`zoo train`, `zoo study`). Nothing here is typed in. Regenerate with `zoo report`; "
+        "`zoo report --check` (run by CI) fails when a file differs from what the raw rows give.",
+        "",
+        "## Tables",
+        "",
+    ]
+    if not made:
+        lines.append("_No tables yet._")
+    for t, topic in made:
+        n = len(t.rows)
+        lines.append(f"- [{' '.join(t.title.split())}]({t.slug}.md) ([csv]({t.slug}.csv)) — {n} row"
+                     f"{'s' if n != 1 else ''}; `zoo/report/{topic}.py`")
+    lines += ["", "## Plots", ""]
+    if not plot_owner:
+        lines.append("_No plots yet._")
+    for rel, topic in sorted(plot_owner.items()):
+        caption = png_title(stage / rel) if rel.endswith(".png") else ""
+        lines.append(f"- [{rel}]({rel}) — {' '.join(caption.split()) or Path(rel).stem}; `zoo/report/{topic}.py`")
+    lines += ["", "## Raw rows", ""]
+    if not rows:
+        lines.append("_No raw files yet._")
+    else:
+        lines += ["| file | rows | kinds | models | dates (UTC) |", "|---|---:|---|---:|---|"]
+        for topic, rs in sorted(rows.items()):
+            kinds = ", ".join(sorted({str(r.get("kind")) for r in rs})) or "—"
+            models = len({r.get("model") for r in rs if r.get("model")})
+            times = sorted(str(r["time"])[:10] for r in rs if r.get("time"))
+            dates = f"{times[0]} to {times[-1]}" if times else "—"
+            lines.append(f"| [{topic}.jsonl]({raw_link}/{topic}.jsonl) | {len(rs)} | {kinds} | {models} | {dates} |")
+        lines += ["", "All raw rows together:", ""] + [f"- {p}" for p in provenance([r for v in rows.values() for r in v])]
+    return "\n".join(lines) + "\n"
+
+
+def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None = None, *,
+           check: bool = False) -> ReportResult:
+    """Regenerate ``out`` (default: the parent of ``raw``) from the rows under ``raw`` (default:
+    zoo.results.raw_dir()). With ``check=True`` nothing is written and ``problems`` lists every file that
+    is missing, differs or is stale."""
+    from ..results import raw_dir
+
+    raw = Path(raw) if raw is not None else raw_dir()
+    out = Path(out) if out is not None else raw.parent
+    rows = _read_rows(raw)
+    result = ReportResult(out=out)
+    old_paths, old_mpl = _manifest(out)
+    with tempfile.TemporaryDirectory(prefix="zoo-report-") as tmp:
+        stage = Path(tmp)
+        _render_all(rows, stage, raw, out, result)
+        new_paths = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+        result.generated = new_paths
+        import matplotlib
+
+        for rel in new_paths:
+            dest = out / rel
+            data = (stage / rel).read_bytes()
+            if dest.is_file() and dest.read_bytes() == data:
+                continue
+            result.written.append(rel)
+            if not check:
+                continue
+            if not dest.exists():
+                result.problems.append(f"{rel}: missing (zoo report would create it)")
+            elif rel.endswith(".png") and old_mpl != matplotlib.__version__:
+                result.warnings.append(f"{rel}: differs, but it was made with matplotlib {old_mpl} and this is "
+                                       f"{matplotlib.__version__}: plot bytes not compared")
+            else:
+                result.problems.append(f"{rel}: differs from what the raw rows give")
+        result.removed = sorted(p for p in set(old_paths) - set(new_paths) if (out / p).is_file())
+        if check:
+            result.problems += [f"{p}: stale (generated earlier, no longer made from the rows)" for p in result.removed]
+            if not (out / MANIFEST).is_file():
+                result.problems.append(f"{MANIFEST}: missing")
+            elif old_paths != new_paths:
+                result.problems.append(f"{MANIFEST}: lists other files than zoo report generates")
+            return result
+        # Refuse before writing anything when a file zoo would replace was not made by zoo.
+        owned = set(old_paths)
+        foreign = [rel for rel in result.written
+                   if (out / rel).exists() and rel not in owned and not _is_generated(out / rel)]
+        if foreign:
+            raise UserError(f"{out / foreign[0]} exists and was not generated by zoo report; move it aside "
+                            f"(nothing was written){f' ({len(foreign) - 1} more)' if len(foreign) > 1 else ''}")
+        for rel in result.written:
+            _write_atomic(out / rel, (stage / rel).read_bytes())
+        for rel in result.removed:
+            (out / rel).unlink()
+        _remove_empty_dirs(out, result.removed)
+        manifest = _manifest_text(new_paths).encode()
+        if not (out / MANIFEST).is_file() or (out / MANIFEST).read_bytes() != manifest:
+            _write_atomic(out / MANIFEST, manifest)
+    return result
+
+
+def _remove_empty_dirs(out: Path, removed: list[str]) -> None:
+    for d in sorted({(out / r).parent for r in removed}, key=lambda p: -len(p.parts)):
+        if d != out and d.is_dir() and not any(d.iterdir()):
+            shutil.rmtree(d)

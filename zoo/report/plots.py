@@ -1,0 +1,189 @@
+"""Shared plotting for `zoo report`: deterministic PNGs, a Pareto chart and a latency-distribution chart.
+
+Deterministic means the same data gives the same bytes: figures are built on matplotlib's Agg canvas
+(no pyplot state), under matplotlib's default style plus the fixed settings in ``STYLE`` (a user's
+matplotlibrc is ignored), and saved with fixed dpi and metadata (no "Software" version string, no date;
+a ``Comment`` chunk carrying the generated marker and a ``Title`` chunk the index uses as the caption).
+Bytes can still differ between matplotlib/freetype versions, so ``zoo report --check`` compares plots
+strictly only when the matplotlib version matches the one that made them (see zoo.report).
+
+Topic modules making their own plots should do it as::
+
+    from zoo.report.plots import new_figure, save_figure, style
+    with style():
+        fig, ax = new_figure()
+        ...
+        save_figure(fig, out_dir / "my_plot.png")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from .base import GENERATED
+
+DPI = 100
+STYLE = {
+    "font.family": "DejaVu Sans",  # ships with matplotlib: the same glyphs everywhere
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.formatter.use_locale": False,
+    "path.simplify": False,
+    "svg.hashsalt": "zoo",
+}
+
+
+@contextlib.contextmanager
+def style() -> Iterator[None]:
+    """matplotlib defaults + STYLE for the duration (restored afterwards); ignores the user's matplotlibrc."""
+    import matplotlib
+
+    with matplotlib.rc_context():
+        matplotlib.rcdefaults()
+        matplotlib.rcParams.update(STYLE)
+        yield
+
+
+def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (7.0, 4.5)):
+    """A Figure on the Agg canvas and its axes (pyplot is never touched: no global figure state)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, (axes[0, 0] if nrows == ncols == 1 else axes)
+
+
+def figure_title(fig) -> str:
+    """The suptitle, else the first axes title: the one-line caption stored in the PNG."""
+    sup = getattr(fig, "_suptitle", None)
+    if sup is not None and sup.get_text():
+        return sup.get_text()
+    for ax in fig.axes:
+        if ax.get_title():
+            return ax.get_title()
+    return ""
+
+
+def save_figure(fig, path: str | Path, title: str | None = None) -> Path:
+    """Save a PNG with fixed dpi and metadata; the same figure gives the same bytes."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    title = " ".join((title if title is not None else figure_title(fig)).split())
+    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None, "Title": title, "Comment": GENERATED})
+    return path
+
+
+def png_title(path: str | Path) -> str:
+    """The Title stored by save_figure ("" when absent or unreadable)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return str(im.info.get("Title", ""))
+    except OSError:
+        return ""
+
+
+# --- Pareto chart -----------------------------------------------------------------------------------
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both axes (both maximized), by increasing x."""
+    order = sorted(range(len(points)), key=lambda i: (-points[i][0], -points[i][1], i))
+    front, best_y = [], -math.inf
+    for i in order:
+        if points[i][1] > best_y:
+            front.append(i)
+            best_y = points[i][1]
+    return sorted(front, key=lambda i: (points[i][0], points[i][1]))
+
+
+def pareto_plot(
+    points: Sequence[dict[str, Any]], path: str | Path, *, title: str, xlabel: str, ylabel: str
+) -> Path:
+    """Score vs throughput: ``points`` are dicts with ``x`` (items/s), ``y`` (score) and ``label``.
+    The x axis is logarithmic when the throughputs span more than 20×; the Pareto front is drawn as a line."""
+    pts = sorted(points, key=lambda p: (p["x"], p["y"], p["label"]))
+    with style():
+        fig, ax = new_figure(size=(7.0, 4.8))
+        xs, ys = [p["x"] for p in pts], [p["y"] for p in pts]
+        front = pareto_front(list(zip(xs, ys)))
+        on_front = set(front)
+        rest = [i for i in range(len(pts)) if i not in on_front]
+        if rest:
+            ax.scatter([xs[i] for i in rest], [ys[i] for i in rest], color="tab:gray", s=22, zorder=3,
+                       label="dominated (another model is faster and at least as good)")
+        ax.scatter([xs[i] for i in front], [ys[i] for i in front], color="tab:blue", s=30, zorder=4,
+                   label="Pareto front (no model is both faster and better)")
+        if len(front) > 1:
+            ax.plot([xs[i] for i in front], [ys[i] for i in front], color="tab:blue", lw=1, zorder=2)
+        for i, p in enumerate(pts):
+            ax.annotate(p["label"], (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4 + 9 * (i % 2)),
+                        fontsize=7)
+        if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
+            ax.set_xscale("log")
+        ax.margins(x=0.25, y=0.12)  # room for the labels of the outermost points
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        if pts:
+            ax.legend(loc="lower left", fontsize=7)
+        return save_figure(fig, path)
+
+
+# --- latency distribution -----------------------------------------------------------------------------
+
+def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: str,
+                 ylabel: str = "setting") -> Path:
+    """Latency per configuration, one panel per device.
+
+    ``panels``: dicts with ``device`` (panel title) and ``series``: dicts with ``label`` and either
+    ``samples`` (per-call latencies in ms: a box from p25 to p75 with whiskers p1 to p99) and/or percentiles
+    ``p50``/``p90``/``p99`` (ms: markers on a line from p50 to p99). The x axis is latency in ms (log when it spans > 20×).
+    """
+    panels = list(panels)
+    n = max(1, len(panels))
+    heights = [max(1, len(p["series"])) for p in panels] or [1]
+    from matplotlib.patches import Rectangle
+
+    with style():
+        fig, axes = new_figure(n, 1, size=(7.5, 0.9 + 0.35 * sum(heights) + 1.1 * n))
+        axes = [axes] if n == 1 else [row[0] for row in axes]
+        for ax, panel in zip(axes, panels):
+            series = panel["series"]
+            values: list[float] = []
+            for k, s in enumerate(series):
+                y = len(series) - 1 - k
+                if s.get("samples"):  # box p25-p75, whiskers p1-p99, drawn by hand (stable across versions)
+                    import numpy as np
+
+                    q1, q25, q75, q99 = np.percentile(np.asarray(s["samples"], dtype=float), [1, 25, 75, 99])
+                    ax.plot([q1, q99], [y, y], color="tab:gray", lw=1, zorder=1)
+                    ax.add_patch(Rectangle((q25, y - 0.25), q75 - q25, 0.5, facecolor="tab:blue", alpha=0.25,
+                                           edgecolor="tab:blue", zorder=2))
+                    values += [float(q1), float(q99)]
+                pct = [(q, s.get(q)) for q in ("p50", "p90", "p99") if s.get(q) is not None]
+                if pct:
+                    ax.plot([pct[0][1], pct[-1][1]], [y, y], color="tab:gray", lw=1, zorder=1)
+                for q, v in pct:
+                    ax.scatter([v], [y], marker={"p50": "o", "p90": "s", "p99": "^"}[q], zorder=3,
+                               color={"p50": "tab:blue", "p90": "tab:orange", "p99": "tab:red"}[q],
+                               label=q if k == 0 else None, s=24)
+                    values.append(v)
+            ax.set_yticks(range(len(series)), [s["label"] for s in reversed(series)], fontsize=7)
+            ax.set_ylim(-0.7, max(len(series), 1) - 0.3)
+            pos = [v for v in values if v > 0]
+            if pos and max(pos) / min(pos) > 20:
+                ax.set_xscale("log")
+            ax.set_xlabel("latency per call (ms)")
+            ax.set_ylabel(ylabel)
+            ax.set_title(panel["device"], fontsize=8)
+            if any(s.get(q) is not None for s in series for q in ("p50", "p90", "p99")):
+                ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
+        fig.suptitle(title)
+        return save_figure(fig, path)
