@@ -50,14 +50,18 @@ def write_verified(stream: BinaryIO, dest: Path, expected: str, *, what: str, to
     tmp = Path(tmp_name)
     h = hashlib.sha256()
     bar = _progress(total, dest.name)
+    size = 0
     try:
         with os.fdopen(fd, "wb") as f:
             while chunk := stream.read(CHUNK):
                 f.write(chunk)
                 h.update(chunk)
+                size += len(chunk)
                 bar.update(len(chunk))
             f.flush()
             os.fsync(f.fileno())
+        if total is not None and size != total:  # a cut connection: not a bad file, just an unfinished one
+            raise ConnectionError(f"connection closed after {size} of {total} bytes")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

