@@ -1,0 +1,368 @@
+"""`zoo eval` on image classification: a classifier trained here on real images, checked independently.
+
+sklearn's handwritten digits (real scans, 8x8) are rendered as 32x32 PNGs into an ImageFolder; a small
+network is trained on a disjoint part of them, saved as safetensors and evaluated through the CLI with
+``--checkpoint``. Its top-1/top-5 must equal a computation done here without zoo's loader, and every
+``--predictions`` row must hold that image's argmax.
+
+This file is also a torchrun entry point (``python -m torch.distributed.run ... tests/test_eval_classification.py
+eval ...``) so the test model is registered in each worker process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import zoo
+from zoo.cli import main as zoo_main
+from zoo.errors import UserError
+from zoo.models.base import Batch, ZooModel
+from zoo.registry import _REGISTRY, register_model
+from zoo.results import sha256_file, sha256_tree
+from zoo.spec import ImagePreprocess, ModelSpec
+from zoo.transforms import ImageTransform
+
+MODEL = "test_eval_digits_cnn"
+SIZE = 32
+PRE = ImagePreprocess(resize_size=SIZE, crop_size=(SIZE, SIZE), interpolation="bilinear",
+                      mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), source="test")
+
+
+class DigitsNet(nn.Module):
+    def __init__(self, num_classes: int = 10):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(4),
+                                      nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.fc = nn.Linear(16 * 4 * 4, num_classes)
+
+    def forward(self, x):
+        return self.fc(self.features(x).flatten(1))
+
+
+class DigitsClassifier(ZooModel):
+    def __init__(self, spec, net):
+        super().__init__(spec, net)
+        self.transform = ImageTransform(spec.preprocess)
+
+    def preprocess(self, items):
+        return Batch(torch.stack([self.transform(it) for it in items]), [{} for _ in items])
+
+    def postprocess(self, out, batch):
+        p = out.softmax(-1)
+        v, i = p.topk(5, dim=-1)
+        return [{"label": int(ii[0]), "topk": [[int(c), float(s)] for c, s in zip(ii, vv)]} for ii, vv in zip(i, v)]
+
+    def example_items(self, n=1):
+        from PIL import Image
+
+        return [Image.new("RGB", (SIZE, SIZE))] * n
+
+
+def _build(spec, pretrained=False, **kw):
+    torch.manual_seed(0)
+    return DigitsClassifier(spec, DigitsNet(spec.num_classes))
+
+
+if MODEL not in _REGISTRY:
+    @register_model(MODEL, task="image-classification", source="zoo")
+    def _spec() -> ModelSpec:
+        return ModelSpec(name=MODEL, task="image-classification", source="zoo", architecture="DigitsNet",
+                         description="test-only digits CNN", preprocess=PRE, num_classes=10,
+                         input_size=(3, SIZE, SIZE), builder=_build)
+
+
+def render_digits(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    """sklearn 8x8 digits (0..16) -> 32x32 RGB PNGs in root/<digit>/<i>.png (nearest upscaling)."""
+    from PIL import Image
+
+    for i, (img, y) in enumerate(zip(images, labels)):
+        arr = (img * (255 / 16)).round().astype(np.uint8)
+        pil = Image.fromarray(arr).resize((SIZE, SIZE), Image.NEAREST).convert("RGB")
+        (root / str(y)).mkdir(parents=True, exist_ok=True)
+        pil.save(root / str(y) / f"{i:04d}.png")
+
+
+def to_tensor(img8: np.ndarray) -> torch.Tensor:
+    """The same input as the PNG path, computed without PIL transforms: nearest x4, /255, (x-0.5)/0.5."""
+    arr = (img8 * (255 / 16)).round().astype(np.uint8).repeat(4, 0).repeat(4, 1)
+    x = torch.from_numpy(arr).float().div(255).sub(0.5).div(0.5)
+    return x.expand(3, SIZE, SIZE)
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """(data folder, checkpoint path, trained net): trained on 1,200 digits, evaluated on 240 others."""
+    from safetensors.torch import save_file
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(d.target))
+    train, test = order[:1200], order[1200:1440]
+    root = tmp_path_factory.mktemp("digits")
+    data = root / "images"
+    render_digits(data, d.images[test], d.target[test])
+
+    torch.manual_seed(0)
+    net = DigitsNet()
+    x = torch.stack([to_tensor(im) for im in d.images[train]])
+    y = torch.as_tensor(d.target[train])
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    for _ in range(3):  # a few epochs: good, not perfect, so wrong predictions exist
+        for i in range(0, len(x), 64):
+            loss = nn.functional.cross_entropy(net(x[i:i + 64]), y[i:i + 64])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    ckpt = root / "digits.safetensors"
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(ckpt))
+    return data, ckpt, net
+
+
+def independent_counts(net: nn.Module, data: Path) -> tuple[int, int, int, dict[str, int]]:
+    """(n, top-1 correct, top-5 correct, file -> argmax), reading the PNGs with numpy only."""
+    from PIL import Image
+
+    files = sorted(data.rglob("*.png"))
+    xs, ys = [], []
+    for f in files:
+        arr = np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255
+        xs.append(torch.from_numpy((arr - 0.5) / 0.5).permute(2, 0, 1))
+        ys.append(int(f.parent.name))
+    with torch.no_grad():
+        logits = net(torch.stack(xs))
+    y = torch.tensor(ys)
+    top5 = logits.topk(5, dim=-1).indices
+    argmax = logits.argmax(-1)
+    c1 = int((argmax == y).sum())
+    c5 = int((top5 == y[:, None]).any(-1).sum())
+    return len(files), c1, c5, {f.relative_to(data).as_posix(): int(a) for f, a in zip(files, argmax)}
+
+
+def test_eval_matches_independent_computation(digits, results_dir, tmp_path, capsys):
+    data, ckpt, net = digits
+    preds = tmp_path / "preds.jsonl"
+    rc = zoo_main(["eval", MODEL, "--data", str(data), "--checkpoint", str(ckpt), "--predictions", str(preds),
+                   "--workers", "0", "--batch-size", "50"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    n, c1, c5, argmax = independent_counts(net, data)
+    assert 0.6 * n < c1 < n, "the trained model should be good but not perfect"
+    rows = [json.loads(line) for line in (results_dir / "eval.jsonl").read_text().splitlines()]
+    assert len(rows) == 1
+    m = rows[0]["metrics"]
+    assert (m["n"], m["correct1"], m["correct5"], m["skipped"]) == (n, c1, c5, 0)
+    assert m["top1"] == pytest.approx(100 * c1 / n) and m["top5"] == pytest.approx(100 * c5 / n)
+    assert f"({c1}/{n})" in out and f"({c5}/{n})" in out
+    row = rows[0]
+    assert row["weights"] == sha256_file(ckpt)
+    assert row["dataset"] == "images" and row["dataset_sha256"] == sha256_tree(data)
+    assert row["settings"]["preprocess"] == repr(ImageTransform(PRE)) and row["settings"]["preprocess"] in out
+    assert row["layout"] == "image-folder"
+    got = [json.loads(line) for line in preds.read_text().splitlines()]
+    assert [g["id"] for g in got] == sorted(argmax)
+    assert {g["id"]: g["pred"] for g in got} == argmax
+    assert all(g["top5"][0][0] == g["pred"] and len(g["top5"]) == 5 for g in got)
+    assert sum(g["correct1"] for g in got) == c1
+
+
+def test_eval_with_dataloader_workers_same_counts(digits, results_dir):
+    data, ckpt, net = digits
+    r0 = zoo.evaluate(MODEL, data, checkpoint=ckpt, workers=0, batch_size=64, write=False)
+    r2 = zoo.evaluate(MODEL, data, checkpoint=ckpt, workers=2, batch_size=17, write=False)
+    for k in ("n", "correct1", "correct5"):
+        assert r0["metrics"][k] == r2["metrics"][k]
+    assert r2["settings"]["workers"] == 2
+
+
+def test_label_file_layout_and_limit(digits, tmp_path, results_dir):
+    """labels.tsv (filename, class_index) with flat files: same labels, same counts; --limit takes the first N."""
+    import shutil
+
+    data, ckpt, net = digits
+    flat = tmp_path / "flat"
+    (flat / "images").mkdir(parents=True)
+    lines = ["filename\tclass_index"]
+    for f in sorted(data.rglob("*.png")):
+        name = f"{f.parent.name}_{f.name}"
+        shutil.copyfile(f, flat / "images" / name)
+        lines.append(f"{name}\t{f.parent.name}")
+    (flat / "labels.tsv").write_text("\n".join(lines) + "\n")
+    n, c1, c5, _ = independent_counts(net, data)
+    r = zoo.evaluate(MODEL, flat, checkpoint=ckpt, workers=0, write=False)
+    assert (r["metrics"]["n"], r["metrics"]["correct1"], r["metrics"]["correct5"]) == (n, c1, c5)
+    assert r["layout"] == "label-file"
+    r = zoo.evaluate(MODEL, flat, checkpoint=ckpt, workers=0, write=False, limit=7)
+    assert r["metrics"]["n"] == 7 and r["settings"]["limit"] == 7
+
+
+# --- bad input ----------------------------------------------------------------------------------------
+
+def _cli_error(argv, capsys) -> str:
+    rc = zoo_main(argv)
+    err = capsys.readouterr().err.strip()
+    assert rc == 2, err
+    assert err.startswith("zoo: error: ") and "\n" not in err, err
+    return err
+
+
+def test_missing_and_empty_folder(tmp_path, capsys, results_dir):
+    err = _cli_error(["eval", MODEL, "--data", str(tmp_path / "nope")], capsys)
+    assert "does not exist" in err
+    (tmp_path / "empty").mkdir()
+    err = _cli_error(["eval", MODEL, "--data", str(tmp_path / "empty")], capsys)
+    assert "holds no images" in err
+    (tmp_path / "emptyclasses" / "a").mkdir(parents=True)
+    err = _cli_error(["eval", MODEL, "--data", str(tmp_path / "emptyclasses")], capsys)
+    assert "holds no images" in err
+    assert not (results_dir / "eval.jsonl").exists()
+
+
+def test_class_mapping_mismatch(digits, tmp_path, capsys, results_dir):
+    import shutil
+
+    data, ckpt, _ = digits
+    wide = tmp_path / "twelve"
+    shutil.copytree(data, wide)
+    for extra in ("10", "11"):
+        shutil.copytree(data / "3", wide / extra)
+    err = _cli_error(["eval", MODEL, "--data", str(wide), "--checkpoint", str(ckpt)], capsys)
+    assert "class mapping does not match" in err and "12 classes" in err and "10 outputs" in err
+    # a labels.tsv whose class index is outside the model's classes
+    flat = tmp_path / "tsv"
+    flat.mkdir()
+    shutil.copyfile(next(data.rglob("*.png")), flat / "a.png")
+    (flat / "labels.tsv").write_text("filename\tclass_index\na.png\t10\n")
+    err = _cli_error(["eval", MODEL, "--data", str(flat)], capsys)
+    assert "class mapping does not match" in err
+    # ImageNet model on a folder whose names are not wnids
+    named = tmp_path / "named"
+    for c in ("cat", "dog"):
+        (named / c).mkdir(parents=True)
+        shutil.copyfile(next(data.rglob("*.png")), named / c / "a.png")
+    from zoo.harness.datasets import check_classes, load_classification
+
+    with pytest.raises(UserError, match="not ImageNet wnids"):
+        check_classes(load_classification(named), 1000, None, "some_imagenet_model")
+    # class names that disagree with the model's own names
+    with pytest.raises(UserError, match="class 0 is 'cat'"):
+        check_classes(load_classification(named), 2, ["dog", "cat"], "pets")
+    check_classes(load_classification(named), 2, ["cat", "dog"], "pets")
+    assert not (results_dir / "eval.jsonl").exists()
+
+
+def test_corrupt_images_are_skipped_and_counted(digits, tmp_path, capsys, results_dir):
+    """Our call: an unreadable image is skipped, counted (metrics.skipped), named in the row and printed;
+    accuracy is over the readable images. A folder with no readable image is an error."""
+    import shutil
+
+    data, ckpt, net = digits
+    bad = tmp_path / "bad"
+    shutil.copytree(data, bad)
+    good_jpeg = bad / "4" / "truncated.jpg"
+    from PIL import Image
+
+    Image.open(next((data / "4").glob("*.png"))).convert("RGB").save(good_jpeg, quality=95)
+    blob = good_jpeg.read_bytes()
+    good_jpeg.write_bytes(blob[: len(blob) // 2])  # truncated JPEG
+    (bad / "7" / "garbage.jpg").write_bytes(b"this is not an image")
+    n, c1, c5, _ = independent_counts(net, data)
+    rc = zoo_main(["eval", MODEL, "--data", str(bad), "--checkpoint", str(ckpt), "--workers", "0"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "2 unreadable images skipped" in out and "truncated.jpg" in out and "garbage.jpg" in out
+    row = json.loads((results_dir / "eval.jsonl").read_text().splitlines()[-1])
+    assert (row["metrics"]["n"], row["metrics"]["skipped"], row["metrics"]["correct1"]) == (n, 2, c1)
+    assert [f.split(":")[0] for f in row["skipped_files"]] == ["4/truncated.jpg", "7/garbage.jpg"]
+
+    only_bad = tmp_path / "only_bad" / "0"
+    only_bad.mkdir(parents=True)
+    (only_bad / "x.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
+    err = _cli_error(["eval", MODEL, "--data", str(only_bad.parent), "--checkpoint", str(ckpt), "--workers", "0"], capsys)
+    assert "no readable images" in err
+
+
+def test_predictions_file_never_overwritten_and_bad_checkpoint(digits, tmp_path, capsys, results_dir):
+    data, ckpt, _ = digits
+    existing = tmp_path / "p.jsonl"
+    existing.write_text("keep me\n")
+    err = _cli_error(["eval", MODEL, "--data", str(data), "--predictions", str(existing)], capsys)
+    assert "already exists" in err and existing.read_text() == "keep me\n"
+    from safetensors.torch import save_file
+
+    wrong = tmp_path / "wrong.safetensors"
+    save_file({"fc.weight": torch.zeros(3, 3)}, str(wrong))
+    err = _cli_error(["eval", MODEL, "--data", str(data), "--checkpoint", str(wrong)], capsys)
+    assert "does not fit model" in err
+    err = _cli_error(["eval", MODEL, "--data", str(data), "--checkpoint", str(tmp_path / "none.pt")], capsys)
+    assert "does not exist" in err
+    err = _cli_error(["eval", "no_such_model_xyz", "--data", str(data)], capsys)
+    assert "unknown model" in err
+    assert not (results_dir / "eval.jsonl").exists()
+
+
+def test_gpu_decode_falls_back_on_cpu(digits, results_dir):
+    data, ckpt, _ = digits
+    with pytest.warns(UserWarning, match="needs CUDA"):
+        r = zoo.evaluate(MODEL, data, checkpoint=ckpt, workers=0, decode="gpu", write=False, limit=20)
+    assert r["settings"]["decode"] == "pil (gpu requested, no CUDA)" and r["metrics"]["n"] == 20
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_decode_close_to_pil(digits, tmp_path):  # pragma: no cover - CPU machines skip
+    from PIL import Image
+
+    data, ckpt, _ = digits
+    jpg = tmp_path / "jpg"
+    for f in sorted(data.rglob("*.png"))[:40]:
+        (jpg / f.parent.name).mkdir(parents=True, exist_ok=True)
+        Image.open(f).convert("RGB").save(jpg / f.parent.name / (f.stem + ".jpg"), quality=95)
+    a = zoo.evaluate(MODEL, jpg, checkpoint=ckpt, device="cuda", workers=0, write=False)
+    b = zoo.evaluate(MODEL, jpg, checkpoint=ckpt, device="cuda", workers=0, write=False, decode="gpu")
+    assert b["settings"]["decode"] == "gpu (nvjpeg)"
+    assert abs(a["metrics"]["correct1"] - b["metrics"]["correct1"]) <= 2  # nvjpeg vs libjpeg IDCT rounding
+
+
+# --- torchrun -------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_same_counts_as_one(digits, tmp_path, results_dir):
+    data, ckpt, _ = digits
+    single = zoo.evaluate(MODEL, data, checkpoint=ckpt, workers=0, write=False)
+    preds = tmp_path / "dist_preds.jsonl"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(_free_port()), __file__, "eval", MODEL, "--data", str(data),
+           "--checkpoint", str(ckpt), "--workers", "0", "--batch-size", "16", "--predictions", str(preds)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (results_dir / "eval.jsonl").read_text().splitlines()]
+    assert len(rows) == 1, "only rank 0 writes the row"
+    row = rows[0]
+    assert row["settings"]["world_size"] == 2 and row["settings"]["backend"] == "gloo"
+    for k in ("n", "correct1", "correct5", "skipped"):
+        assert row["metrics"][k] == single["metrics"][k], k
+    got = [json.loads(line) for line in preds.read_text().splitlines()]
+    assert len(got) == single["metrics"]["n"] and len({g["id"] for g in got}) == len(got)
+    assert proc.stdout.count("top-1") == 1, "only rank 0 prints"
+
+
+if __name__ == "__main__":  # torchrun entry point: the test model is registered above
+    sys.exit(zoo_main(sys.argv[1:]))

@@ -1,0 +1,443 @@
+"""Evaluation data sets on disk: ImageNet-style classification folders and COCO / YOLO detection sets.
+
+Classification layouts (``load_classification``), tried in this order:
+
+1. a label file in the folder, ``labels.tsv`` (or ``.csv``): a header with a file column
+   (``filename`` | ``path`` | ``file``) and ``class_index`` (and optionally ``wnid``); images are found at
+   the path given, relative to the folder or to ``images/`` under it. This is the layout of
+   ../shared/data/imagenet_sample_dev and cifar10_test_subset.
+2. flat files plus a ground-truth list (the ImageNet val layout): images in the folder (or ``images/``) and
+   ``val.txt`` / ``ground_truth.txt`` with ``<file name> <class index>`` per line (0-based, classes in
+   sorted-wnid order: the caffe / timm convention), or Kaggle's ``LOC_val_solution.csv``
+   (``ImageId,PredictionString`` whose first token is the wnid).
+3. synset folders (``n01440764/…``): each folder name is an ImageNet wnid, index = its position in the
+   sorted list of the 1,000 ILSVRC-2012 wnids (timm's ImageNetInfo), whether all 1,000 folders are present
+   or not.
+4. any ImageFolder (``<class name>/<image>``): folders named by integers ("0", "7", ...) are that class
+   index; otherwise classes are the folder names in sorted order (torchvision's ImageFolder convention)
+   unless a ``classes.txt`` (one name per line, line number = index) says otherwise.
+
+Detection layouts (``load_detection``): a COCO instances json (the file, or a folder holding
+``annotations/*.json`` with ``images/``), or a YOLO folder (``images/`` + ``labels/`` with
+``class cx cy w h`` lines, normalized, COCO-80 class order) which is converted to a COCO ground truth in
+the 91-id category space that every zoo detector predicts in.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff", ".gif")
+LABEL_FILES = ("labels.tsv", "labels.csv")
+GROUND_TRUTH_FILES = ("val.txt", "ground_truth.txt", "val_labels.txt")
+KAGGLE_SOLUTION = "LOC_val_solution.csv"
+
+# COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
+# files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.
+COCO80_TO_91 = (
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33,
+    34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60,
+    61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+)
+COCO91_TO_80 = {c: i for i, c in enumerate(COCO80_TO_91)}
+
+
+def is_image(p: Path) -> bool:
+    return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+
+
+@functools.cache
+def imagenet_wnids() -> tuple[str, ...]:
+    """The 1,000 ILSVRC-2012 wnids in sorted order (index = class index), from timm's bundled list."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return tuple(info.index_to_label_name(i) for i in range(info.num_classes()))
+
+
+def _is_wnid(name: str) -> bool:
+    return len(name) == 9 and name[0] == "n" and name[1:].isdigit()
+
+
+# --- classification ------------------------------------------------------------------------------------
+
+@dataclass
+class ClassificationData:
+    """Labelled images: ``samples`` is a list of (path, class index), in a fixed order (sorted by path)."""
+
+    root: Path
+    name: str
+    layout: str  # "label-file" | "ground-truth-list" | "synset-folders" | "image-folder"
+    samples: list[tuple[Path, int]]
+    num_classes: int  # classes the labels are drawn from (1000 for ImageNet layouts)
+    class_names: list[str] | None = None  # index -> name, when the layout names the classes
+    mapping: str = ""  # how file -> index was decided, for the result row
+    numeric: bool = False  # class folders named by their index ("0", "1", ...): a subset of classes is fine
+
+    def sample_id(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _check_dir(root: Path) -> Path:
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise UserError(f"data folder {root} does not exist")
+    if not root.is_dir():
+        raise UserError(f"--data {root} is a file; give a folder of images (ImageNet layout or ImageFolder)")
+    return root
+
+
+def _resolve_image(root: Path, rel: str) -> Path:
+    for base in (root, root / "images"):
+        p = base / rel
+        if p.is_file():
+            return p
+    raise UserError(f"{root}: the label file names {rel!r}, which is not in {root} or {root / 'images'}")
+
+
+def _read_label_file(root: Path, path: Path) -> ClassificationData:
+    delim = "\t" if path.suffix == ".tsv" else ","
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f, delimiter=delim))
+    if not rows:
+        raise UserError(f"{path} has no rows")
+    cols = rows[0].keys()
+    file_col = next((c for c in ("filename", "path", "file") if c in cols), None)
+    if file_col is None or "class_index" not in cols:
+        raise UserError(f"{path}: expected columns 'filename' (or 'path') and 'class_index', found {list(cols)}")
+    samples, names = [], {}
+    for i, r in enumerate(rows, start=2):
+        try:
+            idx = int(r["class_index"])
+        except (TypeError, ValueError):
+            raise UserError(f"{path}:{i}: class_index {r['class_index']!r} is not an integer") from None
+        samples.append((_resolve_image(root, r[file_col]), idx))
+        names.setdefault(idx, r.get("wnid") or r.get("label"))
+    wnids = {r["wnid"] for r in rows if r.get("wnid")}
+    if wnids and all(_is_wnid(w) for w in wnids):
+        known = imagenet_wnids()
+        bad = [(r["wnid"], r["class_index"]) for r in rows if known.index(r["wnid"]) != int(r["class_index"])] \
+            if wnids <= set(known) else [("unknown wnids", sorted(wnids - set(known))[:3])]
+        if bad:
+            raise UserError(f"{path}: wnid and class_index disagree with the ILSVRC-2012 sorted-wnid order: {bad[:3]}")
+        return ClassificationData(root, root.name, "label-file", sorted(samples), 1000, list(known),
+                                  f"{path.name} (wnid -> sorted ILSVRC-2012 index, checked)")
+    num = max(names) + 1
+    class_names = [names.get(i) or str(i) for i in range(num)]
+    return ClassificationData(root, root.name, "label-file", sorted(samples), num, class_names, f"{path.name} class_index")
+
+
+def _read_ground_truth(root: Path, path: Path) -> ClassificationData:
+    samples = []
+    if path.name == KAGGLE_SOLUTION:
+        index = {w: i for i, w in enumerate(imagenet_wnids())}
+        with open(path, newline="") as f:
+            for i, r in enumerate(csv.DictReader(f), start=2):
+                wnid = (r.get("PredictionString") or "").split()[:1]
+                if not wnid or wnid[0] not in index:
+                    raise UserError(f"{path}:{i}: no ImageNet wnid in PredictionString")
+                name = r["ImageId"]
+                samples.append((_resolve_image(root, name if Path(name).suffix else name + ".JPEG"), index[wnid[0]]))
+        mapping = f"{path.name} (wnid -> sorted ILSVRC-2012 index)"
+    else:
+        for i, line in enumerate(path.read_text().splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+                raise UserError(f"{path}:{i}: expected '<file name> <class index>', got {line!r}")
+            samples.append((_resolve_image(root, parts[0]), int(parts[1])))
+        mapping = f"{path.name} (0-based class index, sorted-wnid order)"
+    if not samples:
+        raise UserError(f"{path} lists no images")
+    return ClassificationData(root, root.name, "ground-truth-list", sorted(samples), 1000, list(imagenet_wnids()), mapping)
+
+
+def load_classification(root: str | Path, labels: str | Path | None = None) -> ClassificationData:
+    """Find the layout of ``root`` and return its labelled images; a clear UserError when it has none.
+
+    ``labels``: an explicit label file (labels.tsv-style or a ground-truth list) overriding the search.
+    """
+    root = _check_dir(Path(root))
+    if labels is not None:
+        labels = Path(labels)
+        if not labels.is_file():
+            raise UserError(f"label file {labels} does not exist")
+        if labels.suffix in (".tsv", ".csv") and labels.name != KAGGLE_SOLUTION:
+            return _read_label_file(root, labels)
+        return _read_ground_truth(root, labels)
+    for n in LABEL_FILES:
+        if (root / n).is_file():
+            return _read_label_file(root, root / n)
+    for n in (*GROUND_TRUTH_FILES, KAGGLE_SOLUTION):
+        if (root / n).is_file():
+            return _read_ground_truth(root, root / n)
+
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    per_class = {d.name: sorted(p for p in d.rglob("*") if is_image(p)) for d in class_dirs}
+    per_class = {k: v for k, v in per_class.items() if v}
+    if not per_class:
+        loose = [p for p in root.iterdir() if is_image(p)]
+        if loose:
+            raise UserError(
+                f"{root} holds {len(loose)} images but no labels: add labels.tsv (filename, class_index) or a "
+                "ground-truth list (val.txt: '<file> <index>'), or sort the images into one folder per class"
+            )
+        raise UserError(f"{root} holds no images (looked for {', '.join(IMAGE_EXTENSIONS)} in class folders)")
+
+    if all(_is_wnid(n) for n in per_class):
+        wnids = imagenet_wnids()
+        unknown = sorted(set(per_class) - set(wnids))
+        if unknown:
+            raise UserError(f"{root}: folders {unknown[:3]} look like wnids but are not ILSVRC-2012 classes")
+        samples = sorted((p, wnids.index(n)) for n, ps in per_class.items() for p in ps)
+        return ClassificationData(root, root.name, "synset-folders", samples, 1000, list(wnids),
+                                  "synset folder -> sorted ILSVRC-2012 wnid index")
+
+    classes_txt = root / "classes.txt"
+    if not classes_txt.is_file() and all(n.isdigit() for n in per_class):
+        num = max(int(n) for n in per_class) + 1
+        samples = sorted((p, int(n)) for n, ps in per_class.items() for p in ps)
+        return ClassificationData(root, root.name, "image-folder", samples, num, [str(i) for i in range(num)],
+                                  "folder name is the class index", numeric=True)
+    if classes_txt.is_file():
+        names = [ln.strip() for ln in classes_txt.read_text().splitlines() if ln.strip()]
+        missing = sorted(set(per_class) - set(names))
+        if missing:
+            raise UserError(f"{root}: folders {missing[:5]} are not in classes.txt")
+        mapping = "classes.txt line number"
+    else:
+        names = sorted(per_class)
+        mapping = "sorted folder names (torchvision ImageFolder order)"
+    index = {n: i for i, n in enumerate(names)}
+    samples = sorted((p, index[n]) for n, ps in per_class.items() for p in ps)
+    return ClassificationData(root, root.name, "image-folder", samples, len(names), names, mapping)
+
+
+def check_classes(data: ClassificationData, num_classes: int, model_class_names: list[str] | None, model: str) -> None:
+    """Refuse data whose class indices cannot be the model's: too many classes, or names that disagree."""
+    top = max(i for _, i in data.samples)
+    if data.num_classes > num_classes or top >= num_classes:
+        raise UserError(
+            f"class mapping does not match: {data.root} has {data.num_classes} classes ({data.mapping}) but "
+            f"model {model!r} has {num_classes} outputs"
+        )
+    if data.layout == "image-folder" and not data.numeric and num_classes == 1000 and data.num_classes != 1000 and not model_class_names:
+        raise UserError(
+            f"class mapping does not match: {data.root} has {data.num_classes} class folders that are not "
+            f"ImageNet wnids, and model {model!r} predicts the 1000 ImageNet classes; use wnid folder names or "
+            "a labels.tsv with class_index"
+        )
+    if data.layout == "image-folder" and not data.numeric and data.num_classes != num_classes and not model_class_names:
+        raise UserError(
+            f"class mapping does not match: {data.root} has {data.num_classes} classes but model {model!r} has "
+            f"{num_classes}; add a classes.txt listing the model's classes in index order"
+        )
+    if model_class_names and data.layout == "image-folder" and not data.numeric and data.class_names:
+        wrong = [(i, n, model_class_names[i]) for i, n in enumerate(data.class_names)
+                 if i < len(model_class_names) and n != model_class_names[i]]
+        if wrong:
+            i, got, want = wrong[0]
+            raise UserError(
+                f"class mapping does not match: class {i} is {got!r} in {data.root} but {want!r} for model "
+                f"{model!r} ({len(wrong)} of {data.num_classes} classes differ)"
+            )
+
+
+# --- detection -------------------------------------------------------------------------------------------
+
+@dataclass
+class DetectionData:
+    """Images with COCO ground truth (``gt``: a COCO instances dict, categories in the 91-id space)."""
+
+    root: Path
+    name: str
+    layout: str  # "coco-json" | "yolo"
+    images: list[tuple[int, Path]]  # (image_id, path), sorted by image_id
+    gt: dict
+    hashed: list[Path] = field(default_factory=list)  # what sha256_tree covers for the row
+
+
+def _find_coco_json(root: Path) -> Path | None:
+    cands = sorted((root / "annotations").glob("*.json")) if (root / "annotations").is_dir() else []
+    cands += sorted(root.glob("*.json"))
+    inst = [c for c in cands if "instances" in c.name] or cands
+    return inst[0] if inst else None
+
+
+def _coco_image_dir(json_path: Path, root: Path, gt: dict) -> Path:
+    first = gt["images"][0]["file_name"] if gt["images"] else ""
+    for d in (root / "images", root, json_path.parent.parent / "images", json_path.parent):
+        if (d / first).is_file():
+            return d
+        sub = [s for s in d.glob("*") if s.is_dir() and (s / first).is_file()] if d.is_dir() else []
+        if sub:
+            return sub[0]
+    raise UserError(f"{json_path}: cannot find its images (looked for {first!r} under {root}/images and {root})")
+
+
+def load_detection(path: str | Path) -> DetectionData:
+    """A COCO instances json (file or folder with annotations/) or a YOLO folder, as COCO ground truth."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"data {path} does not exist")
+    if path.is_file():
+        if path.suffix != ".json":
+            raise UserError(f"{path}: expected a COCO instances .json file or a folder")
+        return _load_coco(path, path.parent)
+    if (path / "labels").is_dir():
+        return _load_yolo(path)
+    js = _find_coco_json(path)
+    if js is not None:
+        return _load_coco(js, path)
+    if not any(is_image(p) for p in path.rglob("*")):
+        raise UserError(f"{path} holds no images")
+    raise UserError(f"{path}: no COCO annotations (annotations/*.json) and no YOLO labels/ folder")
+
+
+def _load_coco(json_path: Path, root: Path) -> DetectionData:
+    try:
+        gt = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{json_path} is not valid JSON ({e})") from None
+    for key in ("images", "annotations", "categories"):
+        if key not in gt:
+            raise UserError(f"{json_path} is not a COCO instances file: no {key!r}")
+    if not gt["images"]:
+        raise UserError(f"{json_path} lists no images")
+    img_dir = _coco_image_dir(json_path, root, gt)
+    images = sorted((im["id"], img_dir / im["file_name"]) for im in gt["images"])
+    missing = [str(p) for _, p in images if not p.is_file()]
+    if missing:
+        raise UserError(f"{json_path}: {len(missing)} listed images are missing, e.g. {missing[0]}")
+    bad = sorted({c["id"] for c in gt["categories"]} - set(COCO80_TO_91))
+    if bad:
+        raise UserError(f"{json_path}: category ids {bad[:5]} are not COCO categories; zoo's detectors predict COCO")
+    return DetectionData(root, root.name, "coco-json", images, gt, [json_path, img_dir])
+
+
+def _coco_categories() -> list[dict]:
+    """The 80 COCO categories (id, name) in the 91-id space, names from data/coco's json."""
+    here = Path(__file__).resolve().parents[2] / "data" / "coco" / "annotations" / "instances.json"
+    if here.is_file():
+        return json.loads(here.read_text())["categories"]
+    return [{"id": c, "name": str(c), "supercategory": ""} for c in COCO80_TO_91]
+
+
+def _load_yolo(root: Path) -> DetectionData:
+    from PIL import Image
+
+    img_dir = root / "images"
+    if not img_dir.is_dir():
+        raise UserError(f"{root}: YOLO layout needs images/ beside labels/")
+    paths = sorted(p for p in img_dir.rglob("*") if is_image(p))
+    if not paths:
+        raise UserError(f"{img_dir} holds no images")
+    label_dir = root / "labels"
+    images, anns = [], []
+    for image_id, p in enumerate(paths, start=1):
+        with Image.open(p) as im:
+            w, h = im.size
+        rel = p.relative_to(img_dir)
+        images.append({"id": image_id, "file_name": rel.as_posix(), "width": w, "height": h})
+        lab = (label_dir / rel).with_suffix(".txt")
+        if not lab.is_file():
+            continue  # an image without a label file has no objects (YOLO convention)
+        for ln, line in enumerate(lab.read_text().splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                cls, cx, cy, bw, bh = int(parts[0]), *map(float, parts[1:5])
+            except (ValueError, TypeError):
+                raise UserError(f"{lab}:{ln}: expected 'class cx cy w h', got {line!r}") from None
+            if not 0 <= cls < 80:
+                raise UserError(f"{lab}:{ln}: class {cls} is outside COCO-80 (0-79); zoo's detectors predict COCO")
+            bw, bh = bw * w, bh * h
+            x, y = cx * w - bw / 2, cy * h - bh / 2
+            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": COCO80_TO_91[cls],
+                         "bbox": [x, y, bw, bh], "area": bw * bh, "iscrowd": 0})
+    gt = {"info": {"description": f"converted from YOLO labels in {root}"}, "licenses": [], "images": images,
+          "annotations": anns, "categories": _coco_categories()}
+    return DetectionData(root, root.name, "yolo", [(im["id"], img_dir / im["file_name"]) for im in images], gt,
+                         [img_dir, label_dir])
+
+
+# --- loading for the harness -----------------------------------------------------------------------------
+
+UNREADABLE = (OSError, SyntaxError, ValueError)  # PIL: UnidentifiedImageError (an OSError), truncated files
+
+
+class ImageFiles:
+    """A map-style dataset over image paths: ``ds[i] -> (i, image | None, error | None)``.
+
+    ``raw=False`` decodes with PIL to RGB (the reference path); ``raw=True`` returns the file's bytes as a
+    uint8 tensor for decoding on the GPU. An unreadable file gives ``(i, None, "why")`` instead of raising, so
+    the harness can skip it and count it.
+    """
+
+    def __init__(self, paths: list[Path], raw: bool = False):
+        self.paths = list(paths)
+        self.raw = raw
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        p = self.paths[i]
+        try:
+            if self.raw:
+                from torchvision.io import read_file
+
+                return i, read_file(str(p)), None
+            from PIL import Image
+
+            with Image.open(p) as im:
+                return i, im.convert("RGB"), None
+        except UNREADABLE as e:
+            return i, None, f"{type(e).__name__}: {e}"
+
+
+class PreprocessCollate:
+    """DataLoader collate: drop unreadable items (reported), run the model's own ``preprocess`` on the rest.
+
+    Returns ``(indices, inputs, meta, bad)`` where ``bad`` is a list of (index, error); with ``preprocess``
+    None, ``inputs`` is the list of raw items (bytes tensors) and ``meta`` is None.
+    """
+
+    def __init__(self, preprocess=None):
+        self.preprocess = preprocess
+
+    def __call__(self, samples):
+        idx = [i for i, x, e in samples if e is None]
+        items = [x for i, x, e in samples if e is None]
+        bad = [(i, e) for i, x, e in samples if e is not None]
+        if self.preprocess is None or not items:
+            return idx, items or None, None, bad
+        b = self.preprocess(items)
+        return idx, b.inputs, b.meta, bad
+
+
+def default_workers() -> int:
+    """DataLoader worker processes: one fewer than the cores (the main process runs the model), at most 8."""
+    import os
+
+    return max(0, min(8, (os.cpu_count() or 1) - 1))
+
+
+def make_loader(files: ImageFiles, collate: PreprocessCollate, batch_size: int, workers: int | None, pin: bool):
+    """A DataLoader in file order (no shuffling) with ``workers`` processes and pinned memory for CUDA."""
+    from torch.utils.data import DataLoader
+
+    workers = default_workers() if workers is None else workers
+    return DataLoader(files, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate,
+                      pin_memory=pin, persistent_workers=False, prefetch_factor=4 if workers else None)
