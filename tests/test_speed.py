@@ -1,0 +1,292 @@
+"""Speed harness (zoo bench): timing statistics, OOM halving, resume, crash rows, FLOPs, error checks, CLI.
+
+Runs on a tiny convnet defined here (built from real sample photos), so it needs no registered model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from zoo.harness import speed_timing as st
+from zoo.harness.speed import bench, is_oom, row_key
+from zoo.harness.speed_cost import count_flops, count_params, device_peak
+from zoo.harness.speed_error import box_agreement, rel_l2
+from zoo.models.base import Batch, ZooModel
+from zoo.results import read_rows
+from zoo.spec import ImagePreprocess, ModelSpec
+from zoo.transforms import ImageTransform
+
+FAST = dict(warmup=1, min_iters=3, min_duration_s=0.02, rounds=2)
+
+
+# --- a tiny model (also imported by sweep workers: PYTHONPATH=tests, factory "test_speed:<fn>") -----------
+
+def _photos():
+    from PIL import Image
+    from sklearn.datasets import load_sample_image
+
+    return [Image.fromarray(load_sample_image(n)) for n in ("china.jpg", "flower.jpg")]
+
+
+class TinyNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(),
+                                      nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(32, 10)
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class TinyClassifier(ZooModel):
+    def __init__(self, spec):
+        torch.manual_seed(0)
+        super().__init__(spec, TinyNet())
+        self.transform = ImageTransform(spec.preprocess)
+
+    def preprocess(self, items):
+        return Batch(torch.stack([self.transform(i) for i in items]), [{} for _ in items])
+
+    def postprocess(self, out, batch):
+        p = out.float().softmax(-1)
+        return [{"label": int(r.argmax()), "topk": [[int(i), float(v)] for v, i in zip(*r.topk(5))]} for r in p]
+
+    def example_items(self, n=1):
+        photos = _photos()
+        return [photos[i % len(photos)] for i in range(n)]
+
+
+class OOMAbove2(TinyClassifier):
+    """Raises the out-of-memory error torch raises, for batches larger than 2."""
+
+    def forward(self, x):
+        if x.shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+        return super().forward(x)
+
+
+class Crashes(TinyClassifier):
+    def forward(self, x):
+        os._exit(3)  # the process dies without a Python exception, like a segfault or the OOM killer
+
+
+def tiny_spec(name="speedtest_tiny", cls=TinyClassifier):
+    return ModelSpec(name=name, task="image-classification", source="zoo", architecture="tinynet",
+                     description="tiny test convnet", preprocess=ImagePreprocess(resize_size=40, crop_size=(32, 32)),
+                     num_classes=10, input_size=(3, 32, 32), builder=lambda spec, pretrained=False, **kw: cls(spec))
+
+
+def tiny():
+    return TinyClassifier(tiny_spec()).eval()
+
+
+def tiny_crash():
+    return Crashes(tiny_spec("speedtest_crash", Crashes)).eval()
+
+
+# --- timing statistics ----------------------------------------------------------------------------------
+
+def test_percentiles_match_numpy_on_a_known_series():
+    series = [float(x) for x in [5, 1, 9, 3, 7, 2, 8, 4, 6, 10, 100]]
+    for q in (0, 50, 90, 99, 100):
+        assert st.percentile(series, q) == pytest.approx(np.percentile(series, q))
+    assert st.percentile(list(range(1, 101)), 50) == pytest.approx(50.5)
+    s = st.summarize([2.0, 2.0, 4.0, 8.0], items_per_call=4)
+    assert s["p50_ms"] == 3.0 and s["iterations"] == 4
+    assert s["items_per_s"] == pytest.approx(16 / 0.016)  # 16 items in 16 ms
+    with pytest.raises(ValueError):
+        st.percentile([], 50)
+
+
+def test_cpu_timer_never_times_warmup_calls():
+    calls = []
+    times = st.CpuTimer().run(lambda: calls.append(1), st.TimingPolicy(warmup=3, min_iters=5, min_duration_s=0))
+    assert len(calls) == 8 and len(times) == 5
+
+
+class _FakeEvent:
+    clock = [0.0]
+
+    def __init__(self, enable_timing):
+        assert enable_timing
+        self.t = None
+
+    def record(self):
+        _FakeEvent.clock[0] += 1.5
+        self.t = _FakeEvent.clock[0]
+
+    def elapsed_time(self, other):
+        assert _FakeCuda.synced, "events read before synchronize"
+        return other.t - self.t
+
+
+class _FakeCuda:
+    Event = _FakeEvent
+    synced = False
+
+    @classmethod
+    def synchronize(cls):
+        cls.synced = True
+
+
+def test_cuda_timer_uses_events_after_warmup_and_synchronizes():
+    calls = []
+    timer = st.CudaTimer(cuda=_FakeCuda, sync_every=4)
+    times = timer.run(lambda: calls.append(1), st.TimingPolicy(warmup=2, min_iters=4, min_duration_s=0))
+    assert len(calls) == 2 + len(times) and len(times) >= 4
+    assert times == [1.5] * len(times)  # start.record -> end.record advanced the fake clock once
+
+
+# --- cost -----------------------------------------------------------------------------------------------
+
+def test_flops_of_known_layers():
+    lin = nn.Linear(64, 32)
+    assert count_flops(lin, torch.randn(1, 64)) == 2 * 64 * 32
+    conv = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+    assert count_flops(conv, torch.randn(1, 3, 16, 16)) == 2 * (16 * 16 * 8) * (3 * 3 * 3)
+    assert count_params(lin) == 64 * 32 + 32
+
+
+def test_peak_probe_is_measured_once_and_cached():
+    first = device_peak("cpu", "fp32")
+    second = device_peak("cpu", "fp32")
+    assert first["tflops"] > 0 and second["cached"] and second["tflops"] == first["tflops"]
+
+
+# --- output error ---------------------------------------------------------------------------------------
+
+def test_rel_l2_and_box_agreement():
+    ref = torch.tensor([3.0, 4.0])
+    assert rel_l2(ref + torch.tensor([0.3, 0.4]), ref) == pytest.approx(0.1)
+    assert rel_l2(torch.zeros(3), ref) is None  # shapes differ
+    r = [{"boxes": [[0, 0, 10, 10], [20, 20, 30, 30]], "scores": [0.9, 0.8], "labels": [1, 2]}]
+    same = [{"boxes": [[0, 0, 10, 11], [20, 20, 30, 30]], "scores": [0.9, 0.7], "labels": [1, 3]}]
+    assert box_agreement(same, r) == (0.5, 2)  # second box has the wrong label
+    assert box_agreement(same, [{"boxes": [], "scores": [], "labels": []}]) == (None, 0)
+
+
+# --- bench ----------------------------------------------------------------------------------------------
+
+def test_bench_writes_rows_and_resumes_without_duplicates(results_dir):
+    rows = bench(model=tiny(), batch_sizes=(1, 2), **FAST)
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    single, offline = rows
+    assert single["scenario"] == "SingleStream" and offline["scenario"] == "Offline"
+    m = single["metrics"]
+    for k in ("p50_ms", "p90_ms", "p99_ms", "items_per_s", "peak_mem_mib", "params", "flops_per_item",
+              "achieved_tflops", "peak_tflops", "share_of_peak", "iterations"):
+        assert m[k] is not None and m[k] > 0, k
+    assert m["p50_ms"] <= m["p90_ms"] <= m["p99_ms"]
+    assert single["weights"] == "random-init" and single["backend_used"] == "eager+fp32"
+    assert single["settings"]["warmup"] == 1 and single["settings"]["threads"] == torch.get_num_threads()
+    assert "error" not in m  # fp32 eager is the reference itself
+    path = results_dir / "speed.jsonl"
+    assert len(read_rows(path)) == 2
+    assert bench(model=tiny(), batch_sizes=(1, 2, 4), **FAST)[0]["settings"]["batch_size"] == 4
+    assert len(read_rows(path)) == 3  # only the new batch size ran
+    assert bench(model=tiny(), batch_sizes=(1, 2, 4), **FAST) == []
+    assert len({r["key"] for r in read_rows(path)}) == 3
+
+
+def test_out_of_memory_halves_the_batch_and_says_so(results_dir):
+    assert is_oom(torch.OutOfMemoryError("x")) and is_oom(RuntimeError("CUDA out of memory."))
+    assert not is_oom(RuntimeError("shape mismatch"))
+    model = OOMAbove2(tiny_spec("speedtest_oom", OOMAbove2)).eval()
+    (row,) = bench(model=model, batch_sizes=(8,), **FAST)
+    assert row["status"] == "ok"
+    assert row["settings"]["requested_batch_size"] == 8 and row["settings"]["batch_size"] == 2
+    assert row["metrics"]["oom_batch_sizes"] == [8, 4]
+
+
+def test_non_reference_rows_report_output_error(results_dir):
+    (row,) = bench(model=tiny(), batch_sizes=(2,), dtype="bf16", compare=True, **FAST)
+    err = row["metrics"]["error"]
+    assert 0 < err["rel_l2"] < 0.05 and err["error_items"] == 8
+    assert 0.5 <= err["top1_agreement"] <= 1.0
+    assert row["metrics"]["speedup_vs_fp32_eager"] > 0
+    (ort,) = bench(model=tiny(), batch_sizes=(1,), backend="onnxruntime", **FAST)
+    assert ort["metrics"]["error"]["rel_l2"] < 1e-4 and ort["metrics"]["error"]["top1_agreement"] == 1.0
+    assert ort["settings"]["onnx"]["exporter"]
+
+
+def test_stage_timing(results_dir):
+    (row,) = bench(model=tiny(), batch_sizes=(2,), stages=True, **FAST)
+    st_ = row["metrics"]["stages"]
+    assert st_["preprocess_p50_ms"] > 0 and st_["postprocess_p50_ms"] > 0
+    assert st_["e2e_p50_ms"] > st_["preprocess_p50_ms"]
+
+
+def test_bad_settings_are_one_line_user_errors():
+    from zoo.errors import UserError
+
+    with pytest.raises(UserError, match="backend"):
+        bench(model=tiny(), backend="tensorrt")
+    with pytest.raises(UserError, match="batch"):
+        bench(model=tiny(), batch_sizes=(0,))
+    with pytest.raises(UserError, match="cuda"):
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present")
+        bench(model=tiny(), device="cuda")
+
+
+# --- sweeps in subprocesses -----------------------------------------------------------------------------
+
+def test_sweep_records_a_crashed_worker_and_resumes(results_dir, monkeypatch):
+    from zoo.harness.speed_sweep import sweep
+
+    here = str(Path(__file__).parent)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
+    kw = dict(batch_sizes=[1, 2], progress=False, warmup=1, min_iters=2, min_duration_s=0.01)
+    rows = sweep(["speedtest_crash", "speedtest_tiny"],
+                 factories={"speedtest_crash": "test_speed:tiny_crash", "speedtest_tiny": "test_speed:tiny"}, **kw)
+    by = {(r["model"], r["settings"]["requested_batch_size"]): r for r in rows}
+    assert len(rows) == 4
+    crash = by[("speedtest_crash", 1)]
+    assert crash["status"] == "error" and "exit code 3" in crash["error"]
+    assert by[("speedtest_tiny", 2)]["status"] == "ok"
+    path = results_dir / "speed.jsonl"
+    n = len(read_rows(path))
+    assert sweep(["speedtest_crash", "speedtest_tiny"], factories={}, **kw) == []  # all keys present
+    assert len(read_rows(path)) == n
+    assert row_key("speedtest_tiny", 1, rows[-1]["settings"], "cpu") == by[("speedtest_tiny", 1)]["key"]
+
+
+# --- CLI ------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def registered_tiny(monkeypatch):
+    from zoo import registry
+
+    registry._ensure_loaded()
+    monkeypatch.setitem(registry._REGISTRY, "speedtest_tiny",
+                        registry._Entry("speedtest_tiny", "image-classification", "zoo", tiny_spec))
+    registry.get_spec.cache_clear()
+    yield "speedtest_tiny"
+    registry.get_spec.cache_clear()
+
+
+def test_cli_smoke(registered_tiny, results_dir, capsys):
+    from zoo.cli import main
+
+    args = ["bench", registered_tiny, "--batch-size", "1,2", "--warmup", "1", "--min-iters", "2",
+            "--min-duration", "0.02"]
+    assert main(args + ["--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["settings"]["batch_size"] for r in rows] == [1, 2]
+    assert rows[0]["command"].startswith("zoo bench speedtest_tiny --device cpu --batch-size 1,2")
+    assert main(args + ["--force", "--no-write"]) == 0
+    out = capsys.readouterr().out
+    assert "p50 ms" in out and "% peak" in out and "SingleStream" in out
+    assert len(read_rows(results_dir / "speed.jsonl")) == 2
+    assert main(["bench", registered_tiny, "--batch-size", "x"]) == 2
+    assert "--batch-size" in capsys.readouterr().err
