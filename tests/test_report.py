@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from zoo.cli import main
-from zoo.report import GENERATED, MANIFEST, report
+from zoo.report import GENERATED, MANIFEST, leaderboard, report, topic_modules
 from zoo.report.base import Table, provenance
 from zoo.report.leaderboard import entries
 from zoo.report.plots import pareto_front
@@ -30,11 +30,16 @@ CPU = {"cpu": "Test CPU", "cores": 2, "gpu": None, "mem_gib": 23.4}
 
 def _speed(model, device, bs, items_s, p50, *, weights="random-init", dtype="fp32", backend="eager", machine=CPU,
            time="2026-11-25T10:00:00+00:00", **metrics):
-    row = make_row("speed", model=model, weights=weights, dataset=None,
-                   settings={"device": device, "batch_size": bs, "dtype": dtype, "backend": backend, "warmup": 5},
+    """A row shaped like zoo.harness.speed's: status/scenario/backend_used at top level, share_of_peak a fraction."""
+    row = make_row("speed", model=model, weights=weights, dataset="example_items",
+                   settings={"device": device, "batch_size": bs, "requested_batch_size": bs, "dtype": dtype,
+                             "backend": backend, "channels_last": False, "threads": 2, "warmup": 5,
+                             "min_duration_s": 2.0, "backend_config": {"label": f"{backend}+{dtype}"}},
                    metrics={"items_per_s": items_s, "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.3,
                             "peak_mem_mib": 512.0, "params": 25_557_032, "flops_per_item": 8_200_000_000,
-                            **metrics}, task="image-classification")
+                            "achieved_tflops": 8.2e9 * items_s / 1e12, "share_of_peak": 0.25, **metrics},
+                   task="image-classification", status="ok", device=device,
+                   scenario="SingleStream" if bs == 1 else "Offline", backend_used=f"{backend}+{dtype}", flags=[])
     row.update(machine=machine, time=time, commit="c0ffee1234567890")
     return row
 
@@ -51,16 +56,21 @@ def write_rows(raw: Path) -> None:
         _speed("resnet50", "cpu", 1, 30.0, 33.0),
         _speed("resnet50", "cpu", 8, 60.0, 130.0),
         _speed("resnet50", "cpu", 8, 62.0, 128.0, time="2026-11-25T12:00:00+00:00"),  # a later run, same key
-        _speed("resnet50", "cuda", 256, 19000.0, 13.0, dtype="bf16", machine=GPU),
+        _speed("resnet50", "cuda", 256, 19000.0, 13.0, dtype="bf16", machine=GPU,
+               error={"rel_l2": 0.0042, "top1_agreement": 0.875, "error_items": 8}),
         _speed("efficientnet_lite0", "cpu", 1, 90.0, 11.0, weights=SHA_A, latencies_ms=[10.0, 11.0, 11.5, 12.0, 20.0]),
         _speed("efficientnet_lite0", "cuda", 256, 25000.0, 10.0, weights=SHA_A, machine=GPU),
     ]:
         append_row(raw / "speed.jsonl", r)
-    append_row(raw / "speed.jsonl", {**_speed("vgg16", "cpu", 1, 1.0, 1.0), "error": "subprocess crashed (SIGKILL)"})
+    append_row(raw / "speed.jsonl", {**_speed("vgg16", "cpu", 1, 1.0, 1.0), "status": "error",
+                                     "error": "worker process failed (exit code -9)"})
     for r in [_acc("resnet50", 80.1, SHA_B), _acc("efficientnet_lite0", 74.5, SHA_A),
               _acc("efficientnet_lite0", 70.0, "random-init", time="2026-11-25T13:00:00+00:00"),
               _acc("bilstm", None, SHA_B, task="text-classification", accuracy=0.81, f1=0.80)]:
         append_row(raw / "eval.jsonl", r)
+
+
+ONLY = [leaderboard]  # most tests render the leaderboard alone; test_every_topic_module_* renders them all
 
 
 @pytest.fixture
@@ -77,31 +87,31 @@ def _snapshot(out: Path) -> dict[str, str]:
 
 def test_regeneration_is_byte_identical_and_restores_deleted(raw):
     out = raw.parent
-    res = report(raw, out)
+    res = report(raw, out, modules=ONLY)
     assert "leaderboard" in res.tables
     first = _snapshot(out)
     assert {"README.md", "leaderboard.md", "leaderboard.csv", MANIFEST} <= set(first)
     assert any(p.startswith("plots/pareto_") for p in first) and "plots/latency_resnet50.png" in first
 
-    again = report(raw, out)
+    again = report(raw, out, modules=ONLY)
     assert again.written == [] and _snapshot(out) == first
 
     (out / "leaderboard.md").unlink()
     (out / "plots" / "latency_resnet50.png").unlink()
-    res = report(raw, out)
+    res = report(raw, out, modules=ONLY)
     assert sorted(res.written) == ["leaderboard.md", "plots/latency_resnet50.png"]
     assert _snapshot(out) == first
 
     # a second output folder from the same rows gives the same bytes (no times, paths or randomness leak in)
     other = raw.parent.parent / "elsewhere"
-    report(raw, other)
+    report(raw, other, modules=ONLY)
     snap = _snapshot(other)
     assert {k: v for k, v in snap.items() if k != "README.md"} == {k: v for k, v in first.items() if k != "README.md"}
 
 
 def test_every_generated_file_carries_the_marker(raw):
     out = raw.parent
-    res = report(raw, out)
+    res = report(raw, out, modules=ONLY)
     for rel in res.generated:
         p = out / rel
         if p.suffix == ".png":
@@ -121,7 +131,7 @@ def test_every_generated_file_carries_the_marker(raw):
 
 def test_corrupt_raw_file_names_the_line_and_writes_nothing(raw, capsys):
     out = raw.parent
-    report(raw, out)
+    report(raw, out, modules=ONLY)
     before = _snapshot(out)
     with open(raw / "eval.jsonl", "a") as f:
         f.write('{"model": "x", oops}\n')
@@ -142,20 +152,23 @@ def test_foreign_files_are_never_overwritten_or_removed(raw):
     (out / "notes.md").write_text("my notes\n")
     (out / "leaderboard.csv").write_text("hand made\n")
     with pytest.raises(Exception, match="not generated by zoo report"):
-        report(raw, out)
+        report(raw, out, modules=ONLY)
     assert not (out / "leaderboard.md").exists()  # refused before writing anything
     (out / "leaderboard.csv").unlink()
-    report(raw, out)
+    report(raw, out, modules=ONLY)
     assert (out / "notes.md").read_text() == "my notes\n"
 
     # stale generated files (listed in the manifest) are removed; foreign ones stay
     (raw / "speed.jsonl").unlink()
-    res = report(raw, out)
+    res = report(raw, out, modules=ONLY)
     assert "plots/latency_resnet50.png" in res.removed and not (out / "plots" / "latency_resnet50.png").exists()
     assert (out / "notes.md").exists() and (out / "leaderboard.md").exists()
 
 
-def test_check_mode_reports_differences_without_writing(raw, capsys):
+def test_check_mode_reports_differences_without_writing(raw, capsys, monkeypatch):
+    import zoo.report
+
+    monkeypatch.setattr(zoo.report, "topic_modules", lambda: ONLY)
     out = raw.parent
     assert main(["report", "--raw", str(raw), "--out", str(out), "--check"]) == 1  # nothing generated yet
     assert not (out / "leaderboard.md").exists()
@@ -201,7 +214,7 @@ def test_leaderboard_join_ranking_and_devices(raw):
 
 def test_leaderboard_table_shows_device_and_dashes(raw):
     out = raw.parent
-    report(raw, out)
+    report(raw, out, modules=ONLY)
     text = (out / "leaderboard.csv").read_text()
     body = [r for r in csv.reader(io.StringIO(text)) if r and not r[0].startswith("#")]
     header, rows = body[0], body[1:]
@@ -283,7 +296,31 @@ def test_pareto_front():
 def test_empty_raw_folder_gives_an_index_and_empty_leaderboard(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
-    res = report(raw, tmp_path)
+    res = report(raw, tmp_path, modules=ONLY)
     assert "README.md" in res.generated and (tmp_path / "leaderboard.md").exists()
     assert "_No rows yet._" in (tmp_path / "leaderboard.md").read_text()
     assert json.loads(json.dumps(res.generated))  # plain strings
+
+
+@pytest.mark.parametrize("with_rows", [False, True], ids=["empty", "foreign-rows"])
+def test_every_topic_module_is_deterministic_and_marks_its_files(tmp_path, with_rows):
+    """Contract for every zoo/report/<topic>.py: any rows (none, or rows of other topics' shapes) render
+    without error, twice to the same bytes, every file carrying the generated marker."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    if with_rows:
+        write_rows(raw)
+    mods = topic_modules()
+    assert mods[0] is leaderboard
+    a, b = report(raw, tmp_path / "a"), report(raw, tmp_path / "b")
+    assert a.generated == b.generated
+    assert _snapshot(tmp_path / "a") == _snapshot(tmp_path / "b")
+    for rel in a.generated:
+        p = tmp_path / "a" / rel
+        if p.suffix == ".png":
+            from PIL import Image
+
+            with Image.open(p) as im:
+                assert im.info.get("Comment") == GENERATED, rel
+        elif p.suffix in (".md", ".csv"):
+            assert GENERATED in p.read_text(encoding="utf-8").splitlines()[0], rel

@@ -135,15 +135,15 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def _render_all(rows, stage: Path, raw: Path, out: Path, result: ReportResult) -> None:
-    from .plots import png_title
+def _render_all(rows, stage: Path, raw: Path, out: Path, result: ReportResult, modules) -> None:
+    from .plots import normalize_png, png_title
     from .render import check_slug, to_csv, to_markdown
 
     made: list[tuple[Table, str]] = []
     seen: dict[str, str] = {}
     plot_dir = stage / PLOTS_DIR
     plot_owner: dict[str, str] = {}
-    for mod in topic_modules():
+    for mod in modules:
         topic = _topic_name(mod)
         try:
             tables = list(mod.tables(rows))
@@ -169,6 +169,11 @@ def _render_all(rows, stage: Path, raw: Path, out: Path, result: ReportResult) -
             for p in sorted(set(plot_dir.rglob("*")) - before if plot_dir.exists() else []):
                 if p.is_file():
                     plot_owner[p.relative_to(stage).as_posix()] = topic
+                    if p.suffix.lower() == ".png":  # marker in, dates and software versions out
+                        try:
+                            p.write_bytes(normalize_png(p.read_bytes()))
+                        except ValueError as e:
+                            raise RuntimeError(f"{mod.__name__}.plots() wrote {p.name}, which is not a PNG: {e}") from e
     result.tables = [t.slug for t, _ in made]
     result.plots = sorted(plot_owner)
     (stage / INDEX).write_text(_index(rows, made, plot_owner, stage, raw, out, png_title), encoding="utf-8",
@@ -221,10 +226,10 @@ def _index(rows, made, plot_owner, stage: Path, raw: Path, out: Path, png_title)
 
 
 def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None = None, *,
-           check: bool = False) -> ReportResult:
+           check: bool = False, modules: list[ModuleType] | None = None) -> ReportResult:
     """Regenerate ``out`` (default: the parent of ``raw``) from the rows under ``raw`` (default:
     zoo.results.raw_dir()). With ``check=True`` nothing is written and ``problems`` lists every file that
-    is missing, differs or is stale."""
+    is missing, differs or is stale. ``modules``: the topic modules to render (default: topic_modules())."""
     from ..results import raw_dir
 
     raw = Path(raw) if raw is not None else raw_dir()
@@ -234,7 +239,7 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
     old_paths, old_mpl = _manifest(out)
     with tempfile.TemporaryDirectory(prefix="zoo-report-") as tmp:
         stage = Path(tmp)
-        _render_all(rows, stage, raw, out, result)
+        _render_all(rows, stage, raw, out, result, topic_modules() if modules is None else modules)
         new_paths = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
         result.generated = new_paths
         import matplotlib

@@ -38,15 +38,19 @@ _SPEED_KEYS: dict[str, tuple[str, ...]] = {
     "mem": ("peak_mem_mib", "peak_mem_mb", "peak_memory_mb", "mem_mib", "mem_mb"),
     "params": ("params",),
     "flops": ("flops_per_item", "flops"),
-    "tflops": ("tflops", "achieved_tflops", "tflop_s"),
+    "tflops": ("achieved_tflops", "tflops", "tflop_s"),
     "pct_peak": ("pct_peak", "pct_of_peak", "peak_pct", "percent_of_peak"),
+    "e2e_items_per_s": ("e2e_items_per_s",),
 }
 _SAMPLE_KEYS = ("latencies_ms", "times_ms", "latency_samples_ms", "samples_ms")
 _SPEED_KINDS = ("speed", "bench")
 _NOT_ACCURACY_KINDS = ("speed", "bench", "study", "train", "error", "training")
 # Settings that say how long a measurement ran, not what was measured: not part of a leaderboard key.
 _RUN_LENGTH_SETTINGS = ("warmup", "min_iters", "max_iters", "min_duration_s", "iterations", "iters", "repeats",
-                        "timing", "policy", "progress", "resume")
+                        "rounds", "timing", "policy", "progress", "resume", "retry_errors", "threads_requested",
+                        "requested_batch_size")
+# Settings that are part of the key but not worth a word in "other settings" (shown elsewhere, or derived).
+_QUIET_SETTINGS = ("backend_config", "compare", "pretrained", "task")
 _SHOWN_SETTINGS = ("scenario", "batch_size", "dtype", "backend")
 _DATASET_TASK = {"sst2": "text-classification", "sst-2": "text-classification", "multi30k": "translation",
                  "squad": "question-answering", "coco": "object-detection", "coco128": "object-detection",
@@ -65,10 +69,27 @@ def _first(d: dict[str, Any] | None, keys: Iterable[str]) -> Any:
 
 
 def speed_value(row: dict[str, Any], field: str) -> Any:
-    """A speed figure by leaderboard name (``items_per_s``, ``p50``, ``mem``, ...), from metrics then row."""
+    """A speed figure by leaderboard name (``items_per_s``, ``p50``, ``mem``, ...), from metrics, the
+    metrics' ``stages`` (end-to-end timings), then the row itself."""
     keys = _SPEED_KEYS[field]
-    v = _first(row.get("metrics"), keys)
-    return v if v is not None else _first(row, keys)
+    m = row.get("metrics") or {}
+    for d in (m, m.get("stages") if isinstance(m.get("stages"), dict) else None, row):
+        v = _first(d, keys)
+        if v is not None:
+            return v
+    if field == "pct_peak":  # the speed harness records a fraction: share_of_peak
+        share = _first(m, ("share_of_peak",))
+        return share * 100.0 if isinstance(share, (int, float)) else None
+    return None
+
+
+def output_error(row: dict[str, Any]) -> tuple[Any, Any]:
+    """(relative L2 error of the outputs vs fp32 eager, top-1 or box agreement) when the row has them."""
+    err = (row.get("metrics") or {}).get("error")
+    if not isinstance(err, dict):
+        return None, None
+    agree = err.get("top1_agreement", err.get("box_agreement"))
+    return err.get("rel_l2"), agree
 
 
 def latency_samples(row: dict[str, Any]) -> list[float] | None:
@@ -137,10 +158,12 @@ def settings_key(row: dict[str, Any]) -> str:
     return json.dumps(s, sort_keys=True, default=str)
 
 
-def _other_settings(row: dict[str, Any]) -> str:
+def _other_settings(row: dict[str, Any]) -> str | None:
+    """Settings beyond scenario/batch/dtype/backend that are set (not None/False/empty), as k=v."""
     s = row.get("settings") or {}
-    rest = [f"{k}={s[k]}" for k in sorted(s) if k not in _RUN_LENGTH_SETTINGS + _SHOWN_SETTINGS + ("device", "task")
-            and not isinstance(s[k], (dict, list))]
+    skip = _RUN_LENGTH_SETTINGS + _SHOWN_SETTINGS + _QUIET_SETTINGS + ("device",)
+    rest = [f"{k}={s[k]}" for k in sorted(s)
+            if k not in skip and s[k] not in (None, False, "") and not isinstance(s[k], (dict, list))]
     return ", ".join(rest) if rest else None
 
 
@@ -239,7 +262,12 @@ def _entry(model, dev, task, r, a, runs) -> dict[str, Any]:
         e[f] = speed_value(r, f) if r else None
     s = (r or {}).get("settings") or {}
     for k in _SHOWN_SETTINGS:
-        e[k] = s.get(k) if not isinstance(s.get(k), (dict, list)) else None
+        v = s.get(k, (r or {}).get(k))
+        e[k] = v if not isinstance(v, (dict, list)) else None
+    if r is not None and r.get("backend_used") and r["backend_used"] != e["backend"]:
+        e["backend"] = f"{e['backend']}: {r['backend_used']}" if e["backend"] == "auto" else r["backend_used"]
+    e["rel_err"], e["agreement"] = output_error(r) if r else (None, None)
+    e["flags"] = [str(f) for f in (r or {}).get("flags") or []]
     e["other_settings"] = _other_settings(r) if r else None
     sw, aw = (r or {}).get("weights"), (a or {}).get("weights")
     e["speed_weights"] = short_weights(sw) if r else None
@@ -255,8 +283,9 @@ def _entry(model, dev, task, r, a, runs) -> dict[str, Any]:
 # --- tables and plots -----------------------------------------------------------------------------------
 
 COLUMNS = ["device", "task", "rank", "model", "scenario", "batch", "dtype", "backend", "other settings",
-           "score metric", "score", "dataset", "items/s", "p50 ms", "p90 ms", "p99 ms", "peak mem MiB",
-           "params M", "GFLOPs/item", "TFLOP/s", "% of peak", "speed weights", "score weights", "runs"]
+           "score metric", "score", "dataset", "items/s", "p50 ms", "p90 ms", "p99 ms", "e2e items/s",
+           "peak mem MiB", "params M", "GFLOPs/item", "TFLOP/s", "% of peak", "out err vs fp32", "agreement",
+           "speed weights", "score weights", "runs"]
 
 
 def _num(x: Any, scale: float = 1.0) -> float | None:
@@ -268,9 +297,10 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
     body = [[
         e["device"], e["task"], e["rank"], e["model"], e["scenario"], e["batch_size"], e["dtype"], e["backend"],
         e["other_settings"], e["score_metric"], _num(e["score"]), e["dataset"], _num(e["items_per_s"]),
-        _num(e["p50"]), _num(e["p90"]), _num(e["p99"]), _num(e["mem"]), _num(e["params"], 1e6),
-        _num(e["flops"], 1e9), _num(e["tflops"]), _num(e["pct_peak"]), e["speed_weights"], e["score_weights"],
-        e["runs"],
+        _num(e["p50"]), _num(e["p90"]), _num(e["p99"]), _num(e["e2e_items_per_s"]), _num(e["mem"]),
+        _num(e["params"], 1e6), _num(e["flops"], 1e9), _num(e["tflops"]), _num(e["pct_peak"]),
+        f"{e['rel_err']:.1e}" if isinstance(e["rel_err"], (int, float)) else None, _num(e["agreement"]),
+        e["speed_weights"], e["score_weights"], e["runs"],
     ] for e in ents]
     used = list({id(r): r for e in ents for r in (e["speed_row"], e["acc_row"]) if r is not None}.values())
     notes = [
@@ -286,9 +316,17 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
         "peak mem in MiB (CUDA max allocated on GPU, process peak RSS on CPU); params in millions; "
         "GFLOPs/item = 2 × MACs per item / 1e9; TFLOP/s achieved and % of the device's measured matmul peak "
         "as the speed harness recorded them.",
+        "e2e items/s = decoded image or raw text to final predictions (preprocess + network + postprocess), "
+        "where the speed harness timed the stages. out err vs fp32 = relative L2 error of the outputs against "
+        "fp32 eager on the same real inputs; agreement = share of top-1 labels (or matched boxes) that agree.",
         f"From {counts['speed_rows']} speed rows and {counts['accuracy_rows']} accuracy rows; "
         f"{counts['error_rows']} error rows (crashes, OOM) are left out. Command: `zoo report`.",
     ]
+    flagged: dict[str, set[str]] = {}
+    for e in ents:
+        for f in e["flags"]:
+            flagged.setdefault(f, set()).add(e["model"])
+    notes += [f"flag on {', '.join(sorted(ms))}: {f}" for f, ms in sorted(flagged.items())]
     return [Table(slug="leaderboard", title="Leaderboard: task score, speed, memory and cost per model, device "
                   "and settings", columns=COLUMNS, rows=body, notes=notes, sources=used, digits=2)]
 

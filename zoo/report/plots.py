@@ -19,7 +19,10 @@ Topic modules making their own plots should do it as::
 from __future__ import annotations
 
 import contextlib
+import io
 import math
+import struct
+import zlib
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -75,7 +78,9 @@ def save_figure(fig, path: str | Path, title: str | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     title = " ".join((title if title is not None else figure_title(fig)).split())
-    fig.savefig(path, format="png", dpi=DPI, metadata={"Software": None, "Title": title, "Comment": GENERATED})
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None, "Title": title})
+    path.write_bytes(normalize_png(buf.getvalue()))
     return path
 
 
@@ -88,6 +93,53 @@ def png_title(path: str | Path) -> str:
             return str(im.info.get("Title", ""))
     except OSError:
         return ""
+
+
+_PNG_SIG = b"\x89PNG\r\n\x1a\n"
+_PNG_META = (b"tEXt", b"iTXt", b"zTXt", b"tIME")
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    if not data.startswith(_PNG_SIG):
+        raise ValueError("not a PNG file")
+    chunks, i = [], len(_PNG_SIG)
+    while i < len(data):
+        n = struct.unpack(">I", data[i:i + 4])[0]
+        kind, body = data[i + 4:i + 8], data[i + 8:i + 8 + n]
+        if len(body) != n:
+            raise ValueError("truncated PNG")
+        chunks.append((kind, body))
+        i += 12 + n
+        if kind == b"IEND":
+            break
+    return chunks
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+
+def normalize_png(data: bytes) -> bytes:
+    """The same image with only zoo's metadata: every text/time chunk is dropped (software versions,
+    dates), the Title is kept, and a Comment chunk with the generated marker is added after IHDR. Makes a
+    PNG from any plotting code carry the marker and no run-dependent bytes."""
+    chunks = _png_chunks(data)
+    title = ""
+    for kind, body in chunks:
+        if kind == b"tEXt" and body.startswith(b"Title\0"):
+            title = body[6:].decode("latin-1")
+        elif kind == b"iTXt" and body.startswith(b"Title\0"):
+            title = body.split(b"\0", 5)[-1].decode("utf-8", "replace")
+    meta = [(b"iTXt", b"Title\0\0\0\0\0" + title.encode("utf-8"))] if title else []
+    meta.append((b"iTXt", b"Comment\0\0\0\0\0" + GENERATED.encode("utf-8")))
+    out = [_PNG_SIG]
+    for kind, body in chunks:
+        if kind in _PNG_META:
+            continue
+        out.append(_png_chunk(kind, body))
+        if kind == b"IHDR":
+            out += [_png_chunk(k, b) for k, b in meta]
+    return b"".join(out)
 
 
 # --- Pareto chart -----------------------------------------------------------------------------------
