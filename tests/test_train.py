@@ -1,0 +1,289 @@
+"""The shared training loop: batch modes, regularization, early stopping, divergence, resume, torchrun."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+import zoo
+from zoo.errors import UserError
+from zoo.harness.train import load_checkpoint, set_seed, train
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _data(n=256, d=8, classes=3, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, d, generator=g)
+    w = torch.randn(d, classes, generator=g)
+    return x, (x @ w).argmax(1)
+
+
+def _mlp(seed=0, d=8, classes=3, dropout=0.0):
+    set_seed(seed)
+    return nn.Sequential(nn.Linear(d, 16), nn.Tanh(), nn.Dropout(dropout), nn.Linear(16, classes))
+
+
+def _weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _same(a, b, atol=0.0):
+    return all(torch.allclose(a[k], b[k], atol=atol, rtol=0) for k in a)
+
+
+def test_learns_and_reports_history():
+    x, y = _data()
+    model = _mlp()
+    r = train(model, (x, y), loss_fn=F.cross_entropy, optimizer="adam", lr=0.01, batch_size=32, epochs=8,
+              val_data=(x, y), progress=False)
+    assert r["epochs_run"] == 8 and r["steps"] == 8 * 8 and r["items_seen"] == 8 * 256
+    losses = [h["train_loss"] for h in r["history"]]
+    assert losses[-1] < 0.5 * losses[0]
+    assert r["history"][-1]["val_accuracy"] > 0.8
+    assert not r["diverged"] and r["items_per_s"] > 0
+
+
+@pytest.mark.parametrize("batch_size,steps", [(1, 256), (32, 8), (100, 3), (None, 1), ("full", 1)])
+def test_batch_modes_step_counts(batch_size, steps):
+    x, y = _data()
+    r = train(_mlp(), (x, y), loss_fn=F.cross_entropy, batch_size=batch_size, epochs=1, progress=False)
+    assert r["steps"] == steps and r["items_seen"] == 256
+
+
+def test_same_seed_same_weights_other_seed_differs():
+    x, y = _data()
+    runs = []
+    for seed in (0, 0, 1):
+        m = _mlp(seed=0, dropout=0.2)
+        train(m, (x, y), loss_fn=F.cross_entropy, optimizer="momentum", lr=0.05, batch_size=16, epochs=2, seed=seed,
+              progress=False)
+        runs.append(_weights(m))
+    assert _same(runs[0], runs[1])
+    assert not _same(runs[0], runs[2])  # data order and dropout masks follow the seed
+
+
+def test_l1_penalty_sparsifies_and_skips_biases():
+    x, y = _data()
+    sparsity = {}
+    for l1 in (0.0, 0.01):
+        m = _mlp()
+        train(m, (x, y), loss_fn=F.cross_entropy, lr=0.1, batch_size=32, epochs=30, l1=l1, progress=False)
+        w = torch.cat([p.detach().abs().flatten() for p in m.parameters() if p.dim() >= 2])
+        sparsity[l1] = float((w < 1e-2).float().mean())
+    assert sparsity[0.01] > sparsity[0.0] + 0.2
+
+
+def test_divergence_is_detected_and_stops():
+    x, y = _data()
+    r = train(_mlp(), (x * 100, y), loss_fn=F.cross_entropy, lr=50.0, batch_size=32, epochs=5, progress=False)
+    assert r["diverged"] and r["diverged_step"] is not None and r["steps"] < 40
+
+
+def test_nan_loss_is_divergence():
+    x, y = _data()
+    x[5] = float("nan")
+    r = train(_mlp(), (x, y), loss_fn=F.cross_entropy, batch_size=None, epochs=3, progress=False)
+    assert r["diverged"] and r["diverged_step"] == 1
+
+
+def test_early_stopping_restores_best():
+    x, y = _data()
+    xv, yv = _data(64, seed=1)
+    yv = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(3))  # noise: val loss soon rises
+    m = _mlp()
+    r = train(m, (x, y), loss_fn=F.cross_entropy, optimizer="adam", lr=0.05, batch_size=32, epochs=50,
+              val_data=(xv, yv), patience=2, progress=False)
+    assert r["stopped_early"] and r["epochs_run"] < 50
+    best = r["best"]
+    from zoo.harness.train import evaluate_loss
+
+    assert evaluate_loss(m, (xv, yv), loss_fn=F.cross_entropy)["loss"] == pytest.approx(best["val_loss"], rel=1e-6)
+
+
+def test_schedules_and_clipping_record_lr():
+    x, y = _data()
+    seen = []
+    train(_mlp(), (x, y), loss_fn=F.cross_entropy, lr=0.1, batch_size=64, epochs=2, lr_schedule="cosine",
+          warmup_steps=2, clip_norm=0.5, callbacks=[seen.append], progress=False)
+    lrs = [s["lr"] for s in seen]
+    assert lrs[0] == pytest.approx(0.05) and lrs[1] == pytest.approx(0.1) and lrs[-1] < 0.05
+
+
+def test_callbacks_see_first_layer_grad_and_can_stop():
+    x, y = _data()
+    seen = []
+
+    def cb(info):
+        seen.append(info)
+        return info["step"] == 3
+
+    r = train(_mlp(), (x, y), loss_fn=F.cross_entropy, batch_size=16, epochs=3, callbacks=[cb], log_grad_norm=True,
+              progress=False)
+    assert r["steps"] == 3 and r["stopped_by"] == "callback" and len(seen) == 3
+    assert all(s["grad_norm_first"] > 0 and s["grad_norm"] >= s["grad_norm_first"] for s in seen)
+
+
+def test_step_fn_and_dataset_input():
+    x, y = _data()
+    ds = torch.utils.data.TensorDataset(x, y)
+    m = _mlp()
+
+    def step_fn(model, batch):
+        xb, yb = batch
+        return F.cross_entropy(model(xb), yb)
+
+    r = train(m, torch.utils.data.DataLoader(ds, batch_size=7), step_fn=step_fn, batch_size=32, epochs=2,
+              progress=False)
+    assert r["steps"] == 16
+
+    class Items(torch.utils.data.Dataset):  # a map-style dataset of dicts, collated by default_collate
+        def __len__(self):
+            return 50
+
+        def __getitem__(self, i):
+            return {"x": x[i], "y": y[i]}
+
+    r = train(_mlp(), Items(), step_fn=lambda model, b: F.cross_entropy(model(b["x"]), b["y"]), batch_size=10,
+              epochs=1, progress=False)
+    assert r["steps"] == 5
+
+
+def test_bad_input_is_a_user_error():
+    x, y = _data()
+    with pytest.raises(UserError, match="optimizer"):
+        train(_mlp(), (x, y), loss_fn=F.cross_entropy, optimizer="rmsprop", progress=False)
+    with pytest.raises(UserError, match="batch_size"):
+        train(_mlp(), (x, y), loss_fn=F.cross_entropy, batch_size=0, progress=False)
+    with pytest.raises(UserError, match="lengths"):
+        train(_mlp(), (x, y[:10]), loss_fn=F.cross_entropy, progress=False)
+    with pytest.raises(UserError, match="loss_fn"):
+        train(_mlp(), (x, y), progress=False)
+
+
+def test_resume_after_stop_mid_epoch_matches_uninterrupted(tmp_path):
+    """Stop at step 13 (mid-epoch 2; last checkpoint at step 10), resume, and end where a straight run ends."""
+    x, y = _data()
+    kw = dict(loss_fn=F.cross_entropy, optimizer="adam", lr=0.01, batch_size=32, epochs=3, seed=7, progress=False)
+    straight = _mlp(dropout=0.1)
+    r0 = train(straight, (x, y), **kw)
+
+    killed = _mlp(dropout=0.1)
+    r1 = train(killed, (x, y), checkpoint_dir=tmp_path, checkpoint_every=5, callbacks=[lambda i: i["step"] == 13], **kw)
+    assert r1["steps"] == 13
+    _, _, state, _ = load_checkpoint(tmp_path / "last.safetensors")
+    assert state["step"] == 10 and state["epoch"] == 1 and state["batch"] == 2
+
+    fresh = _mlp(seed=123, dropout=0.1)  # different init: everything must come from the checkpoint
+    r2 = train(fresh, (x, y), checkpoint_dir=tmp_path, checkpoint_every=5, resume=True, **kw)
+    assert r2["resumed_from_step"] == 10 and r2["steps"] == r0["steps"]
+    assert _same(_weights(fresh), _weights(straight))
+    assert [h["train_loss"] for h in r2["history"]] == pytest.approx([h["train_loss"] for h in r0["history"]], rel=1e-6)
+
+
+def test_resume_refuses_other_architecture_and_keeps_checkpoint(tmp_path):
+    x, y = _data()
+    train(_mlp(), (x, y), loss_fn=F.cross_entropy, epochs=1, checkpoint_dir=tmp_path, progress=False)
+    ckpt = tmp_path / "last.safetensors"
+    before = ckpt.read_bytes()
+    other = nn.Sequential(nn.Linear(8, 4), nn.Linear(4, 3))
+    with pytest.raises(UserError, match="another architecture"):
+        train(other, (x, y), loss_fn=F.cross_entropy, epochs=2, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert ckpt.read_bytes() == before
+    bad = tmp_path / "bad" / "last.safetensors"
+    bad.parent.mkdir()
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(UserError, match="safetensors"):
+        train(_mlp(), (x, y), loss_fn=F.cross_entropy, checkpoint_dir=bad.parent, resume=True, progress=False)
+
+
+def test_resume_after_sigkill(tmp_path):
+    """A real kill: the child process SIGKILLs itself after step 9; the resumed run ends as a straight one."""
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, sys, torch
+        from torch import nn
+        from torch.nn import functional as F
+        sys.path.insert(0, {str(REPO / 'tests')!r})
+        from test_train import _data, _mlp
+        from zoo.harness.train import train
+        from safetensors.torch import save_file
+        x, y = _data()
+        kill = sys.argv[1] == "kill"
+        m = _mlp(dropout=0.1)
+        def cb(info):
+            if kill and info["step"] == 9:
+                os.kill(os.getpid(), signal.SIGKILL)
+        train(m, (x, y), loss_fn=F.cross_entropy, optimizer="momentum", lr=0.05, batch_size=32, epochs=2, seed=3,
+              checkpoint_dir=sys.argv[2], checkpoint_every=4, resume=True, callbacks=[cb], progress=False)
+        save_file({{k: v.contiguous() for k, v in m.state_dict().items()}}, sys.argv[3])
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    run = [sys.executable, str(script)]
+    p = subprocess.run(run + ["kill", str(tmp_path / "ck"), str(tmp_path / "a.st")], env=env, capture_output=True)
+    assert p.returncode == -9 and not (tmp_path / "a.st").exists()
+    subprocess.run(run + ["go", str(tmp_path / "ck"), str(tmp_path / "a.st")], env=env, check=True)
+    subprocess.run(run + ["go", str(tmp_path / "straight"), str(tmp_path / "b.st")], env=env, check=True)
+    from safetensors.torch import load_file
+
+    assert _same(load_file(tmp_path / "a.st"), load_file(tmp_path / "b.st"))
+
+
+def test_torchrun_two_processes_match_single_process(tmp_path):
+    """Data parallel over 2 gloo processes = one process with the same global batch (to float tolerance)."""
+    script = tmp_path / "ddp.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys, torch
+        from torch.nn import functional as F
+        sys.path.insert(0, {str(REPO / 'tests')!r})
+        from test_train import _data, _mlp
+        from zoo.harness.train import train
+        from safetensors.torch import save_file
+        x, y = _data(250)  # 250 = 7 x 32 + 26: the last global batch splits 13/13
+        m = _mlp()
+        r = train(m, (x, y), loss_fn=F.cross_entropy, optimizer="momentum", lr=0.05, batch_size=32, epochs=1,
+                  seed=5, progress=False)
+        assert r["world_size"] == 2, r["world_size"]
+        if r["rank"] == 0:
+            save_file({{k: v.contiguous() for k, v in m.state_dict().items()}}, sys.argv[1])
+            print("LOSS", r["final_train_loss"])
+    """))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
+    p = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "--monitor-interval", "0.1", str(script), str(tmp_path / "ddp.st")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert p.returncode == 0, p.stderr[:3000] + "\n...\n" + p.stderr[-1000:]
+    x, y = _data(250)
+    m = _mlp()
+    r = train(m, (x, y), loss_fn=F.cross_entropy, optimizer="momentum", lr=0.05, batch_size=32, epochs=1, seed=5,
+              progress=False)
+    from safetensors.torch import load_file
+
+    ddp = load_file(tmp_path / "ddp.st")
+    assert _same(ddp, _weights(m), atol=1e-5)
+    ddp_loss = float(p.stdout.split("LOSS")[-1])
+    assert ddp_loss == pytest.approx(r["final_train_loss"], rel=1e-5)
+
+
+def test_trains_registered_mlp_on_digits():
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    model = zoo.create_model("mlp", activation="gelu", depth=2, width=32)
+    batch = model.preprocess(list(d.data[:600]))
+    y = torch.as_tensor(d.target[:600])
+    train(model, (batch.inputs, y), loss_fn=F.cross_entropy, optimizer="adam", lr=0.01, batch_size=32, epochs=5,
+          progress=False)
+    preds = model.predict(list(d.data[:600]))
+    acc = sum(p["label"] == t for p, t in zip(preds, d.target[:600])) / 600
+    assert acc > 0.9 and len(preds[0]["probs"]) == 10
