@@ -1,0 +1,94 @@
+"""timm ImageNet classifiers: timm/vgg16, timm/resnet50, timm/inception_v3.
+
+Each name is pinned to one timm pretrained tag (``arch.tag``); preprocessing is read from that tag's
+pretrained cfg through ``timm.data.resolve_data_config`` and ``create_transform``. Weights are the
+``model.safetensors`` file of the tag's HF hub repo (timm's own default source for these tags).
+
+timm's published results (results-imagenet.csv) are not quoted as references here: zoo cites only
+figures it can state exactly with their source.
+"""
+
+from __future__ import annotations
+
+from ..errors import UserError
+from ..registry import register_model
+from ..spec import ModelSpec, Weights
+from ._vision import IMAGENET_NOTE, ImageClassifier, fetch_state_dict, preprocess_from_timm
+from .base import RANDOM_INIT
+
+# timm's pretrained-cfg license field uses lower-case SPDX-like ids.
+_HF_HASH_NOTE = ("unknown offline: the HF hub publishes the file's sha256 as its LFS oid; "
+                 "pinned on first verified fetch")
+
+
+def _build(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassifier:
+    import timm
+
+    num_classes = overrides.pop("num_classes", spec.num_classes)
+    if pretrained and num_classes != spec.num_classes:
+        raise UserError(f"{spec.name}: pretrained weights have {spec.num_classes} classes, not {num_classes}")
+    if overrides:
+        raise UserError(f"{spec.name}: unknown overrides {sorted(overrides)} (supported: num_classes)")
+    net = timm.create_model(spec.architecture, pretrained=False, num_classes=num_classes)
+    weights_id = RANDOM_INIT
+    if pretrained:
+        state, weights_id = fetch_state_dict(spec)
+        net.load_state_dict(state)
+    if num_classes != spec.num_classes:
+        import dataclasses
+
+        spec = dataclasses.replace(spec, num_classes=num_classes)
+    return ImageClassifier(spec, net, weights_id)
+
+
+def _spec(name: str, timm_name: str, description: str, notes: str = "") -> ModelSpec:
+    from timm.models import get_pretrained_cfg
+
+    cfg = get_pretrained_cfg(timm_name)
+    pre = preprocess_from_timm(timm_name)
+    return ModelSpec(
+        name=name,
+        task="image-classification",
+        source="timm",
+        architecture=timm_name,
+        description=description,
+        preprocess=pre,
+        num_classes=cfg.num_classes,
+        input_size=tuple(cfg.input_size),
+        weights=Weights(
+            kind="hf-hub",
+            url=cfg.hf_hub_id,
+            file_name=cfg.hf_hub_filename or "model.safetensors",
+            sha256="",
+            hash_source=_HF_HASH_NOTE,
+            license=f"{cfg.license} (timm pretrained cfg); {IMAGENET_NOTE}",
+            tag=cfg.tag,
+            revision=None,  # timm's cfg names no revision: the repo's main branch
+            num_classes=cfg.num_classes,
+        ),
+        references=(),
+        notes=notes,
+        extra={"timm_origin_url": cfg.origin_url or cfg.url or "", "paper_ids": cfg.paper_ids or ""},
+        builder=_build,
+    )
+
+
+@register_model("timm/vgg16", task="image-classification", source="timm")
+def vgg16() -> ModelSpec:
+    return _spec("timm/vgg16", "vgg16.tv_in1k", "VGG-16 in timm (pre-logits as conv 'head'), torchvision's weights",
+                 notes="timm's vgg16 runs the first two classifier layers as convolutions (ConvMlp), so it accepts "
+                       "any input size; the tv_in1k weights are torchvision's IMAGENET1K_V1, re-keyed.")
+
+
+@register_model("timm/resnet50", task="image-classification", source="timm")
+def resnet50() -> ModelSpec:
+    return _spec("timm/resnet50", "resnet50.a1_in1k", "ResNet-50 in timm, 'ResNet strikes back' A1 recipe weights",
+                 notes="a1_in1k: trained at 224 with the RSB A1 recipe (Wightman et al. 2021, arXiv:2110.00476); "
+                       "timm's cfg also lists a 288 test size, zoo evaluates at the cfg's input_size (224).")
+
+
+@register_model("timm/inception_v3", task="image-classification", source="timm")
+def inception_v3() -> ModelSpec:
+    return _spec("timm/inception_v3", "inception_v3.tv_in1k", "Inception-v3 in timm, torchvision's ported weights",
+                 notes="tv_in1k takes inputs normalized with mean=std=0.5 (timm's cfg), where torchvision's own "
+                       "inception_v3 takes ImageNet mean/std and remaps inside the network (transform_input).")

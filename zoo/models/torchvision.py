@@ -1,0 +1,364 @@
+"""torchvision models: ImageNet classifiers (vgg16, resnet50, inception_v3) and COCO detectors
+(ssd300_vgg16, ssdlite320_mobilenet_v3_large, fasterrcnn_resnet50_fpn, retinanet_resnet50_fpn).
+
+Everything a spec says is read from torchvision's weight enums: the url, the sha256 prefix in the file
+name, preprocessing from ``weights.transforms()`` (classifiers) or the built model's
+``GeneralizedRCNNTransform`` (detectors), and reference metrics from ``weights.meta["_metrics"]``.
+Paper figures are added where they matter, with the protocol they were measured under.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Sequence
+
+import torch
+
+from ..errors import UserError
+from ..registry import register_model
+from ..spec import ImagePreprocess, ModelSpec, Reference, Weights
+from ._vision import IMAGENET_NOTE, ImageClassifier, fetch_state_dict, preprocess_from_torchvision, sample_images
+from .base import RANDOM_INIT, Batch, ZooModel
+
+TV_LICENSE = "BSD-3-Clause (torchvision)"
+COCO_NOTE = "trained on COCO train2017 (annotations CC BY 4.0; images under Flickr terms)"
+
+
+def _weights_enum(enum_name: str, tag: str):
+    import torchvision.models as tvm
+    import torchvision.models.detection as tvd
+
+    enum = getattr(tvm, enum_name, None) or getattr(tvd, enum_name)
+    return enum[tag]
+
+
+def _weights_from_tv(w, license_note: str) -> Weights:
+    """A torchvision weight as zoo Weights; torchvision publishes a sha256 prefix in the file name."""
+    file_name = w.url.rsplit("/", 1)[-1]
+    m = re.search(r"-([0-9a-f]{8,})\.pth$", file_name)
+    if not m:
+        raise ValueError(f"no hash prefix in torchvision file name {file_name!r}")
+    return Weights(
+        kind="url",
+        url=w.url,
+        file_name=file_name,
+        sha256=m.group(1),
+        hash_source="sha256 prefix in torchvision's file name (torch.hub check_hash convention)",
+        license=f"{TV_LICENSE}; {license_note}",
+        tag=w.name,
+        num_classes=len(w.meta["categories"]),
+    )
+
+
+def _tv_metrics(w, dataset_key: str, dataset: str, metrics: dict[str, str]) -> tuple[Reference, ...]:
+    got = w.meta["_metrics"][dataset_key]
+    src = f"torchvision {type(w).__name__}.{w.name}.meta['_metrics']['{dataset_key}']"
+    return tuple(Reference(zoo_name, float(got[tv_name]), dataset, src) for tv_name, zoo_name in metrics.items())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Classification
+
+
+def _build_classifier(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassifier:
+    import torchvision.models as tvm
+
+    kwargs = dict(spec.extra.get("builder_kwargs", {}))
+    num_classes = overrides.pop("num_classes", spec.num_classes)
+    if pretrained and num_classes != spec.num_classes:
+        raise UserError(f"{spec.name}: pretrained weights have {spec.num_classes} classes, not {num_classes}")
+    if overrides:
+        raise UserError(f"{spec.name}: unknown overrides {sorted(overrides)} (supported: num_classes)")
+    net = getattr(tvm, spec.architecture)(weights=None, num_classes=num_classes, **kwargs)
+    weights_id = RANDOM_INIT
+    if pretrained:
+        state, weights_id = fetch_state_dict(spec)
+        net.load_state_dict(state)
+    if num_classes != spec.num_classes:
+        spec = dataclasses.replace(spec, num_classes=num_classes)
+    return ImageClassifier(spec, net, weights_id)
+
+
+def _classifier_spec(name, enum_name, tag, description, references=(), builder_kwargs=None, notes="") -> ModelSpec:
+    w = _weights_enum(enum_name, tag)
+    pre = preprocess_from_torchvision(w)
+    return ModelSpec(
+        name=name,
+        task="image-classification",
+        source="torchvision",
+        architecture=name,
+        description=description,
+        preprocess=pre,
+        num_classes=len(w.meta["categories"]),
+        input_size=(3, *pre.crop_size),
+        weights=_weights_from_tv(w, IMAGENET_NOTE),
+        references=_tv_metrics(w, "ImageNet-1K", "ImageNet-1K val (50k images, single centre crop)",
+                               {"acc@1": "top1", "acc@5": "top5"}) + tuple(references),
+        notes=notes,
+        extra={"builder_kwargs": builder_kwargs or {}, "recipe": w.meta.get("recipe", "")},
+        builder=_build_classifier,
+    )
+
+
+@register_model("vgg16", task="image-classification", source="torchvision")
+def vgg16() -> ModelSpec:
+    return _classifier_spec(
+        "vgg16", "VGG16_Weights", "IMAGENET1K_V1",
+        "VGG-16 (configuration D), 138M params, ImageNet-1K",
+        references=[Reference(
+            "top5", 92.7, "ILSVRC-2014 test",
+            "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale Image Recognition, "
+            "ICLR 2015 (arXiv:1409.1556), ILSVRC-2014 submission: 7.3% top-5 test error",
+            note="ensemble of 7 networks with multi-crop/dense multi-scale evaluation; not a single-model, "
+                 "single-crop figure and not comparable to torchvision's acc@5",
+        )],
+    )
+
+
+@register_model("resnet50", task="image-classification", source="torchvision")
+def resnet50() -> ModelSpec:
+    paper = "He et al., Deep Residual Learning for Image Recognition, CVPR 2016 (arXiv:1512.03385), Table 3"
+    note = "single model, 10-crop testing (error 22.85% top-1, 6.71% top-5); torchvision's figure is 1 crop"
+    return _classifier_spec(
+        "resnet50", "ResNet50_Weights", "IMAGENET1K_V2",
+        "ResNet-50 v1.5 (stride on the 3x3 conv), torchvision's improved training recipe",
+        references=[
+            Reference("top1", 77.15, "ImageNet-1K val", paper, note=note),
+            Reference("top5", 93.29, "ImageNet-1K val", paper, note=note),
+        ],
+        notes="torchvision's resnet50 puts the stride-2 on the 3x3 conv (v1.5), the paper on the 1x1; "
+              "IMAGENET1K_V2 weights come from a newer recipe than the paper's.",
+    )
+
+
+@register_model("inception_v3", task="image-classification", source="torchvision")
+def inception_v3() -> ModelSpec:
+    paper = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016 (arXiv:1512.00567)"
+    note = "single model, single 299x299 crop (21.2% top-1 / 5.6% top-5 error, abstract and Table 3)"
+    return _classifier_spec(
+        "inception_v3", "Inception_V3_Weights", "IMAGENET1K_V1",
+        "Inception-v3, 299x299 input, weights ported from the paper's TensorFlow model",
+        references=[
+            Reference("top1", 78.8, "ILSVRC-2012 val", paper, note=note),
+            Reference("top5", 94.4, "ILSVRC-2012 val", paper, note=note),
+        ],
+        # what torchvision sets when it loads these weights: the ported model expects inputs scaled to
+        # [-1, 1], so it re-maps ImageNet-normalized input inside the network (transform_input).
+        builder_kwargs={"transform_input": True, "aux_logits": True, "init_weights": False},
+        notes="built with transform_input=True (as torchvision does for these weights): the network maps the "
+              "ImageNet-normalized input to the [-1, 1] scaling the ported weights expect. The auxiliary "
+              "classifier is kept (its weights are in the file) but not run in eval mode; params include it.",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Detection
+
+
+class TorchvisionDetector(ZooModel):
+    """A torchvision COCO detector split into three stages the harness can time separately.
+
+    preprocess: PIL/path -> [0, 1] float tensor -> the model's own ``GeneralizedRCNNTransform`` on CPU
+        (normalize with the spec's mean/std, resize: shorter side to ``min_size`` capped at ``max_size``,
+        or a fixed size for SSD; pad the batch to a multiple of ``size_divisible``).
+        -> ``{"images": (B, 3, H, W), "image_sizes": (B, 2) long}``.
+    forward: the network: backbone (+FPN) and heads, plus anchor generation; for Faster R-CNN also the
+        region proposal network, whose proposal NMS is part of the network, and the RoI box head.
+        Returns the raw head outputs (no box decoding, no final NMS).
+    postprocess: torchvision's own ``postprocess_detections`` (box decoding, score threshold, per-class
+        NMS, top-k) and ``transform.postprocess`` (boxes back to original-image pixels), then plain lists.
+        Labels are COCO category ids (the 91-id space) as torchvision's COCO weights produce them.
+
+    ``preprocess -> forward -> postprocess`` returns exactly what ``self.net(images)`` returns in eval mode
+    (tests/test_models.py checks this).
+    """
+
+    def __init__(self, spec: ModelSpec, net: torch.nn.Module, weights_id: str = RANDOM_INIT):
+        super().__init__(spec, net, weights_id)
+        self.kind = spec.extra["detector"]
+
+    @torch.no_grad()
+    def preprocess(self, items: Sequence[Any]) -> Batch:
+        from torchvision.transforms import functional as F
+
+        from ..transforms import load_image
+
+        if not len(items):
+            raise ValueError("preprocess needs at least one image")
+        imgs = [F.pil_to_tensor(load_image(it)).float().div_(255) for it in items]
+        image_list, _ = self.net.transform(imgs)
+        sizes = torch.tensor(image_list.image_sizes, dtype=torch.long)
+        meta = [{"orig_size": (int(x.shape[-2]), int(x.shape[-1]))} for x in imgs]
+        return Batch({"images": image_list.tensors, "image_sizes": sizes}, meta)
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, Any]:
+        from torchvision.models.detection.image_list import ImageList
+
+        sizes = [(int(h), int(w)) for h, w in inputs["image_sizes"].tolist()]
+        images = ImageList(inputs["images"], sizes)
+        net = self.net
+        features = net.backbone(images.tensors)
+        if isinstance(features, torch.Tensor):
+            features = {"0": features}
+        if self.kind == "rcnn":
+            proposals, _ = net.rpn(images, features)
+            box_features = net.roi_heads.box_roi_pool(features, proposals, images.image_sizes)
+            box_features = net.roi_heads.box_head(box_features)
+            class_logits, box_regression = net.roi_heads.box_predictor(box_features)
+            return {"class_logits": class_logits, "box_regression": box_regression, "proposals": proposals,
+                    "image_sizes": images.image_sizes}
+        features = list(features.values())
+        head = net.head(features)
+        anchors = net.anchor_generator(images, features)
+        out = {"head": head, "anchors": anchors, "image_sizes": images.image_sizes}
+        if self.kind == "retinanet":  # per-level split, as RetinaNet.forward does before decoding
+            out["anchors_per_level"] = [x.size(2) * x.size(3) for x in features]
+        return out
+
+    @torch.no_grad()
+    def postprocess(self, outputs: dict[str, Any], batch: Batch) -> list[dict]:
+        net, sizes = self.net, outputs["image_sizes"]
+        if self.kind == "rcnn":
+            boxes, scores, labels = net.roi_heads.postprocess_detections(
+                outputs["class_logits"], outputs["box_regression"], outputs["proposals"], sizes)
+            dets = [{"boxes": b, "scores": s, "labels": l} for b, s, l in zip(boxes, scores, labels)]
+        elif self.kind == "retinanet":
+            head, anchors = outputs["head"], outputs["anchors"]
+            hw = outputs["anchors_per_level"]
+            a = head["cls_logits"].size(1) // sum(hw)
+            split = [n * a for n in hw]
+            head = {k: list(v.split(split, dim=1)) for k, v in head.items()}
+            anchors = [list(x.split(split)) for x in anchors]
+            dets = net.postprocess_detections(head, anchors, sizes)
+        else:  # ssd
+            dets = net.postprocess_detections(outputs["head"], outputs["anchors"], sizes)
+        dets = net.transform.postprocess(dets, sizes, [m["orig_size"] for m in batch.meta])
+        return [
+            {"boxes": d["boxes"].float().cpu().tolist(), "scores": d["scores"].float().cpu().tolist(),
+             "labels": [int(x) for x in d["labels"].cpu().tolist()]}
+            for d in dets
+        ]
+
+    def example_items(self, n: int = 1) -> list:
+        return sample_images(n)
+
+
+def _detector_net(spec: ModelSpec, **kwargs):
+    import torchvision.models.detection as tvd
+
+    return getattr(tvd, spec.architecture)(weights=None, weights_backbone=None, num_classes=spec.num_classes, **kwargs)
+
+
+_DETECTOR_OVERRIDES = ("min_size", "max_size", "score_thresh", "nms_thresh", "detections_per_img")
+
+
+def _build_detector(spec: ModelSpec, pretrained: bool = False, **overrides) -> TorchvisionDetector:
+    """Random init: weights=None, weights_backbone=None. Pretrained: the same network, then the COCO state dict.
+
+    Overrides go to the torchvision builder (``min_size``/``max_size`` change the resize; thresholds change
+    postprocessing); the returned model's spec records the preprocessing actually used.
+    """
+    bad = set(overrides) - set(_DETECTOR_OVERRIDES)
+    if bad:
+        raise UserError(f"{spec.name}: unknown overrides {sorted(bad)} (supported: {', '.join(_DETECTOR_OVERRIDES)})")
+    kwargs = dict(overrides)
+    if spec.extra["detector"] == "rcnn":  # FasterRCNN names its thresholds box_*
+        kwargs = {("box_" + k if k in ("score_thresh", "nms_thresh", "detections_per_img") else k): v
+                  for k, v in kwargs.items()}
+    net = _detector_net(spec, **kwargs)
+    weights_id = RANDOM_INIT
+    if pretrained:
+        state, weights_id = fetch_state_dict(spec)
+        # torchvision builds pretrained detectors with FrozenBatchNorm2d (no num_batches_tracked) and, for
+        # these V1 weights, eps=0.0 (torchvision's overwrite_eps); same arithmetic in eval mode.
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+        if missing or unexpected:
+            raise UserError(f"{spec.name}: weight file does not fit the network "
+                            f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        if spec.extra.get("bn_eps") is not None:
+            for m in net.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.eps = spec.extra["bn_eps"]
+    if "min_size" in overrides or "max_size" in overrides:
+        spec = dataclasses.replace(spec, preprocess=_detector_preprocess(net, spec.preprocess.source))
+    return TorchvisionDetector(spec, net, weights_id)
+
+
+def _detector_preprocess(net, source: str) -> ImagePreprocess:
+    t = net.transform
+    fixed = t.fixed_size
+    return ImagePreprocess(
+        resize_size=(int(fixed[0]), int(fixed[1])) if fixed else int(t.min_size[-1]),
+        crop_size=(int(fixed[0]), int(fixed[1])) if fixed else (int(t.max_size), int(t.max_size)),
+        interpolation="bilinear",
+        antialias=False,
+        mean=tuple(float(m) for m in t.image_mean),
+        std=tuple(float(s) for s in t.image_std),
+        source=source,
+    )
+
+
+def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="") -> ModelSpec:
+    w = _weights_enum(enum_name, tag)
+    num_classes = len(w.meta["categories"])
+    with torch.device("meta"):  # read the transform's settings without allocating or initializing weights
+        import torchvision.models.detection as tvd
+
+        net = getattr(tvd, name)(weights=None, weights_backbone=None, num_classes=num_classes)
+    t = net.transform
+    pre = _detector_preprocess(net, f"torchvision {name}(): model.transform ({type(t).__name__})")
+    if t.fixed_size:
+        resize_note = f"resized to exactly {t.fixed_size[0]}x{t.fixed_size[1]} (aspect ratio not kept)"
+    else:
+        resize_note = (f"shorter side resized to {t.min_size[-1]}, longer side capped at {t.max_size} "
+                       f"(aspect ratio kept), batch padded to a multiple of {t.size_divisible}; "
+                       f"input size varies per image; crop_size holds the cap, FLOPs are for bus.jpg")
+    post = {k: getattr(net, k, None) for k in ("score_thresh", "nms_thresh", "detections_per_img", "topk_candidates")}
+    if kind == "rcnn":
+        post = {k: getattr(net.roi_heads, k) for k in ("score_thresh", "nms_thresh", "detections_per_img")}
+    return ModelSpec(
+        name=name,
+        task="object-detection",
+        source="torchvision",
+        architecture=name,
+        description=description,
+        preprocess=pre,
+        num_classes=num_classes,
+        input_size=(3, *pre.crop_size),
+        weights=_weights_from_tv(w, COCO_NOTE),
+        references=_tv_metrics(w, "COCO-val2017", "COCO val2017", {"box_map": "box_map"}),
+        notes=("preprocess: torchvision's GeneralizedRCNNTransform, tensor bilinear resize without antialias: "
+               + resize_note + ". " + notes).strip(),
+        extra={"detector": kind, "bn_eps": bn_eps, "postprocess": post, "recipe": w.meta.get("recipe", "")},
+        builder=_build_detector,
+    )
+
+
+@register_model("ssd300_vgg16", task="object-detection", source="torchvision")
+def ssd300_vgg16() -> ModelSpec:
+    return _detector_spec("ssd300_vgg16", "SSD300_VGG16_Weights", "COCO_V1", "ssd",
+                          "SSD300 with a VGG-16 backbone, COCO")
+
+
+@register_model("ssdlite320_mobilenet_v3_large", task="object-detection", source="torchvision")
+def ssdlite320_mobilenet_v3_large() -> ModelSpec:
+    return _detector_spec("ssdlite320_mobilenet_v3_large", "SSDLite320_MobileNet_V3_Large_Weights", "COCO_V1", "ssd",
+                          "SSDlite320 with a MobileNetV3-Large backbone, COCO")
+
+
+@register_model("fasterrcnn_resnet50_fpn", task="object-detection", source="torchvision")
+def fasterrcnn_resnet50_fpn() -> ModelSpec:
+    return _detector_spec("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights", "COCO_V1", "rcnn",
+                          "Faster R-CNN, ResNet-50-FPN backbone, COCO", bn_eps=0.0,
+                          notes="Random init uses BatchNorm2d (its affine weights count as params); torchvision's "
+                                "pretrained build uses FrozenBatchNorm2d (buffers), so its meta num_params is lower.")
+
+
+@register_model("retinanet_resnet50_fpn", task="object-detection", source="torchvision")
+def retinanet_resnet50_fpn() -> ModelSpec:
+    return _detector_spec("retinanet_resnet50_fpn", "RetinaNet_ResNet50_FPN_Weights", "COCO_V1", "retinanet",
+                          "RetinaNet, ResNet-50-FPN backbone, COCO", bn_eps=0.0,
+                          notes="Random init uses BatchNorm2d (its affine weights count as params); torchvision's "
+                                "pretrained build uses FrozenBatchNorm2d (buffers), so its meta num_params is lower.")
