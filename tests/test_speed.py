@@ -290,3 +290,25 @@ def test_cli_smoke(registered_tiny, results_dir, capsys):
     assert len(read_rows(results_dir / "speed.jsonl")) == 2
     assert main(["bench", registered_tiny, "--batch-size", "x"]) == 2
     assert "--batch-size" in capsys.readouterr().err
+
+
+# --- report ---------------------------------------------------------------------------------------------
+
+def test_report_tables_come_from_rows(results_dir):
+    from zoo.report import speed as speed_report
+    from zoo.results import read_all
+
+    rows = bench(model=tiny(), batch_sizes=(1, 2), **FAST)
+    bench(model=tiny(), batch_sizes=(1,), dtype="bf16", compare=True, **FAST)
+    raw = read_all(results_dir)
+    tables = {t.slug: t for t in speed_report.tables(raw)}
+    main = tables["speed"]
+    (eager,) = [r for r in main.rows if r[2] == "eager+fp32"]
+    assert eager[4] == rows[0]["metrics"]["p50_ms"]
+    assert eager[7] == max(r["metrics"]["items_per_s"] for r in rows)
+    (sp,) = tables["speed_vs_fp32_eager"].rows
+    assert sp[3] == "eager+bf16" and sp[7] > 0 and sp[8] is not None
+    det = tables["speed_detection_realtime"]
+    assert [r[2] for r in det.rows] == [45.0, 59.0, 20.0]  # article claims, no measurement yet
+    assert any("reproduce: `zoo bench speedtest_tiny" in n for n in main.notes)
+    assert [t.rows for t in speed_report.tables(raw)] == [t.rows for t in tables.values()]  # deterministic

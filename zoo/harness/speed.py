@@ -204,6 +204,16 @@ def _measure_rounds(fns: list[Callable[[], Any]], timer, policy: TimingPolicy, r
     return times
 
 
+def latency_sample(times_ms: Sequence[float], limit: int = 500) -> list[float]:
+    """Per-call latencies for the row (ms, 4 decimals): all of them in call order up to ``limit``, else
+    ``limit`` evenly spaced order statistics (sorted), enough for distribution plots."""
+    xs = list(times_ms)
+    if len(xs) > limit:
+        xs = sorted(xs)
+        xs = [xs[round(i * (len(xs) - 1) / (limit - 1))] for i in range(limit)]
+    return [round(float(x), 4) for x in xs]
+
+
 def _median(xs: Sequence[float]) -> float:
     from .speed_timing import percentile
 
@@ -463,7 +473,7 @@ def _bench_batch(model, items, bs, dev, backend, settings, policy, rounds, compa
     for c, t in zip(ok, times):
         c["p50_ms"] = _median(t)
         c["iterations"] = len(t)
-    base_t = times[0] if prepared[0].config == base else None
+    base_t = times[0] if len(prepared) > 1 and prepared[0].config == base else None
     if base_t is not None:
         for c, t in zip(ok, times):
             c["speedup_vs_fp32_eager"] = _median(base_t) / _median(t)
@@ -473,6 +483,7 @@ def _bench_batch(model, items, bs, dev, backend, settings, policy, rounds, compa
         best = len(prepared) - 1
     chosen, chosen_times, info = prepared[best], times[best], ok[best]
     metrics: dict[str, Any] = summarize(chosen_times, bs)
+    metrics["latencies_ms"] = latency_sample(chosen_times)
     metrics["first_call_s"] = info.get("first_call_s")
     metrics["setup_s"] = info.get("setup_s")
     if "error" in info:

@@ -142,6 +142,8 @@ def prepare(model: nn.Module, config: BackendConfig, device: str, example_inputs
         if dev.type != "cpu" and cfg.backend == "int8":
             raise UserError("backend int8 (dynamic quantization) runs on CPU only")
     if cfg.backend == "onnxruntime":
+        if dev.type != "cpu":
+            raise UserError("backend onnxruntime is set up for CPU here (CPUExecutionProvider); use --device cpu")
         return _prepare_onnxruntime(model, cfg, device, example_inputs)
 
     model = model.to(dev)

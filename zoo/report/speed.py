@@ -1,0 +1,271 @@
+"""Speed tables from results/raw/speed.jsonl (rows written by ``zoo bench``).
+
+Tables: SingleStream latency and Offline throughput per model and setting; the best backend against
+plain fp32 eager, measured side by side, with its output error; every candidate ``--backend auto`` tried;
+preprocess / forward / postprocess / end-to-end stages; and the article's real-time detection table
+regenerated (the article's FPS shown as "article claim" beside what we measure, with the device).
+Only rows with status "ok" enter figures; error rows are counted in the notes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from .base import Table, provenance
+
+# The real-time detection table of the article this project grew from (as quoted in issue 4).
+ARTICLE_FPS = (("YOLOv3", "yolov3", 45.0), ("SSD", "ssd300_vgg16", 59.0), ("Faster R-CNN", "fasterrcnn_resnet50_fpn", 20.0))
+ARTICLE_SOURCE = "article claim: the real-time detection table of the article this project grew from (issue 4)"
+# Batch-1 CPU speedups of the best hand-tuned backend over fp32 eager, measured by hand on this machine kind
+# (issue 4: torch.compile + freezing + bf16 autocast + channels_last), and the target.
+HAND_SPEEDUP_CPU = {"resnet50": 2.45, "vgg16": 3.5, "inception_v3": 3.9}
+CPU_TARGET = 2.5
+CPU_TARGET_MODELS = ("resnet50", "vgg16", "inception_v3", "bert_base")
+
+
+def _dev(r: dict[str, Any]) -> str:
+    m = r.get("machine") or {}
+    if str(r.get("device") or (r.get("settings") or {}).get("device") or "cpu").startswith("cuda"):
+        return f"cuda: {m.get('gpu') or '?'}"
+    return f"cpu: {m.get('cpu', '?')} ({m.get('cores', '?')} cores, {(r.get('settings') or {}).get('threads', '?')} threads)"
+
+
+def _weights(r: dict[str, Any]) -> str:
+    w = r.get("weights")
+    return "random" if w in ("random-init", None) else f"sha256 {str(w)[:12]}"
+
+
+def _setting(r: dict[str, Any]) -> str:
+    s = r.get("settings") or {}
+    parts = [s.get("backend", "?")]
+    if s.get("dtype"):
+        parts.append(s["dtype"])
+    if s.get("channels_last"):
+        parts.append("channels_last")
+    if s.get("compile_mode"):
+        parts.append(s["compile_mode"])
+    if s.get("cuda_graphs"):
+        parts.append("cuda_graphs")
+    return "+".join(parts)
+
+
+def _ok(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if r.get("kind") == "speed" and r.get("status") == "ok"]
+
+
+def _latest(rows: list[dict], key) -> dict[Any, dict]:
+    out: dict[Any, dict] = {}
+    for r in sorted(rows, key=lambda r: str(r.get("time"))):
+        out[key(r)] = r
+    return out
+
+
+def _err(r: dict[str, Any]) -> tuple[Any, Any]:
+    e = (r.get("metrics") or {}).get("error") or {}
+    return e.get("rel_l2"), e.get("top1_agreement", e.get("box_agreement"))
+
+
+def _commands(rows: list[dict]) -> list[str]:
+    cmds = sorted({r["command"] for r in rows if r.get("command")})
+    shown = cmds[:8]
+    return [f"reproduce: `{c}`" for c in shown] + ([f"... and {len(cmds) - 8} more commands"] if len(cmds) > 8 else [])
+
+
+def _probe_notes(rows: list[dict]) -> list[str]:
+    probes = {}
+    for r in rows:
+        p = (r.get("metrics") or {}).get("peak_probe")
+        if p and p.get("key"):
+            probes[p["key"]] = p
+    return [f"device peak (matmul probe {p['n']}x{p['n']} {p['dtype']}, measured {p.get('time', '?')}): "
+            f"{p['tflops']:.3f} TFLOP/s [{k}]" for k, p in sorted(probes.items())]
+
+
+def _common_notes(rows: list[dict], all_rows: list[dict]) -> list[str]:
+    errors = sum(1 for r in all_rows if r.get("status") == "error")
+    timing = Counter(
+        f"warm-up {s.get('warmup')}, >= {s.get('min_iters')} calls and >= {s.get('min_duration_s')} s per measurement"
+        for s in (r.get("settings") or {} for r in rows)
+    )
+    notes = provenance(rows)
+    notes += [f"timing: {t} ({n} rows)" for t, n in sorted(timing.items())]
+    notes.append("latency = wall time per call of the network forward on prepared inputs (CUDA events on GPU); "
+                 "items/s = batch x calls / timed seconds; FLOPs = 2 x MACs counted by torch FlopCounterMode on "
+                 "one real input; % peak = achieved TFLOP/s / measured matmul peak of the same dtype")
+    notes.append("memory: CUDA max allocated on GPU; peak process RSS (MiB, since the process started) on CPU")
+    if errors:
+        notes.append(f"{errors} error row(s) (build failures, crashes, unsupported backends) are not shown; see results/raw/speed.jsonl")
+    return notes + _probe_notes(rows) + _commands(rows)
+
+
+def _group(r: dict[str, Any]) -> tuple:
+    return (_dev(r), r.get("model"), _setting(r), _weights(r))
+
+
+def _main_table(rows: list[dict], all_rows: list[dict]) -> Table:
+    latest = _latest(rows, lambda r: (*_group(r), (r.get("settings") or {}).get("batch_size")))
+    groups: dict[tuple, list[dict]] = {}
+    for k, r in latest.items():
+        groups.setdefault(k[:-1], []).append(r)
+    out = []
+    for g in sorted(groups):
+        rs = groups[g]
+        single = next((r for r in rs if (r.get("settings") or {}).get("batch_size") == 1), None)
+        best = max(rs, key=lambda r: r["metrics"].get("items_per_s") or 0)
+        sm, bm = (single or {}).get("metrics") or {}, best["metrics"]
+        rel, agree = _err(single or best)
+        share = bm.get("share_of_peak")
+        out.append([
+            g[0], g[1], g[2], (single or {}).get("backend_used"), sm.get("p50_ms"), sm.get("p90_ms"), sm.get("p99_ms"),
+            bm.get("items_per_s"), best["settings"].get("batch_size"), best.get("backend_used"), bm.get("peak_mem_mib"),
+            bm.get("gflops_per_item"), bm.get("achieved_tflops"), None if share is None else 100 * share, rel, agree, g[3],
+        ])
+    return Table(
+        slug="speed", title="Speed: SingleStream latency (batch 1) and Offline throughput (best over the batch sweep)",
+        columns=["device", "model", "setting", "backend used (batch 1)", "p50 ms", "p90 ms", "p99 ms",
+                 "Offline items/s", "at batch", "backend used (Offline)", "peak MiB", "GFLOPs/item", "TFLOP/s",
+                 "% of peak", "rel L2 vs fp32 eager", "top-1/box agreement", "weights"],
+        rows=out, notes=_common_notes(rows, all_rows) + [
+            "SingleStream and Offline are MLPerf's scenario names; here SingleStream = batch 1 latency of the "
+            "forward, Offline = the best items/s over the batch sizes measured (no query generator).",
+            "rel L2 and agreement: output error against fp32 eager on 8 real example items (empty for fp32 eager itself)",
+        ], digits=3)
+
+
+def _speedup_table(rows: list[dict]) -> Table:
+    cand = [r for r in rows if (r.get("metrics") or {}).get("speedup_vs_fp32_eager") is not None]
+    latest = _latest(cand, lambda r: (*_group(r), r["settings"].get("batch_size")))
+    out = []
+    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4] or 0)):
+        r = latest[k]
+        m, s = r["metrics"], r["settings"]
+        rel, agree = _err(r)
+        cpu = not str(r.get("device", "cpu")).startswith("cuda")
+        target = CPU_TARGET if cpu and s.get("batch_size") == 1 and r["model"] in CPU_TARGET_MODELS else None
+        hand = HAND_SPEEDUP_CPU.get(r["model"]) if cpu and s.get("batch_size") == 1 else None
+        sp = m["speedup_vs_fp32_eager"]
+        out.append([k[0], r["model"], s.get("batch_size"), k[2], r.get("backend_used"), m.get("fp32_eager_p50_ms"),
+                    m.get("p50_ms"), sp, rel, agree, target, None if target is None else sp >= target, hand, k[3]])
+    return Table(
+        slug="speed_vs_fp32_eager",
+        title="Fastest configuration against plain fp32 eager, timed side by side in alternating rounds",
+        columns=["device", "model", "batch", "setting", "backend used", "fp32 eager p50 ms", "p50 ms", "speedup",
+                 "rel L2 vs fp32 eager", "top-1/box agreement", "target", "target met", "hand-measured (issue 4)",
+                 "weights"],
+        rows=out, notes=_common_notes(cand, cand) + [
+            "speedup = median fp32 eager latency / median latency of the configuration, both measured in the same "
+            "process in alternating rounds (speed on a shared VM drifts, so only side-by-side ratios are compared)",
+            "target: issue 4 asks for >= 2.5x at batch 1 on this 2-core CPU for resnet50, vgg16, inception_v3 and "
+            "a BERT-base-sized classifier",
+        ], references=["hand-measured: issue 4 (torch.compile + freezing + bf16 autocast + channels_last, "
+                       "batch 1, this machine kind): resnet50 2.45x, vgg16 3.5x, inception_v3 3.9x"], digits=3)
+
+
+def _candidates_table(rows: list[dict]) -> Table:
+    auto = [r for r in rows if (r.get("metrics") or {}).get("candidates")]
+    latest = _latest(auto, lambda r: (*_group(r), r["settings"].get("batch_size")))
+    out = []
+    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4] or 0)):
+        r = latest[k]
+        for c in r["metrics"]["candidates"]:
+            e = c.get("error") or {}
+            out.append([k[0], r["model"], r["settings"].get("batch_size"), c.get("config"), c.get("p50_ms"),
+                        c.get("speedup_vs_fp32_eager"), e.get("rel_l2"), e.get("top1_agreement", e.get("box_agreement")),
+                        c.get("first_call_s"), c.get("config") == r.get("backend_used"), c.get("failed")])
+    return Table(slug="speed_backend_candidates", title="Every configuration `--backend auto` tried",
+                 columns=["device", "model", "batch", "candidate", "p50 ms", "speedup vs fp32 eager", "rel L2",
+                          "top-1/box agreement", "first call s (compile/export)", "chosen", "failed"],
+                 rows=out, notes=_common_notes(auto, auto), digits=3)
+
+
+def _stages_table(rows: list[dict]) -> Table:
+    st = [r for r in rows if (r.get("metrics") or {}).get("stages")]
+    latest = _latest(st, lambda r: (*_group(r), r["settings"].get("batch_size")))
+    out = []
+    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4] or 0)):
+        r = latest[k]
+        m, s = r["metrics"], r["metrics"]["stages"]
+        out.append([k[0], r["model"], r["settings"].get("batch_size"), r.get("backend_used"), s.get("preprocess_p50_ms"),
+                    m.get("p50_ms"), s.get("postprocess_p50_ms"), s.get("e2e_p50_ms"), s.get("e2e_items_per_s"),
+                    "; ".join(r.get("flags") or []) or None, k[3]])
+    return Table(slug="speed_stages", title="Where the time goes: preprocess, forward, postprocess, end to end (p50, ms per batch)",
+                 columns=["device", "model", "batch", "backend used", "preprocess", "forward", "postprocess",
+                          "end to end", "end-to-end items/s", "flags", "weights"],
+                 rows=out, notes=_common_notes(st, st) + [
+                     "end to end: from decoded images (PIL) or raw text to final predictions (boxes / labels), in one call chain"],
+                 digits=3)
+
+
+def _detection_table(rows: list[dict]) -> Table:
+    out = []
+    used = []
+    for label, name, fps in ARTICLE_FPS:
+        rs = [r for r in rows if r.get("model") == name and r["settings"].get("batch_size") == 1]
+        best: dict[str, dict] = {}
+        for r in rs:
+            e2e = ((r["metrics"].get("stages") or {}).get("e2e_items_per_s"))
+            if e2e is None:
+                continue
+            d = _dev(r)
+            if d not in best or e2e > best[d]["metrics"]["stages"]["e2e_items_per_s"]:
+                best[d] = r
+        if not best:
+            out.append([label, name, fps, None, None, None, None, None, None, None])
+        for d in sorted(best):
+            r = best[d]
+            used.append(r)
+            e2e = r["metrics"]["stages"]["e2e_items_per_s"]
+            out.append([label, name, fps, d, r.get("backend_used"), e2e, r["metrics"].get("items_per_s"), e2e / fps,
+                        _weights(r), "; ".join(r.get("flags") or []) or None])
+    return Table(
+        slug="speed_detection_realtime",
+        title="Real-time detection, regenerated: the article's FPS beside ours (batch 1, end to end)",
+        columns=["detector (article)", "zoo model", "article claim FPS", "device (ours)", "backend", "measured FPS end to end",
+                 "measured FPS network only", "measured / claim", "weights", "flags"],
+        rows=out, notes=(_common_notes(used, used) if used else ["no detection rows with stage timings yet: "
+                         "run `zoo bench yolov3 ssd300_vgg16 fasterrcnn_resnet50_fpn --stages`"]) + [
+            "article claim: FPS as printed in the article, on its unnamed hardware; copied as a claim, never measured here",
+            "measured FPS end to end: decoded image -> preprocess -> network -> postprocess (boxes), batch 1, best backend per device",
+            "rows with random weights are flagged: their postprocessing (NMS over near-uniform scores) is not representative",
+            "GPU rows exist only where a GPU was lent to the measuring session; otherwise the device column says cpu",
+        ], references=[ARTICLE_SOURCE], digits=1)
+
+
+def _overhead_table(all_rows: list[dict]) -> Table:
+    rs = sorted((r for r in all_rows if r.get("kind") == "speed_overhead"), key=lambda r: str(r.get("time")))
+    out = [[_dev(r), r.get("model"), r["metrics"].get("overhead_pct"), len(r["metrics"].get("ratios") or []),
+            str(r.get("time"))[:16]] for r in rs]
+    return Table(slug="speed_harness_overhead", title="Harness overhead against a bare timing loop of the same forward",
+                 columns=["device", "model", "overhead %", "rounds", "time (UTC)"], rows=out,
+                 notes=(provenance(rs) if rs else ["no overhead rows yet: run the benchmark below"]) + [
+                     "overhead = median over alternating rounds of (mean ms per call in the harness loop / mean ms per "
+                     "call in a bare for loop) - 1; target <= 2 %",
+                     "reproduce: `pytest benchmarks/test_speed_benchmarks.py -k overhead`"], digits=2)
+
+
+def tables(rows: dict[str, list[dict]]) -> list[Table]:
+    all_rows = rows.get("speed", [])
+    ok = _ok(all_rows)
+    return [_main_table(ok, all_rows), _speedup_table(ok), _candidates_table(ok), _stages_table(ok),
+            _detection_table(ok), _overhead_table(all_rows)]
+
+
+def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
+    """Latency distribution at batch 1 per device, one series per model and setting (latest rows)."""
+    from .plots import latency_plot
+
+    ok = [r for r in _ok(rows.get("speed", [])) if r["settings"].get("batch_size") == 1]
+    if not ok:
+        return []
+    latest = _latest(ok, lambda r: _group(r))
+    panels: dict[str, list[dict]] = {}
+    for k in sorted(latest):
+        r = latest[k]
+        m = r["metrics"]
+        panels.setdefault(k[0], []).append({"label": f"{r['model']} {r.get('backend_used')}", "samples": m.get("latencies_ms"),
+                                           "p50": m.get("p50_ms"), "p90": m.get("p90_ms"), "p99": m.get("p99_ms")})
+    path = latency_plot([{"device": d, "series": s} for d, s in sorted(panels.items())], Path(out_dir) / "speed_latency.png",
+                        title="SingleStream latency per call (batch 1)")
+    return [path]
