@@ -16,7 +16,7 @@ import pytest
 
 from zoo.cli import main
 from zoo.report import GENERATED, MANIFEST, leaderboard, report, topic_modules
-from zoo.report.base import Table, provenance
+from zoo.report.base import Table, provenance, sig
 from zoo.report.leaderboard import entries
 from zoo.report.plots import pareto_front
 from zoo.report.render import to_csv, to_markdown
@@ -29,7 +29,7 @@ CPU = {"cpu": "Test CPU", "cores": 2, "gpu": None, "mem_gib": 23.4}
 
 
 def _speed(model, device, bs, items_s, p50, *, weights="random-init", dtype="fp32", backend="eager", machine=CPU,
-           time="2026-11-25T10:00:00+00:00", **metrics):
+           time="2026-11-25T10:00:00+00:00", task="image-classification", **metrics):
     """A row shaped like zoo.harness.speed's: status/scenario/backend_used at top level, share_of_peak a fraction."""
     row = make_row("speed", model=model, weights=weights, dataset="example_items",
                    settings={"device": device, "batch_size": bs, "requested_batch_size": bs, "dtype": dtype,
@@ -38,15 +38,21 @@ def _speed(model, device, bs, items_s, p50, *, weights="random-init", dtype="fp3
                    metrics={"items_per_s": items_s, "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.3,
                             "peak_mem_mib": 512.0, "params": 25_557_032, "flops_per_item": 8_200_000_000,
                             "achieved_tflops": 8.2e9 * items_s / 1e12, "share_of_peak": 0.25, **metrics},
-                   task="image-classification", status="ok", device=device,
+                   task=task, status="ok", device=device,
                    scenario="SingleStream" if bs == 1 else "Offline", backend_used=f"{backend}+{dtype}", flags=[])
     row.update(machine=machine, time=time, commit="c0ffee1234567890")
     return row
 
 
 def _acc(model, top1, weights, time="2026-11-25T11:00:00+00:00", task="image-classification", **metrics):
-    m = {"top1": top1, "top5": top1 + 10} if task == "image-classification" else metrics
-    row = make_row("eval", model=model, weights=weights, dataset="imagenet_sample_dev", metrics=m, task=task)
+    """A row shaped like zoo eval's (image classification) or the NLP evaluator's (other tasks)."""
+    if task == "image-classification":
+        m = {"top1": top1, "top5": min(100.0, top1 + 10), "correct1": round(top1 * 2), "n": 200,
+             "correct5": round(min(100.0, top1 + 10) * 2), "skipped": 0, "seconds": 4.0, "images_per_s": 50.0}
+        dataset, settings = "imagenet_sample_dev", {"batch_size": 32, "device": "cpu", "limit": None}
+    else:
+        m, dataset, settings = metrics, "SST-2 (sentence level, Kim 2014 split) test", {"task": "sst2", "split": "test"}
+    row = make_row("eval", model=model, weights=weights, dataset=dataset, metrics=m, task=task, settings=settings)
     row.update(machine=CPU, time=time, commit="c0ffee1234567890")
     return row
 
@@ -324,3 +330,29 @@ def test_every_topic_module_is_deterministic_and_marks_its_files(tmp_path, with_
                 assert im.info.get("Comment") == GENERATED, rel
         elif p.suffix in (".md", ".csv"):
             assert GENERATED in p.read_text(encoding="utf-8").splitlines()[0], rel
+
+
+def test_accuracy_row_choice_prefers_full_test_evaluations(tmp_path):
+    from zoo.results import read_all
+
+    raw = tmp_path / "raw"
+    append_row(raw / "speed.jsonl", _speed("bilstm", "cpu", 1, 100.0, 10.0, weights=SHA_A,
+                                                    task="text-classification"))
+    full = _acc("bilstm", None, SHA_A, task="text-classification", accuracy=80.0)
+    full["settings"] = {"task": "sst2", "split": "test", "limit": None}
+    limited = _acc("bilstm", None, SHA_A, time="2026-11-25T12:30:00+00:00", task="text-classification", accuracy=95.0)
+    limited["settings"] = {"task": "sst2", "split": "test", "limit": 20}
+    dev = _acc("bilstm", None, SHA_A, time="2026-11-25T12:40:00+00:00", task="text-classification", accuracy=85.0)
+    dev["settings"] = {"task": "sst2", "split": "dev", "limit": None}
+    other = _acc("bilstm", None, SHA_B, time="2026-11-25T12:50:00+00:00", task="text-classification", accuracy=99.0)
+    for r in (full, limited, dev, other):
+        append_row(raw / "nlp.jsonl", r)
+    (e,), _ = entries(read_all(raw))
+    assert e["score"] == 80.0 and e["score_weights"] == "same" and e["task"] == "text-classification"
+
+
+def test_sig_and_numeric_string_alignment():
+    assert [sig(x) for x in (0.00401886, 0.011011, 364.98, 19000.4, 0, None)] == [
+        "0.00402", "0.0110", "365", "19000", "0", None]
+    md = to_markdown(Table(slug="s", title="s", columns=["x"], rows=[[sig(0.5)], [sig(123.4)], [None]]))
+    assert "| ----: |" in md and "| 0.500 |" in md and "|   123 |" in md

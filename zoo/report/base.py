@@ -85,3 +85,18 @@ def provenance(rows: list[dict[str, Any]]) -> list[str]:
         f"torch: {_listing(torch_v)}",
     ]
     return lines
+
+
+def sig(x: Any, n: int = 3) -> str | None:
+    """``x`` with ``n`` significant digits in fixed notation (0.00402, 0.0110, 365, 19000); None stays None.
+    For columns whose values span orders of magnitude (FLOPs, TFLOP/s) where fixed decimals print 0.00."""
+    if x is None or isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None if x is None else str(x)
+    import math
+
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    decimals = max(0, n - 1 - math.floor(math.log10(abs(x))))
+    return f"{x:.{decimals}f}"

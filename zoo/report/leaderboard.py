@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from .base import Table
+from .base import Table, sig
 from .plots import latency_plot, pareto_plot
 
 # Task -> score metrics, first present wins (the headline metric of that task's standard benchmark).
@@ -162,6 +162,8 @@ def _other_settings(row: dict[str, Any]) -> str | None:
     """Settings beyond scenario/batch/dtype/backend that are set (not None/False/empty), as k=v."""
     s = row.get("settings") or {}
     skip = _RUN_LENGTH_SETTINGS + _SHOWN_SETTINGS + _QUIET_SETTINGS + ("device",)
+    if s.get("dtype") in (None, "fp32"):  # how a lower precision is applied matters only when there is one
+        skip += ("precision",)
     rest = [f"{k}={s[k]}" for k in sorted(s)
             if k not in skip and s[k] not in (None, False, "") and not isinstance(s[k], (dict, list))]
     return ", ".join(rest) if rest else None
@@ -203,11 +205,14 @@ def split_rows(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict], list[
 # --- the join -----------------------------------------------------------------------------------------
 
 def _best_accuracy(model_rows: list[dict[str, Any]], weights: Any, task: str | None) -> dict[str, Any] | None:
-    """Same-weights rows first, then the latest row; None when the model has no score."""
-    if not model_rows:
-        return None
-    same = [r for r in model_rows if weights and r.get("weights") == weights]
-    return _latest(same or model_rows)
+    """The accuracy row to show: same weights as the timed row first, then a full evaluation (no --limit),
+    then the test split, then the latest. None when the model has no score."""
+    def preference(r: dict[str, Any]) -> tuple:
+        s = r.get("settings") or {}
+        return (bool(weights) and r.get("weights") == weights, not s.get("limit"),
+                s.get("split") in (None, "test"), _time(r), json.dumps(r, sort_keys=True, default=str))
+
+    return max(model_rows, key=preference) if model_rows else None
 
 
 def entries(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -298,14 +303,15 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
         e["device"], e["task"], e["rank"], e["model"], e["scenario"], e["batch_size"], e["dtype"], e["backend"],
         e["other_settings"], e["score_metric"], _num(e["score"]), e["dataset"], _num(e["items_per_s"]),
         _num(e["p50"]), _num(e["p90"]), _num(e["p99"]), _num(e["e2e_items_per_s"]), _num(e["mem"]),
-        _num(e["params"], 1e6), _num(e["flops"], 1e9), _num(e["tflops"]), _num(e["pct_peak"]),
+        _num(e["params"], 1e6), sig(_num(e["flops"], 1e9)), sig(_num(e["tflops"])), _num(e["pct_peak"]),
         f"{e['rel_err']:.1e}" if isinstance(e["rel_err"], (int, float)) else None, _num(e["agreement"]),
         e["speed_weights"], e["score_weights"], e["runs"],
     ] for e in ents]
     used = list({id(r): r for e in ents for r in (e["speed_row"], e["acc_row"]) if r is not None}.values())
     notes = [
         "One row per model × device × settings: the latest speed row of each group (runs = how many rows it has); "
-        "the task score is joined from the model's accuracy rows, preferring the same weights.",
+        "the task score is joined from the model's accuracy rows, preferring the same weights, then a full "
+        "evaluation (no --limit), then the test split, then the latest row.",
         "rank is within one (device, task) group, by score then items/s: CPU and GPU rows are never ranked "
         "together. Models that were scored but never timed are listed under '— (not timed)' without a rank.",
         "score weights 'same' = the score was measured with the very weights (sha256) that were timed; "
@@ -337,8 +343,10 @@ def slugify(text: str, limit: int = 48) -> str:
 
 
 def _settings_label(e: dict[str, Any]) -> str:
-    parts = [f"bs {e['batch_size']}" if e["batch_size"] is not None else None, e["dtype"], e["backend"],
-             e["scenario"], e["other_settings"]]
+    """Short: batch size, backend (with the dtype unless the backend label already names it), the rest."""
+    backend = str(e["backend"] or "")
+    dtype = e["dtype"] if e["dtype"] and str(e["dtype"]) not in backend else None
+    parts = [f"bs {e['batch_size']}" if e["batch_size"] is not None else None, dtype, backend, e["other_settings"]]
     return ", ".join(str(p) for p in parts if p) or "default settings"
 
 

@@ -209,6 +209,7 @@ def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: s
         for ax, panel in zip(axes, panels):
             series = panel["series"]
             values: list[float] = []
+            boxed = False
             for k, s in enumerate(series):
                 y = len(series) - 1 - k
                 if s.get("samples"):  # box p25-p75, whiskers p1-p99, drawn by hand (stable across versions)
@@ -217,7 +218,9 @@ def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: s
                     q1, q25, q75, q99 = np.percentile(np.asarray(s["samples"], dtype=float), [1, 25, 75, 99])
                     ax.plot([q1, q99], [y, y], color="tab:gray", lw=1, zorder=1)
                     ax.add_patch(Rectangle((q25, y - 0.25), q75 - q25, 0.5, facecolor="tab:blue", alpha=0.25,
-                                           edgecolor="tab:blue", zorder=2))
+                                           edgecolor="tab:blue", zorder=2,
+                                           label=None if boxed else "p25-p75, line p1-p99"))
+                    boxed = True
                     values += [float(q1), float(q99)]
                 pct = [(q, s.get(q)) for q in ("p50", "p90", "p99") if s.get(q) is not None]
                 if pct:
@@ -235,7 +238,7 @@ def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: s
             ax.set_xlabel("latency per call (ms)")
             ax.set_ylabel(ylabel)
             ax.set_title(panel["device"], fontsize=8)
-            if any(s.get(q) is not None for s in series for q in ("p50", "p90", "p99")):
+            if boxed or any(s.get(q) is not None for s in series for q in ("p50", "p90", "p99")):
                 ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=7)
         fig.suptitle(title)
         return save_figure(fig, path)

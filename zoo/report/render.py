@@ -40,7 +40,13 @@ def _md_cell(x: Any, digits: int) -> str:
     return _one_line(fmt(x, digits)).replace("|", "\\|")
 
 
+_NUMBER_RE = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?%?$")
+
+
 def _is_number(x: Any) -> bool:
+    """Numbers, and strings that are one (pre-formatted cells such as sig() output), align right."""
+    if isinstance(x, str):
+        return bool(_NUMBER_RE.match(x))
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
