@@ -96,8 +96,7 @@ def _toy_checkpoint():
     """A random-weight tf_efficientnet_lite0 state dict renamed back to efficientnet_pytorch names by
     a second, independent route (positional), so the rule-based remap has something to check."""
     net = _timm_net(0)
-    src_names = [k for k in _lite0_names()]
-    return OrderedDict(zip(src_names, net.state_dict().values())), net
+    return OrderedDict(zip(_lite0_names(), net.state_dict().values())), net
 
 
 def _lite0_names() -> list[str]:

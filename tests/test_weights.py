@@ -9,7 +9,6 @@ import http.server
 import importlib.util
 import os
 import socket
-import sys
 import threading
 import zipfile
 from pathlib import Path
