@@ -188,7 +188,7 @@ def test_check_mode_reports_differences_without_writing(raw, capsys, monkeypatch
     capsys.readouterr()
     assert main(["report", "--raw", str(raw), "--out", str(out), "--check"]) == 1
     err = capsys.readouterr().err
-    assert "leaderboard.md: differs" in err and "leaderboard.csv: differs" in err
+    assert "leaderboard.md: differs" in err and "leaderboard.csv: differs" in err and "first difference at line" in err
     assert "99.00" in md.read_text()  # check wrote nothing
 
 

@@ -166,6 +166,10 @@ def _render_all(rows, stage: Path, raw: Path, out: Path, result: ReportResult, m
             for p in returned:
                 if not Path(p).resolve().is_relative_to(plot_dir.resolve()):
                     raise RuntimeError(f"{mod.__name__}.plots() wrote {p} outside the folder it was given")
+                if Path(p) in before:
+                    rel = Path(p).relative_to(stage).as_posix()
+                    raise RuntimeError(f"{mod.__name__}.plots() overwrote {rel}, made by {plot_owner.get(rel)}: "
+                                       "plot file names must be unique across topic modules")
             for p in sorted(set(plot_dir.rglob("*")) - before if plot_dir.exists() else []):
                 if p.is_file():
                     plot_owner[p.relative_to(stage).as_posix()] = topic
@@ -258,7 +262,7 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
                 result.warnings.append(f"{rel}: differs, but it was made with matplotlib {old_mpl} and this is "
                                        f"{matplotlib.__version__}: plot bytes not compared")
             else:
-                result.problems.append(f"{rel}: differs from what the raw rows give")
+                result.problems.append(f"{rel}: differs from what the raw rows give{_first_difference(dest, data)}")
         result.removed = sorted(p for p in set(old_paths) - set(new_paths) if (out / p).is_file())
         if check:
             result.problems += [f"{p}: stale (generated earlier, no longer made from the rows)" for p in result.removed]
@@ -283,6 +287,18 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
         if not (out / MANIFEST).is_file() or (out / MANIFEST).read_bytes() != manifest:
             _write_atomic(out / MANIFEST, manifest)
     return result
+
+
+def _first_difference(dest: Path, data: bytes) -> str:
+    """" (first difference at line N)" for text files; "" for binary ones."""
+    if dest.suffix.lower() == ".png":
+        return ""
+    old = dest.read_bytes().split(b"\n")
+    new = data.split(b"\n")
+    for i, (a, b) in enumerate(zip(old, new), start=1):
+        if a != b:
+            return f" (first difference at line {i})"
+    return f" (first difference at line {min(len(old), len(new)) + 1})"
 
 
 def _remove_empty_dirs(out: Path, removed: list[str]) -> None:
