@@ -143,6 +143,12 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     lr = lr or (PRETRAINED_LR if pretrained else d["lr"])
     out = Path(out) if out is not None else default_checkpoint_dir(name, task)
     state_dir = out.parent / f"{out.name}.state"
+    if (out / "zoo_config.json").is_file():  # never replace another model's checkpoint
+        from .checkpoint import check_architecture
+
+        check_architecture(out, spec)
+    elif out.exists() and any(out.iterdir()):
+        raise UserError(f"{out} exists and is not a checkpoint of {name}; choose another --out")
 
     dist, rank, world = _dist()
     if batch_size % world:
