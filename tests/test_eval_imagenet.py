@@ -114,3 +114,25 @@ def test_efficientnet_lite0_on_imagenet_sample_dev(shared_data, results_dir, tmp
     got = {json.loads(line)["id"]: json.loads(line) for line in preds.read_text().splitlines()}
     assert got["images/n07920052_espresso.JPEG"]["pred"] == 967
     assert "(180/200)" in capsys.readouterr().out
+
+
+def test_text_models_are_forwarded_to_the_nlp_harness(monkeypatch):
+    """`zoo eval` on a text model calls zoo.nlp.evaluate.evaluate_text with the CLI's settings."""
+    import sys
+    import types
+
+    from zoo.cli import main as zoo_main
+
+    text = [n for n in list_models(task="text-classification")]
+    if not text:
+        pytest.skip("no text model registered")
+    calls = []
+    fake = types.ModuleType("zoo.nlp.evaluate")
+    fake.evaluate_text = lambda name, task, **kw: calls.append((name, task, kw)) or {"metrics": {}}
+    monkeypatch.setitem(sys.modules, "zoo.nlp.evaluate", fake)
+    assert zoo_main(["eval", text[0], "--task", "sst2", "--limit", "5", "--split", "dev", "--no-write"]) == 0
+    name, task, kw = calls[0]
+    assert (name, task, kw["limit"], kw["split"], kw["write"], kw["batch_size"]) == (text[0], "sst2", 5, "dev", False, 64)
+    assert "pretrained" not in kw
+    assert zoo_main(["eval", text[0], "--task", "sst2", "--random-init"]) == 0
+    assert calls[1][2]["pretrained"] is False

@@ -24,7 +24,10 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, help="DataLoader worker processes (default: cores - 1, at most 8)")
     p.add_argument("--decode", choices=("pil", "gpu"), default="pil",
                    help="gpu: decode JPEGs on CUDA with nvjpeg (tensor resize; falls back to pil without CUDA)")
-    p.add_argument("--random-init", action="store_true", help="do not load pretrained weights")
+    w = p.add_mutually_exclusive_group()
+    w.add_argument("--pretrained", action="store_true", default=None,
+                   help="load the spec's pretrained weights (default for vision models that have some)")
+    w.add_argument("--random-init", action="store_true", help="do not load pretrained weights")
     p.add_argument("--no-write", action="store_true", help="do not append the row to results/raw/eval.jsonl")
     p.set_defaults(func=run)
 
@@ -41,6 +44,6 @@ def run(args) -> int:
         args.name, args.data, args.task, checkpoint=args.checkpoint, split=args.split, limit=args.limit,
         device=args.device, batch_size=args.batch_size, workers=args.workers, predictions=args.predictions,
         write=not args.no_write, labels=args.labels, decode=args.decode,
-        pretrained=False if args.random_init else None,
+        pretrained=False if args.random_init else (True if args.pretrained else None),
     )
     return 0

@@ -264,7 +264,18 @@ class DetectionData:
     layout: str  # "coco-json" | "yolo"
     images: list[tuple[int, Path]]  # (image_id, path), sorted by image_id
     gt: dict
-    hashed: list[Path] = field(default_factory=list)  # what sha256_tree covers for the row
+    hashed: list[Path] = field(default_factory=list)  # the files / folders that make up the data set
+
+    def sha256(self) -> str:
+        """sha256 over the sha256_tree of each part (annotations, images, labels), in order."""
+        import hashlib
+
+        from ..results import sha256_tree
+
+        h = hashlib.sha256()
+        for part in self.hashed:
+            h.update(part.name.encode() + b"\0" + sha256_tree(part).encode() + b"\n")
+        return h.hexdigest()
 
 
 def _find_coco_json(root: Path) -> Path | None:
@@ -322,7 +333,8 @@ def _load_coco(json_path: Path, root: Path) -> DetectionData:
     bad = sorted({c["id"] for c in gt["categories"]} - set(COCO80_TO_91))
     if bad:
         raise UserError(f"{json_path}: category ids {bad[:5]} are not COCO categories; zoo's detectors predict COCO")
-    return DetectionData(root, root.name, "coco-json", images, gt, [json_path, img_dir])
+    base = img_dir.parent if img_dir.name == "images" else img_dir
+    return DetectionData(base, f"{base.name}:{json_path.stem}", "coco-json", images, gt, [json_path, img_dir])
 
 
 def _coco_categories() -> list[dict]:

@@ -185,8 +185,9 @@ def evaluate(
     if spec.task not in VISION_TASKS:
         from ..nlp.evaluate import evaluate_text
 
+        kw = {} if pretrained is None else {"pretrained": pretrained}
         return evaluate_text(name, task, checkpoint=checkpoint, split=split, limit=limit, device=device,
-                             batch_size=batch_size or 64, predictions=predictions, write=write)
+                             batch_size=batch_size or 64, predictions=predictions, write=write, **kw)
     if task is not None and task != spec.task:
         raise UserError(f"model {name!r} is an {spec.task} model; --task {task} does not apply")
     if data is None:
@@ -267,7 +268,9 @@ def evaluate(
 
     from ..results import append_row, make_row, raw_path
 
-    dataset_sha = sha256_tree(ds.root) if dist.is_main else None
+    dataset_sha = None
+    if dist.is_main:
+        dataset_sha = sha256_tree(ds.root) if spec.task == "image-classification" else ds.sha256()
     row = make_row(
         "eval", model=name, spec_hash=spec.spec_hash, weights=model.weights_id, dataset=ds.name,
         dataset_sha256=dataset_sha, settings=settings, metrics=metrics, task=spec.task, source=spec.source,
