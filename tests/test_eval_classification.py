@@ -366,3 +366,26 @@ def test_torchrun_two_processes_same_counts_as_one(digits, tmp_path, results_dir
 
 if __name__ == "__main__":  # torchrun entry point: the test model is registered above
     sys.exit(zoo_main(sys.argv[1:]))
+
+
+def test_gpu_decode_helpers_on_cpu(tmp_path):
+    """The nvjpeg path's pieces, run on the CPU: batched decode with a bad file and a PNG in the batch, and the
+    tensor transform close to the PIL one (antialiased tensor resize differs from PIL's by rounding only)."""
+    from PIL import Image
+    from torchvision.io import read_file
+
+    from zoo.harness.classification import GpuTransform, _decode_on_gpu
+
+    photo = Path(__file__).resolve().parents[1] / "data" / "coco" / "images" / "000000000030.jpg"
+    png = tmp_path / "a.png"
+    Image.open(photo).save(png)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(photo.read_bytes()[:200])
+    imgs, errs = _decode_on_gpu([read_file(str(photo)), read_file(str(bad)), read_file(str(png))], "cpu")
+    assert errs[0] is None and errs[2] is None and errs[1] and imgs[1] is None
+    assert torch.equal(imgs[0], imgs[2])  # same pixels through JPEG decode and PNG decode of the decoded image
+    pre = ImagePreprocess(resize_size=256, crop_size=(224, 224), interpolation="bilinear")
+    a = GpuTransform(pre)(imgs[0])
+    b = ImageTransform(pre)(Image.open(photo))
+    assert a.shape == b.shape == (3, 224, 224)
+    assert (a - b).abs().mean() < 0.02  # normalized units; ~1/255 per pixel on average
