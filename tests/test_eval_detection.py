@@ -223,3 +223,36 @@ def test_real_detector_random_init_runs_through_pycocotools(name, tmp_path, resu
         ids = [x["image_id"] for x in rows]
         assert r["metrics"]["map"] == pytest.approx(pycocotools_map(GT_JSON, preds, ids)[0], abs=1e-9)
     assert json.loads((results_dir / "eval.jsonl").read_text())["weights"] == "random-init"
+
+
+@pytest.mark.slow
+def test_torchrun_detection_same_map_as_one_process(tmp_path, results_dir):
+    """2 gloo processes: each runs half the images; rank 0 pools the detections: the same mAP and count."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    single = zoo.evaluate(MODEL, GT_JSON, workers=0, write=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    preds = tmp_path / "p.jsonl"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+           "--master_port", str(port), __file__, "eval", MODEL, "--data", str(GT_JSON), "--workers", "0",
+           "--predictions", str(preds)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    row = json.loads((results_dir / "eval.jsonl").read_text())
+    assert row["settings"]["world_size"] == 2
+    for k in ("n", "detections", "map", "map50"):
+        assert row["metrics"][k] == single["metrics"][k], k
+    assert [json.loads(line)["image_id"] for line in preds.read_text().splitlines()] == sorted(
+        i for i, _ in load_detection(GT_JSON).images)
+
+
+if __name__ == "__main__":  # torchrun entry point: the test detector is registered above
+    import sys
+
+    sys.exit(zoo_main(sys.argv[1:]))
