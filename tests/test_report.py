@@ -353,6 +353,13 @@ def test_accuracy_row_choice_prefers_full_test_evaluations(tmp_path):
     (e,), _ = entries(read_all(raw))
     assert e["score"] == 80.0 and e["score_weights"] == "same" and e["task"] == "text-classification"
 
+    # a random-init speed row is joined to the trained score (and says so), not to a random model's score
+    append_row(raw / "speed.jsonl", _speed("vgg16", "cpu", 1, 5.0, 200.0))
+    append_row(raw / "eval.jsonl", _acc("vgg16", 0.1, "random-init", time="2026-11-25T13:00:00+00:00"))
+    append_row(raw / "eval.jsonl", _acc("vgg16", 71.6, SHA_B))
+    vgg = next(e for e in entries(read_all(raw))[0] if e["model"] == "vgg16")
+    assert vgg["score"] == 71.6 and vgg["speed_weights"] == "random-init" and "(differs)" in vgg["score_weights"]
+
 
 def test_sig_and_numeric_string_alignment():
     assert [sig(x) for x in (0.00401886, 0.011011, 364.98, 19000.4, 0, None)] == [

@@ -205,11 +205,12 @@ def split_rows(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict], list[
 # --- the join -----------------------------------------------------------------------------------------
 
 def _best_accuracy(model_rows: list[dict[str, Any]], weights: Any, task: str | None) -> dict[str, Any] | None:
-    """The accuracy row to show: same weights as the timed row first, then a full evaluation (no --limit),
-    then the test split, then the latest. None when the model has no score."""
+    """The accuracy row to show: trained weights over random-init ones (a random model's score says
+    nothing), then the same weights as the timed row, then a full evaluation (no --limit), then the test
+    split, then the latest. None when the model has no score."""
     def preference(r: dict[str, Any]) -> tuple:
         s = r.get("settings") or {}
-        return (bool(weights) and r.get("weights") == weights, not s.get("limit"),
+        return (r.get("weights") != "random-init", bool(weights) and r.get("weights") == weights, not s.get("limit"),
                 s.get("split") in (None, "test"), _time(r), json.dumps(r, sort_keys=True, default=str))
 
     return max(model_rows, key=preference) if model_rows else None
@@ -237,14 +238,17 @@ def entries(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]]
             task = task_of(arows[0])
             out.append(_entry(model, "— (not timed)", task, None, _best_accuracy(arows, None, task), 0))
 
+    def group_of(e):  # scores are ranked only against the same metric on the same data, on the same device
+        return (e["device"], e["task"] or "~", str(e["dataset"] or "~"), str(e["score_metric"] or "~"))
+
     def order(e):
-        return (e["device"], e["task"] or "~", e["score"] is None, -(e["score"] or 0.0),
-                -(e["items_per_s"] or 0.0), e["model"], e["settings"])
+        return (*group_of(e), e["score"] is None, -(e["score"] or 0.0), -(e["items_per_s"] or 0.0), e["model"],
+                e["settings"])
 
     out.sort(key=order)
     rank, last_group = 0, None
     for e in out:
-        group = (e["device"], e["task"])
+        group = group_of(e)
         rank = 0 if group != last_group else rank
         last_group = group
         if e["score"] is not None and e["speed_row"] is not None:
@@ -312,8 +316,8 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
         "One row per model × device × settings: the latest speed row of each group (runs = how many rows it has); "
         "the task score is joined from the model's accuracy rows, preferring the same weights, then a full "
         "evaluation (no --limit), then the test split, then the latest row.",
-        "rank is within one (device, task) group, by score then items/s: CPU and GPU rows are never ranked "
-        "together. Models that were scored but never timed are listed under '— (not timed)' without a rank.",
+        "rank is within one (device, task, dataset, metric) group, by score then items/s: CPU and GPU rows are "
+        "never ranked together, nor scores on different data. Models that were scored but never timed are listed under '— (not timed)' without a rank.",
         "score weights 'same' = the score was measured with the very weights (sha256) that were timed; "
         "'(differs)' = the score comes from other weights (e.g. timing with random-init weights, score from the "
         "pretrained checkpoint): speed does not depend on weight values for dense networks, but detection "
