@@ -51,7 +51,18 @@ def _make_layouts(tmp_path):
     shutil.copytree(flat, kaggle)
     (kaggle / "LOC_val_solution.csv").write_text(
         "ImageId,PredictionString\n" + "".join(f"{n[:-5]},{w} 1 2 30 40\n" for n, w in names))
-    return picks, names, {"label-file": tsv, "synset-folders": syn, "ground-truth-list": gt, "kaggle": kaggle}
+    devkit = tmp_path / "devkit_val"
+    shutil.copytree(flat, devkit)
+    # the devkit numbers classes its own way (ILSVRC2012_ID); give these three IDs 1..3 in reverse wnid order
+    import numpy as np
+    from scipy.io import savemat
+
+    ids = {w: k + 1 for k, w in enumerate(sorted(picks, reverse=True))}
+    syn_arr = np.array([(ids[w], w) for w in picks], dtype=[("ILSVRC2012_ID", "O"), ("WNID", "O")])
+    savemat(devkit / "meta.mat", {"synsets": syn_arr})
+    (devkit / "ILSVRC2012_validation_ground_truth.txt").write_text("".join(f"{ids[w]}\n" for _, w in names))
+    return picks, names, {"label-file": tsv, "synset-folders": syn, "ground-truth-list": gt, "kaggle": kaggle,
+                          "devkit": devkit}
 
 
 def test_imagenet_layouts_agree(tmp_path):
@@ -61,7 +72,7 @@ def test_imagenet_layouts_agree(tmp_path):
         d = load_classification(root)
         assert sorted((p.name, y) for p, y in d.samples) == want, kind
         assert d.num_classes == 1000
-        assert d.layout == ("ground-truth-list" if kind == "kaggle" else kind)
+        assert d.layout == ("ground-truth-list" if kind in ("kaggle", "devkit") else kind)
 
 
 def test_imagenet_layout_errors(tmp_path):

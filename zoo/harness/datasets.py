@@ -9,7 +9,8 @@ Classification layouts (``load_classification``), tried in this order:
 2. flat files plus a ground-truth list (the ImageNet val layout): images in the folder (or ``images/``) and
    ``val.txt`` / ``ground_truth.txt`` with ``<file name> <class index>`` per line (0-based, classes in
    sorted-wnid order: the caffe / timm convention), or Kaggle's ``LOC_val_solution.csv``
-   (``ImageId,PredictionString`` whose first token is the wnid).
+   (``ImageId,PredictionString`` whose first token is the wnid), or the official devkit's
+   ``ILSVRC2012_validation_ground_truth.txt`` + ``meta.mat`` (devkit IDs mapped to wnids).
 3. synset folders (``n01440764/…``): each folder name is an ImageNet wnid, index = its position in the
    sorted list of the 1,000 ILSVRC-2012 wnids (timm's ImageNetInfo), whether all 1,000 folders are present
    or not.
@@ -162,6 +163,38 @@ def _read_ground_truth(root: Path, path: Path) -> ClassificationData:
     return ClassificationData(root, root.name, "ground-truth-list", sorted(samples), 1000, list(imagenet_wnids()), mapping)
 
 
+DEVKIT_GT = "ILSVRC2012_validation_ground_truth.txt"
+
+
+def _devkit_files(root: Path) -> tuple[Path, Path] | None:
+    """(ground truth, meta.mat) of the ILSVRC-2012 devkit, beside the images or in a devkit folder."""
+    for d in (root, root / "devkit", root.parent / "ILSVRC2012_devkit_t12" / "data", root / "ILSVRC2012_devkit_t12" / "data"):
+        if (d / DEVKIT_GT).is_file():
+            meta = d / "meta.mat"
+            if not meta.is_file():
+                raise UserError(f"{d / DEVKIT_GT} uses the devkit's ILSVRC2012_IDs, which need {meta} to map to classes")
+            return d / DEVKIT_GT, meta
+    return None
+
+
+def _read_devkit(root: Path, gt: Path, meta: Path) -> ClassificationData:
+    """The official devkit layout: line i of the ground truth is ILSVRC2012_val_{i:08d}.JPEG's ILSVRC2012_ID
+    (1-based, devkit order); meta.mat maps ID -> wnid, and zoo indexes wnids in sorted order."""
+    from scipy.io import loadmat
+
+    synsets = loadmat(str(meta), squeeze_me=True)["synsets"]
+    id_to_wnid = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in synsets}
+    index = {w: i for i, w in enumerate(imagenet_wnids())}
+    samples = []
+    for i, line in enumerate(gt.read_text().split(), start=1):
+        wnid = id_to_wnid.get(int(line))
+        if wnid not in index:
+            raise UserError(f"{gt}:{i}: ILSVRC2012_ID {line} has no ImageNet-1k wnid in {meta}")
+        samples.append((_resolve_image(root, f"ILSVRC2012_val_{i:08d}.JPEG"), index[wnid]))
+    return ClassificationData(root, root.name, "ground-truth-list", samples, 1000, list(imagenet_wnids()),
+                              f"{gt.name} + meta.mat (ILSVRC2012_ID -> wnid -> sorted index)")
+
+
 def load_classification(root: str | Path, labels: str | Path | None = None) -> ClassificationData:
     """Find the layout of ``root`` and return its labelled images; a clear UserError when it has none.
 
@@ -181,6 +214,9 @@ def load_classification(root: str | Path, labels: str | Path | None = None) -> C
     for n in (*GROUND_TRUTH_FILES, KAGGLE_SOLUTION):
         if (root / n).is_file():
             return _read_ground_truth(root, root / n)
+    devkit = _devkit_files(root)
+    if devkit:
+        return _read_devkit(root, *devkit)
 
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     per_class = {d.name: sorted(p for p in d.rglob("*") if is_image(p)) for d in class_dirs}
