@@ -33,6 +33,7 @@ def register(sub) -> None:
     p.add_argument("--min-iters", type=int, default=10, help="at least this many timed calls (default 10)")
     p.add_argument("--min-duration", type=float, default=2.0, help="at least this many seconds timed (default 2)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds when comparing backends (default 3)")
+    p.add_argument("--seq-len", type=int, default=None, help="pad text inputs to this many tokens (e.g. 128)")
     p.add_argument("--compare", action="store_true", help="also time fp32 eager side by side; record the speedup")
     w = p.add_mutually_exclusive_group()
     w.add_argument("--random-weights", action="store_true", help="random init even when weights are cached")
@@ -129,7 +130,7 @@ def run(args) -> int:
         channels_last=args.channels_last, precision=args.precision, compile_mode=args.compile_mode,
         freezing=False if args.no_freezing else None, cuda_graphs=args.cuda_graphs, threads=args.threads,
         warmup=args.warmup, min_iters=args.min_iters, min_duration_s=args.min_duration, rounds=args.rounds,
-        pretrained=pretrained, stages=args.stages, compare=args.compare, write=not args.no_write,
+        pretrained=pretrained, stages=args.stages, compare=args.compare, seq_len=args.seq_len, write=not args.no_write,
         resume=not args.force, retry_errors=args.retry_errors,
     )
     if args.refresh_peak:

@@ -54,7 +54,7 @@ def row_key(name: str, batch_size: int, settings: dict[str, Any], device: str) -
         "model": name, "batch_size": batch_size, "device": str(device).split(":")[0],
         "hw": m.get("gpu") if str(device).startswith("cuda") else f"{m.get('cpu')}|{m.get('cores')}",
         **{k: settings.get(k) for k in ("backend", "dtype", "channels_last", "precision", "compile_mode",
-                                        "freezing", "cuda_graphs", "pretrained", "compare")},
+                                        "freezing", "cuda_graphs", "pretrained", "compare", "seq_len")},
         # a row records the thread count used as "threads" and the one asked for as "threads_requested"
         "threads": settings.get("threads_requested", settings.get("threads")),
     }
@@ -64,7 +64,7 @@ def row_key(name: str, batch_size: int, settings: dict[str, Any], device: str) -
 def bench_settings(backend: str, device: str, dtype: str | None, *, channels_last: bool = False,
                    precision: str | None = None, compile_mode: str | None = None, freezing: bool | None = None,
                    cuda_graphs: bool = False, threads: int | None = None, pretrained: bool | str = "auto",
-                   compare: bool = False) -> dict[str, Any]:
+                   compare: bool = False, seq_len: int | None = None) -> dict[str, Any]:
     """The settings a row records (and its key is made of), with defaults resolved: freezing on for
     compile on CPU; bf16/fp16 by autocast for compile on CPU, by casting weights otherwise."""
     cpu = not str(device).startswith("cuda")
@@ -75,7 +75,7 @@ def bench_settings(backend: str, device: str, dtype: str | None, *, channels_las
     return {
         "backend": backend, "dtype": dtype or ("fp32" if backend != "auto" else None), "channels_last": channels_last,
         "precision": precision, "compile_mode": compile_mode, "freezing": freezing, "cuda_graphs": cuda_graphs,
-        "threads": threads, "pretrained": pretrained, "compare": compare,
+        "threads": threads, "pretrained": pretrained, "compare": compare, "seq_len": seq_len,
     }
 
 
@@ -102,6 +102,8 @@ def command_for(names: Sequence[str], settings: dict[str, Any], batch_sizes: Seq
         parts.append("--random-weights")
     if settings.get("compare"):
         parts.append("--compare")
+    if settings.get("seq_len"):
+        parts += ["--seq-len", str(settings["seq_len"])]
     return " ".join(parts)
 
 
@@ -172,12 +174,33 @@ def _decoded_items(model: Any, n: int) -> list[Any]:
 class _Reference:
     """fp32 eager outputs and predictions on the error-check batches, computed once per batch size."""
 
-    def __init__(self, model: Any, items: list[Any], bs: int, device: str):
+    def __init__(self, model: Any, items: list[Any], bs: int, device: str, seq_len: int | None = None):
         from ..models.base import move_to
 
-        self.batches = [model.preprocess(items[i : i + bs]) for i in range(0, len(items), bs)]
+        self.batches = [pad_sequence(model.preprocess(items[i : i + bs]), seq_len) for i in range(0, len(items), bs)]
         self.outs = [outputs_to_fp32(model(move_to(b.inputs, device))) for b in self.batches]
         self.preds = _flat_preds(model, self.outs, self.batches)
+
+
+def pad_sequence(batch: Any, seq_len: int | None) -> Any:
+    """Right-pad every 2-D integer input (token ids, attention masks) with zeros to ``seq_len`` tokens.
+
+    Zero is the padding id of BERT-style vocabularies and a zero attention mask hides the padding, so the
+    predictions stay those of the unpadded text while the network computes over ``seq_len`` positions
+    (how fixed-length throughput, e.g. "BERT-base at seq 128", is measured). Longer inputs are left as they are.
+    """
+    if not seq_len:
+        return batch
+    import torch.nn.functional as F
+    from torch.utils import _pytree as pytree
+
+    def pad(t):
+        if isinstance(t, torch.Tensor) and t.dim() == 2 and not t.is_floating_point() and t.shape[1] < seq_len:
+            return F.pad(t, (0, seq_len - t.shape[1]), value=0)
+        return t
+
+    batch.inputs = pytree.tree_map(pad, batch.inputs)
+    return batch
 
 
 def _flat_preds(model: Any, outs: list[Any], batches: list[Any]) -> list[dict] | None:
@@ -266,6 +289,7 @@ def bench(
     pretrained: bool | str = "auto",
     stages: bool | None = None,
     compare: bool = False,
+    seq_len: int | None = None,
     error_items: int = 8,
     peak: bool = True,
     write: bool = True,
@@ -283,7 +307,8 @@ def bench(
     backend="auto", None lets auto pick). backend: eager | compile | onnxruntime | int8 | auto.
     precision: "cast" (weights in dtype) or "autocast" (default: autocast for compile on CPU, else cast).
     freezing: inductor freezing (default on for compile on CPU). compare: also time fp32 eager in
-    alternating rounds and record the speedup. stages: time preprocess / postprocess / end to end
+    alternating rounds and record the speedup. seq_len: pad token inputs to this length (text models).
+    stages: time preprocess / postprocess / end to end
     (default: detection and text models). Timing: ``warmup`` untimed calls, then >= ``min_iters`` calls and
     >= ``min_duration_s`` seconds. resume: skip batch sizes whose row (same key) is already in raw_file.
     model: a ZooModel to use instead of building ``name`` from the registry.
@@ -309,7 +334,7 @@ def bench(
     n_threads = torch.get_num_threads()
     settings = bench_settings(backend, dev, dtype, channels_last=channels_last, precision=precision,
                               compile_mode=compile_mode, freezing=freezing, cuda_graphs=cuda_graphs, threads=threads,
-                              pretrained=pretrained, compare=compare)
+                              pretrained=pretrained, compare=compare, seq_len=seq_len)
     path = Path(raw_file) if raw_file else raw_path(TOPIC)
     keys = {bs: row_key(name, bs, settings, dev) for bs in batch_sizes}
     done = existing_keys(path, include_errors=not retry_errors) if resume else set()
@@ -360,7 +385,7 @@ def bench(
     with torch.inference_mode():
         params = count_params(model)
         try:
-            flops_per_item = count_flops(model, model.preprocess(items[:1]).inputs)
+            flops_per_item = count_flops(model, pad_sequence(model.preprocess(items[:1]), seq_len).inputs)
         except Exception as e:  # some ops cannot be counted; the row says so
             flops_per_item, flops_error = None, _one_line(e)
         else:
@@ -426,7 +451,8 @@ def _bench_batch(model, items, bs, dev, backend, settings, policy, rounds, compa
     import torch._dynamo as dynamo
 
     task = model.spec.task
-    batch = model.preprocess(items[:bs])
+    seq_len = settings.get("seq_len")
+    batch = pad_sequence(model.preprocess(items[:bs]), seq_len)
     err_items = (items * math.ceil(bs * math.ceil(n_err / bs) / len(items)))[: bs * math.ceil(n_err / bs)]
     base = BackendConfig("eager", "fp32")
     if backend == "auto":
@@ -438,7 +464,7 @@ def _bench_batch(model, items, bs, dev, backend, settings, policy, rounds, compa
     ref = None
     needs_ref = any(c != base for c in configs)
     if needs_ref:
-        ref = _Reference(model.to(dev), err_items, bs, dev)
+        ref = _Reference(model.to(dev), err_items, bs, dev, seq_len)
     timer = timer_for(dev)
     prepared: list[Prepared] = []
     cand_info: list[dict[str, Any]] = []

@@ -28,7 +28,7 @@ from .speed import TOPIC, bench, bench_settings, command_for, existing_keys, row
 
 def _settings_for_key(kwargs: dict[str, Any]) -> dict[str, Any]:
     """The settings ``bench`` records, from its keyword arguments (the parent computes keys without a model)."""
-    names = ("channels_last", "precision", "compile_mode", "freezing", "cuda_graphs", "threads", "pretrained", "compare")
+    names = ("channels_last", "precision", "compile_mode", "freezing", "cuda_graphs", "threads", "pretrained", "compare", "seq_len")
     return bench_settings(kwargs.get("backend", "eager"), str(kwargs.get("device", "cpu")), kwargs.get("dtype"),
                           **{k: kwargs[k] for k in names if k in kwargs})
 

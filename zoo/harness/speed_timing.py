@@ -112,11 +112,8 @@ class CudaTimer:
             fn()
             end.record()
             pairs.append((start, end))
-            if len(pairs) >= policy.min_iters and len(pairs) % self.sync_every == 0:
-                cuda.synchronize()
-                if time.perf_counter() - t_start >= budget:
-                    break
-            elif len(pairs) >= policy.min_iters and len(pairs) < self.sync_every:
+            n = len(pairs)
+            if n >= policy.min_iters and (n == policy.min_iters or n % self.sync_every == 0):
                 cuda.synchronize()
                 if time.perf_counter() - t_start >= budget:
                     break
