@@ -172,7 +172,7 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, total, warm, schedule))
 
     st = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "best_epoch": None, "bad_epochs": 0,
-          "history": [], "train_time_s": 0.0, "items": 0}
+          "history": [], "train_time_s": 0.0, "items": 0, "loss_sum": 0.0, "loss_n": 0}
     best_state = None
     if resume and (state_dir / "state.pt").is_file():
         saved = torch.load(state_dir / "state.pt", weights_only=True)
@@ -204,7 +204,8 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     while st["epoch"] < epochs and not stop:
         g = torch.Generator().manual_seed(seed + st["epoch"])
         order = torch.randperm(n, generator=g).tolist()
-        loss_sum, loss_n = 0.0, 0
+        if st["batch_in_epoch"] == 0:
+            st["loss_sum"], st["loss_n"] = 0.0, 0
         for b in range(st["batch_in_epoch"], steps_per_epoch):
             if st["step"] >= total:
                 stop = True
@@ -228,8 +229,8 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
             st["step"] += 1
             st["batch_in_epoch"] = b + 1
             st["items"] += len(idx) * world
-            loss_sum += loss.item()
-            loss_n += 1
+            st["loss_sum"] += loss.item()
+            st["loss_n"] += 1
             bar.update(1)
             bar.set_postfix(epoch=st["epoch"] + 1, loss=f"{loss.item():.3f}",
                             items_s=f"{len(idx) * world / (time.perf_counter() - t0):.0f}")
@@ -240,7 +241,7 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
                 stop = True
                 break
         epoch_done = st["batch_in_epoch"] >= steps_per_epoch
-        entry = {"epoch": st["epoch"] + 1, "train_loss": loss_sum / max(loss_n, 1), "complete": epoch_done}
+        entry = {"epoch": st["epoch"] + 1, "train_loss": st["loss_sum"] / max(st["loss_n"], 1), "complete": epoch_done}
         if val_cols is not None and rank == 0 and (epoch_done or stop):
             model.eval()
             scores = validate(model, task, val_cols, limit=val_limit)

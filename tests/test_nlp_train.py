@@ -1,0 +1,118 @@
+"""zoo train / zoo eval for text models: fresh-process CLI runs write rows; resume after a crash mid-epoch
+gives the same weights; translation and QA train and evaluate end to end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from zoo.errors import UserError
+from zoo.nlp.evaluate import evaluate_text
+from zoo.nlp.train import train_text
+from zoo.results import read_rows
+
+
+def _zoo(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, timeout=300)
+
+
+def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache):
+    r = _zoo("train", "lstm", "--task", "sst2", "--limit", "96", "--epochs", "1", "--val-limit", "32", "--batch-size", "32")
+    assert r.returncode == 0, r.stderr
+    assert "checkpoint:" in r.stdout
+    ck = zoo_cache / "checkpoints" / "lstm-sst2"
+    assert (ck / "model.safetensors").is_file() and (ck / "tokenizer.json").is_file()
+    r = _zoo("eval", "lstm", "--task", "sst2", "--limit", "40")
+    assert r.returncode == 0, r.stderr
+    rows = read_rows(results_dir / "nlp.jsonl")
+    assert [x["kind"] for x in rows] == ["train", "eval"]
+    train, ev = rows
+    assert ev["weights"] == ev["checkpoint_sha256"] == train["checkpoint_sha256"]
+    assert ev["dataset_sha256"] == "1da6e04ccd65c1ade32864afa62129b3b3d5df0f1b314961ec345af304274093"
+    assert ev["n"] == 40 and 0 <= ev["metrics"]["accuracy"] <= 100 and ev["metrics"]["items_per_s"] > 0
+    assert train["metrics"]["steps"] == 3 and ev["train"]["steps"] == 3
+
+
+def test_cli_bad_input_is_one_line(results_dir, zoo_cache, tmp_path):
+    r = _zoo("train", "lstm", "--task", "imdb")
+    assert r.returncode == 2 and "unknown NLP task 'imdb'" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    from zoo.commands.train import run
+    from zoo.cli import build_parser
+
+    for args, msg in [
+        (("train", "lstm", "--task", "multi30k"), "takes --task sst2"),
+        (("train", "resnet50x", "--task", "sst2"), "unknown model"),
+        (("train", "lstm", "--epochs", "0"), "--epochs must be at least 1"),
+    ]:
+        with pytest.raises(UserError, match=msg):
+            run(build_parser().parse_args(list(args)))
+    with pytest.raises(UserError, match="unknown NLP task"):
+        evaluate_text("lstm", "wmt", write=False)
+    pred = tmp_path / "preds.jsonl"
+    pred.write_text("keep me\n")
+    r = _zoo("eval", "lstm", "--task", "sst2", "--limit", "4", "--predictions", str(pred))
+    assert r.returncode == 2 and "already exists" in r.stderr
+    assert pred.read_text() == "keep me\n" and not (results_dir / "nlp.jsonl").exists()
+
+
+class _Crash(Exception):
+    pass
+
+
+def test_resume_after_a_crash_mid_epoch_gives_the_same_weights(tmp_path, monkeypatch, results_dir):
+    kw = dict(task="sst2", limit=64, batch_size=16, epochs=2, val_limit=8, save_every=2, progress=False, write=False,
+              seed=3)
+    full = train_text("gru", out=tmp_path / "full", **kw)
+    from zoo.models.text import TextClassifier
+
+    real = TextClassifier.loss
+    calls = {"n": 0}
+
+    def crashing(self, inputs):
+        calls["n"] += 1
+        if calls["n"] == 7:  # step 7 of 8: epoch 2, batch 3; the last saved state is after step 6
+            raise _Crash
+        return real(self, inputs)
+
+    monkeypatch.setattr(TextClassifier, "loss", crashing)
+    with pytest.raises(_Crash):
+        train_text("gru", out=tmp_path / "resumed", **kw)
+    assert (tmp_path / "resumed.state" / "state.pt").is_file() and not (tmp_path / "resumed").exists()
+    monkeypatch.setattr(TextClassifier, "loss", real)
+    res = train_text("gru", out=tmp_path / "resumed", resume=True, **kw)
+    assert res["step"] == full["step"] == 8
+    a, b = load_file(tmp_path / "full" / "model.safetensors"), load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    assert [h["train_loss"] for h in res["history"]] == pytest.approx([h["train_loss"] for h in full["history"]], abs=1e-6)
+
+
+@pytest.mark.parametrize("name,task,extra", [
+    ("rnn_attention", "multi30k", {"hidden_size": 64, "embed_dim": 32, "max_new_tokens": 12, "num_beams": 2}),
+    ("transformer_mt", "multi30k", {"max_new_tokens": 12, "num_beams": 2}),
+    ("transformer_qa", "squad", {}),
+])
+def test_translation_and_qa_train_and_evaluate(name, task, extra, tmp_path, results_dir):
+    r = train_text(name, task, out=tmp_path / "ck", limit=32, batch_size=16, epochs=1, val_limit=8, progress=False,
+                   overrides=extra)
+    assert r["step"] == 2 and (tmp_path / "ck" / "model.safetensors").is_file()
+    ev = evaluate_text(name, task, checkpoint=tmp_path / "ck", limit=12, batch_size=6, progress=False)
+    key = "bleu" if task == "multi30k" else "exact_match"
+    assert 0 <= ev[key] <= 100 and ev["checkpoint_sha256"] == r["checkpoint_sha256"]
+    if task == "squad":
+        assert "24 articles" in ev["note"]
+    else:
+        assert ev["bleu_signature"].startswith("nrefs:1")
+    assert [x["kind"] for x in read_rows(results_dir / "nlp.jsonl")] == ["train", "eval"]
+
+
+def test_eval_of_a_model_for_another_task_is_a_user_error():
+    with pytest.raises(UserError, match="takes --task squad"):
+        evaluate_text("transformer_qa", "sst2", write=False)
