@@ -37,6 +37,13 @@ def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache):
     assert ev["dataset_sha256"] == "1da6e04ccd65c1ade32864afa62129b3b3d5df0f1b314961ec345af304274093"
     assert ev["n"] == 40 and 0 <= ev["metrics"]["accuracy"] <= 100 and ev["metrics"]["items_per_s"] > 0
     assert train["metrics"]["steps"] == 3 and ev["train"]["steps"] == 3
+    from zoo.report.nlp import tables
+
+    apps, runs = tables({"nlp": rows})
+    assert apps.rows[0][:3] == ["Sentiment analysis", "RNN (LSTM)", "lstm"]
+    assert apps.rows[0][6] == pytest.approx(ev["metrics"]["accuracy"]) and apps.rows[0][4] == 40
+    assert len(runs.rows) == 1 and runs.rows[0][3] == 3
+    assert tables({"nlp": rows[::-1]})[0].rows == apps.rows  # deterministic
 
 
 def test_cli_bad_input_is_one_line(results_dir, zoo_cache, tmp_path):

@@ -1,0 +1,137 @@
+"""NLP tables from results/raw/nlp.jsonl (rows written by ``zoo train`` and ``zoo eval`` for text models).
+
+nlp_applications: the article's NLP table made real: application, architecture, data set, metric, the
+    measured score beside the published reference (with its source and why it is not the same setting),
+    parameters, training time and device, inference items/s, weights (sha256 of the checkpoint).
+    One row per (model, task): the latest evaluation on the whole test split, else the latest partial one
+    (its item count is shown).
+nlp_training: every training run: epochs, steps, time, best validation score, seed, threads, start weights.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Table, provenance, sig
+
+APPLICATIONS = {"sst2": "Sentiment analysis", "multi30k": "Machine translation (en→de)", "squad": "Question answering"}
+ARCHITECTURES = {
+    "lstm": "RNN (LSTM)",
+    "gru": "RNN (GRU)",
+    "bilstm": "RNN (bidirectional LSTM)",
+    "transformer_classifier": "Transformer encoder, from scratch",
+    "minilm_sst2": "Transformer encoder, pretrained (MiniLM-L6) + fine-tuned",
+    "bert_base": "Transformer encoder (BERT-base)",
+    "rnn_attention": "RNN encoder-decoder + attention",
+    "transformer_mt": "Transformer encoder-decoder, from scratch",
+    "transformer_qa": "Transformer encoder, from scratch",
+    "minilm_qa": "Transformer encoder, pretrained (MiniLM-L6) + fine-tuned",
+}
+ORDER = ["lstm", "gru", "bilstm", "transformer_classifier", "minilm_sst2", "bert_base", "rnn_attention",
+         "transformer_mt", "transformer_qa", "minilm_qa"]
+METRICS = {"sst2": ("accuracy", "f1", "accuracy / F1 (%)"), "multi30k": ("bleu", "chrf", "BLEU / chrF"),
+           "squad": ("exact_match", "f1", "EM / F1 (%)")}
+TARGETS = {("bilstm", "sst2"): "≥ 78", ("minilm_sst2", "sst2"): "≥ 85", ("rnn_attention", "multi30k"): "≥ 20 (CPU, ≤ 30 min)",
+           ("transformer_mt", "multi30k"): "≥ 22 (CPU, ≤ 30 min)"}
+
+
+def _task(r: dict[str, Any]) -> str | None:
+    return r.get("task") or (r.get("settings") or {}).get("task")
+
+
+def _reference(model: str, metric: str) -> str | None:
+    try:
+        from ..registry import get_spec
+
+        ref = get_spec(model).reference(metric)
+    except Exception:  # a model no longer registered: no reference column
+        return None
+    if ref is None:
+        return None
+    return f"{ref.value} — {ref.source}; {ref.dataset}" + (f" ({ref.note})" if ref.note else "")
+
+
+def _pick(evals: list[dict]) -> dict:
+    full = [r for r in evals if r.get("n") == r.get("n_split")]
+    pool = full or evals
+    return max(pool, key=lambda r: str(r.get("time")))
+
+
+def _device(r: dict[str, Any] | dict) -> str:
+    m = r.get("machine") or {}
+    return f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores)" if not m.get("gpu") else m["gpu"]
+
+
+def applications_table(rows: list[dict]) -> Table:
+    evals = [r for r in rows if r.get("kind") == "eval" and _task(r) in METRICS and r.get("split", (r.get("settings") or {}).get("split")) == "test"]
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in evals:
+        groups.setdefault((r["model"], _task(r)), []).append(r)
+    order = {m: i for i, m in enumerate(ORDER)}
+    keys = sorted(groups, key=lambda k: (list(METRICS).index(k[1]), order.get(k[0], 99), k[0]))
+    out, used = [], []
+    for model, task in keys:
+        r = _pick(groups[(model, task)])
+        used.append(r)
+        m1, m2, label = METRICS[task]
+        met = r.get("metrics") or {}
+        tr = r.get("train") or {}
+        train_min = tr.get("train_time_s") / 60 if tr.get("train_time_s") is not None else None
+        w = r.get("weights")
+        out.append([
+            APPLICATIONS[task], ARCHITECTURES.get(model, model), model, r.get("dataset"), r.get("n"), label,
+            met.get(m1), met.get(m2), TARGETS.get((model, task)), _reference(model, m1), r.get("params"),
+            train_min, f"{tr.get('device', 'cpu')}: {_device(r)}, {tr.get('threads', '?')} thread(s)" if tr else None,
+            met.get("items_per_s"), "random-init" if w == "random-init" else f"sha256 {str(w)[:12]}",
+        ])
+    sigs = sorted({f"{k}: {v}" for r in used for k, v in (r.get("signatures") or {}).items()})
+    notes = provenance(used) + [
+        "commands: `zoo train NAME --task TASK [...]` then `zoo eval NAME --task TASK` (settings in each raw row)",
+        "SQuAD: v1.1 dev split by article — first 24 articles train, last 24 test; no official train set used, "
+        "so scores are not comparable with official SQuAD dev results",
+        "SST-2: Kim (2014) sentence-level test split (1,821); Multi30k: test_2016_flickr (1,000), detokenized "
+        "output scored with sacrebleu",
+        "train min: wall-clock training time of the checkpoint (from its zoo_config.json), on a shared 2-core CPU; "
+        "items/s: end-to-end evaluation throughput (tokenize + forward + decode), batch 64",
+        "a model trained under a time budget stopped at the budget: epochs run are in nlp_training",
+    ] + [f"sacrebleu signature — {s}" for s in sigs]
+    refs = sorted({x[9] for x in out if x[9]})
+    return Table(
+        slug="nlp_applications", title="NLP applications: architecture, data set, metric and measured score",
+        columns=["application", "architecture", "model", "data set (test)", "n", "metric", "score", "score 2",
+                 "target", "published reference", "params", "train min", "train device", "items/s", "weights"],
+        rows=out, notes=notes, references=refs, digits=2,
+    )
+
+
+def training_table(rows: list[dict]) -> Table:
+    runs = sorted((r for r in rows if r.get("kind") == "train"), key=lambda r: (str(r.get("model")), str(r.get("time"))))
+    out = []
+    for r in runs:
+        s, m = r.get("settings") or {}, r.get("metrics") or {}
+        hist = r.get("history") or []
+        init = s.get("init_weights")
+        out.append([
+            r.get("model"), s.get("task"), len(hist), m.get("steps"), s.get("batch_size"), sig(s.get("lr"), 2),
+            (m.get("train_time_s") or 0) / 60, s.get("max_minutes"), m.get("best_val"), m.get("best_epoch"),
+            m.get("final_train_loss"), s.get("seed"), s.get("threads"), s.get("world_size"), s.get("limit"),
+            "random-init" if init == "random-init" else f"sha256 {str(init)[:12]}",
+            f"sha256 {str(r.get('checkpoint_sha256'))[:12]}", str(r.get("time"))[:16],
+        ])
+    return Table(
+        slug="nlp_training", title="NLP training runs (zoo train)",
+        columns=["model", "task", "epochs run", "steps", "batch", "lr", "train min", "budget min", "best val",
+                 "best epoch", "last train loss", "seed", "threads", "processes", "limit", "start weights",
+                 "checkpoint", "time (UTC)"],
+        rows=out, digits=3,
+        notes=provenance(runs) + [
+            "best val: validation accuracy (SST-2 dev, %) or greedy BLEU on the first val sentences (Multi30k); "
+            "SQuAD has no validation split here (last epoch kept)",
+            "optimizer AdamW, linear warm-up (5%) and decay, gradient clipping 1.0 (zoo.nlp.train)",
+        ],
+    )
+
+
+def tables(rows: dict[str, list[dict]]) -> list[Table]:
+    nlp = rows.get("nlp", [])
+    return [applications_table(nlp), training_table(nlp)]
