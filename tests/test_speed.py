@@ -312,3 +312,20 @@ def test_report_tables_come_from_rows(results_dir):
     assert [r[2] for r in det.rows] == [45.0, 59.0, 20.0]  # article claims, no measurement yet
     assert any("reproduce: `zoo bench speedtest_tiny" in n for n in main.notes)
     assert [t.rows for t in speed_report.tables(raw)] == [t.rows for t in tables.values()]  # deterministic
+
+
+def test_pad_sequence_and_auto_candidates():
+    from zoo.harness.speed import pad_sequence
+    from zoo.harness.speed_backends import BackendConfig, auto_candidates
+
+    b = Batch({"input_ids": torch.tensor([[101, 7, 102]]), "attention_mask": torch.ones(1, 3, dtype=torch.long),
+               "pixel": torch.ones(1, 3)}, [{}])
+    out = pad_sequence(b, 8).inputs
+    assert out["input_ids"].tolist() == [[101, 7, 102, 0, 0, 0, 0, 0]]
+    assert out["attention_mask"].sum() == 3 and out["pixel"].shape == (1, 3)  # floats untouched
+    cands = auto_candidates("cpu", "image-classification", TinyNet(), BackendConfig())
+    assert cands[0] == BackendConfig("eager", "fp32")
+    assert {c.backend for c in cands} >= {"compile", "onnxruntime"}
+    linear_heavy = nn.Sequential(nn.Embedding(10, 4), nn.Linear(512, 512))
+    assert any(c.backend == "int8" for c in auto_candidates("cpu", "text-classification", linear_heavy, BackendConfig()))
+    assert all(c.dtype in ("fp32", "bf16") for c in cands)

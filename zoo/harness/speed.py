@@ -466,12 +466,14 @@ def _bench_batch(model, items, bs, dev, backend, settings, policy, rounds, compa
     if needs_ref:
         ref = _Reference(model.to(dev), err_items, bs, dev, seq_len)
     timer = timer_for(dev)
+    # fresh dynamo state per batch size (stale guards, recompile limits); not per configuration, since a
+    # reset would also throw away the graphs of configurations compiled before it
+    dynamo.reset()
     prepared: list[Prepared] = []
     cand_info: list[dict[str, Any]] = []
     for cfg in configs:
         entry: dict[str, Any] = {"config": cfg.label}
         try:
-            dynamo.reset()  # a fresh dynamo state per configuration (recompile limits, stale guards)
             t0 = time.perf_counter()
             target = model if cfg == base else copy.deepcopy(model)
             prep = prepare(target, cfg, dev, batch.inputs)
