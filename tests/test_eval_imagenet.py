@@ -123,7 +123,8 @@ def test_efficientnet_lite0_on_imagenet_sample_dev(shared_data, results_dir, tmp
     top1 = next(r for r in row["references"] if r["metric"] == "top1")
     assert top1["reference_comparable"] is False  # 200 sample photos are not ImageNet-1K val
     got = {json.loads(line)["id"]: json.loads(line) for line in preds.read_text().splitlines()}
-    assert got["images/n07920052_espresso.JPEG"]["pred"] == 967
+    assert got["images/n01440764_tench.JPEG"]["pred"] == 0 and len(got) == 200
+    assert sum(g["correct1"] for g in got.values()) == 180
     assert "(180/200)" in capsys.readouterr().out
 
 
