@@ -21,6 +21,11 @@ from ..spec import ModelSpec, TabularPreprocess
 from .base import Batch, ZooModel
 
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
+# Weight init of the hidden Linear layers. "torch": PyTorch's default (kaiming_uniform, a=sqrt(5): the same
+# for every activation); "auto": the init each activation family is usually paired with, He et al. 2015
+# (kaiming_normal, fan_in) for relu/gelu and Glorot & Bengio 2010 (xavier_normal, with torch's gain) for
+# sigmoid/tanh; biases zero.
+INITS = ("torch", "auto", "kaiming", "xavier")
 DIGITS_FEATURES = 64
 DIGITS_CLASSES = 10
 DIGITS_SCALE = 16.0  # sklearn digits pixels are counts 0..16
@@ -30,8 +35,10 @@ class MLP(nn.Module):
     """``depth`` hidden layers of ``width`` units: Linear -> activation (-> Dropout), then a Linear head."""
 
     def __init__(self, in_features: int, num_classes: int, width: int = 64, depth: int = 2,
-                 activation: str = "relu", dropout: float = 0.0):
+                 activation: str = "relu", dropout: float = 0.0, init: str = "torch"):
         super().__init__()
+        if init not in INITS:
+            raise UserError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
         if activation not in ACTIVATIONS:
             raise UserError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
         if depth < 0 or width < 1 or not 0.0 <= dropout < 1.0:
@@ -45,6 +52,15 @@ class MLP(nn.Module):
             d = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Linear(d, num_classes)
+        if init != "torch":
+            kind = init if init != "auto" else ("kaiming" if activation in ("relu", "gelu") else "xavier")
+            for m in self.features:
+                if isinstance(m, nn.Linear):
+                    if kind == "kaiming":
+                        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    else:
+                        nn.init.xavier_normal_(m.weight, gain=nn.init.calculate_gain("relu" if activation == "gelu" else activation))
+                    nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x.flatten(1)))
@@ -107,7 +123,7 @@ def _no_pretrained(spec: ModelSpec) -> None:
 
 
 def _build_mlp(spec: ModelSpec, pretrained: bool = False, *, width: int = 64, depth: int = 2, activation: str = "relu",
-               dropout: float = 0.0, num_classes: int | None = None, num_features: int | None = None) -> ZooModel:
+               dropout: float = 0.0, init: str = "torch", num_classes: int | None = None, num_features: int | None = None) -> ZooModel:
     if pretrained:
         _no_pretrained(spec)
     import dataclasses
@@ -115,7 +131,7 @@ def _build_mlp(spec: ModelSpec, pretrained: bool = False, *, width: int = 64, de
     if num_features is not None and num_features != spec.preprocess.num_features:
         spec = dataclasses.replace(spec, preprocess=dataclasses.replace(spec.preprocess, num_features=num_features),
                                    input_size=(num_features,))
-    net = MLP(spec.preprocess.num_features, num_classes or spec.num_classes, width, depth, activation, dropout)
+    net = MLP(spec.preprocess.num_features, num_classes or spec.num_classes, width, depth, activation, dropout, init)
     return TabularClassifier(spec, net)
 
 
@@ -141,7 +157,7 @@ def mlp() -> ModelSpec:
         num_classes=DIGITS_CLASSES,
         input_size=(DIGITS_FEATURES,),
         trainable=True,
-        notes="overrides: width=64, depth=2, activation='relu', dropout=0.0, num_classes, num_features",
+        notes="overrides: width=64, depth=2, activation='relu', dropout=0.0, init='torch', num_classes, num_features",
         builder=_build_mlp,
     )
 

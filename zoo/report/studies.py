@@ -1,0 +1,368 @@
+"""Tables and plots of the gradient-descent studies (``zoo study``), from results/raw/studies.jsonl.
+
+Each study's table comes from its latest run (the rows sharing the newest ``run_id``); figures are the
+mean ± sample standard deviation over seeds, with the number of seeds. Nothing is typed in: every cell is
+computed here from the rows' ``metrics``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .base import Table, fmt
+
+TOPIC = "studies"
+ORDER = ("activations", "ff_vs_recurrent", "learning_rate", "metrics", "gd_variants", "regularization",
+         "local_minima")
+DATA_NOTE = ("data: scikit-learn digits (UCI optdigits, 1,797 8x8 images, 10 classes), stratified split with "
+             "seed 0 into train 1,078 / validation 359 / test 360; inputs = pixel counts / 16")
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+
+def latest_runs(rows: Sequence[dict]) -> dict[str, list[dict]]:
+    """study name -> the rows of its newest run (by row time, then run_id), in file order."""
+    by_study: dict[str, dict[str, list[dict]]] = {}
+    for r in rows:
+        if r.get("kind") == "study" and r.get("study") and r.get("run_id"):
+            by_study.setdefault(r["study"], {}).setdefault(r["run_id"], []).append(r)
+    out = {}
+    for name, runs in by_study.items():
+        newest = max(runs, key=lambda rid: (max(str(x.get("time", "")) for x in runs[rid]), rid))
+        out[name] = runs[newest]
+    return out
+
+
+def _values(rows: Sequence[dict], key: str) -> list[Any]:
+    return [r.get("metrics", {}).get(key) for r in rows]
+
+
+def _finite(vals: Sequence[Any]) -> list[float]:
+    return [float(v) for v in vals if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
+def mean_std(vals: Sequence[Any]) -> tuple[float | None, float | None, int]:
+    v = _finite(vals)
+    if not v:
+        return None, None, 0
+    m = sum(v) / len(v)
+    s = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else 0.0
+    return m, s, len(v)
+
+
+def pm(vals: Sequence[Any], digits: int = 3, scale: float = 1.0) -> str | None:
+    """"mean ± std" over the finite values (None when there are none); "(k of n)" when some are missing."""
+    m, s, k = mean_std(vals)
+    if m is None:
+        return None
+    text = f"{fmt(m * scale, digits)} ± {fmt(s * scale, digits)}"
+    return text if k == len(vals) else f"{text} ({k} of {len(vals)})"
+
+
+def count(vals: Sequence[Any]) -> str:
+    return f"{sum(1 for v in vals if v is True)}/{len(vals)}"
+
+
+def _groups(rows: Sequence[dict], key: Callable[[dict], Any]) -> list[tuple[Any, list[dict]]]:
+    """Rows grouped by ``key`` in order of first appearance (rows come in file order: deterministic)."""
+    groups: dict[Any, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(key(r), []).append(r)
+    return list(groups.items())
+
+
+def _s(r: dict, k: str) -> Any:
+    return r.get("settings", {}).get(k)
+
+
+def _notes(rows: Sequence[dict], extra: Sequence[str] = (), data: str = DATA_NOTE) -> list[str]:
+    r0 = rows[0]
+    seeds = sorted({_s(r, "seed") for r in rows})
+    seed_text = (f"{len(seeds)} initializations (seeds {seeds[0]}–{seeds[-1]})" if len(seeds) > 6
+                 else f"seeds {', '.join(map(str, seeds))} (mean ± sample std over seeds)")
+    m = r0.get("machine", {})
+    return [
+        data,
+        seed_text,
+        f"hardware: {m.get('cpu', '?')}, {m.get('cores', '?')} cores; CPU, torch threads = {_s(r0, 'threads')}",
+        f"weights: random-init (trained here); scale: {_s(r0, 'scale')}; run {r0.get('run_id')}, "
+        f"{r0.get('time', '')[:16]} UTC, study wall time {fmt(r0.get('study_wall_s'), 1)} s",
+        *extra,
+        f"command: `{r0.get('command', 'zoo study ' + str(r0.get('study')))}`",
+    ]
+
+
+# --- tables ------------------------------------------------------------------------------------------------
+
+def _activations(rows: list[dict]) -> Table:
+    r0 = rows[0]
+    target = _s(r0, "target_val_accuracy")
+    body = []
+    for (init, act), g in _groups(rows, lambda r: (_s(r, "init"), _s(r, "activation"))):
+        e = _values(g, "epochs_to_target")
+        body.append([act, init, pm(_values(g, "test_accuracy")), pm(_values(g, "final_train_loss")),
+                     pm(e, 1) if any(v is not None for v in e) else f"not reached ({_s(g[0], 'epochs')} epochs)",
+                     f"{sum(v is not None for v in e)}/{len(e)}", pm(_values(g, "grad_norm_first_early"), 5)])
+    return Table(
+        slug="study_activations", title="Study 1: activations in a deep MLP",
+        columns=["activation", "init", "test accuracy", "final train loss", f"epochs to val acc ≥ {target}",
+                 "seeds reaching it", f"first-layer grad norm (first {_s(r0, 'early_steps')} steps)"],
+        rows=body,
+        notes=_notes(rows, [
+            f"model: MLP, {_s(r0, 'depth')} hidden layers x {_s(r0, 'width')} units; plain SGD lr {_s(r0, 'lr')}, "
+            f"batch {_s(r0, 'batch_size')}, {_s(r0, 'epochs')} epochs; only the activation (and its init) changes",
+            "init auto: He (kaiming_normal) for relu/gelu, Glorot (xavier_normal, torch gain) for sigmoid/tanh; "
+            "init torch: PyTorch's default Linear init for all",
+            "grad norm: L2 norm of the first Linear weight's gradient, mean over the first steps",
+        ]),
+        sources=rows,
+    )
+
+
+def _ff_vs_recurrent(rows: list[dict]) -> Table:
+    r0 = rows[0]
+    body = []
+    for (task, arch), g in _groups(rows, lambda r: (_s(r, "task"), _s(r, "arch"))):
+        params = _values(g, "params")
+        body.append([task, arch, pm(_values(g, "test_accuracy")), int(params[0]), pm(_values(g, "train_s"), 2)])
+    return Table(
+        slug="study_ff_vs_recurrent", title="Study 2: feed-forward vs recurrent",
+        columns=["input order", "model", "test accuracy", "params", "training time (s)"],
+        rows=body,
+        notes=_notes(rows, [
+            "rows in order: the LSTM reads each image as 8 steps of 8 pixels (top to bottom); "
+            f"pixels permuted: one fixed random permutation (seed {_s(r0, 'permutation_seed')}) of the 64 pixels "
+            "for every image, so the LSTM's 'rows' are no longer image rows",
+            f"mlp: 2 hidden layers x 64, ReLU; lstm_rows: LSTM hidden 64 -> linear; Adam lr {_s(r0, 'lr')}, "
+            f"batch {_s(r0, 'batch_size')}, {_s(r0, 'epochs')} epochs; training time excludes validation",
+        ]),
+        sources=rows,
+    )
+
+
+def _learning_rate(rows: list[dict]) -> Table:
+    r0 = rows[0]
+    body = []
+    for lr, g in _groups(rows, lambda r: _s(r, "lr")):
+        st = _values(g, "steps_to_target")
+        body.append([lr, pm(st, 0) if any(v is not None for v in st) else "not reached",
+                     pm(_values(g, "seconds_to_target"), 3), pm(_values(g, "final_train_loss")),
+                     pm(_values(g, "test_accuracy")), count(_values(g, "diverged")), count(_values(g, "unstable"))])
+    return Table(
+        slug="study_learning_rate", title="Study 3: learning rate vs convergence (plain SGD)",
+        columns=["learning rate", f"steps to train loss ≤ {_s(r0, 'target_loss')}", "seconds to it",
+                 "final train loss", "test accuracy", "diverged (seeds)", "unstable (seeds)"],
+        rows=body,
+        notes=_notes(rows, [
+            f"model: MLP {_s(r0, 'depth')} x {_s(r0, 'width')} ReLU (He init); plain SGD (no momentum), batch "
+            f"{_s(r0, 'batch_size')}, {_s(r0, 'epochs')} epochs",
+            "steps to target: first optimizer step at which the running mean of the batch loss over one epoch's "
+            "worth of steps is at or below the target; seconds: training time to that step (one thread)",
+            "diverged: the training loop stopped the run (non-finite loss, or running loss above 10x the first); "
+            "unstable: an epoch's mean training loss above 2x the best earlier epoch's",
+            "final train loss and test accuracy are over the seeds that did not diverge",
+        ]),
+        sources=rows,
+    )
+
+
+def _metrics(rows: list[dict]) -> list[Table]:
+    r0 = rows[0]
+    summary = [[name, pm(_values(rows, key), 4)] for name, key in
+               (("accuracy", "accuracy"), ("precision (macro)", "precision_macro"), ("recall (macro)", "recall_macro"),
+                ("F1 (macro)", "f1_macro"))]
+    per_class = []
+    for k in sorted({k for r in rows for k in r["metrics"].get("per_class", {})}, key=int):
+        pcs = [r["metrics"]["per_class"][k] for r in rows]
+        per_class.append([int(k), pm([p["precision"] for p in pcs]), pm([p["recall"] for p in pcs]),
+                          pm([p["f1"] for p in pcs]), int(pcs[0]["support"])])
+    notes = _notes(rows, [
+        f"model: MLP {_s(r0, 'depth')} x {_s(r0, 'width')} ReLU; Adam lr {_s(r0, 'lr')}, batch {_s(r0, 'batch_size')}, "
+        f"up to {_s(r0, 'max_epochs')} epochs with early stopping on validation loss (patience {_s(r0, 'patience')}, "
+        "best epoch restored)",
+        "metrics: sklearn.metrics accuracy_score and precision_recall_fscore_support (macro = unweighted mean "
+        "over the 10 classes) on the test split; confusion matrix plot: plots/studies_confusion_matrix.png",
+    ])
+    return [
+        Table(slug="study_metrics", title="Study 4: classification metrics (test split)",
+              columns=["metric", "value"], rows=summary, notes=notes, sources=rows),
+        Table(slug="study_metrics_per_class", title="Study 4: per-class precision, recall and F1 (test split)",
+              columns=["class", "precision", "recall", "F1", "support"], rows=per_class, notes=notes, sources=rows),
+    ]
+
+
+def _gd_variants(rows: list[dict]) -> Table:
+    r0 = rows[0]
+    body = []
+    for name, g in _groups(rows, lambda r: _s(r, "variant")):
+        body.append([name, _s(g[0], "batch_size"), pm(_values(g, "loss_equal_epochs")),
+                     int(_values(g, "steps_equal_epochs")[0]), pm(_values(g, "loss_equal_time")),
+                     pm(_values(g, "epochs_equal_time"), 1), pm(_values(g, "samples_per_s"), 0)])
+    return Table(
+        slug="study_gd_variants", title="Study 5: gradient-descent variants",
+        columns=["variant", "batch", f"train loss after {_s(r0, 'epochs')} epochs", "steps in those epochs",
+                 f"train loss after {fmt(_s(r0, 'seconds'), 1)} s", "epochs in that time", "samples/s"],
+        rows=body,
+        notes=_notes(rows, [
+            f"model: MLP {_s(r0, 'depth')} x {_s(r0, 'width')} ReLU (He init); plain SGD lr {_s(r0, 'lr')} for every "
+            "variant",
+            "train loss: mean cross-entropy over the whole training split, evaluated after training (not the "
+            "running batch loss); wall time counts training steps only (one thread), not these evaluations",
+            "curves: plots/studies_gd_variants.png (loss against epochs and against seconds, all variants)",
+        ]),
+        sources=rows,
+    )
+
+
+def _regularization(rows: list[dict]) -> Table:
+    r0 = rows[0]
+    body = []
+    for name, g in _groups(rows, lambda r: _s(r, "regularization")):
+        s = g[0]["settings"]
+        strength = ", ".join(f"{k}={s[k]}" for k in ("l1", "l2", "dropout") if k in s) or "—"
+        body.append([name, strength, pm(_values(g, "train_accuracy")), pm(_values(g, "test_accuracy")),
+                     pm(_values(g, "gap")), pm(_values(g, "sparsity"), 3, 100.0)])
+    return Table(
+        slug="study_regularization", title="Study 6: regularization",
+        columns=["regularization", "strength", "train accuracy", "test accuracy", "train − test gap",
+                 f"weights with |w| < {_s(r0, 'sparse_below')} (%)"],
+        rows=body,
+        notes=_notes(rows, [
+            f"overfitting set-up: {_s(r0, 'train_items')} training images (a fixed subset), MLP {_s(r0, 'depth')} x "
+            f"{_s(r0, 'width')} ReLU (He init), SGD momentum {_s(r0, 'momentum')} lr {_s(r0, 'lr')}, batch "
+            f"{_s(r0, 'batch_size')}, {_s(r0, 'epochs')} epochs; test: the 360-image test split",
+            "L1 / L2: explicit penalties added to the loss, l1 * sum|w| and l2 * sum w^2 over weight matrices "
+            "(biases not penalized); dropout after every hidden activation",
+        ]),
+        sources=rows,
+    )
+
+
+def _local_minima(rows: list[dict]) -> Table:
+    r0 = rows[0]
+    losses = sorted(_finite(_values(rows, "final_loss")))
+    solved = _values(rows, "solved")
+    n = len(losses)
+
+    def q(p: float) -> float:
+        return losses[min(n - 1, int(p * (n - 1) + 0.5))]
+
+    levels = Counter(round(v, 2) for v in losses)
+    top = ", ".join(f"{k:.2f} ({c})" for k, c in sorted(levels.items(), key=lambda kv: (-kv[1], kv[0]))[:4])
+    body = [
+        ["initializations", n],
+        ["solved (loss < {} and 4/4 right)".format(_s(r0, "solved_below")), count(solved)],
+        ["final loss: min", losses[0]], ["final loss: median", q(0.5)], ["final loss: 90th percentile", q(0.9)],
+        ["final loss: max", losses[-1]], ["final loss: mean ± std", pm(losses, 4)],
+        ["most common final losses (count)", top],
+    ]
+    return Table(
+        slug="study_local_minima", title="Study 7: one non-convex problem, many initializations",
+        columns=["quantity", "value"], rows=body, digits=4,
+        notes=_notes(rows, [
+            f"problem: {_s(r0, 'problem')}; weights and biases drawn from {_s(r0, 'init')}; full-batch gradient "
+            f"descent, lr {_s(r0, 'lr')}, {_s(r0, 'steps')} steps, the same for every initialization",
+            "the global minimum is loss 0 (approached as weights grow); final losses far above it with XOR "
+            "unsolved are local minima or plateaus gradient descent did not leave",
+            "spread: plots/studies_local_minima.png",
+        ], data="data: XOR, the 4 points of {0,1}^2 with label x1 xor x2"),
+        sources=rows,
+    )
+
+
+def tables(rows: dict[str, list[dict]]) -> list[Table]:
+    runs = latest_runs(rows.get(TOPIC, []))
+    out: list[Table] = []
+    makers = {"activations": _activations, "ff_vs_recurrent": _ff_vs_recurrent, "learning_rate": _learning_rate,
+              "metrics": _metrics, "gd_variants": _gd_variants, "regularization": _regularization,
+              "local_minima": _local_minima}
+    for name in ORDER:
+        if name in runs:
+            t = makers[name](runs[name])
+            out.extend(t if isinstance(t, list) else [t])
+    return out
+
+
+# --- plots -------------------------------------------------------------------------------------------------
+
+def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
+    n = min(len(c) for c in curves)
+    return [sum(c[i] for c in curves) / len(curves) for i in range(n)]
+
+
+def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
+    from .plots import new_figure, save_figure, style
+
+    runs = latest_runs(rows.get(TOPIC, []))
+    made: list[Path] = []
+    with style():
+        if "activations" in runs:
+            fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+            for (init, act), g in _groups(runs["activations"], lambda r: (_s(r, "init"), _s(r, "activation"))):
+                ls = "-" if init == "auto" else ":"
+                for ax, key in zip(axes[0], ("train_loss", "val_accuracy")):
+                    y = _mean_curve([r["curves"][key] for r in g])
+                    ax.plot(range(1, len(y) + 1), y, ls, label=f"{act} ({init} init)")
+            axes[0, 0].set(xlabel="epoch", ylabel="train loss (mean over seeds)", title="Activations: training loss")
+            axes[0, 1].set(xlabel="epoch", ylabel="validation accuracy", title="Activations: validation accuracy")
+            axes[0, 1].legend(fontsize=7)
+            fig.suptitle("Study 1: activations in a deep MLP (digits)")
+            made.append(save_figure(fig, out_dir / "studies_activations.png"))
+        if "metrics" in runs:
+            g = runs["metrics"]
+            cm = [[sum(r["metrics"]["confusion"][i][j] for r in g) for j in range(10)] for i in range(10)]
+            fig, ax = new_figure(size=(5.5, 5.0))
+            im = ax.imshow(cm, cmap="Blues")
+            ax.grid(False)
+            for i in range(10):
+                for j in range(10):
+                    if cm[i][j]:
+                        ax.text(j, i, str(cm[i][j]), ha="center", va="center", fontsize=7,
+                                color="white" if cm[i][j] > 0.6 * max(map(max, cm)) else "black")
+            ax.set(xticks=range(10), yticks=range(10), xlabel="predicted class", ylabel="true class",
+                   title=f"Study 4: confusion matrix, test split, summed over {len(g)} seeds")
+            fig.colorbar(im, ax=ax, shrink=0.8)
+            made.append(save_figure(fig, out_dir / "studies_confusion_matrix.png"))
+        if "learning_rate" in runs:
+            fig, ax = new_figure()
+            for lr, g in _groups(runs["learning_rate"], lambda r: _s(r, "lr")):
+                curves = [r["curves"]["epoch_train_loss"] for r in g if not r["metrics"]["diverged"]]
+                if curves:
+                    y = _mean_curve(curves)
+                    ax.plot(range(1, len(y) + 1), y, marker=".", label=f"lr {lr}")
+                else:
+                    ax.plot([], [], "x", label=f"lr {lr}: diverged ({len(g)}/{len(g)} seeds)")
+            ax.set(xlabel="epoch", ylabel="mean train loss (mean over seeds)", yscale="log",
+                   title="Study 3: learning rate vs convergence (plain SGD, digits)")
+            ax.legend(fontsize=8)
+            made.append(save_figure(fig, out_dir / "studies_learning_rate.png"))
+        if "gd_variants" in runs:
+            fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+            colors = {}
+            for i, (name, g) in enumerate(_groups(runs["gd_variants"], lambda r: _s(r, "variant"))):
+                colors[name] = f"C{i}"
+                for j, r in enumerate(g):
+                    for ax, key in zip(axes[0], ("by_epoch", "by_time")):
+                        pts = r["curves"][key]
+                        ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colors[name], alpha=0.8, lw=1,
+                                label=name if j == 0 else None)
+            axes[0, 0].set(xlabel="epochs", ylabel="train loss (whole split)", yscale="log", title="equal epochs")
+            axes[0, 1].set(xlabel="training time (s, one thread)", ylabel="train loss (whole split)", yscale="log",
+                           title="equal wall time")
+            axes[0, 0].legend(fontsize=8)
+            fig.suptitle("Study 5: stochastic vs mini-batch vs full-batch gradient descent (one line per seed)")
+            made.append(save_figure(fig, out_dir / "studies_gd_variants.png"))
+        if "local_minima" in runs:
+            g = runs["local_minima"]
+            fig, ax = new_figure(size=(7.0, 3.5))
+            for solved, color, label in ((True, "C2", "solved"), (False, "C3", "not solved")):
+                v = sorted(r["metrics"]["final_loss"] for r in g if bool(r["metrics"]["solved"]) is solved)
+                ax.scatter(v, [1 if solved else 0] * len(v), s=14, alpha=0.5, color=color, label=f"{label} ({len(v)})")
+            ax.set(xscale="log", xlabel="final loss (BCE, log scale)", yticks=[0, 1], yticklabels=["not solved", "solved"],
+                   ylim=(-0.6, 1.6), title=f"Study 7: XOR from {len(g)} initializations: spread of final losses")
+            ax.legend(fontsize=8, loc="upper right")
+            made.append(save_figure(fig, out_dir / "studies_local_minima.png"))
+    return made
