@@ -2,7 +2,7 @@
 
 Data: scikit-learn's bundled copy of the UCI "Optical Recognition of Handwritten Digits" test set
 (1,797 8x8 images, 10 classes; Alpaydin & Kaynak 1998; ships inside scikit-learn, BSD-3-Clause), split once,
-stratified, with a fixed seed into train 60 % / validation 20 % / test 20 % (1,077 / 360 / 360). Inputs
+stratified, with a fixed seed into train 60 % / validation 20 % / test 20 % (1,078 / 359 / 360). Inputs
 go through the model's own preprocessing (pixel counts / 16).
 """
 
