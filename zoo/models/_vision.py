@@ -7,7 +7,6 @@ one place pretrained weight files are resolved and hashed.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -35,14 +34,6 @@ def sample_images(n: int) -> list:
     return out
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def fetch_state_dict(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], str]:
     """(state dict, sha256 of the file) for the spec's weights, from the local cache via zoo.weights.
 
@@ -57,7 +48,7 @@ def fetch_state_dict(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], str]:
 
         raise UserError(f"{spec.name} has no pretrained weights registered; use pretrained=False")
     path = zw.ensure_weights(spec)
-    return zw.load_state_dict(path), file_sha256(path)
+    return zw.load_state_dict(path), zw.known_sha256(path)  # hashed once, by the check above
 
 
 def preprocess_from_torchvision(weights) -> ImagePreprocess:

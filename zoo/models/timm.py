@@ -16,9 +16,8 @@ from ..spec import ModelSpec, Weights
 from ._vision import IMAGENET_NOTE, ImageClassifier, fetch_state_dict, preprocess_from_timm
 from .base import RANDOM_INIT
 
-# timm's pretrained-cfg license field uses lower-case SPDX-like ids.
-_HF_HASH_NOTE = ("unknown offline: the HF hub publishes the file's sha256 as its LFS oid; "
-                 "pinned on first verified fetch")
+_HF_HASH_NOTE = ("not pinned here (unknown offline): the HF hub publishes the file's sha256 as its LFS oid, "
+                 "and zoo.weights checks the cached file against that blob name")
 
 
 def _build(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassifier:

@@ -128,13 +128,11 @@ def _load_checkpoint_tensors(spec: ModelSpec, sha256: str | None) -> tuple[dict[
     path = zw.ensure_weights(spec)  # verifies the hash before anything is unpickled
     from ultralytics.nn.tasks import torch_safe_load
 
-    from ._vision import file_sha256
-
     ckpt, _ = torch_safe_load(str(path), safe_only=True)  # weights_only=True + ultralytics' allow-list
     model = ckpt.get("ema") or ckpt.get("model")
     if not isinstance(model, torch.nn.Module):
         raise UserError(f"{path} holds no ultralytics model")
-    return {k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()}, file_sha256(path)
+    return {k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()}, zw.known_sha256(path)
 
 
 _OVERRIDES = ("imgsz", "conf", "iou", "max_det", "sha256")

@@ -1,0 +1,222 @@
+"""Specs as data: a schema check for every registered spec, preprocessing that matches what the source
+library itself does on real photos, and measured FLOPs checked against values computed by hand."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import pytest
+import torch
+
+import zoo
+from zoo.registry import _costs
+from zoo.spec import SOURCES, TASKS, WEIGHT_KINDS, ImagePreprocess, ModelSpec, TabularPreprocess, TextPreprocess
+
+ALL = zoo.list_models()
+TASK_PREPROCESS = {
+    "image-classification": ImagePreprocess,
+    "object-detection": ImagePreprocess,
+    "text-classification": TextPreprocess,
+    "translation": TextPreprocess,
+    "question-answering": TextPreprocess,
+    "tabular-classification": TabularPreprocess,
+}
+
+
+def _is_pos_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool) and x > 0
+
+
+def _check_image_preprocess(p: ImagePreprocess) -> None:
+    assert isinstance(p.crop_size, tuple) and len(p.crop_size) == 2 and all(map(_is_pos_int, p.crop_size))
+    r = p.resize_size
+    assert r is None or _is_pos_int(r) or (isinstance(r, tuple) and len(r) == 2 and all(map(_is_pos_int, r)))
+    assert p.interpolation in ("bilinear", "bicubic", "nearest")
+    assert isinstance(p.antialias, bool) and isinstance(p.letterbox, bool)
+    assert len(p.mean) == 3 and len(p.std) == 3
+    assert all(isinstance(v, float) and math.isfinite(v) for v in (*p.mean, *p.std))
+    assert all(s > 0 for s in p.std)
+    assert p.crop_pct is None or 0 < p.crop_pct <= 1
+    if p.letterbox:
+        assert r is None and p.crop_size[0] == p.crop_size[1]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_spec_schema(name):
+    spec = zoo.get_spec(name)
+    assert isinstance(spec, ModelSpec) and spec.name == name
+    assert spec.task in TASKS and spec.source in SOURCES
+    assert spec.architecture and spec.description
+    assert callable(spec.builder)
+    if spec.task in ("translation", "question-answering"):  # no class head: 0 says so
+        assert isinstance(spec.num_classes, int) and spec.num_classes >= 0
+    else:
+        assert _is_pos_int(spec.num_classes)
+    assert isinstance(spec.input_size, tuple) and spec.input_size and all(map(_is_pos_int, spec.input_size))
+
+    pre = spec.preprocess
+    assert isinstance(pre, TASK_PREPROCESS[spec.task]), f"{type(pre).__name__} for a {spec.task} model"
+    assert isinstance(pre.source, str) and pre.source, "preprocessing must say where its values come from"
+    if isinstance(pre, ImagePreprocess):
+        _check_image_preprocess(pre)
+        assert spec.input_size[0] == 3
+    elif isinstance(pre, TextPreprocess):
+        assert isinstance(pre.tokenizer, str) and pre.tokenizer and _is_pos_int(pre.max_length)
+    else:
+        assert _is_pos_int(pre.num_features) and isinstance(pre.scale, str)
+
+    w = spec.weights
+    if w is not None:
+        assert w.kind in WEIGHT_KINDS
+        for field in ("url", "file_name", "license", "hash_source"):
+            assert isinstance(getattr(w, field), str) and getattr(w, field), f"weights.{field} is empty"
+        if w.sha256:
+            assert re.fullmatch(r"[0-9a-f]{8,64}", w.sha256), f"sha256 {w.sha256!r} is not (a prefix of) a hex digest"
+            assert len(w.sha256) == 64 or "prefix" in w.hash_source
+        else:  # no pinned hash: the spec must say why and how the file is checked instead
+            assert re.search(r"unknown|not pinned|pinned on first", w.hash_source), w.hash_source
+        assert w.num_classes is None or _is_pos_int(w.num_classes)
+
+    for r in spec.references:
+        assert r.metric and r.dataset and r.source, r
+        assert isinstance(r.value, float) and math.isfinite(r.value), r
+
+    d = spec.to_dict()
+    assert "builder" not in d
+    assert json.loads(json.dumps(d)) == json.loads(json.dumps(d))  # plain JSON: no default=str needed
+    assert re.fullmatch(r"[0-9a-f]{16}", spec.spec_hash) and spec.spec_hash == zoo.get_spec(name).spec_hash
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_cost_measured_and_merged(name):
+    cost = _costs().get(name)
+    assert cost, f"{name} is missing from zoo/models/cost.json; run python -m zoo.models.cost {name}"
+    assert _is_pos_int(cost["params"]) and _is_pos_int(cost["flops"])
+    spec = zoo.get_spec(name)
+    assert (spec.params, spec.flops) == (cost["params"], cost["flops"])
+
+
+# --- specs read from the source library, not retyped ---------------------------------------------------
+
+TV_CLASSIFIERS = {"vgg16": "VGG16_Weights", "resnet50": "ResNet50_Weights", "inception_v3": "Inception_V3_Weights"}
+TIMM_CLASSIFIERS = {"timm/vgg16": "vgg16.tv_in1k", "timm/resnet50": "resnet50.a1_in1k",
+                    "timm/inception_v3": "inception_v3.tv_in1k"}
+
+
+@pytest.fixture(scope="module")
+def photos():
+    skimage_data = pytest.importorskip("skimage.data")
+    from PIL import Image
+
+    return [Image.fromarray(skimage_data.coffee()), Image.fromarray(skimage_data.chelsea())]
+
+
+@pytest.mark.parametrize("name", sorted(TV_CLASSIFIERS))
+def test_torchvision_preprocess_equals_weights_transforms(name, photos):
+    """zoo's transform from the spec == torchvision's weights.transforms() on real photos.
+
+    Both resize with PIL (antialiased), centre-crop, scale by 1/255 and normalize in float32, so the
+    tensors must agree to float rounding (atol 1e-6).
+    """
+    import torchvision.models as tvm
+
+    from zoo.transforms import ImageTransform
+
+    spec = zoo.get_spec(name)
+    w = getattr(tvm, TV_CLASSIFIERS[name])[spec.weights.tag]
+    assert (spec.weights.url, spec.weights.num_classes) == (w.url, len(w.meta["categories"]))
+    assert w.url.rsplit("/", 1)[-1].endswith(f"-{spec.weights.sha256}.pth")
+    ref_tf, zoo_tf = w.transforms(), ImageTransform(spec.preprocess)
+    for img in photos:
+        ref, got = ref_tf(img), zoo_tf(img)
+        assert got.shape == ref.shape == spec.input_size
+        torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
+    acc = w.meta["_metrics"]["ImageNet-1K"]
+    refs = {r.metric: r.value for r in spec.references if r.source.startswith("torchvision")}
+    assert refs == {"top1": acc["acc@1"], "top5": acc["acc@5"]}
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_CLASSIFIERS))
+def test_timm_preprocess_equals_timm_transform(name, photos):
+    """zoo's transform == timm's create_transform(**resolve_data_config(model)) on real photos (atol 1e-6)."""
+    import timm
+    from timm.data import create_transform, resolve_data_config
+
+    from zoo.transforms import ImageTransform
+
+    spec = zoo.get_spec(name)
+    assert spec.architecture == TIMM_CLASSIFIERS[name]
+    net = timm.create_model(spec.architecture, pretrained=False, num_classes=spec.num_classes)
+    cfg = net.pretrained_cfg
+    assert spec.weights.url == cfg["hf_hub_id"] and spec.weights.tag == cfg["tag"]
+    assert spec.weights.file_name == "model.safetensors"
+    ref_tf = create_transform(**resolve_data_config({}, model=net))
+    zoo_tf = ImageTransform(spec.preprocess)
+    for img in photos:
+        ref, got = ref_tf(img), zoo_tf(img)
+        assert got.shape == ref.shape == spec.input_size
+        torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
+
+
+def test_vgg_paper_reference_says_ensemble():
+    ref = next(r for r in zoo.get_spec("vgg16").references if "Simonyan" in r.source)
+    assert ref.value == 92.7 and "ensemble of 7" in ref.note and "multi-crop" in ref.note
+
+
+@pytest.mark.parametrize("name,cls", [("ssd300_vgg16", "SSD"), ("fasterrcnn_resnet50_fpn", "FasterRCNN")])
+def test_torchvision_detector_preprocess_read_from_model(name, cls):
+    import torchvision.models.detection as tvd
+
+    spec = zoo.get_spec(name)
+    with torch.device("meta"):
+        net = getattr(tvd, name)(weights=None, weights_backbone=None)
+    assert type(net).__name__ == cls
+    t = net.transform
+    assert spec.preprocess.mean == tuple(t.image_mean) and spec.preprocess.std == tuple(t.image_std)
+    if t.fixed_size:
+        assert spec.preprocess.crop_size == tuple(t.fixed_size)
+    else:
+        assert (spec.preprocess.resize_size, spec.preprocess.crop_size[0]) == (t.min_size[-1], t.max_size)
+    assert spec.references[0].metric == "box_map" and "torchvision" in spec.references[0].source
+
+
+def test_ultralytics_defaults_match_library():
+    from zoo.models.ultralytics import IMGSZ, VAL_NMS
+    from zoo.offline import configure_ultralytics
+
+    configure_ultralytics()
+    from ultralytics.cfg import DEFAULT_CFG_DICT
+
+    assert IMGSZ == DEFAULT_CFG_DICT["imgsz"]
+    assert (VAL_NMS["iou"], VAL_NMS["max_det"]) == (DEFAULT_CFG_DICT["iou"], DEFAULT_CFG_DICT["max_det"])
+    for name in ("yolov3", "yolov8n", "yolo11n"):
+        spec = zoo.get_spec(name)
+        assert spec.preprocess.letterbox and spec.input_size == (3, IMGSZ, IMGSZ)
+        assert spec.weights.kind == "ultralytics" and spec.weights.url.endswith("/" + spec.weights.file_name)
+
+
+# --- FLOPs -----------------------------------------------------------------------------------------------
+
+
+def test_flop_counter_matches_hand_count():
+    """FLOPs = 2 x MACs: ResNet's stem conv (7x7, 3->64, stride 2) on 224x224 and a 2048->1000 Linear."""
+    from zoo.models.cost import count_flops
+
+    conv = torch.nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+    macs = 112 * 112 * 64 * (3 * 7 * 7)  # output positions x channels x MACs per output
+    assert count_flops(conv, torch.zeros(1, 3, 224, 224)) == 2 * macs == 236_027_904
+    fc = torch.nn.Linear(2048, 1000)
+    assert count_flops(fc, torch.zeros(1, 2048)) == 2 * 2048 * 1000
+
+
+def test_measured_cost_agrees_with_torchvision_meta():
+    """cost.json vs torchvision's published num_params and _ops (GFLOPs as torchvision counts them, = GMACs)."""
+    import torchvision.models as tvm
+
+    for name, enum in TV_CLASSIFIERS.items():
+        spec = zoo.get_spec(name)
+        meta = getattr(tvm, enum)[spec.weights.tag].meta
+        assert spec.params == meta["num_params"]
+        assert spec.flops == pytest.approx(2 * meta["_ops"] * 1e9, rel=0.01)

@@ -1,0 +1,105 @@
+"""Measured cost of every registered model: parameters and FLOPs per sample -> zoo/models/cost.json.
+
+    python -m zoo.models.cost              # every registered model (random init)
+    python -m zoo.models.cost resnet50 'timm/*'   # only these; other entries are kept
+
+Params: every parameter of the built model (``sum(p.numel())``), buffers excluded.
+FLOPs: ``torch.utils.flop_counter.FlopCounterMode`` over ``model(example_batch(1).inputs)`` in eval mode,
+i.e. FLOPs = 2 x MACs for the ops torch counts (convolutions, matmuls, attention); element-wise ops,
+pooling, normalization, NMS and RoI pooling are not counted. One sample, at the model's own example
+input (for detectors with variable input size: zoo/data/images/bus.jpg after their resize).
+The registry merges ``params`` and ``flops`` into each spec. The file is sorted and carries no dates,
+so regenerating on another machine gives the same bytes for the same library versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import gc
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+COST_FILE = Path(__file__).with_name("cost.json")
+
+
+def _shape(x):
+    if isinstance(x, torch.Tensor):
+        return list(x.shape)
+    if isinstance(x, dict):
+        return {k: _shape(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_shape(v) for v in x]
+    return type(x).__name__
+
+
+def count_flops(model, inputs) -> int:
+    """FLOPs (2 x MACs) of one ``model(inputs)`` call, as FlopCounterMode counts them."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with torch.inference_mode(), counter:
+        model(inputs)
+    return int(counter.get_total_flops())
+
+
+def measure(name: str) -> dict:
+    """{"params", "flops", "input"} for one model, built without weights."""
+    from ..registry import create_model
+
+    torch.manual_seed(0)
+    model = create_model(name, pretrained=False)
+    batch = model.example_batch(1)
+    params = sum(p.numel() for p in model.parameters())
+    flops = count_flops(model, batch.inputs)
+    return {"params": int(params), "flops": flops, "input": _shape(batch.inputs)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..registry import list_models
+
+    p = argparse.ArgumentParser(prog="python -m zoo.models.cost", description=__doc__.split("\n")[0])
+    p.add_argument("patterns", nargs="*", help="names or wildcards; default: every registered model")
+    p.add_argument("--out", type=Path, default=COST_FILE)
+    args = p.parse_args(argv)
+
+    names = list_models()
+    if args.patterns:
+        names = [n for n in names if any(fnmatch.fnmatch(n, pat) for pat in args.patterns)]
+        if not names:
+            print(f"no registered model matches {args.patterns}", file=sys.stderr)
+            return 2
+    old = json.loads(args.out.read_text()) if args.out.exists() else {}
+    meta = old.pop("_meta", {})
+    failed = {k: v for k, v in meta.get("failed", {}).items() if k not in names and k in list_models()}
+    costs = {k: v for k, v in old.items() if k in list_models()}  # drop models no longer registered
+    for name in names:
+        try:
+            costs[name] = measure(name)
+            failed.pop(name, None)
+            print(f"{name:40s} params {costs[name]['params']:>13,}  FLOPs {costs[name]['flops']:>17,}", flush=True)
+        except Exception as e:  # record and go on: one broken model must not block the table
+            costs.pop(name, None)
+            failed[name] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            print(f"{name:40s} FAILED {failed[name]}", file=sys.stderr, flush=True)
+        gc.collect()
+    out = dict(sorted(costs.items()))
+    out["_meta"] = {
+        "generated_by": "python -m zoo.models.cost",
+        "flops": "FLOPs per sample = 2 x MACs, torch.utils.flop_counter.FlopCounterMode, eval mode, "
+                 "example_batch(1); params = sum of parameter numel",
+        "torch": torch.__version__.split("+")[0],
+        "failed": dict(sorted(failed.items())),
+    }
+    tmp = args.out.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(out, indent=1, sort_keys=False) + "\n")
+    tmp.replace(args.out)  # atomic: a crash leaves the old file whole
+    print(f"wrote {args.out} ({len(costs)} models, {len(failed)} failed)")
+    return 0 if not failed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
