@@ -134,6 +134,11 @@ def evaluate_text(name: str, task: str | None, *, checkpoint=None, split: str = 
     }
     if task == "squad":
         result["note"] = SQUAD_SPLIT_NOTE
+    if progress:  # the CLI's summary line
+        shown = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if k != "eval_time_s")
+        print(f"{name} on {result['dataset']} ({len(preds)} of {n_total} items): {shown}; weights {str(weights)[:12]}")
+        for v in sigs.values():
+            print(f"  sacrebleu {v}")
     if write:
         row = make_row(
             "eval", model=name, spec_hash=spec.spec_hash, weights=weights, dataset=result["dataset"],
