@@ -142,3 +142,25 @@ def test_checkpoint_roundtrip_and_wrong_architecture(tmp_path):
     assert {p.name: p.read_bytes() for p in ck.iterdir()} == before
     with pytest.raises(UserError, match="not a zoo text checkpoint"):
         zoo.create_model("lstm", checkpoint=tmp_path)
+
+
+@pytest.mark.parametrize("attention,cell", [("luong", "gru"), ("bahdanau", "lstm")])
+def test_step_decoding_equals_teacher_forcing(attention, cell):
+    from zoo.nlp.rnn import Seq2SeqAttention
+
+    torch.manual_seed(0)
+    net = Seq2SeqAttention(50, cell=cell, attention=attention, embed_dim=16, hidden_size=32).eval()
+    src = torch.randint(7, 50, (3, 9))
+    mask = torch.ones_like(src)
+    mask[1, 6:] = 0  # a shorter sentence: padding must be masked out of attention
+    tgt_in = torch.cat([torch.full((3, 1), BOS), torch.randint(7, 50, (3, 5))], 1)
+    with torch.no_grad():
+        full = torch.log_softmax(net({"src_ids": src, "src_mask": mask, "tgt_in": tgt_in}), -1)
+        memory, state = net.init_decoding(src, mask)
+        for t in range(tgt_in.shape[1]):
+            logp, state = net.step(tgt_in[:, t], state, memory)
+            torch.testing.assert_close(logp, full[:, t], rtol=1e-4, atol=1e-5)
+        src2 = src.clone()
+        src2[1, 6:] = 49  # changing padded positions changes nothing
+        again = torch.log_softmax(net({"src_ids": src2, "src_mask": mask, "tgt_in": tgt_in}), -1)
+    torch.testing.assert_close(again, full)
