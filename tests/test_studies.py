@@ -81,8 +81,17 @@ def test_metrics_agree_with_the_confusion_matrix(tiny_rows):
 def test_ff_vs_recurrent_rows(tiny_rows):
     rows = tiny_rows["ff_vs_recurrent"]
     assert {(r["settings"]["task"], r["settings"]["arch"]) for r in rows} == {
-        (t, a) for t in ("rows in order", "pixels permuted") for a in ("mlp", "lstm_rows")}
-    assert all(r["metrics"]["test_accuracy"] > 0.5 for r in rows)
+        (t, a) for t in ("digits: rows in order", "digits: pixels permuted") for a in ("mlp", "lstm_rows")} | {
+        (t, a) for t in ("SST-2: words in order", "SST-2: words shuffled") for a in ("bow_mlp", "lstm_tokens")}
+    assert all(r["metrics"]["test_accuracy"] > 0.5 for r in rows if r["settings"]["task"].startswith("digits"))
+    # a bag of words cannot see word order: shuffled sentences give the same model (to float rounding)
+    bow = {(r["settings"]["task"], r["settings"]["seed"]): r["metrics"] for r in rows if r["model"] == "bow_mlp"}
+    for seed in (0, 1):
+        a, b = bow[("SST-2: words in order", seed)], bow[("SST-2: words shuffled", seed)]
+        assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=2 / 1821)
+        assert a["final_train_loss"] == pytest.approx(b["final_train_loss"], rel=1e-4)
+    sst = [r for r in rows if r["model"] in ("bow_mlp", "lstm_tokens")]
+    assert all(r["dataset"].startswith("SST-2") and len(r["dataset_sha256"]) == 129 for r in sst)
 
 
 def test_mlp_is_indifferent_to_a_fixed_pixel_order():

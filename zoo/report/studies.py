@@ -130,17 +130,34 @@ def _ff_vs_recurrent(rows: list[dict]) -> Table:
         body.append([task, arch, pm(_values(g, "test_accuracy")), int(params[0]), pm(_values(g, "train_s"), 2)])
     return Table(
         slug="study_ff_vs_recurrent", title="Study 2: feed-forward vs recurrent",
-        columns=["input order", "model", "test accuracy", "params", "training time (s)"],
+        columns=["data and input order", "model", "test accuracy", "params", "training time (s)"],
         rows=body,
         notes=_notes(rows, [
-            "rows in order: the LSTM reads each image as 8 steps of 8 pixels (top to bottom); "
+            "digits, rows in order: the LSTM reads each image as 8 steps of 8 pixels (top to bottom); "
             f"pixels permuted: one fixed random permutation (seed {_s(r0, 'permutation_seed')}) of the 64 pixels "
             "for every image, so the LSTM's 'rows' are no longer image rows",
-            f"mlp: 2 hidden layers x 64, ReLU; lstm_rows: LSTM hidden 64 -> linear; Adam lr {_s(r0, 'lr')}, "
+            f"digits models: mlp 2 hidden layers x 64, ReLU; lstm_rows LSTM hidden 64 -> linear; Adam lr {_s(r0, 'lr')}, "
             f"batch {_s(r0, 'batch_size')}, {_s(r0, 'epochs')} epochs; training time excludes validation",
+            *_sst2_notes(rows),
         ]),
         sources=rows,
     )
+
+
+def _sst2_notes(rows: list[dict]) -> list[str]:
+    sst = [r for r in rows if str(_s(r, "task")).startswith("SST-2")]
+    if not sst:
+        return []
+    r = sst[0]
+    return [
+        f"SST-2: data/sst2 (Socher et al. 2013; Kim 2014 splits), trained on {_s(r, 'train_items')} training "
+        "sentences, tested on the 1,821-sentence test split; vocabulary: training tokens seen at least "
+        f"{_s(r, 'vocab_min_count')} times; words shuffled: one fixed shuffle per sentence (seed "
+        f"{_s(r, 'shuffle_seed')}), train and test alike",
+        f"SST-2 models: bow_mlp = mean of 64-d word embeddings -> MLP 64 (order-blind); lstm_tokens = 64-d "
+        f"embeddings -> LSTM 64 -> linear; Adam lr {_s(r, 'lr')}, batch {_s(r, 'batch_size')}, {_s(r, 'epochs')} epochs, "
+        "no early stopping",
+    ]
 
 
 def _learning_rate(rows: list[dict]) -> Table:

@@ -106,6 +106,9 @@ def first_reaching(values: Sequence[float], target: float, *, below: bool) -> in
 
 
 def record(config: dict[str, Any], seed: int, metrics: dict[str, Any], curves: dict[str, Any] | None = None,
-           model: str = "mlp") -> dict[str, Any]:
-    """One measurement of a study: which configuration, which seed, the figures, and optional curves."""
-    return {"model": model, "config": config, "seed": seed, "metrics": metrics, "curves": curves or {}}
+           model: str = "mlp", dataset: str | None = None, dataset_sha256: str | None = None) -> dict[str, Any]:
+    """One measurement of a study: which configuration, which seed, the figures, and optional curves.
+
+    ``dataset`` / ``dataset_sha256`` default to the digits (see ``digits()``)."""
+    return {"model": model, "config": config, "seed": seed, "metrics": metrics, "curves": curves or {},
+            "dataset": dataset, "dataset_sha256": dataset_sha256}

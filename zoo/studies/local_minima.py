@@ -10,6 +10,8 @@ plateau. Measured per initialization: final loss, and whether all 4 points are c
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -24,6 +26,7 @@ SCALES = {
     "full": dict(inits=100, steps=3000, lr=2.0, hidden=2, init_std=1.0),
     "tiny": dict(inits=12, steps=600, lr=2.0, hidden=2, init_std=1.0),
 }
+XOR_SHA256 = hashlib.sha256(X.numpy().tobytes() + Y.numpy().tobytes()).hexdigest()
 SOLVED_BELOW = 0.1  # final mean BCE below this with all 4 points right counts as reaching the global basin
 
 
@@ -87,6 +90,6 @@ def run(seeds, scale: str = "full") -> list[dict]:
              "solved_below": SOLVED_BELOW},
             seed,
             {"final_loss": loss, "correct_of_4": correct, "solved": loss < SOLVED_BELOW and correct == 4},
-            model="xor-2-2-1",
+            model="xor-2-2-1", dataset="XOR (4 points)", dataset_sha256=XOR_SHA256,
         ))
     return out
