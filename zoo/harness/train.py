@@ -24,7 +24,8 @@ Regularization, said precisely:
 
 Checkpoints (``checkpoint_dir``): one safetensors file, ``last.safetensors``, written atomically (temp
 file + rename) every ``checkpoint_every`` steps and at the end of every epoch. It holds the model's
-state dict (keys ``model.*``), the optimizer's tensors (``optim.*``), the torch RNG state, and, in the
+state dict (keys ``model.*``), the optimizer's tensors (``optim.*``), the torch RNG state (CPU, and CUDA
+when in use), the best epoch's weights under early stopping (``best.*``), and, in the
 metadata, the optimizer's non-tensor state, step / epoch / position in the epoch, early-stopping state
 and the history so far. ``resume=True`` loads it and continues; since the data order is a function of
 (seed, epoch) and the RNG state is restored, a run killed mid-epoch and resumed ends with the same weights
@@ -268,6 +269,8 @@ def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimi
         tensors[f"model.{k}"] = v.detach().cpu().contiguous()
     optim_skeleton = _split_state(optimizer.state_dict(), "optim", tensors)
     tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
     if best_state is not None:
         for k, v in best_state.items():
             tensors[f"best.{k}"] = v
@@ -401,7 +404,8 @@ def train(
     max_steps / max_time_s: stop after that many optimizer steps / seconds of training (wall clock).
     val_data: evaluated after every epoch with ``val_fn(model, val_data) -> dict`` (default: mean loss and
     accuracy via ``evaluate_loss``); ``patience`` epochs without improvement of ``val_<monitor>`` stop the
-    run (early stopping), and with ``restore_best`` the best epoch's weights are put back.
+    run (early stopping), and with ``restore_best`` the run ends with the best epoch's weights (whether or
+    not it stopped early).
     callbacks: called after every optimizer step with a dict (step, epoch, loss, lr, items, wall_s and, with
     ``log_grad_norm``, grad_norm (all parameters) and grad_norm_first (first weight tensor), before
     clipping); returning True or raising StopTraining ends the run.
@@ -461,6 +465,8 @@ def train(
             raise UserError(f"{ckpt}: optimizer state does not fit this optimizer ({e})") from None
         st.update(saved)
         torch.set_rng_state(other["rng.torch"])
+        if "rng.cuda" in other and torch.cuda.is_available():
+            torch.cuda.set_rng_state(other["rng.cuda"])
         best = {k[len("best."):]: v for k, v in other.items() if k.startswith("best.")}
         best_state = best or None
         st["stopped_by"] = None  # a resumed run goes on, whatever stopped the one it continues
@@ -603,7 +609,7 @@ def train(
             save()
     if bar is not None:
         bar.close()
-    if st["stopped_by"] == "early_stopping" and best_state is not None and restore_best:
+    if best_state is not None and restore_best:  # early stopping on: end with the best epoch's weights
         model.load_state_dict(best_state)
     if max_steps is not None and st["step"] >= max_steps and st["stopped_by"] is None:
         st["stopped_by"] = "max_steps"
