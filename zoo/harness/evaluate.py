@@ -283,6 +283,8 @@ def _evaluate_vision(spec, name, data, dist, *, checkpoint, limit, device, batch
 
     from ..results import append_row, make_row, raw_path
 
+    if model.weights_id == RANDOM_INIT:
+        refs = []  # published figures are for trained weights: no delta to show for random init
     dataset_sha = None
     if dist.is_main:
         dataset_sha = sha256_tree(ds.root) if spec.task == "image-classification" else ds.sha256()
