@@ -138,7 +138,7 @@ def test_rows_tables_and_plots(tiny_rows, tmp_path):
         assert t.rows and all(len(r) == len(t.columns) for r in t.rows)
         assert any(n.startswith("command: `zoo study") for n in t.notes) and any("seed" in n for n in t.notes)
     lr = next(t for t in ts if t.slug == "study_learning_rate")
-    assert [r[0] for r in lr.rows] == [0.001, 0.01, 0.1, 1.0, 10.0] and lr.rows[-1][5] == "2/2"
+    assert [r[0] for r in lr.rows] == ["0.001", "0.01", "0.1", "1", "10"] and lr.rows[-1][5] == "2/2"
     made = plots({"studies": rows}, tmp_path)
     assert sorted(p.name for p in made) == ["studies_activations.png", "studies_confusion_matrix.png",
                                             "studies_gd_variants.png", "studies_learning_rate.png",

@@ -165,7 +165,7 @@ def _learning_rate(rows: list[dict]) -> Table:
     body = []
     for lr, g in _groups(rows, lambda r: _s(r, "lr")):
         st = _values(g, "steps_to_target")
-        body.append([lr, pm(st, 0) if any(v is not None for v in st) else "not reached",
+        body.append([f"{lr:g}", pm(st, 0) if any(v is not None for v in st) else "not reached",
                      pm(_values(g, "seconds_to_target"), 3), pm(_values(g, "final_train_loss")),
                      pm(_values(g, "test_accuracy")), count(_values(g, "diverged")), count(_values(g, "unstable"))])
     return Table(
@@ -349,9 +349,9 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
                 curves = [r["curves"]["epoch_train_loss"] for r in g if not r["metrics"]["diverged"]]
                 if curves:
                     y = _mean_curve(curves)
-                    ax.plot(range(1, len(y) + 1), y, marker=".", label=f"lr {lr}")
+                    ax.plot(range(1, len(y) + 1), y, marker=".", label=f"lr {lr:g}")
                 else:
-                    ax.plot([], [], "x", label=f"lr {lr}: diverged ({len(g)}/{len(g)} seeds)")
+                    ax.plot([], [], "x", label=f"lr {lr:g}: diverged ({len(g)}/{len(g)} seeds)")
             ax.set(xlabel="epoch", ylabel="mean train loss (mean over seeds)", yscale="log",
                    title="Study 3: learning rate vs convergence (plain SGD, digits)")
             ax.legend(fontsize=8)
