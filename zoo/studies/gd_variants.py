@@ -32,7 +32,7 @@ def _curve_recorder(model, split, every_steps: int = 0, every_s: float = 0.0):
     def cb(info: dict) -> None:
         due = (every_steps and info["step"] % every_steps == 0) or (every_s and info["wall_s"] >= state["next_t"])
         if due:
-            points.append({"step": info["step"], "items": None, "wall_s": info["wall_s"], "loss": mean_loss(model, split)})
+            points.append({"step": info["step"], "wall_s": info["wall_s"], "loss": mean_loss(model, split)})
             model.train()
             if every_s:
                 while state["next_t"] <= info["wall_s"]:
@@ -61,12 +61,16 @@ def run(seeds, scale: str = "full") -> list[dict]:
             for p in pts:
                 p["epoch"] = p["step"] / steps_per_epoch
             loss_epochs = mean_loss(model, data.train)
+            if not pts or pts[-1]["step"] != r["steps"]:
+                pts.append({"step": r["steps"], "wall_s": r["wall_s"], "loss": loss_epochs, "epoch": r["steps"] / steps_per_epoch})
             # equal wall time
             model = build("mlp", seed, activation="relu", depth=c["depth"], width=c["width"], init="auto")
             tpts, tcb = _curve_recorder(model, data.train, every_s=c["seconds"] / c["time_points"])
             rt = train(model, data.train.pair, loss_fn=F.cross_entropy, optimizer="sgd", lr=c["lr"], batch_size=bs,
                        epochs=10**6, max_time_s=c["seconds"], seed=seed, callbacks=[tcb], progress=False, desc=name)
             loss_time = mean_loss(model, data.train)
+            if not tpts or tpts[-1]["step"] != rt["steps"]:
+                tpts.append({"step": rt["steps"], "wall_s": rt["wall_s"], "loss": loss_time})
             out.append(record(
                 cfg, seed,
                 {"loss_equal_epochs": loss_epochs, "loss_equal_time": loss_time, "initial_loss": start,
