@@ -220,3 +220,11 @@ def test_measured_cost_agrees_with_torchvision_meta():
         meta = getattr(tvm, enum)[spec.weights.tag].meta
         assert spec.params == meta["num_params"]
         assert spec.flops == pytest.approx(2 * meta["_ops"] * 1e9, rel=0.01)
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if isinstance(zoo.get_spec(n).preprocess, ImagePreprocess)])
+def test_image_cost_measured_at_spec_input_size(name):
+    """FLOPs are per sample at the spec's input size: the shape cost.json recorded must be that size."""
+    shape = _costs()[name]["input"]
+    shape = shape["images"] if isinstance(shape, dict) else shape
+    assert tuple(shape) == (1, *zoo.get_spec(name).input_size)

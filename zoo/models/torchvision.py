@@ -311,10 +311,21 @@ def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="
     pre = _detector_preprocess(net, f"torchvision {name}(): model.transform ({type(t).__name__})")
     if t.fixed_size:
         resize_note = f"resized to exactly {t.fixed_size[0]}x{t.fixed_size[1]} (aspect ratio not kept)"
+        input_size = (3, *pre.crop_size)
     else:
+        # The network's input size varies per image; the spec's input_size is what the model's own transform
+        # makes of the example image (zoo/data/images/bus.jpg), where cost.json's FLOPs are measured.
+        from PIL import Image
+
+        from ._vision import SAMPLE_IMAGES, SAMPLE_IMAGES_DIR
+
+        with Image.open(SAMPLE_IMAGES_DIR / SAMPLE_IMAGES[0]) as im:
+            w_img, h_img = im.size
+        input_size = tuple(t([torch.zeros(3, h_img, w_img)])[0].tensors.shape[1:])
         resize_note = (f"shorter side resized to {t.min_size[-1]}, longer side capped at {t.max_size} "
-                       f"(aspect ratio kept), batch padded to a multiple of {t.size_divisible}; "
-                       f"input size varies per image; crop_size holds the cap, FLOPs are for bus.jpg")
+                       f"(aspect ratio kept), batch padded to a multiple of {t.size_divisible}; the input size "
+                       f"varies per image (crop_size holds the cap); input_size and FLOPs are for "
+                       f"{SAMPLE_IMAGES[0]} ({w_img}x{h_img}) -> {input_size[2]}x{input_size[1]}")
     post = {k: getattr(net, k, None) for k in ("score_thresh", "nms_thresh", "detections_per_img", "topk_candidates")}
     if kind == "rcnn":
         post = {k: getattr(net.roi_heads, k) for k in ("score_thresh", "nms_thresh", "detections_per_img")}
@@ -326,7 +337,7 @@ def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="
         description=description,
         preprocess=pre,
         num_classes=num_classes,
-        input_size=(3, *pre.crop_size),
+        input_size=(3, *input_size[1:]),
         weights=_weights_from_tv(w, COCO_NOTE),
         references=_tv_metrics(w, "COCO-val2017", "COCO val2017", {"box_map": "box_map"}),
         notes=("preprocess: torchvision's GeneralizedRCNNTransform, tensor bilinear resize without antialias: "
