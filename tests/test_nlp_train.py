@@ -3,6 +3,7 @@ gives the same weights; translation and QA train and evaluate end to end."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -110,7 +111,11 @@ def test_translation_and_qa_train_and_evaluate(name, task, extra, tmp_path, resu
     r = train_text(name, task, out=tmp_path / "ck", limit=32, batch_size=16, epochs=1, val_limit=8, progress=False,
                    overrides=extra)
     assert r["step"] == 2 and (tmp_path / "ck" / "model.safetensors").is_file()
-    ev = evaluate_text(name, task, checkpoint=tmp_path / "ck", limit=12, batch_size=6, progress=False)
+    pred_file = tmp_path / "preds.jsonl"
+    ev = evaluate_text(name, task, checkpoint=tmp_path / "ck", limit=12, batch_size=6, progress=False,
+                       predictions=pred_file)
+    lines = [json.loads(x) for x in pred_file.read_text().splitlines()]
+    assert len(lines) == 12 and "text" in lines[0] and (("id" in lines[0]) == (task == "squad"))
     key = "bleu" if task == "multi30k" else "exact_match"
     assert 0 <= ev[key] <= 100 and ev["checkpoint_sha256"] == r["checkpoint_sha256"]
     if task == "squad":

@@ -224,7 +224,7 @@ class Translator(TextModel):
             return self.net.generate(
                 input_ids=inputs["src_ids"], attention_mask=inputs["src_mask"], num_beams=self.num_beams,
                 max_new_tokens=self.max_new_tokens, decoder_start_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD,
-                bos_token_id=BOS, do_sample=False, early_stopping=True,
+                bos_token_id=BOS, do_sample=False,
             )
         from ..nlp.decode import beam_decode
 
