@@ -148,3 +148,15 @@ def test_text_models_are_forwarded_to_the_nlp_harness(monkeypatch):
     assert "pretrained" not in kw
     assert zoo_main(["eval", text[0], "--task", "sst2", "--random-init"]) == 0
     assert calls[1][2]["pretrained"] is False
+
+
+@pytest.mark.skipif("resnet50" not in list_models(), reason="resnet50 is not registered")
+def test_pretrained_weights_missing_offline_is_one_clear_line(tmp_path, zoo_cache, results_dir, capsys):
+    """Offline with an empty cache: `zoo eval resnet50` names the file and `zoo fetch resnet50`, writes nothing."""
+    from zoo.cli import main as zoo_main
+
+    picks, names, layouts = _make_layouts(tmp_path)
+    assert zoo_main(["eval", "resnet50", "--data", str(layouts["synset-folders"])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("zoo: error: ") and "\n" not in err and "zoo fetch resnet50" in err
+    assert not (results_dir / "eval.jsonl").exists()
