@@ -167,11 +167,13 @@ def _learning_rate(rows: list[dict]) -> Table:
         st = _values(g, "steps_to_target")
         body.append([f"{lr:g}", pm(st, 0) if any(v is not None for v in st) else "not reached",
                      pm(_values(g, "seconds_to_target"), 3), pm(_values(g, "final_train_loss")),
-                     pm(_values(g, "test_accuracy")), count(_values(g, "diverged")), count(_values(g, "unstable"))])
+                     pm(_values(g, "test_accuracy")), count(_values(g, "diverged")), count(_values(g, "unstable")),
+                     pm(_values(g, "loss_rises"), 1)])
     return Table(
         slug="study_learning_rate", title="Study 3: learning rate vs convergence (plain SGD)",
         columns=["learning rate", f"steps to train loss ≤ {_s(r0, 'target_loss')}", "seconds to it",
-                 "final train loss", "test accuracy", "diverged (seeds)", "unstable (seeds)"],
+                 "final train loss", "test accuracy", "diverged (seeds)", "unstable (seeds)",
+                 "epochs with rising loss"],
         rows=body,
         notes=_notes(rows, [
             f"model: MLP {_s(r0, 'depth')} x {_s(r0, 'width')} ReLU (He init); plain SGD (no momentum), batch "
@@ -179,7 +181,8 @@ def _learning_rate(rows: list[dict]) -> Table:
             "steps to target: first optimizer step at which the running mean of the batch loss over one epoch's "
             "worth of steps is at or below the target; seconds: training time to that step (one thread)",
             "diverged: the training loop stopped the run (non-finite loss, or running loss above 10x the first); "
-            "unstable: an epoch's mean training loss above 2x the best earlier epoch's",
+            "unstable: at least one epoch whose mean training loss rose more than 10 % over the previous epoch's "
+            "(counted in the last column)",
             "final train loss and test accuracy are over the seeds that did not diverge",
         ]),
         sources=rows,

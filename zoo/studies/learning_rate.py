@@ -5,7 +5,7 @@ overshoot or diverge. Same MLP, plain SGD (no momentum), mini-batch 32, same epo
 learning rate changes. Measured: optimizer steps and seconds (one thread) until the training loss, as a
 running mean over one epoch's worth of steps, first reaches the target; the final epoch's training loss;
 divergence as detected by the training loop (non-finite loss, or a running loss above 10x the first); and
-instability: an epoch whose mean training loss exceeds twice the best earlier epoch's.
+instability: epochs whose mean training loss rose more than 10 % over the previous epoch's.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from .common import accuracy, build, digits, record
 
 TITLE = "Learning rate vs convergence (plain SGD)"
 RATES = (0.001, 0.01, 0.1, 1.0, 10.0)
+RISE = 1.1  # an epoch whose mean loss is 10 % above the previous epoch's counts as a rise (instability)
 SCALES = {
     "full": dict(epochs=20, batch_size=32, target_loss=0.5, width=64, depth=2),
     "tiny": dict(epochs=8, batch_size=32, target_loss=0.5, width=64, depth=2),
@@ -33,14 +34,9 @@ def _running(losses: list[float], window: int) -> list[float]:
     return out
 
 
-def unstable(epoch_losses: list[float], factor: float = 2.0) -> bool:
-    """Whether some epoch's mean loss exceeds ``factor`` x the best earlier epoch's."""
-    best = float("inf")
-    for v in epoch_losses:
-        if v > factor * best:
-            return True
-        best = min(best, v)
-    return False
+def loss_rises(epoch_losses: list[float], rise: float = RISE) -> int:
+    """How many epochs ended with a mean training loss above ``rise`` x the previous epoch's."""
+    return sum(1 for a, b in zip(epoch_losses, epoch_losses[1:]) if b > rise * a)
 
 
 def run(seeds, scale: str = "full") -> list[dict]:
@@ -66,7 +62,8 @@ def run(seeds, scale: str = "full") -> list[dict]:
                  "seconds_to_target": steps[hit]["wall_s"] if hit is not None else None,
                  "final_train_loss": epoch_losses[-1] if epoch_losses and not r["diverged"] else None,
                  "diverged": r["diverged"], "diverged_step": r["diverged_step"],
-                 "unstable": None if r["diverged"] else unstable(epoch_losses),
+                 "loss_rises": None if r["diverged"] else loss_rises(epoch_losses),
+                 "unstable": None if r["diverged"] else loss_rises(epoch_losses) > 0,
                  "test_accuracy": None if r["diverged"] else accuracy(model, data.test),
                  "steps": r["steps"], "train_s": r["wall_s"]},
                 {"epoch_train_loss": epoch_losses, "step_loss_running": run_loss[:: max(1, window // 4)]},
