@@ -189,6 +189,8 @@ def evaluate(
     if limit is not None and limit < 1:
         raise UserError(f"--limit must be at least 1, got {limit}")
     if spec.task not in VISION_TASKS:
+        if data is not None:
+            raise UserError(f"{name} is a {spec.task} model: it reads its task's data set (--task), not --data")
         from ..nlp.evaluate import evaluate_text
 
         kw = {} if pretrained is None else {"pretrained": pretrained}
