@@ -15,6 +15,7 @@ from typing import Any, Callable, Sequence
 from .base import Table, fmt
 
 TOPIC = "studies"
+ACTIVATION_ORDER = ("sigmoid", "tanh", "relu", "gelu")
 ORDER = ("activations", "ff_vs_recurrent", "learning_rate", "metrics", "gd_variants", "regularization",
          "local_minima")
 DATA_NOTE = ("data: scikit-learn digits (UCI optdigits, 1,797 8x8 images, 10 classes), stratified split with "
@@ -323,9 +324,10 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
             fig, axes = new_figure(1, 2, size=(10.0, 4.0))
             for (init, act), g in _groups(runs["activations"], lambda r: (_s(r, "init"), _s(r, "activation"))):
                 ls = "-" if init == "auto" else ":"
+                color = f"C{ACTIVATION_ORDER.index(act)}" if act in ACTIVATION_ORDER else None
                 for ax, key in zip(axes[0], ("train_loss", "val_accuracy")):
                     y = _mean_curve([r["curves"][key] for r in g])
-                    ax.plot(range(1, len(y) + 1), y, ls, label=f"{act} ({init} init)")
+                    ax.plot(range(1, len(y) + 1), y, ls, color=color, label=f"{act} ({init} init)")
             axes[0, 0].set(xlabel="epoch", ylabel="train loss (mean over seeds)", title="Activations: training loss")
             axes[0, 1].set(xlabel="epoch", ylabel="validation accuracy", title="Activations: validation accuracy")
             axes[0, 1].legend(fontsize=7)
@@ -348,14 +350,15 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
             made.append(save_figure(fig, out_dir / "studies_confusion_matrix.png"))
         if "learning_rate" in runs:
             fig, ax = new_figure()
-            for lr, g in _groups(runs["learning_rate"], lambda r: _s(r, "lr")):
+            for i, (lr, g) in enumerate(_groups(runs["learning_rate"], lambda r: _s(r, "lr"))):
                 curves = [r["curves"]["epoch_train_loss"] for r in g if not r["metrics"]["diverged"]]
                 if curves:
-                    y = _mean_curve(curves)
-                    ax.plot(range(1, len(y) + 1), y, marker=".", label=f"lr {lr:g}")
+                    for k, c in enumerate(curves):
+                        ax.plot(range(1, len(c) + 1), c, marker=".", color=f"C{i}", lw=1, alpha=0.8,
+                                label=f"lr {lr:g}" if k == 0 else None)
                 else:
-                    ax.plot([], [], "x", label=f"lr {lr:g}: diverged ({len(g)}/{len(g)} seeds)")
-            ax.set(xlabel="epoch", ylabel="mean train loss (mean over seeds)", yscale="log",
+                    ax.plot([], [], "x", color=f"C{i}", label=f"lr {lr:g}: diverged ({len(g)}/{len(g)} seeds)")
+            ax.set(xlabel="epoch", ylabel="epoch mean train loss (one line per seed)", yscale="log",
                    title="Study 3: learning rate vs convergence (plain SGD, digits)")
             ax.legend(fontsize=8)
             made.append(save_figure(fig, out_dir / "studies_learning_rate.png"))
