@@ -55,11 +55,12 @@ def mean_std(vals: Sequence[Any]) -> tuple[float | None, float | None, int]:
 
 
 def pm(vals: Sequence[Any], digits: int = 3, scale: float = 1.0) -> str | None:
-    """"mean ± std" over the finite values (None when there are none); "(k of n)" when some are missing."""
+    """"mean ± std" over the finite values (the value alone when there is one; None when there are none);
+    "(k of n)" when some are missing."""
     m, s, k = mean_std(vals)
     if m is None:
         return None
-    text = f"{fmt(m * scale, digits)} ± {fmt(s * scale, digits)}"
+    text = f"{fmt(m * scale, digits)} ± {fmt(s * scale, digits)}" if k > 1 else fmt(m * scale, digits)
     return text if k == len(vals) else f"{text} ({k} of {len(vals)})"
 
 
