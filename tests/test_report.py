@@ -99,6 +99,7 @@ def test_regeneration_is_byte_identical_and_restores_deleted(raw):
     assert {"README.md", "leaderboard.md", "leaderboard.csv", MANIFEST} <= set(first)
     assert any(p.startswith("plots/pareto_") for p in first) and "plots/latency_resnet50.png" in first
 
+    assert all((out / rel).stat().st_mode & 0o644 == 0o644 for rel in first)  # readable by all, like any file
     again = report(raw, out, modules=ONLY)
     assert again.written == [] and _snapshot(out) == first
 
