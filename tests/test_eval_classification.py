@@ -350,7 +350,7 @@ def test_torchrun_two_processes_same_counts_as_one(digits, tmp_path, results_dir
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(_free_port()), __file__, "eval", MODEL, "--data", str(data),
            "--checkpoint", str(ckpt), "--workers", "0", "--batch-size", "16", "--predictions", str(preds)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).parent)}
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     rows = [json.loads(line) for line in (results_dir / "eval.jsonl").read_text().splitlines()]
