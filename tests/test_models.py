@@ -24,6 +24,9 @@ FAST = {
     "yolov3": {"imgsz": 320},
     "fasterrcnn_resnet50_fpn": {"min_size": 320, "max_size": 448},
     "retinanet_resnet50_fpn": {"min_size": 320, "max_size": 448},
+    # random-init decoders never emit EOS, so generation runs to max_new_tokens with beam search
+    "transformer_mt": {"num_beams": 1, "max_new_tokens": 8},
+    "rnn_attention": {"num_beams": 1, "max_new_tokens": 8},
 }
 
 
@@ -86,18 +89,18 @@ def test_builds_and_runs_one_forward(name):
 # --- torchvision detectors -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,overrides", [
-    ("ssdlite320_mobilenet_v3_large", {}),
-    ("fasterrcnn_resnet50_fpn", {"min_size": 192, "max_size": 256}),
-    ("retinanet_resnet50_fpn", {"min_size": 192, "max_size": 256, "score_thresh": 0.0}),
+@pytest.mark.parametrize("name,overrides,n", [
+    ("ssdlite320_mobilenet_v3_large", {"detections_per_img": 50}, 1),
+    ("fasterrcnn_resnet50_fpn", {"min_size": 192, "max_size": 256}, 2),  # 2 sizes: padded batch
+    ("retinanet_resnet50_fpn", {"min_size": 192, "max_size": 256, "score_thresh": 0.0}, 1),
 ])
-def test_detector_stages_equal_torchvision_call(name, overrides):
+def test_detector_stages_equal_torchvision_call(name, overrides, n):
     """preprocess -> forward -> postprocess == torchvision's own net(images) in eval mode, box for box."""
     from torchvision.transforms.functional import pil_to_tensor
 
     torch.manual_seed(0)
     model = zoo.create_model(name, **overrides)
-    items = model.example_items(2)
+    items = model.example_items(n)
     with torch.inference_mode():
         ours = model.predict(items)
         ref = model.net([pil_to_tensor(im).float() / 255 for im in items])
@@ -146,6 +149,28 @@ def test_torchvision_pretrained_loads_verified_file(tmp_path):
     bad = tmp_path / "bad.safetensors"
     with pytest.raises(UserError, match="does not fit"):
         spec.builder(_fake_local_weights(spec, bad, sha256_file(bad)), pretrained=True)
+
+
+@pytest.mark.parametrize("name,small_arch", [("resnet50", "mobilenet_v3_small"), ("timm/resnet50", "resnet10t.c3_in1k")])
+def test_classifier_pretrained_loads_verified_file(tmp_path, name, small_arch):
+    """The classifiers' pretrained path (verified file -> tensors-only load -> the same predictions), run on a
+    small architecture of the same family so the test stays fast; weights_id is the file's sha256."""
+    from safetensors.torch import save_file
+
+    from zoo.weights import sha256_file
+
+    spec = dataclasses.replace(zoo.get_spec(name), architecture=small_arch, extra={})
+    torch.manual_seed(2)
+    src = spec.builder(spec, pretrained=False).eval()
+    path = tmp_path / "w.safetensors"
+    save_file({k: v.contiguous() for k, v in src.net.state_dict().items()}, str(path))
+    model = spec.builder(_fake_local_weights(spec, path, sha256_file(path)), pretrained=True).eval()
+    assert model.weights_id == sha256_file(path)
+    items = model.example_items(1)
+    with torch.inference_mode():
+        assert model.predict(items) == src.predict(items)
+    with pytest.raises(UserError, match="1000 classes"):
+        spec.builder(_fake_local_weights(spec, path, sha256_file(path)), pretrained=True, num_classes=10)
 
 
 def test_pretrained_offline_missing_file_is_one_line_error(zoo_cache):

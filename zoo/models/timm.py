@@ -28,10 +28,9 @@ def _build(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClass
         raise UserError(f"{spec.name}: pretrained weights have {spec.num_classes} classes, not {num_classes}")
     if overrides:
         raise UserError(f"{spec.name}: unknown overrides {sorted(overrides)} (supported: num_classes)")
+    state, weights_id = fetch_state_dict(spec) if pretrained else (None, RANDOM_INIT)  # verify before building
     net = timm.create_model(spec.architecture, pretrained=False, num_classes=num_classes)
-    weights_id = RANDOM_INIT
-    if pretrained:
-        state, weights_id = fetch_state_dict(spec)
+    if state is not None:
         net.load_state_dict(state)
     if num_classes != spec.num_classes:
         import dataclasses

@@ -70,10 +70,9 @@ def _build_classifier(spec: ModelSpec, pretrained: bool = False, **overrides) ->
         raise UserError(f"{spec.name}: pretrained weights have {spec.num_classes} classes, not {num_classes}")
     if overrides:
         raise UserError(f"{spec.name}: unknown overrides {sorted(overrides)} (supported: num_classes)")
+    state, weights_id = fetch_state_dict(spec) if pretrained else (None, RANDOM_INIT)  # verify before building
     net = getattr(tvm, spec.architecture)(weights=None, num_classes=num_classes, **kwargs)
-    weights_id = RANDOM_INIT
-    if pretrained:
-        state, weights_id = fetch_state_dict(spec)
+    if state is not None:
         net.load_state_dict(state)
     if num_classes != spec.num_classes:
         spec = dataclasses.replace(spec, num_classes=num_classes)
@@ -266,10 +265,9 @@ def _build_detector(spec: ModelSpec, pretrained: bool = False, **overrides) -> T
     if spec.extra["detector"] == "rcnn":  # FasterRCNN names its thresholds box_*
         kwargs = {("box_" + k if k in ("score_thresh", "nms_thresh", "detections_per_img") else k): v
                   for k, v in kwargs.items()}
+    state, weights_id = fetch_state_dict(spec) if pretrained else (None, RANDOM_INIT)  # verify before building
     net = _detector_net(spec, **kwargs)
-    weights_id = RANDOM_INIT
-    if pretrained:
-        state, weights_id = fetch_state_dict(spec)
+    if state is not None:
         # torchvision builds pretrained detectors with FrozenBatchNorm2d (no num_batches_tracked) and, for
         # these V1 weights, eps=0.0 (torchvision's overwrite_eps); same arithmetic in eval mode.
         missing, unexpected = net.load_state_dict(state, strict=False)

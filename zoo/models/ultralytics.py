@@ -143,12 +143,12 @@ def _build(spec: ModelSpec, pretrained: bool = False, **overrides) -> YOLODetect
     if bad:
         raise UserError(f"{spec.name}: unknown overrides {sorted(bad)} (supported: {', '.join(_OVERRIDES)})")
     DetectionModel = _import_ultralytics()
+    state, weights_id = (_load_checkpoint_tensors(spec, overrides.get("sha256")) if pretrained
+                         else (None, RANDOM_INIT))  # verify before building
     threads = torch.get_num_threads()
     net = DetectionModel(spec.extra["yaml"], ch=3, nc=spec.extra["nc"], verbose=False)
     torch.set_num_threads(threads)
-    weights_id = RANDOM_INIT
-    if pretrained:
-        state, weights_id = _load_checkpoint_tensors(spec, overrides.get("sha256"))
+    if state is not None:
         net.load_state_dict(state)
     imgsz = int(overrides.get("imgsz", spec.input_size[-1]))
     stride = int(net.stride.max())
