@@ -44,7 +44,7 @@ _SPEED_KEYS: dict[str, tuple[str, ...]] = {
 }
 _SAMPLE_KEYS = ("latencies_ms", "times_ms", "latency_samples_ms", "samples_ms")
 _SPEED_KINDS = ("speed", "bench")
-_NOT_ACCURACY_KINDS = ("speed", "bench", "study", "train", "error", "training")
+_ACCURACY_KINDS = ("eval", "accuracy")  # zoo eval (vision and text); study/train/frameworks rows are not scores
 # Settings that say how long a measurement ran, not what was measured: not part of a leaderboard key.
 _RUN_LENGTH_SETTINGS = ("warmup", "min_iters", "max_iters", "min_duration_s", "iterations", "iters", "repeats",
                         "rounds", "timing", "policy", "progress", "resume", "retry_errors", "threads_requested",
@@ -196,7 +196,7 @@ def split_rows(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict], list[
             kind = str(r.get("kind") or "")
             if kind in _SPEED_KINDS or (topic == "speed" and speed_value(r, "items_per_s") is not None):
                 speed.append(r)
-            elif kind not in _NOT_ACCURACY_KINDS and topic not in ("speed", "studies"):
+            elif kind in _ACCURACY_KINDS:
                 if score_of(r, task_of(r)) is not None:
                     acc.append(r)
     return speed, acc, errors
