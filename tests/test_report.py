@@ -367,3 +367,16 @@ def test_sig_and_numeric_string_alignment():
         "0.00402", "0.0110", "365", "19000", "0", None]
     md = to_markdown(Table(slug="s", title="s", columns=["x"], rows=[[sig(0.5)], [sig(123.4)], [None]]))
     assert "| ----: |" in md and "| 0.500 |" in md and "|   123 |" in md
+
+
+def test_regeneration_is_identical_across_processes_and_hash_seeds(raw, tmp_path):
+    """Set/dict iteration order depends on PYTHONHASHSEED: two fresh processes must still agree byte for byte."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import sys; from zoo.report import report; report(sys.argv[1], sys.argv[2])"
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", code, str(raw), str(tmp_path / f"out{seed}")], check=True, env=env)
+    assert _snapshot(tmp_path / "out1") == _snapshot(tmp_path / "out2")
