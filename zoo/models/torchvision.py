@@ -249,7 +249,7 @@ def _detector_net(spec: ModelSpec, **kwargs):
     return getattr(tvd, spec.architecture)(weights=None, weights_backbone=None, num_classes=spec.num_classes, **kwargs)
 
 
-_DETECTOR_OVERRIDES = ("min_size", "max_size", "score_thresh", "nms_thresh", "detections_per_img")
+_DETECTOR_OVERRIDES = ("min_size", "max_size", "score_thresh", "nms_thresh", "detections_per_img", "topk_candidates")
 
 
 def _build_detector(spec: ModelSpec, pretrained: bool = False, **overrides) -> TorchvisionDetector:
@@ -262,6 +262,8 @@ def _build_detector(spec: ModelSpec, pretrained: bool = False, **overrides) -> T
     if bad:
         raise UserError(f"{spec.name}: unknown overrides {sorted(bad)} (supported: {', '.join(_DETECTOR_OVERRIDES)})")
     kwargs = dict(overrides)
+    if spec.extra["detector"] == "rcnn" and "topk_candidates" in kwargs:
+        raise UserError(f"{spec.name}: topk_candidates applies to SSD and RetinaNet only")
     if spec.extra["detector"] == "rcnn":  # FasterRCNN names its thresholds box_*
         kwargs = {("box_" + k if k in ("score_thresh", "nms_thresh", "detections_per_img") else k): v
                   for k, v in kwargs.items()}
