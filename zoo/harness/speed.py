@@ -84,8 +84,9 @@ def existing_keys(path: Path, include_errors: bool = True) -> set[str]:
             if r.get("kind") == "speed" and r.get("key") and (include_errors or r.get("status") == "ok")}
 
 
-def command_for(names: Sequence[str], settings: dict[str, Any], batch_sizes: Sequence[int], device: str) -> str:
-    """The ``zoo bench`` command line that reproduces a row."""
+def command_for(names: Sequence[str], settings: dict[str, Any], batch_sizes: Sequence[int], device: str,
+                timing: dict[str, Any] | None = None) -> str:
+    """The ``zoo bench`` command line that reproduces a row (timing flags only where not the defaults)."""
     parts = ["zoo", "bench", *names, "--device", str(device), "--batch-size", ",".join(map(str, batch_sizes)),
              "--backend", settings["backend"]]
     if settings.get("dtype"):
@@ -104,6 +105,11 @@ def command_for(names: Sequence[str], settings: dict[str, Any], batch_sizes: Seq
         parts.append("--compare")
     if settings.get("seq_len"):
         parts += ["--seq-len", str(settings["seq_len"])]
+    defaults = {"warmup": 5, "min_iters": 10, "min_duration_s": 2.0, "rounds": 3}
+    flags = {"warmup": "--warmup", "min_iters": "--min-iters", "min_duration_s": "--min-duration", "rounds": "--rounds"}
+    for k, v in (timing or {}).items():
+        if k in defaults and v != defaults[k]:
+            parts += [flags[k], f"{v:g}" if isinstance(v, float) else str(v)]
     return " ".join(parts)
 
 
@@ -342,8 +348,8 @@ def bench(
     if not todo:
         log(f"{name}: every batch size already measured (resume); nothing to do")
         return []
-    command = command or command_for([name], settings, batch_sizes, dev)
     policy = TimingPolicy(warmup=warmup, min_iters=min_iters, min_duration_s=min_duration_s)
+    command = command or command_for([name], settings, batch_sizes, dev, {**policy.as_dict(), "rounds": rounds})
 
     def base_row(bs: int, status: str, metrics: dict, extra_settings: dict | None = None, **extra) -> dict:
         spec = model.spec if model is not None else None

@@ -57,7 +57,8 @@ def sweep(
     batch_sizes = [int(b) for b in kwargs.get("batch_sizes", (1,))]
     kwargs["batch_sizes"] = batch_sizes
     settings = _settings_for_key(kwargs)
-    command = command_for(list(names), settings, batch_sizes, device)
+    timing = {k: kwargs[k] for k in ("warmup", "min_iters", "min_duration_s", "rounds") if k in kwargs}
+    command = command_for(list(names), settings, batch_sizes, device, timing)
     env = {**os.environ, "ZOO_RESULTS_DIR": str(path.parent)}
     written: list[dict[str, Any]] = []
     bar = tqdm(list(names), desc="zoo bench", unit="model", disable=not progress or None, file=sys.stderr)
