@@ -109,6 +109,7 @@ def test_detector_stages_equal_torchvision_call(name, overrides, n):
         ours = model.predict(items)
         ref = model.net([pil_to_tensor(im).float() / 255 for im in items])
     assert model.spec.preprocess.resize_size == overrides.get("min_size", model.spec.preprocess.resize_size)
+    assert model.spec.extra["postprocess"].items() >= {k: v for k, v in overrides.items() if "size" not in k}.items()
     for p, r in zip(ours, ref):
         assert len(p["boxes"]) == len(r["boxes"]) > 0
         torch.testing.assert_close(torch.tensor(p["boxes"]), r["boxes"], atol=1e-4, rtol=0)

@@ -283,7 +283,15 @@ def _build_detector(spec: ModelSpec, pretrained: bool = False, **overrides) -> T
                     m.eps = spec.extra["bn_eps"]
     if "min_size" in overrides or "max_size" in overrides:
         spec = dataclasses.replace(spec, preprocess=_detector_preprocess(net, spec.preprocess.source))
+    if overrides:  # record the postprocessing settings actually in effect
+        spec = dataclasses.replace(spec, extra={**spec.extra, "postprocess": _detector_postprocess(net)})
     return TorchvisionDetector(spec, net, weights_id)
+
+
+def _detector_postprocess(net) -> dict:
+    if hasattr(net, "roi_heads"):  # Faster R-CNN
+        return {k: getattr(net.roi_heads, k) for k in ("score_thresh", "nms_thresh", "detections_per_img")}
+    return {k: getattr(net, k) for k in ("score_thresh", "nms_thresh", "detections_per_img", "topk_candidates")}
 
 
 def _detector_preprocess(net, source: str) -> ImagePreprocess:
@@ -326,9 +334,7 @@ def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="
                        f"(aspect ratio kept), batch padded to a multiple of {t.size_divisible}; the input size "
                        f"varies per image (crop_size holds the cap); input_size and FLOPs are for "
                        f"{SAMPLE_IMAGES[0]} ({w_img}x{h_img}) -> {input_size[2]}x{input_size[1]}")
-    post = {k: getattr(net, k, None) for k in ("score_thresh", "nms_thresh", "detections_per_img", "topk_candidates")}
-    if kind == "rcnn":
-        post = {k: getattr(net.roi_heads, k) for k in ("score_thresh", "nms_thresh", "detections_per_img")}
+    post = _detector_postprocess(net)
     return ModelSpec(
         name=name,
         task="object-detection",
