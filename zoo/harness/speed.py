@@ -138,8 +138,18 @@ def _free(device: str) -> None:
         torch.cuda.empty_cache()
 
 
+def _weights_cached(spec: Any) -> bool:
+    """Whether a copy of the spec's weight file is already on disk (pretrained="auto" never downloads)."""
+    try:
+        from ..weights.sources import locations
+
+        return any(loc.path.is_file() for loc in locations(spec.weights))
+    except Exception:  # no weights module or an unknown kind: treat as not cached
+        return False
+
+
 def _build(name: str, pretrained: bool | str, threads: int) -> Any:
-    """Build the model; pretrained="auto" uses local weights when present, else random init (recorded).
+    """Build the model; pretrained="auto" uses weights already on disk, else random init (recorded; no download).
 
     Restores the thread count afterwards: ultralytics sets it to cores - 1 when it builds a model.
     """
@@ -151,12 +161,12 @@ def _build(name: str, pretrained: bool | str, threads: int) -> Any:
         raise UserError(str(e)) from None
     try:
         if pretrained == "auto":
-            if spec.weights is None:
+            if spec.weights is None or not _weights_cached(spec):
                 model = create_model(name, pretrained=False)
             else:
                 try:
                     model = create_model(name, pretrained=True)
-                except UserError:  # weights not cached and offline: random init, and the row says so
+                except UserError:  # a cached copy that does not verify: random init, and the row says so
                     model = create_model(name, pretrained=False)
         else:
             model = create_model(name, pretrained=bool(pretrained))
