@@ -131,7 +131,9 @@ def _main_table(rows: list[dict], all_rows: list[dict]) -> Table:
             "SingleStream and Offline are MLPerf's scenario names; here SingleStream = batch 1 latency of the "
             "forward, Offline = the best items/s over the batch sizes measured (no query generator).",
             "rel L2 and agreement: output error against fp32 eager on 8 real example items (empty for fp32 eager itself)",
-        ], digits=3)
+        ] + ([] if any(str(r.get("device", "")).startswith("cuda") for r in rows) else [
+            "no GPU rows: no GPU was available to the sessions that measured these rows; the CUDA paths "
+            "(CUDA events, CUDA graphs, max_memory_allocated) run when `--device cuda` finds one"]), digits=3)
 
 
 def _speedup_table(rows: list[dict]) -> Table:
