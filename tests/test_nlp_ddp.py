@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-ARGS = ["train", "lstm", "--task", "sst2", "--limit", "64", "--batch-size", "16", "--epochs", "1", "--val-limit", "8",
+ARGS = ["train", "lstm", "--task", "sst2", "--limit", "60", "--batch-size", "16", "--epochs", "1", "--val-limit", "8",
         "--set", "dropout=0", "--set", "hidden_size=32", "--set", "embed_dim=16", "--no-write", "--seed", "5"]
 
 

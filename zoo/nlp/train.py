@@ -13,8 +13,8 @@ mid-epoch ends with the same weights as an uninterrupted one (tested).
 
 Data parallel: with WORLD_SIZE > 1 each process takes rows r, r+W, ... of every global batch and the
 gradients are averaged with ``all_reduce`` before the step: the same update as one process on the whole
-global batch (for losses that are means over items, when the shards are the same size, and without dropout
-randomness differing between processes). Rank 0 writes checkpoints and rows.
+global batch (for losses that are means over items; each shard's loss is weighted by its share of the batch,
+so an uneven last batch is handled; exact only without dropout, whose masks differ between processes). Rank 0 writes checkpoints and rows.
 
 Why not ``zoo/harness/train.py``? It did not exist when this was written; this loop is small and specific to
 the text models' ``training_batch`` / ``loss`` interface.
@@ -210,12 +210,14 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
             if st["step"] >= total:
                 stop = True
                 break
-            idx = order[b * batch_size : (b + 1) * batch_size][rank::world]
+            global_idx = order[b * batch_size : (b + 1) * batch_size]
+            idx = global_idx[rank::world]
             t0 = time.perf_counter()
             inputs = model.training_batch(_rows(cols, idx))
             loss = model.loss(inputs)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            # weight by this shard's share, so the averaged gradient is the global batch's mean gradient
+            (loss * (len(idx) * world / len(global_idx)) if world > 1 else loss).backward()
             if dist is not None:
                 for p in params:
                     if p.grad is None:
