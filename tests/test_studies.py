@@ -186,3 +186,10 @@ def test_batched_xor_equals_the_training_loop():
     assert final == pytest.approx(losses[1], rel=1e-4, abs=1e-6)
     for a, b in zip(ref.parameters(), nets[1].parameters()):
         assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_cli_study_regenerates_its_table(results_dir, capsys):
+    assert main(["study", "learning_rate", "--scale", "tiny", "--seeds", "0,1"]) == 0
+    md = (results_dir.parent / "study_learning_rate.md").read_text()
+    assert "Study 3" in md and "command: `zoo study" in md and "seeds 0, 1" in md
+    assert (results_dir.parent / "plots" / "studies_learning_rate.png").is_file()
