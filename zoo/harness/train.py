@@ -527,7 +527,7 @@ def train(
                 _allreduce_grads(params, world)
                 import torch.distributed as dist
 
-                lv = torch.tensor([float(data_loss.detach()) * n_local], dtype=torch.float64)
+                lv = torch.tensor([float(data_loss.detach()) * n_local], dtype=torch.float64, device=device)
                 dist.all_reduce(lv)
                 loss_value = float(lv) / n_global
             else:
