@@ -420,13 +420,16 @@ def train(
     if monitor_mode not in ("min", "max"):
         raise UserError(f"monitor_mode must be 'min' or 'max', not {monitor_mode!r}")
     device = torch.device(device) if device is not None else next(model.parameters()).device
+    rank, world = _init_distributed(device)
+    if world > 1 and device.type == "cuda" and device.index is None:  # one GPU per process under torchrun
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
     model.to(device)
     src = _Indexable(train_data, collate_fn)
     if batch_size in (None, "full"):
         batch_size = src.n
     if not isinstance(batch_size, int) or batch_size < 1:
         raise UserError(f"batch_size must be a positive int, None or 'full', not {batch_size!r}")
-    rank, world = _init_distributed(device)
     if world > 1 and batch_size < world:
         raise UserError(f"global batch_size {batch_size} is smaller than the {world} processes")
     spans = _global_batches(src.n, batch_size, drop_last)
