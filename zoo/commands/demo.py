@@ -48,7 +48,7 @@ def _classify_photos() -> str | None:
     preds = model.predict([str(p) for p in photos])
     print(f"  efficientnet_lite0, weights sha256 {model.weights_id[:12]}…, preprocessing from its spec")
     for photo, pred in zip(photos, preds):
-        top = ", ".join(f"{info.index_to_description(c).split(",")[0]} {p:.2f}" for c, p in pred["topk"][:3])
+        top = ", ".join(f"{info.index_to_description(c).split(',')[0]} {p:.2f}" for c, p in pred["topk"][:3])
         print(f"  {photo.name:12s} {top}")
     return "efficientnet_lite0"
 
