@@ -372,9 +372,9 @@ def plots(rows: dict[str, list[dict[str, Any]]], out_dir: Path) -> list[Path]:
     for (task, dataset, metric, dev), by_model in sorted(pareto.items()):
         pts = [{"x": float(e["items_per_s"]), "y": float(e["score"]), "label": f"{m} ({_settings_label(e)})"}
                for m, e in sorted(by_model.items())]
-        name = f"pareto_{slugify(task)}_{slugify(dataset, 24)}_{slugify(dev, 32)}.png"
+        name = f"pareto_{slugify(task)}_{slugify(dataset, 24)}_{slugify(dev, 40)}.png"
         paths.append(pareto_plot(
-            pts, out_dir / name, title=f"{task}: {metric} vs throughput on {dev}",
+            pts, out_dir / name, title=f"{task}: {metric} vs throughput\n{dev}",
             xlabel="throughput (items/s; fastest measured setting per model)",
             ylabel=f"{metric} on {dataset}" + (" (%)" if all(p["y"] > 1 for p in pts) and metric != "bleu" else ""),
         ))

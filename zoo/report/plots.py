@@ -162,7 +162,7 @@ def pareto_plot(
     The x axis is logarithmic when the throughputs span more than 20×; the Pareto front is drawn as a line."""
     pts = sorted(points, key=lambda p: (p["x"], p["y"], p["label"]))
     with style():
-        fig, ax = new_figure(size=(7.0, 4.8))
+        fig, ax = new_figure(size=(7.5, 5.0))
         xs, ys = [p["x"] for p in pts], [p["y"] for p in pts]
         front = pareto_front(list(zip(xs, ys)))
         on_front = set(front)
@@ -174,9 +174,10 @@ def pareto_plot(
                    label="Pareto front (no model is both faster and better)")
         if len(front) > 1:
             ax.plot([xs[i] for i in front], [ys[i] for i in front], color="tab:blue", lw=1, zorder=2)
-        for i, p in enumerate(pts):
-            ax.annotate(p["label"], (xs[i], ys[i]), textcoords="offset points", xytext=(4, 4 + 9 * (i % 2)),
-                        fontsize=7)
+        for i, p in enumerate(pts):  # right half of the chart: text to the left of the point, inside the axes
+            right = len(pts) > 1 and i >= len(pts) / 2
+            ax.annotate(p["label"], (xs[i], ys[i]), textcoords="offset points", fontsize=7,
+                        xytext=(-4 if right else 4, 4 + 9 * (i % 2)), ha="right" if right else "left")
         if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
             ax.set_xscale("log")
         ax.margins(x=0.25, y=0.12)  # room for the labels of the outermost points
