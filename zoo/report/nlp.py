@@ -127,7 +127,7 @@ def training_table(rows: list[dict]) -> Table:
         notes=provenance(runs) + [
             "best val: validation accuracy (SST-2 dev, %) or greedy BLEU on the first val sentences (Multi30k); "
             "SQuAD has no validation split here (last epoch kept)",
-            "optimizer AdamW, linear warm-up (5%) and decay, gradient clipping 1.0 (zoo.nlp.train)",
+            "optimizer AdamW, linear warm-up (5% of steps unless the row says otherwise) and linear decay, gradient clipping 1.0 (zoo.nlp.train)",
         ],
     )
 
