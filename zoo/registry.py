@@ -38,6 +38,11 @@ class _Entry:
     source: str
     spec_fn: Callable[[], ModelSpec]
 
+    @property
+    def builtin(self) -> bool:
+        """Registered by zoo's own family modules (not by a user's or a test's code)."""
+        return self.spec_fn.__module__.startswith(__package__ + ".")
+
 
 _REGISTRY: dict[str, _Entry] = {}
 
@@ -85,6 +90,12 @@ def list_models(pattern: str | None = None, task: str | None = None, source: str
     if source:
         names = [n for n in names if _REGISTRY[n].source == source]
     return names
+
+
+def builtin_models() -> list[str]:
+    """The names zoo itself registers (zoo/models/*), sorted: what the suite-wide model tests cover."""
+    _ensure_loaded()
+    return sorted(n for n, e in _REGISTRY.items() if e.builtin)
 
 
 def model_task(name: str) -> str:
