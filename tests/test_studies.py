@@ -141,8 +141,9 @@ def test_rows_tables_and_plots(tiny_rows, tmp_path):
     assert [r[0] for r in lr.rows] == ["0.001", "0.01", "0.1", "1", "10"] and lr.rows[-1][5] == "2/2"
     made = plots({"studies": rows}, tmp_path)
     assert sorted(p.name for p in made) == ["studies_activations.png", "studies_confusion_matrix.png",
-                                            "studies_gd_variants.png", "studies_learning_rate.png",
-                                            "studies_local_minima.png"]
+                                            "studies_ff_vs_recurrent.png", "studies_gd_variants.png",
+                                            "studies_learning_rate.png", "studies_local_minima.png",
+                                            "studies_regularization.png"]
     again = plots({"studies": rows}, tmp_path / "again")
     assert [p.read_bytes() for p in made] == [p.read_bytes() for p in again]  # deterministic bytes
 

@@ -315,8 +315,18 @@ def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
     return [sum(c[i] for c in curves) / len(curves) for i in range(n)]
 
 
+def _save(fig, rows: Sequence[dict], path: Path) -> Path:
+    """Save a study figure with the machine its rows ran on written in the bottom-right corner."""
+    from .base import _machine_label
+    from .plots import save_figure
+
+    machines = sorted({_machine_label(r.get("machine")) for r in rows})
+    fig.text(0.995, 0.005, "device: " + "; ".join(machines), ha="right", va="bottom", fontsize=6.5, color="0.35")
+    return save_figure(fig, path)
+
+
 def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
-    from .plots import new_figure, save_figure, style
+    from .plots import new_figure, style
 
     runs = latest_runs(rows.get(TOPIC, []))
     made: list[Path] = []
@@ -333,7 +343,44 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
             axes[0, 1].set(xlabel="epoch", ylabel="validation accuracy", title="Activations: validation accuracy")
             axes[0, 1].legend(fontsize=7)
             fig.suptitle("Study 1: activations in a deep MLP (digits)")
-            made.append(save_figure(fig, out_dir / "studies_activations.png"))
+            made.append(_save(fig, runs["activations"], out_dir / "studies_activations.png"))
+        if "ff_vs_recurrent" in runs:
+            groups = _groups(runs["ff_vs_recurrent"], lambda r: (_s(r, "task"), _s(r, "arch")))
+            fig, axes = new_figure(1, 2, size=(11.0, 4.2))
+            labels = [f"{task}\n{arch}" for (task, arch), _ in groups]
+            for ax, key, ylabel in ((axes[0, 0], "test_accuracy", "test accuracy (mean ± std over seeds)"),
+                                    (axes[0, 1], "train_s", "training time (s, mean ± std over seeds)")):
+                means = [mean_std(_values(g, key)) for _, g in groups]
+                ax.bar(range(len(groups)), [m[0] or 0.0 for m in means], yerr=[m[1] or 0.0 for m in means],
+                       color=[f"C{i % 2}" for i in range(len(groups))], capsize=3)
+                ax.set_xticks(range(len(groups)), labels, fontsize=6.5, rotation=30, ha="right")
+                ax.set(ylabel=ylabel)
+            axes[0, 0].set(title="accuracy: order matters vs does not", ylim=(0, 1))
+            axes[0, 1].set(title="training cost")
+            fig.suptitle("Study 2: feed-forward vs recurrent, same data in order and shuffled")
+            made.append(_save(fig, runs["ff_vs_recurrent"], out_dir / "studies_ff_vs_recurrent.png"))
+        if "regularization" in runs:
+            groups = _groups(runs["regularization"], lambda r: _s(r, "regularization"))
+            names = [str(name) for name, _ in groups]
+            x = range(len(groups))
+            fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+            ax = axes[0, 0]
+            for off, key, label, color in ((-0.2, "train_accuracy", "train", "C0"), (0.2, "test_accuracy", "test", "C1")):
+                ms = [mean_std(_values(g, key)) for _, g in groups]
+                ax.bar([i + off for i in x], [m[0] or 0.0 for m in ms], width=0.4, yerr=[m[1] or 0.0 for m in ms],
+                       color=color, capsize=3, label=label)
+            ax.set_xticks(list(x), names, fontsize=7, rotation=20, ha="right")
+            ax.set(ylabel="accuracy (mean ± std over seeds)", title="train vs test accuracy (the gap)", ylim=(0, 1.05))
+            ax.legend(fontsize=8, loc="lower right")
+            ax = axes[0, 1]
+            ms = [mean_std(_values(g, "sparsity")) for _, g in groups]
+            ax.bar(list(x), [100 * (m[0] or 0.0) for m in ms], yerr=[100 * (m[1] or 0.0) for m in ms], color="C2",
+                   capsize=3)
+            ax.set_xticks(list(x), names, fontsize=7, rotation=20, ha="right")
+            r0 = runs["regularization"][0]
+            ax.set(ylabel=f"weights with |w| < {_s(r0, 'sparse_below')} (%)", title="weight sparsity")
+            fig.suptitle("Study 6: regularization (digits, small training set)")
+            made.append(_save(fig, runs["regularization"], out_dir / "studies_regularization.png"))
         if "metrics" in runs:
             g = runs["metrics"]
             cm = [[sum(r["metrics"]["confusion"][i][j] for r in g) for j in range(10)] for i in range(10)]
@@ -348,7 +395,7 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
             ax.set(xticks=range(10), yticks=range(10), xlabel="predicted class", ylabel="true class",
                    title=f"Study 4: confusion matrix, test split, summed over {len(g)} seeds")
             fig.colorbar(im, ax=ax, shrink=0.8)
-            made.append(save_figure(fig, out_dir / "studies_confusion_matrix.png"))
+            made.append(_save(fig, runs["metrics"], out_dir / "studies_confusion_matrix.png"))
         if "learning_rate" in runs:
             fig, ax = new_figure()
             for i, (lr, g) in enumerate(_groups(runs["learning_rate"], lambda r: _s(r, "lr"))):
@@ -362,7 +409,7 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
             ax.set(xlabel="epoch", ylabel="epoch mean train loss (one line per seed)", yscale="log",
                    title="Study 3: learning rate vs convergence (plain SGD, digits)")
             ax.legend(fontsize=8)
-            made.append(save_figure(fig, out_dir / "studies_learning_rate.png"))
+            made.append(_save(fig, runs["learning_rate"], out_dir / "studies_learning_rate.png"))
         if "gd_variants" in runs:
             fig, axes = new_figure(1, 2, size=(10.0, 4.0))
             colors = {}
@@ -378,7 +425,7 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
                            title="equal wall time")
             axes[0, 0].legend(fontsize=8)
             fig.suptitle("Study 5: stochastic vs mini-batch vs full-batch gradient descent (one line per seed)")
-            made.append(save_figure(fig, out_dir / "studies_gd_variants.png"))
+            made.append(_save(fig, runs["gd_variants"], out_dir / "studies_gd_variants.png"))
         if "local_minima" in runs:
             g = runs["local_minima"]
             fig, ax = new_figure(size=(7.0, 3.5))
@@ -388,5 +435,5 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
             ax.set(xscale="log", xlabel="final loss (BCE, log scale)", yticks=[0, 1], yticklabels=["not solved", "solved"],
                    ylim=(-0.6, 1.6), title=f"Study 7: XOR from {len(g)} initializations: spread of final losses")
             ax.legend(fontsize=8, loc="upper right")
-            made.append(save_figure(fig, out_dir / "studies_local_minima.png"))
+            made.append(_save(fig, runs["local_minima"], out_dir / "studies_local_minima.png"))
     return made
