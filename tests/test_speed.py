@@ -226,6 +226,26 @@ def test_stage_timing(results_dir):
     assert st_["e2e_p50_ms"] > st_["preprocess_p50_ms"]
 
 
+def test_stage_timing_pads_text_to_seq_len_like_the_forward(results_dir):
+    """--seq-len must shape every stage alike: the end-to-end path may not run shorter sequences than the
+    forward it is compared with (it once did, and end to end came out faster than the forward alone)."""
+    import zoo
+
+    model = zoo.create_model("lstm").eval()
+    widths = []
+    real = type(model).forward
+
+    def spy(self, inputs):
+        widths.append(inputs["input_ids"].shape[1])
+        return real(self, inputs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(type(model), "forward", spy)
+        (row,) = bench(model=model, batch_sizes=(1,), stages=True, seq_len=40, **FAST)
+    assert row["status"] == "ok" and row["metrics"]["stages"]["e2e_p50_ms"] > 0
+    assert widths and set(widths) == {40}, sorted(set(widths))
+
+
 def test_bad_settings_are_one_line_user_errors():
     from zoo.errors import UserError
 

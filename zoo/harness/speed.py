@@ -259,19 +259,26 @@ def _median(xs: Sequence[float]) -> float:
     return percentile(xs, 50)
 
 
-def _time_stages(model: Any, prep: Prepared, items: list[Any], device: str, policy: TimingPolicy) -> dict[str, Any]:
+def _time_stages(model: Any, prep: Prepared, items: list[Any], device: str, policy: TimingPolicy,
+                 seq_len: int | None = None) -> dict[str, Any]:
     """ms per call of preprocess (raw items -> tensors), postprocess (outputs -> predictions) and the whole
-    path, decoded image / raw text -> final predictions, end to end (p50 and items/s)."""
+    path, decoded image / raw text -> final predictions, end to end (p50 and items/s).
+
+    Text inputs are padded to ``seq_len`` in every stage, as in the forward timing, so that the end-to-end
+    path runs the same network shapes as the forward it is compared with."""
     timer = timer_for(device)
     short = replace(policy, min_duration_s=max(0.2, policy.min_duration_s / 2), warmup=min(policy.warmup, 2))
-    pre = summarize(timer_for("cpu").run(lambda: model.preprocess(items), short), len(items))
-    batch = model.preprocess(items)
+    def preprocess():
+        return pad_sequence(model.preprocess(items), seq_len)
+
+    pre = summarize(timer_for("cpu").run(preprocess, short), len(items))
+    batch = preprocess()
     out = prep.run(prep.to_inputs(batch.inputs))
     out_cpu = outputs_to_fp32(out)
     post = summarize(timer_for("cpu").run(lambda: model.postprocess(outputs_to_fp32(out), batch), short), len(items))
 
     def e2e():
-        b = model.preprocess(items)
+        b = preprocess()
         return model.postprocess(outputs_to_fp32(prep.run(prep.to_inputs(b.inputs))), b)
 
     del out_cpu
@@ -548,6 +555,6 @@ def _bench_batch(model, items, bs, dev, backend, settings, policy, rounds, compa
         metrics["peak_tflops"] = probe["tflops"]
         metrics["peak_probe"] = probe
     if do_stages:
-        metrics["stages"] = _time_stages(model, chosen, items[:bs], dev, policy)
+        metrics["stages"] = _time_stages(model, chosen, items[:bs], dev, policy, settings.get("seq_len"))
     extra = {"backend_config": cfg.as_dict(), **{k: v for k, v in info.items() if k in ("compile", "onnx", "quantized", "cuda_graphs")}}
     return metrics, extra, cfg.label
