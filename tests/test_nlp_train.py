@@ -91,7 +91,7 @@ def test_resume_after_a_crash_mid_epoch_gives_the_same_weights(tmp_path, monkeyp
     monkeypatch.setattr(TextClassifier, "loss", crashing)
     with pytest.raises(_Crash):
         train_text("gru", out=tmp_path / "resumed", **kw)
-    assert (tmp_path / "resumed.state" / "state.pt").is_file() and not (tmp_path / "resumed").exists()
+    assert (tmp_path / "resumed.state" / "last.safetensors").is_file() and not (tmp_path / "resumed").exists()
     monkeypatch.setattr(TextClassifier, "loss", real)
     res = train_text("gru", out=tmp_path / "resumed", resume=True, **kw)
     assert res["step"] == full["step"] == 8

@@ -109,6 +109,40 @@ def test_early_stopping_restores_best():
     assert evaluate_loss(m, (xv, yv), loss_fn=F.cross_entropy)["loss"] == pytest.approx(best["val_loss"], rel=1e-6)
 
 
+def test_keep_best_without_patience_and_partial_epoch_record():
+    x, y = _data()
+    xv, yv = _data(64, seed=1)
+    yv = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(3))
+    kw = dict(loss_fn=F.cross_entropy, optimizer="adam", lr=0.05, batch_size=32, epochs=6, val_data=(xv, yv),
+              progress=False)
+    plain = train(_mlp(), (x, y), **kw)
+    assert plain["epochs_run"] == 6 and all("complete" not in h for h in plain["history"])
+    m = _mlp()
+    r = train(m, (x, y), keep_best=True, max_steps=8 * 4 + 3, record_partial=True, **kw)
+    assert r["stopped_by"] == "max_steps" and r["steps"] == 35
+    assert [h.get("complete", True) for h in r["history"]] == [True] * 4 + [False]
+    assert r["history"][-1]["epoch"] == 5 and "val_loss" in r["history"][-1]
+    best = min(range(5), key=lambda i: r["history"][i]["val_loss"])
+    assert r["best"]["epoch"] == best + 1
+    from zoo.harness.train import evaluate_loss
+
+    assert evaluate_loss(m, (xv, yv), loss_fn=F.cross_entropy)["loss"] == pytest.approx(r["best"]["val_loss"], rel=1e-6)
+
+
+def test_autocast_dtype_runs_the_loss_in_bf16_and_keeps_fp32_weights():
+    x, y = _data()
+    dtypes = []
+
+    def step_fn(model, batch):
+        out = model(batch[0])
+        dtypes.append(out.dtype)
+        return F.cross_entropy(out, batch[1])
+
+    m = _mlp()
+    train(m, (x, y), step_fn=step_fn, batch_size=64, epochs=1, autocast_dtype=torch.bfloat16, progress=False)
+    assert dtypes == [torch.bfloat16] * 4 and all(p.dtype == torch.float32 for p in m.parameters())
+
+
 def test_schedules_and_clipping_record_lr():
     x, y = _data()
     seen = []

@@ -4,6 +4,7 @@ Trains a text model on a bundled data set (sst2, multi30k, squad) with a progres
 a checkpoint folder (safetensors weights + tokenizer + zoo_config.json; default $ZOO_CACHE/checkpoints/NAME-TASK,
 where `zoo eval NAME --task TASK` finds it) and appends a "train" row to results/raw/nlp.jsonl.
 Under ``torchrun --nproc_per_node N -m zoo train ...`` the global batch is split over the processes.
+The loop is zoo.harness.train.train (see zoo/nlp/train.py for what each setting means).
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ def register(sub) -> None:
     p.add_argument("--clip", type=float, default=1.0, help="gradient-norm clipping (0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pretrained", action="store_true", help="start from the model's pretrained weights (minilm_*)")
-    p.add_argument("--patience", type=int, help="early stopping: epochs without validation improvement")
-    p.add_argument("--max-minutes", type=float, help="stop after this much training time")
+    p.add_argument("--patience", type=int,
+                   help="early stopping: stop after N epochs in a row without a better validation score")
+    p.add_argument("--max-minutes", type=float,
+                   help="stop after this much training time (validation not counted); the partial epoch is validated")
     p.add_argument("--max-steps", type=int)
     p.add_argument("--limit", type=int, help="train on the first N examples only")
     p.add_argument("--val-limit", type=int, help="validate on the first N examples only")
     p.add_argument("--save-every", type=int, default=200, help="write the resumable training state every N steps")
-    p.add_argument("--resume", action="store_true", help="continue from OUT.state/ if present")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.state/last.safetensors if present")
     p.add_argument("--out", help="checkpoint folder (default: $ZOO_CACHE/checkpoints/NAME-TASK)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model override, e.g. --set attention=bahdanau --set hidden_size=256 (JSON values)")

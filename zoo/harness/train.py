@@ -38,7 +38,23 @@ which is what ``DistributedDataParallel`` does, done explicitly so that ``step_f
 submodule. Each rank's loss is weighted by its share of the global batch, so the averaged gradient
 equals the single-process gradient of the same global batch even when the last batch does not split
 evenly. Only rank 0 prints and writes checkpoints. Dropout masks differ from a single-process run
-(each rank draws its own), so exact equality holds for models without dropout.
+(each rank draws its own), so exact equality holds for models without dropout. With ``max_time_s`` the
+ranks share the slowest rank's clock (an all-reduce of the elapsed time after every step), so they all
+stop at the same step. Every rank runs ``val_fn``; it must give every rank the same scores (e.g. compute
+on rank 0 and broadcast) so that early-stopping decisions agree.
+
+Mixed precision (``autocast_dtype``, e.g. ``torch.bfloat16``): the loss computation (forward and
+``loss_fn`` / ``step_fn``) runs under ``torch.autocast`` on the training device's type; weights, gradients,
+optimizer state, the L1/L2 penalties, validation and checkpoints stay in the parameters' dtype (fp32).
+
+Validation and the kept weights: with ``val_data``, every epoch ends with a validation; the best epoch by
+``val_<monitor>`` (strictly better than all before) is recorded in ``best``. Its weights are kept (and
+the run ends with them) under early stopping (``patience`` with ``restore_best``), or always with
+``keep_best=True``. ``patience=N`` stops the run after N consecutive epochs without improvement, i.e. at
+epoch best_epoch + N. A run that stops mid-epoch (``max_steps``, ``max_time_s`` or a callback) keeps no
+record of that partial epoch unless ``record_partial=True``: then it is recorded (and validated, and may
+become the best epoch) with ``"complete": False``, so the steps trained after the last full epoch are
+not lost. Complete epochs carry no ``complete`` key.
 
 Divergence: a non-finite loss, or a running mean of the loss above ``divergence_factor`` x the first
 step's loss, stops the run with ``diverged=True`` (the weights are left as they were at that step).
@@ -374,12 +390,15 @@ def train(
     lr_schedule: str | Callable[[int, int], float] | None = None,
     warmup_steps: int = 0,
     clip_norm: float | None = None,
+    autocast_dtype: torch.dtype | None = None,
     val_data: Any = None,
     val_fn: Callable[[nn.Module, Any], dict[str, float]] | None = None,
     monitor: str = "loss",
     monitor_mode: str = "min",
     patience: int | None = None,
     restore_best: bool = True,
+    keep_best: bool = False,
+    record_partial: bool = False,
     seed: int = 0,
     shuffle: bool = True,
     drop_last: bool = False,
@@ -405,7 +424,10 @@ def train(
     val_data: evaluated after every epoch with ``val_fn(model, val_data) -> dict`` (default: mean loss and
     accuracy via ``evaluate_loss``); ``patience`` epochs without improvement of ``val_<monitor>`` stop the
     run (early stopping), and with ``restore_best`` the run ends with the best epoch's weights (whether or
-    not it stopped early).
+    not it stopped early). ``keep_best``: end with the best epoch's weights even without ``patience``.
+    ``record_partial``: record (and validate) an epoch cut short by max_steps / max_time_s / a callback,
+    with ``"complete": False``.
+    autocast_dtype: run forward and loss under ``torch.autocast(device.type, dtype=autocast_dtype)``.
     callbacks: called after every optimizer step with a dict (step, epoch, loss, lr, items, wall_s and, with
     ``log_grad_norm``, grad_norm (all parameters) and grad_norm_first (first weight tensor), before
     clipping); returning True or raising StopTraining ends the run.
@@ -413,7 +435,8 @@ def train(
 
     Returns: epochs_run, steps, items_seen, final_train_loss, history (per epoch: epoch, train_loss,
     val_* , wall_s, items_per_s), best (epoch and metric), diverged, diverged_step, stopped_early,
-    stopped_by, wall_s (training time excluding validation, s), items_per_s, resumed_from_step, world_size.
+    stopped_by, wall_s (training time excluding validation and checkpointing, s), items_per_s,
+    resumed_from_step, world_size, rank.
     """
     if loss_fn is None and step_fn is None:
         raise UserError("train() needs loss_fn(outputs, targets) or step_fn(model, batch)")
@@ -496,6 +519,37 @@ def train(
                 or (max_steps is not None and st["step"] >= max_steps)
                 or (max_time_s is not None and st["wall_s"] >= max_time_s))
 
+    def epoch_record(epoch: int) -> dict[str, Any]:
+        return {
+            "epoch": epoch + 1,
+            "train_loss": st["epoch_loss_sum"] / max(st["epoch_items"], 1),
+            "wall_s": st["epoch_wall_s"],
+            "items_per_s": st["epoch_items"] / max(st["epoch_wall_s"], 1e-9),
+            "steps": st["step"],
+        }
+
+    def validate_into(rec: dict[str, Any], epoch: int, complete: bool) -> None:
+        """Validate, add val_* to ``rec``, track the best epoch; a partial epoch counts no bad epoch."""
+        nonlocal best_state
+        vm = val_fn(model, val_data) if val_fn else evaluate_loss(model, val_data, loss_fn=loss_fn, step_fn=step_fn,
+                                                                  device=device)
+        model.train()
+        rec.update({f"val_{k}": v for k, v in vm.items()})
+        key = f"val_{monitor}"
+        if key not in rec:
+            raise UserError(f"validation gave {sorted(vm)}; cannot monitor {monitor!r}")
+        value = rec[key]
+        better = st["best"] is None or (value < st["best"] if monitor_mode == "min" else value > st["best"])
+        if better:
+            st["best"], st["best_epoch"], st["bad_epochs"] = value, epoch + 1, 0
+            if keep_weights:
+                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        elif complete:
+            st["bad_epochs"] += 1
+            if patience is not None and st["bad_epochs"] >= patience:
+                st["stopped_by"] = "early_stopping"
+
+    keep_weights = keep_best or (patience is not None and restore_best)
     model.train()
     while st["epoch"] < epochs and not finished():
         epoch = st["epoch"]
@@ -512,11 +566,12 @@ def train(
                 g["lr"] = base * factor
             opt.zero_grad(set_to_none=True)
             if n_local:
-                if step_fn is not None:
-                    data_loss = step_fn(model, batch)
-                else:
-                    x, y = batch
-                    data_loss = loss_fn(model(x), y)
+                with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+                    if step_fn is not None:
+                        data_loss = step_fn(model, batch)
+                    else:
+                        x, y = batch
+                        data_loss = loss_fn(model(x), y)
             else:  # this rank got no item of a short last batch
                 data_loss = sum(p.sum() * 0.0 for p in params)
             loss = data_loss * (n_local * world / n_global) if world > 1 else data_loss
@@ -560,6 +615,12 @@ def train(
             dt = time.perf_counter() - t0
             st["wall_s"] += dt
             st["epoch_wall_s"] += dt
+            if world > 1 and max_time_s is not None:  # one clock for all ranks: they stop at the same step
+                import torch.distributed as dist
+
+                t = torch.tensor([st["wall_s"]], dtype=torch.float64, device=device)
+                dist.all_reduce(t, op=dist.ReduceOp.MAX)
+                st["wall_s"] = float(t)
             info["wall_s"] = st["wall_s"]
             if record_steps:
                 st["steps_log"].append(info)
@@ -578,41 +639,26 @@ def train(
                     and not st["diverged"]):
                 save()
         if st["batch"] < steps_per_epoch and not st["diverged"]:
-            break  # stopped mid-epoch (max_steps, max_time_s or a callback): no epoch record
-        rec: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "train_loss": st["epoch_loss_sum"] / max(st["epoch_items"], 1),
-            "wall_s": st["epoch_wall_s"],
-            "items_per_s": st["epoch_items"] / max(st["epoch_wall_s"], 1e-9),
-            "steps": st["step"],
-        }
+            break  # stopped mid-epoch (max_steps, max_time_s or a callback): recorded below if record_partial
+        rec = epoch_record(epoch)
         if val_data is not None and not st["diverged"]:
-            vm = val_fn(model, val_data) if val_fn else evaluate_loss(model, val_data, loss_fn=loss_fn, step_fn=step_fn,
-                                                                      device=device)
-            model.train()
-            rec.update({f"val_{k}": v for k, v in vm.items()})
-            key = f"val_{monitor}"
-            if key not in rec:
-                raise UserError(f"validation gave {sorted(vm)}; cannot monitor {monitor!r}")
-            value = rec[key]
-            better = st["best"] is None or (value < st["best"] if monitor_mode == "min" else value > st["best"])
-            if better:
-                st["best"], st["best_epoch"], st["bad_epochs"] = value, epoch + 1, 0
-                if patience is not None and restore_best:
-                    best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-            else:
-                st["bad_epochs"] += 1
-                if patience is not None and st["bad_epochs"] >= patience:
-                    st["stopped_by"] = "early_stopping"
+            validate_into(rec, epoch, complete=True)
         st["history"].append(rec)
         st["epoch"] += 1
         st["batch"] = 0
         st["epoch_loss_sum"], st["epoch_items"], st["epoch_wall_s"] = 0.0, 0, 0.0
         if not st["diverged"]:
             save()
+    if (record_partial and 0 < st["batch"] < steps_per_epoch and st["epoch_items"] and not st["diverged"]
+            and st["epoch"] < epochs):
+        # cut short mid-epoch: record it (not saved: a resumed run redoes it from the last checkpoint)
+        rec = {**epoch_record(st["epoch"]), "complete": False}
+        if val_data is not None:
+            validate_into(rec, st["epoch"], complete=False)
+        st["history"].append(rec)
     if bar is not None:
         bar.close()
-    if best_state is not None and restore_best:  # early stopping on: end with the best epoch's weights
+    if best_state is not None and keep_weights:  # end with the best epoch's weights
         model.load_state_dict(best_state)
     if max_steps is not None and st["step"] >= max_steps and st["stopped_by"] is None:
         st["stopped_by"] = "max_steps"

@@ -1,34 +1,39 @@
 """Training text models: ``train_text("bilstm", "sst2", epochs=5)`` -> a checkpoint folder and a result row.
 
-The loop: AdamW, linear warm-up then linear decay (or constant), gradient-norm clipping, a fixed seed, a
-tqdm progress bar with loss and items/s, validation after each epoch with early stopping (patience),
-a time budget (``max_minutes``; the run stops after the step that crosses it), and data parallelism over
-``torchrun`` processes (gloo on CPU).
+The loop is zoo's one training loop, ``zoo.harness.train.train``, run on the model's network
+(``model.net``) with ``step_fn`` = ``model.loss(model.training_batch(rows))``: AdamW (no weight decay on
+biases and norm scales), linear warm-up then linear decay (or constant), gradient-norm clipping, a fixed
+seed, a tqdm progress bar with loss and items/s, validation after each epoch (rank 0 scores, the scores
+are broadcast) with early stopping, a time budget and data parallelism over ``torchrun`` processes (gloo
+on CPU). This module adds what is specific to text: per-task defaults, the data and validation metric,
+the checkpoint folder and the "train" row.
 
-Determinism and resume: epoch e visits the training set in ``randperm(n, seed + e)`` order; global batch i
-is rows [i*B, (i+1)*B) of that order. Every ``save_every`` steps (and at each epoch end) the full training
-state (weights, optimizer, schedule position, RNG, best score) is written atomically to
-``<out>.state/state.pt``; ``resume=True`` reloads it and skips the batches already done, so a run killed
-mid-epoch ends with the same weights as an uninterrupted one (tested).
+What the settings mean:
+  ``patience=N``: stop after N consecutive epochs without a better validation score (at epoch
+  best_epoch + N).
+  ``max_minutes``: training time (forward, backward and optimizer steps, not validation or state
+  writes); the run stops after the step that crosses it and records and validates the partial epoch
+  (``"complete": false`` in the history). ``train_time_s`` is measured the same way.
+  The kept weights: the best validation epoch's (partial epoch included) when the task has a validation
+  metric, else the last.
+
+Determinism and resume: the data order of epoch e is a function of (seed, e). Every ``save_every`` steps and
+at each epoch end the full training state (weights, optimizer, schedule position, RNG, best epoch and its
+weights) is written atomically to ``<out>.state/last.safetensors`` (the harness's checkpoint);
+``resume=True`` continues from it, so a run killed mid-epoch ends with the same weights as an
+uninterrupted one (tested). The state folder is removed once every epoch has run.
 
 Data parallel: with WORLD_SIZE > 1 each process takes rows r, r+W, ... of every global batch and the
-gradients are averaged with ``all_reduce`` before the step: the same update as one process on the whole
-global batch (for losses that are means over items; each shard's loss is weighted by its share of the batch,
-so an uneven last batch is handled; exact only without dropout, whose masks differ between processes). Rank 0 writes checkpoints and rows.
-
-Why not ``zoo/harness/train.py``? It did not exist when this was written; this loop is small and specific to
-the text models' ``training_batch`` / ``loss`` interface.
+gradients are averaged before the step: the same update as one process on the whole global batch (exact
+only without dropout, whose masks differ between processes). Rank 0 writes checkpoints and rows.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import random
 import shutil
-import tempfile
-import time
+import sys
 from pathlib import Path
 
 import torch
@@ -44,50 +49,21 @@ DEFAULTS = {
 PRETRAINED_LR = 5e-5  # fine-tuning a pretrained encoder
 
 
-def _dist():
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1:
-        import torch.distributed as dist
+class _RowIndices(torch.utils.data.Dataset):
+    """Item i is the row index i; the collate function turns a batch of indices into the model's inputs."""
 
-        if not dist.is_initialized():
-            dist.init_process_group("gloo")
-        return dist, dist.get_rank(), world
-    return None, 0, 1
+    def __init__(self, n: int):
+        self.n = n
 
+    def __len__(self) -> int:
+        return self.n
 
-def _set_seed(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed)
-    except ImportError:
-        pass
+    def __getitem__(self, i: int) -> int:
+        return i
 
 
 def _rows(cols: dict, idx: list[int]) -> dict:
     return {k: [v[i] for i in idx] for k, v in cols.items()}
-
-
-def _lr_factor(step: int, total: int, warmup: int, schedule: str) -> float:
-    if step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    return max(0.0, (total - step) / max(1, total - warmup))
-
-
-def _save_state(path: Path, state: dict) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path, prefix=".state-", suffix=".pt")
-    os.close(fd)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path / "state.pt")
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def validate(model, task: str, cols: dict, batch_size: int = 64, limit: int | None = None) -> dict:
@@ -115,15 +91,16 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     """Train ``name`` on ``task``; returns a flat dict (checkpoint, sha256, times, losses, validation scores).
 
     epochs/batch_size/lr default per task (``DEFAULTS``); ``batch_size`` is the GLOBAL batch (all processes).
-    ``limit``: train on the first ``limit`` rows only (tests). ``max_minutes``: stop when the budget is used.
+    ``warmup``: fraction of the steps; ``clip``: gradient-norm bound (0: off); ``patience``: epochs without
+    improvement before stopping. ``limit``: train on the first ``limit`` rows only (tests).
+    ``max_minutes``: training-time budget (validation not counted), see the module docstring.
     ``dtype``: "bf16" runs forward and loss under CPU bf16 autocast (weights, optimizer and gradients stay
     fp32; ~1.5x faster on CPUs with bf16 matrix units); validation and the saved checkpoint are fp32.
     ``out``: the checkpoint folder (default ``$ZOO_CACHE/checkpoints/NAME-TASK``); written only at the end
     (best validation epoch when there is a validation metric, else the last), atomically.
     """
-    from tqdm.auto import tqdm
-
     from .. import create_model
+    from ..harness.train import set_seed, train
     from ..registry import UnknownModelError, get_spec
     from ..results import append_row, make_row, raw_path, sha256_file
     from .checkpoint import default_checkpoint_dir, save_checkpoint
@@ -132,6 +109,8 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     check_task(task)
     if dtype not in ("fp32", "bf16"):
         raise UserError(f"dtype must be fp32 or bf16, not {dtype!r}")
+    if schedule not in ("linear", "constant"):
+        raise UserError(f"schedule must be linear or constant, not {schedule!r}")
     try:
         spec = get_spec(name)
     except UnknownModelError as e:
@@ -153,11 +132,11 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
         check_architecture(out, spec)
     elif out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not a checkpoint of {name}; choose another --out")
-
-    dist, rank, world = _dist()
+    world = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's; the harness joins the process group
     if batch_size % world:
         raise UserError(f"global batch {batch_size} does not split evenly over {world} processes")
-    _set_seed(seed)
+
+    set_seed(seed)
     model = create_model(name, pretrained=pretrained, **(overrides or {}))
     init_weights = model.weights_id
     model.train()
@@ -165,121 +144,44 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     if limit is not None:
         cols = {k: v[:limit] for k, v in cols.items()}
     n = len(next(iter(cols.values())))
-    val_cols = read_split(task, "validation") if d["metric"] and "validation" in _splits(task) else None
+    metric = d["metric"] if "validation" in _splits(task) else None
+    val_cols = read_split(task, "validation") if metric else None
     steps_per_epoch = math.ceil(n / batch_size)
     total = steps_per_epoch * epochs if max_steps is None else min(max_steps, steps_per_epoch * epochs)
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay = [p for p in params if p.dim() >= 2]
-    no_decay = [p for p in params if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr)
-    warm = int(warmup * total)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, total, warm, schedule))
+    params = [p for p in model.net.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+                             {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}], lr=lr)
 
-    st = {"step": 0, "epoch": 0, "batch_in_epoch": 0, "best": None, "best_epoch": None, "bad_epochs": 0,
-          "history": [], "train_time_s": 0.0, "items": 0, "loss_sum": 0.0, "loss_n": 0}
-    best_state = None
-    if resume and (state_dir / "state.pt").is_file():
-        saved = torch.load(state_dir / "state.pt", weights_only=True)
-        if saved["meta"]["name"] != name or saved["meta"]["task"] != task:
-            raise UserError(f"{state_dir} holds a training state for {saved['meta']['name']}/{saved['meta']['task']}")
-        model.net.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
-        sched.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["rng"])
-        random.setstate((3, tuple(int(x) for x in saved["py_rng"].tolist()), None))
-        st = json.loads(saved["meta"]["state"])
-        best_state = saved.get("best_model")
+    def val_fn(net, val_cols) -> dict[str, float]:
+        return _agreed_scores(lambda: validate(model, task, val_cols, limit=val_limit), model)
 
-    def checkpoint_state():
-        if rank != 0:
-            return
-        py = random.getstate()[1]
-        _save_state(state_dir, {
-            "model": model.net.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-            "rng": torch.get_rng_state(), "py_rng": torch.tensor(py, dtype=torch.int64),
-            "meta": {"name": name, "task": task, "state": json.dumps(st)},
-            **({"best_model": best_state} if best_state is not None else {}),
-        })
-
-    t_start = time.perf_counter() - st["train_time_s"]
-    stop = False
-    bar = tqdm(total=total, initial=st["step"], desc=f"train {name} on {task}", unit="step",
-               disable=not progress or rank != 0, dynamic_ncols=True)
-    while st["epoch"] < epochs and not stop:
-        g = torch.Generator().manual_seed(seed + st["epoch"])
-        order = torch.randperm(n, generator=g).tolist()
-        if st["batch_in_epoch"] == 0:
-            st["loss_sum"], st["loss_n"] = 0.0, 0
-        for b in range(st["batch_in_epoch"], steps_per_epoch):
-            if st["step"] >= total:
-                stop = True
-                break
-            global_idx = order[b * batch_size : (b + 1) * batch_size]
-            idx = global_idx[rank::world]
-            t0 = time.perf_counter()
-            inputs = model.training_batch(_rows(cols, idx))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
-                loss = model.loss(inputs)
-            opt.zero_grad(set_to_none=True)
-            # weight by this shard's share, so the averaged gradient is the global batch's mean gradient
-            (loss * (len(idx) * world / len(global_idx)) if world > 1 else loss).backward()
-            if dist is not None:
-                for p in params:
-                    if p.grad is None:
-                        p.grad = torch.zeros_like(p)
-                    dist.all_reduce(p.grad)
-                    p.grad /= world
-            if clip:
-                torch.nn.utils.clip_grad_norm_(params, clip)
-            opt.step()
-            sched.step()
-            st["step"] += 1
-            st["batch_in_epoch"] = b + 1
-            st["items"] += len(idx) * world
-            st["loss_sum"] += loss.item()
-            st["loss_n"] += 1
-            bar.update(1)
-            bar.set_postfix(epoch=st["epoch"] + 1, loss=f"{loss.item():.3f}",
-                            items_s=f"{len(idx) * world / (time.perf_counter() - t0):.0f}")
-            st["train_time_s"] = time.perf_counter() - t_start
-            if save_every and st["step"] % save_every == 0:
-                checkpoint_state()
-            if max_minutes is not None and st["train_time_s"] > 60 * max_minutes:
-                stop = True
-                break
-        epoch_done = st["batch_in_epoch"] >= steps_per_epoch
-        entry = {"epoch": st["epoch"] + 1, "train_loss": st["loss_sum"] / max(st["loss_n"], 1), "complete": epoch_done}
-        if val_cols is not None and rank == 0 and (epoch_done or stop):
-            model.eval()
-            scores = validate(model, task, val_cols, limit=val_limit)
-            model.train()
-            entry["val"] = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
-            score = scores[d["metric"]]
-            if st["best"] is None or score > st["best"]:
-                st["best"], st["best_epoch"], st["bad_epochs"] = score, st["epoch"] + 1, 0
-                best_state = {k: v.detach().clone() for k, v in model.net.state_dict().items()}
-            else:
-                st["bad_epochs"] += 1
-                if patience is not None and st["bad_epochs"] > patience:
-                    stop = True
-        st["history"].append(entry)
-        if epoch_done:
-            st["epoch"] += 1
-            st["batch_in_epoch"] = 0
-        checkpoint_state()
-    bar.close()
-    st["train_time_s"] = time.perf_counter() - t_start
-    if best_state is not None:
-        model.net.load_state_dict(best_state)
+    r = train(
+        model.net, _RowIndices(n), step_fn=lambda net, inputs: model.loss(inputs),
+        collate_fn=lambda idx: model.training_batch(_rows(cols, idx)), optimizer=opt, batch_size=batch_size,
+        epochs=epochs, max_steps=max_steps, max_time_s=60 * max_minutes if max_minutes is not None else None,
+        lr_schedule=schedule, warmup_steps=int(warmup * total), clip_norm=clip or None,
+        autocast_dtype=torch.bfloat16 if dtype == "bf16" else None,
+        val_data=val_cols, val_fn=val_fn if val_cols is not None else None, monitor=metric or "loss",
+        monitor_mode="max", patience=patience, keep_best=True, record_partial=True, seed=seed,
+        checkpoint_dir=state_dir, checkpoint_every=save_every or None, resume=resume,
+        divergence_factor=None, progress=progress, desc=f"train {name} on {task}",
+    )
     model.eval()
-    result = {"model": name, "task": task, "checkpoint": str(out), "world_size": world, **{
-        k: st[k] for k in ("step", "train_time_s", "best", "best_epoch", "history", "items")}}
+    rank, world = r["rank"], r["world_size"]
+    history = [_history_entry(h) for h in r["history"]]
+    best = r["best"][f"val_{metric}"] if r["best"] is not None else None
+    best_epoch = r["best"]["epoch"] if r["best"] is not None else None
+    if r["diverged"] and rank == 0:
+        print(f"warning: non-finite loss at step {r['diverged_step']}; training stopped there", file=sys.stderr)
+    result = {"model": name, "task": task, "checkpoint": str(out), "world_size": world, "step": r["steps"],
+              "train_time_s": r["wall_s"], "best": best, "best_epoch": best_epoch, "history": history,
+              "items": r["items_seen"]}
     if rank == 0:
         dev = "cpu"
         save_checkpoint(model, out, task=task, extra={"train": {
-            "train_time_s": st["train_time_s"], "device": dev, "epochs_run": len(st["history"]), "steps": st["step"],
+            "train_time_s": r["wall_s"], "device": dev, "epochs_run": len(history), "steps": r["steps"],
             "seed": seed, "batch_size": batch_size, "lr": lr, "init_weights": init_weights, "world_size": world,
-            "threads": torch.get_num_threads(), "limit": limit, "best_epoch": st["best_epoch"], "dtype": dtype}})
+            "threads": torch.get_num_threads(), "limit": limit, "best_epoch": best_epoch, "dtype": dtype}})
         result["checkpoint_sha256"] = sha256_file(out / "model.safetensors")
         if write:
             row = make_row(
@@ -290,16 +192,42 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
                           "init_weights": init_weights, "patience": patience, "max_minutes": max_minutes,
                           "limit": limit, "world_size": world, "threads": torch.get_num_threads(), "dtype": dtype,
                           "overrides": overrides or {}},
-                metrics={"train_time_s": st["train_time_s"], "steps": st["step"], "items": st["items"],
-                         "best_val": st["best"], "best_epoch": st["best_epoch"],
-                         "final_train_loss": st["history"][-1]["train_loss"] if st["history"] else None},
-                history=st["history"], device=dev, checkpoint_sha256=result["checkpoint_sha256"],
+                metrics={"train_time_s": r["wall_s"], "steps": r["steps"], "items": r["items_seen"],
+                         "best_val": best, "best_epoch": best_epoch,
+                         "final_train_loss": history[-1]["train_loss"] if history else None},
+                history=history, device=dev, checkpoint_sha256=result["checkpoint_sha256"],
             )
             append_row(raw_path("nlp"), row)
-        shutil.rmtree(state_dir, ignore_errors=True) if not stop or st["epoch"] >= epochs else None
-    if dist is not None:
-        dist.barrier()
+        if sum(h["complete"] for h in history) >= epochs:  # finished: nothing left to resume
+            shutil.rmtree(state_dir, ignore_errors=True)
+    if world > 1:
+        torch.distributed.barrier()
     return result
+
+
+def _agreed_scores(score, model) -> dict[str, float]:
+    """``score()``'s numeric entries, computed in eval mode; under torchrun rank 0 computes them and
+    broadcasts, so every process takes the same early-stopping decision."""
+    import torch.distributed as dist
+
+    distributed = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    box: list = [None]
+    if not distributed or dist.get_rank() == 0:
+        model.eval()
+        box[0] = {k: v for k, v in score().items() if isinstance(v, (int, float))}
+        model.train()
+    if distributed:
+        dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def _history_entry(h: dict) -> dict:
+    """A harness history record in the train row's shape: epoch, train_loss, complete and (validated) val."""
+    entry = {"epoch": h["epoch"], "train_loss": h["train_loss"], "complete": h.get("complete", True)}
+    val = {k[len("val_"):]: v for k, v in h.items() if k.startswith("val_")}
+    if val:
+        entry["val"] = val
+    return entry
 
 
 def _splits(task):
