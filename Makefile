@@ -22,7 +22,7 @@ test: $(VENV)/.installed
 	ZOO_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
-	$(PY) -m pytest benchmarks --benchmark-only $(PYTEST_ARGS)
+	$(PY) -m pytest benchmarks $(PYTEST_ARGS)
 
 report: $(VENV)/.installed
 	$(VENV)/bin/zoo report

@@ -380,3 +380,32 @@ def test_regeneration_is_identical_across_processes_and_hash_seeds(raw, tmp_path
         env = {**os.environ, "PYTHONHASHSEED": seed}
         subprocess.run([sys.executable, "-c", code, str(raw), str(tmp_path / f"out{seed}")], check=True, env=env)
     assert _snapshot(tmp_path / "out1") == _snapshot(tmp_path / "out2")
+
+
+def test_readme_leaderboard_excerpt_is_generated_and_checked(raw, tmp_path):
+    from zoo.report.readme_excerpt import END, START
+
+    out = raw.parent
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# project\n\ntour:\n\n{START}\nstale numbers typed by hand\n{END}\n\nmore prose\n")
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers here\n")
+    check = report(raw, out, check=True, readme=readme)
+    assert any("leaderboard excerpt differs" in p for p in check.problems)
+    assert "stale numbers" in readme.read_text()  # check mode writes nothing
+    report(raw, out, readme=readme)
+    text = readme.read_text()
+    assert "stale numbers" not in text and text.startswith("# project\n") and text.endswith(f"{END}\n\nmore prose\n")
+    board = next(t for t in leaderboard.tables(_rows(raw)))
+    scored = [r for r in board.rows if isinstance(r[board.columns.index("rank")], int)]
+    assert scored and all(f"| {r[board.columns.index('model')]} |" in text for r in scored
+                          if r[board.columns.index("rank")] <= 2)
+    assert not report(raw, out, check=True, readme=readme).problems  # now equal to the rows
+    report(raw, out, readme=plain)
+    assert plain.read_text() == "no markers here\n"
+
+
+def _rows(raw: Path) -> dict:
+    from zoo.results import read_all
+
+    return read_all(raw)

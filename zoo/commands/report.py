@@ -19,7 +19,11 @@ def register(sub) -> None:
 def run(args) -> int:
     from ..report import report
 
-    res = report(args.raw, args.out, check=args.check)
+    from ..results import raw_dir
+
+    out = args.out if args.out is not None else (args.raw or raw_dir()).parent
+    # the README beside results/ carries a leaderboard excerpt between markers (zoo/report/readme_excerpt.py)
+    res = report(args.raw, args.out, check=args.check, readme=out.parent / "README.md")
     for w in res.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if args.check:

@@ -237,10 +237,12 @@ def _index(rows, made, plot_owner, stage: Path, raw: Path, out: Path, png_title)
 
 
 def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None = None, *,
-           check: bool = False, modules: list[ModuleType] | None = None) -> ReportResult:
+           check: bool = False, modules: list[ModuleType] | None = None,
+           readme: str | os.PathLike | None = None) -> ReportResult:
     """Regenerate ``out`` (default: the parent of ``raw``) from the rows under ``raw`` (default:
     zoo.results.raw_dir()). With ``check=True`` nothing is written and ``problems`` lists every file that
-    is missing, differs or is stale. ``modules``: the topic modules to render (default: topic_modules())."""
+    is missing, differs or is stale. ``modules``: the topic modules to render (default: topic_modules()).
+    ``readme``: a README whose leaderboard excerpt block (readme_excerpt.py) is refreshed (or checked) too."""
     from ..results import raw_dir
 
     raw = Path(raw) if raw is not None else raw_dir()
@@ -271,8 +273,15 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
             else:
                 result.problems.append(f"{rel}: differs from what the raw rows give{_first_difference(dest, data)}")
         result.removed = sorted(p for p in set(old_paths) - set(new_paths) if (out / p).is_file())
+        readme_problem = None
+        if readme is not None:
+            from .readme_excerpt import refresh
+
+            readme_problem = refresh(Path(readme), rows, check=True)
         if check:
             result.problems += [f"{p}: stale (generated earlier, no longer made from the rows)" for p in result.removed]
+            if readme_problem:
+                result.problems.append(readme_problem)
             if not (out / MANIFEST).is_file():
                 result.problems.append(f"{MANIFEST}: missing")
             elif old_paths != new_paths:
@@ -293,6 +302,9 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
         manifest = _manifest_text(new_paths).encode()
         if not (out / MANIFEST).is_file() or (out / MANIFEST).read_bytes() != manifest:
             _write_atomic(out / MANIFEST, manifest)
+        if readme_problem:
+            refresh(Path(readme), rows, check=False)
+            result.written.append(f"../{Path(readme).name}")
     return result
 
 
