@@ -128,3 +128,13 @@ def test_translation_and_qa_train_and_evaluate(name, task, extra, tmp_path, resu
 def test_eval_of_a_model_for_another_task_is_a_user_error():
     with pytest.raises(UserError, match="takes --task squad"):
         evaluate_text("transformer_qa", "sst2", write=False)
+
+
+def test_training_device_is_checked_before_any_work(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: cuda is a valid device here")
+    with pytest.raises(UserError, match="no CUDA device"):
+        train_text("lstm", "sst2", out=tmp_path / "ck", device="cuda", limit=8, write=False, progress=False)
+    with pytest.raises(UserError, match="cpu or cuda"):
+        train_text("lstm", "sst2", out=tmp_path / "ck", device="tpu", limit=8, write=False, progress=False)
+    assert not (tmp_path / "ck").exists()

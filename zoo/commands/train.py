@@ -38,6 +38,7 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="model override, e.g. --set attention=bahdanau --set hidden_size=256 (JSON values)")
     p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:i] (default cpu; torchrun: cuda:LOCAL_RANK per process)")
     p.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
                    help="bf16: forward and loss under CPU bf16 autocast (fp32 weights and optimizer); default fp32")
     p.add_argument("--no-write", action="store_true", help="do not append the train row")
@@ -82,7 +83,7 @@ def run(args) -> int:
         weight_decay=args.weight_decay, warmup=args.warmup, schedule=args.schedule, clip=args.clip, seed=args.seed,
         pretrained=args.pretrained, patience=args.patience, max_minutes=args.max_minutes, max_steps=args.max_steps,
         limit=args.limit, val_limit=args.val_limit, save_every=args.save_every, resume=args.resume,
-        write=not args.no_write, overrides=_overrides(args.set), threads=args.threads, dtype=args.dtype,
+        write=not args.no_write, overrides=_overrides(args.set), threads=args.threads, dtype=args.dtype, device=args.device,
     )
     if "checkpoint_sha256" in r:
         best = f", best validation {r['best']:.2f} (epoch {r['best_epoch']})" if r.get("best") is not None else ""

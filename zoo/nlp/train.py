@@ -74,7 +74,8 @@ def validate(model, task: str, cols: dict, batch_size: int = 64, limit: int | No
     if beams is not None:
         model.num_beams = 1
     try:
-        preds = predict_split(model, task, cols, batch_size=batch_size, limit=limit)
+        device = str(next(model.net.parameters()).device)
+        preds = predict_split(model, task, cols, batch_size=batch_size, limit=limit, device=device)
     finally:
         if beams is not None:
             model.num_beams = beams
@@ -87,15 +88,17 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
                pretrained: bool = False, patience: int | None = None, max_minutes: float | None = None,
                max_steps: int | None = None, limit: int | None = None, val_limit: int | None = None,
                save_every: int = 200, resume: bool = False, write: bool = True, progress: bool = True,
-               overrides: dict | None = None, threads: int | None = None, dtype: str = "fp32") -> dict:
+               overrides: dict | None = None, threads: int | None = None, dtype: str = "fp32",
+               device: str = "cpu") -> dict:
     """Train ``name`` on ``task``; returns a flat dict (checkpoint, sha256, times, losses, validation scores).
 
     epochs/batch_size/lr default per task (``DEFAULTS``); ``batch_size`` is the GLOBAL batch (all processes).
     ``warmup``: fraction of the steps; ``clip``: gradient-norm bound (0: off); ``patience``: epochs without
     improvement before stopping. ``limit``: train on the first ``limit`` rows only (tests).
     ``max_minutes``: training-time budget (validation not counted), see the module docstring.
-    ``dtype``: "bf16" runs forward and loss under CPU bf16 autocast (weights, optimizer and gradients stay
-    fp32; ~1.5x faster on CPUs with bf16 matrix units); validation and the saved checkpoint are fp32.
+    ``dtype``: "bf16" runs forward and loss under bf16 autocast on the training device (weights, optimizer
+    and gradients stay fp32; ~1.5x faster on CPUs with bf16 matrix units); validation and the saved
+    checkpoint are fp32. ``device``: "cpu" or "cuda[:i]" (under torchrun each process takes cuda:LOCAL_RANK).
     ``out``: the checkpoint folder (default ``$ZOO_CACHE/checkpoints/NAME-TASK``); written only at the end
     (best validation epoch when there is a validation metric, else the last), atomically.
     """
@@ -109,6 +112,10 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     check_task(task)
     if dtype not in ("fp32", "bf16"):
         raise UserError(f"dtype must be fp32 or bf16, not {dtype!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device}: no CUDA device is available here (torch {torch.__version__})")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise UserError(f"device must be cpu or cuda[:i], not {device!r}")
     if schedule not in ("linear", "constant"):
         raise UserError(f"schedule must be linear or constant, not {schedule!r}")
     try:
@@ -164,8 +171,10 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
         val_data=val_cols, val_fn=val_fn if val_cols is not None else None, monitor=metric or "loss",
         monitor_mode="max", patience=patience, keep_best=True, record_partial=True, seed=seed,
         checkpoint_dir=state_dir, checkpoint_every=save_every or None, resume=resume,
-        divergence_factor=None, progress=progress, desc=f"train {name} on {task}",
+        divergence_factor=None, progress=progress, desc=f"train {name} on {task}", device=device,
     )
+    dev = str(next(model.net.parameters()).device)
+    model.net.to("cpu")  # the checkpoint and the caller get CPU weights whatever the training device
     model.eval()
     rank, world = r["rank"], r["world_size"]
     history = [_history_entry(h) for h in r["history"]]
@@ -177,7 +186,6 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
               "train_time_s": r["wall_s"], "best": best, "best_epoch": best_epoch, "history": history,
               "items": r["items_seen"]}
     if rank == 0:
-        dev = "cpu"
         save_checkpoint(model, out, task=task, extra={"train": {
             "train_time_s": r["wall_s"], "device": dev, "epochs_run": len(history), "steps": r["steps"],
             "seed": seed, "batch_size": batch_size, "lr": lr, "init_weights": init_weights, "world_size": world,

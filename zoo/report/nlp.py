@@ -111,22 +111,31 @@ def training_table(rows: list[dict]) -> Table:
         s, m = r.get("settings") or {}, r.get("metrics") or {}
         hist = r.get("history") or []
         init = s.get("init_weights")
+        complete = sum(1 for h in hist if h.get("complete", True))
+        epochs = f"{complete} + partial" if complete < len(hist) else complete
         out.append([
-            r.get("model"), s.get("task"), len(hist), m.get("steps"), s.get("batch_size"), sig(s.get("lr"), 2),
+            r.get("model"), s.get("task"), epochs, m.get("steps"), s.get("batch_size"), sig(s.get("lr"), 2),
             (m.get("train_time_s") or 0) / 60, s.get("max_minutes"), m.get("best_val"), m.get("best_epoch"),
-            m.get("final_train_loss"), s.get("seed"), s.get("threads"), s.get("world_size"), s.get("limit"),
+            m.get("final_train_loss"), s.get("seed"), r.get("device") or "cpu", s.get("dtype", "fp32"), s.get("threads"),
+            s.get("world_size"), s.get("limit"),
             "random-init" if init == "random-init" else f"sha256 {str(init)[:12]}",
             f"sha256 {str(r.get('checkpoint_sha256'))[:12]}", str(r.get("time"))[:16],
         ])
     return Table(
         slug="nlp_training", title="NLP training runs (zoo train)",
         columns=["model", "task", "epochs run", "steps", "batch", "lr", "train min", "budget min", "best val",
-                 "best epoch", "last train loss", "seed", "threads", "processes", "limit", "start weights",
+                 "best epoch", "last train loss", "seed", "device", "dtype", "threads", "processes", "limit",
+                 "start weights",
                  "checkpoint", "time (UTC)"],
         rows=out, digits=3,
         notes=provenance(runs) + [
             "best val: validation accuracy (SST-2 dev, %) or greedy BLEU on the first val sentences (Multi30k); "
             "SQuAD has no validation split here (last epoch kept)",
+            "SQuAD: trained on the first 24 articles of SQuAD v1.1 dev (the last 24 are the test split); no "
+            "official train set used",
+            "epochs run: complete epochs; '+ partial' when the time budget stopped the run inside an epoch "
+            "(that partial epoch was validated too)",
+            "dtype bf16: forward and loss under bf16 autocast, fp32 weights and optimizer",
             "optimizer AdamW, linear warm-up (5% of steps unless the row says otherwise) and linear decay, gradient clipping 1.0 (zoo.nlp.train)",
         ],
     )
