@@ -78,3 +78,29 @@ def test_sha256_tree_changes_with_content(tmp_path):
     h1 = sha256_tree(tmp_path)
     (tmp_path / "a.txt").write_text("y")
     assert sha256_tree(tmp_path) != h1
+
+
+def test_a_corrupt_raw_file_stops_a_harness_before_it_measures(tmp_path, monkeypatch, capsys):
+    """The eval harness checks its raw file first: a cut-off last line is one clear line (exit 2), before
+    any model is built, and the file is left exactly as it was."""
+    from zoo.cli import main
+    from zoo.errors import UserError
+
+    assert issubclass(CorruptResultsError, UserError)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    bad = raw / "eval.jsonl"
+    bad.write_bytes(b'{"kind": "eval"}\n{"kind": "ev')
+    monkeypatch.setenv("ZOO_RESULTS_DIR", str(raw))
+    import zoo.registry
+
+    def no_build(*a, **k):
+        raise AssertionError("a model was built before the raw file was checked")
+
+    monkeypatch.setattr(zoo.registry, "create_model", no_build)
+    data = tmp_path / "imgs"
+    (data / "0").mkdir(parents=True)
+    assert main(["eval", "efficientnet_lite0", "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "eval.jsonl" in err and "incomplete" in err and "Traceback" not in err
+    assert bad.read_bytes() == b'{"kind": "eval"}\n{"kind": "ev'

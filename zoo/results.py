@@ -30,7 +30,10 @@ DEFAULT_RAW_DIR = Path("results/raw")
 _LIBS = ("zoo", "torch", "torchvision", "timm", "transformers", "ultralytics", "onnxruntime", "numpy")
 
 
-class CorruptResultsError(ValueError):
+from .errors import UserError
+
+
+class CorruptResultsError(UserError, ValueError):
     """A raw results file has a line that is not a complete JSON object; names file and line."""
 
 
@@ -67,6 +70,24 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def check_appendable(path: str | os.PathLike) -> None:
+    """Raise CorruptResultsError when ``path`` exists and its last line is incomplete. Harnesses call this
+    before they measure, so a corrupt raw file is reported before minutes of work, not after."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    if size:
+        with open(path, "rb") as f:
+            f.seek(size - 1)
+            if f.read(1) != b"\n":
+                raise CorruptResultsError(
+                    f"{path}: last line is incomplete (no newline at end); fix or move the file aside, "
+                    "zoo will not append to it"
+                )
+
+
 def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
     """Append one row atomically. Refuses to append to a file that is already corrupt at its end."""
     path = Path(path)
@@ -74,15 +95,7 @@ def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        size = os.fstat(fd).st_size
-        if size:
-            with open(path, "rb") as f:
-                f.seek(size - 1)
-                if f.read(1) != b"\n":
-                    raise CorruptResultsError(
-                        f"{path}: last line is incomplete (no newline at end); fix or move the file aside, "
-                        "zoo will not append to it"
-                    )
+        check_appendable(path)
         data = line.encode()
         written = os.write(fd, data)
         if written != len(data):  # pragma: no cover - regular files write fully or raise

@@ -198,6 +198,10 @@ def evaluate(
                              batch_size=batch_size or 64, predictions=predictions, write=write, **kw)
     if task is not None and task != spec.task:
         raise UserError(f"model {name!r} is an {spec.task} model; --task {task} does not apply")
+    if write:
+        from ..results import check_appendable, raw_path
+
+        check_appendable(raw_path("eval"))
     if data is None:
         raise UserError(f"{name} is an {spec.task} model: give --data PATH (an image folder or a COCO json)")
     if decode not in ("pil", "gpu"):

@@ -175,6 +175,10 @@ def compare(arch: str = "resnet50", *, n_images: int = 16, batch_size: int = 8, 
 
     if arch not in RESNETS:
         raise UserError(f"frameworks comparison supports {sorted(RESNETS)}, not {arch!r}")
+    if write:
+        from ..results import check_appendable
+
+        check_appendable(raw_path("frameworks"))
     images = images or sorted(REPO_COCO_IMAGES.glob("*.jpg"))[:n_images]
     if not images:
         raise UserError("no images for the frameworks comparison")

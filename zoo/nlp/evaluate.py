@@ -97,6 +97,10 @@ def evaluate_text(name: str, task: str | None, *, checkpoint=None, split: str = 
     if task is not None:
         check_task(task)
     task = _check_task(spec, task)
+    if write:
+        from ..results import check_appendable
+
+        check_appendable(raw_path("nlp"))
     if predictions is not None and Path(predictions).exists():
         raise UserError(f"{predictions} already exists; zoo will not overwrite it")
     cols = read_split(task, split)

@@ -139,6 +139,10 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
         check_architecture(out, spec)
     elif out.exists() and any(out.iterdir()):
         raise UserError(f"{out} exists and is not a checkpoint of {name}; choose another --out")
+    if write:
+        from ..results import check_appendable
+
+        check_appendable(raw_path("nlp"))
     world = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's; the harness joins the process group
     if batch_size % world:
         raise UserError(f"global batch {batch_size} does not split evenly over {world} processes")

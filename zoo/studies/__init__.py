@@ -67,6 +67,10 @@ def run_study(name: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, scale: str = "
         from ..errors import UserError
 
         raise UserError(f"unknown scale {scale!r}; expected one of {', '.join(mod.SCALES)}")
+    if write:
+        from ..results import check_appendable
+
+        check_appendable(raw_path(TOPIC))
     run_id = run_id or new_run_id()
     t0 = time.perf_counter()
     with one_thread():
