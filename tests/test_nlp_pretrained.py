@@ -106,6 +106,20 @@ def test_hub_checkpoint_loads_from_verified_snapshot(hub_snapshot, connects):
     assert connects == []
 
 
+def test_eval_of_a_published_checkpoint_uses_its_weights_by_default(hub_snapshot, connects):
+    """zoo eval NAME --task T on a model zoo does not train (distilbert_*) scores the cached checkpoint,
+    not a random init, without --pretrained."""
+    from zoo.nlp.evaluate import evaluate_text
+
+    name, snap, _ = hub_snapshot
+    task = "sst2" if name == "distilbert_sst2" else "squad"
+    r = evaluate_text(name, task, limit=4, batch_size=4, write=False, progress=False)
+    assert r["weights"] == (snap / "model.safetensors").resolve().name
+    rnd = evaluate_text(name, task, limit=4, batch_size=4, write=False, progress=False, pretrained=False)
+    assert rnd["weights"] == "random-init"  # an explicit random init is still honoured
+    assert connects == []
+
+
 def test_hub_checkpoint_verify_checks_every_file(hub_snapshot):
     name, snap, _ = hub_snapshot
     rows = verify([name])

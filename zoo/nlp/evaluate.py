@@ -76,11 +76,13 @@ def _write_predictions(path, preds: list[dict], ids: list | None) -> None:
 
 def evaluate_text(name: str, task: str | None, *, checkpoint=None, split: str = "test", limit: int | None = None,
                   device: str = "cpu", batch_size: int = 64, predictions=None, write: bool = True,
-                  pretrained: bool = False, num_beams: int | None = None, progress: bool = True) -> dict:
+                  pretrained: bool | None = None, num_beams: int | None = None, progress: bool = True) -> dict:
     """Score ``name`` on ``task``/``split``; a flat dict of metrics and provenance (row written when ``write``).
 
     checkpoint: a folder from ``zoo train`` (default: ``$ZOO_CACHE/checkpoints/NAME-TASK`` when it exists,
     else the model's pretrained weights when ``pretrained``, else random init; the row says which).
+    pretrained=None (the default) means True for published checkpoints that zoo does not train
+    (``spec.trainable`` false, e.g. distilbert_sst2) and False otherwise.
     predictions: a path to write one JSON line per item (refused if it exists).
     """
     from ..registry import UnknownModelError, get_spec
@@ -110,6 +112,8 @@ def evaluate_text(name: str, task: str | None, *, checkpoint=None, split: str = 
     if checkpoint is None:
         default = default_checkpoint_dir(name, task)
         checkpoint = default if (default / "zoo_config.json").is_file() else None
+    if pretrained is None:
+        pretrained = checkpoint is None and not spec.trainable and spec.weights is not None
     train_info, weights, ckpt_sha = {}, None, None
     elapsed = None
     from .. import create_model
