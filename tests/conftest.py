@@ -103,3 +103,22 @@ def results_dir(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "raw"
     monkeypatch.setenv("ZOO_RESULTS_DIR", str(d))
     return d
+
+
+@pytest.fixture
+def connects(monkeypatch):
+    """Every socket connect and name lookup made during the test, loopback included."""
+    calls = []
+    real_connect, real_gai = socket.socket.connect, socket.getaddrinfo
+
+    def connect(self, address):
+        calls.append(address)
+        return real_connect(self, address)
+
+    def getaddrinfo(host, *a, **k):
+        calls.append(host)
+        return real_gai(host, *a, **k)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return calls

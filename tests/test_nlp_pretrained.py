@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -24,25 +23,6 @@ from zoo.weights.integrity import git_blob_sha1
 FULL_REV = "0123456789abcdef0123456789abcdef01234567"
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "the", "movie", "film", "good", "bad", "is", "was",
          "who", "won", "broncos", "panthers", "?", ".", ",", "gorgeous", "witty"]
-
-
-@pytest.fixture
-def connects(monkeypatch):
-    """Every socket connect and name lookup made during the test, loopback included."""
-    calls = []
-    real_connect, real_gai = socket.socket.connect, socket.getaddrinfo
-
-    def connect(self, address):
-        calls.append(address)
-        return real_connect(self, address)
-
-    def getaddrinfo(host, *a, **k):
-        calls.append(host)
-        return real_gai(host, *a, **k)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return calls
 
 
 def _tiny_checkpoint(folder: Path, name: str) -> dict[str, torch.Tensor]:

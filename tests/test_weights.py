@@ -104,25 +104,6 @@ def served_weights(server):
 
 
 @pytest.fixture
-def connects(monkeypatch):
-    """Counts every socket connect and name lookup (loopback included) made during the test."""
-    calls = []
-    real_connect, real_gai = socket.socket.connect, socket.getaddrinfo
-
-    def connect(self, address):
-        calls.append(address)
-        return real_connect(self, address)
-
-    def getaddrinfo(host, *a, **k):
-        calls.append(host)
-        return real_gai(host, *a, **k)
-
-    monkeypatch.setattr(socket.socket, "connect", connect)
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    return calls
-
-
-@pytest.fixture
 def registered(monkeypatch):
     """Register a spec under its name for the duration of a test (CLI and verify go through the registry)."""
 

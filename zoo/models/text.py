@@ -532,7 +532,7 @@ def minilm_qa() -> ModelSpec:
 _HUB_NOTE = ("pretrained=True: the fine-tuned hub checkpoint (`zoo fetch {name}` puts model.safetensors, config.json "
              "and the tokenizer files into the HF cache), loaded with from_pretrained and its own tokenizer. "
              "pretrained=False: the same architecture from the config, random init, with zoo's trained WordPiece "
-             "(the hub tokenizer exists only once fetched). Evaluate with `zoo eval {name} --task {task} --pretrained`.")
+             "(the hub tokenizer exists only once fetched). `zoo eval {name} --task {task}` scores the checkpoint (the default for these models).")
 
 
 @register_model("distilbert_sst2", task="text-classification", source="transformers")
