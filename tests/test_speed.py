@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import time
+
 import pytest
 import torch
 from torch import nn
@@ -161,6 +163,41 @@ def test_peak_probe_is_measured_once_and_cached():
     first = device_peak("cpu", "fp32")
     second = device_peak("cpu", "fp32")
     assert first["tflops"] > 0 and second["cached"] and second["tflops"] == first["tflops"]
+
+
+def test_cpu_peak_is_the_faster_of_the_matmul_and_convolution_probes(monkeypatch):
+    """On CPU the peak is the best of BLAS mm and a oneDNN 3x3 convolution (MKL's fp32 mm is slow on AMD
+    CPUs, and models' convolutions then beat a matmul-only "peak"). Probe timings are replaced by fixed
+    durations so the choice, not the machine, is tested."""
+    import zoo.harness.speed_cost as sc
+
+    p = sc.measure_matmul_peak("cpu", "fp32", n=64, repeats=1)
+    assert set(p["paths"]) == {"mm", "conv3x3"} and p["tflops"] == max(p["paths"].values())
+    assert p["path"] == max(p["paths"], key=p["paths"].get)
+    c, hw = sc.CONV_PROBE
+    seconds_per_call = {"mm": 0.2, "conv2d": 0.1}  # the convolution probe "runs" twice as fast
+
+    class FakeTime:
+        now = 0.0
+        strftime, gmtime = staticmethod(time.strftime), staticmethod(time.gmtime)
+
+        @classmethod
+        def perf_counter(cls):
+            return cls.now
+
+    def timed(fn, key):
+        def run(*a, **k):
+            FakeTime.now += seconds_per_call[key]
+            return fn(*a, **k)
+        return run
+
+    monkeypatch.setattr(sc, "time", FakeTime)
+    monkeypatch.setattr(torch, "mm", timed(torch.mm, "mm"))
+    monkeypatch.setattr(torch.nn.functional, "conv2d", timed(torch.nn.functional.conv2d, "conv2d"))
+    p = sc.measure_matmul_peak("cpu", "fp32", n=64, repeats=1)
+    assert p["paths"]["mm"] == pytest.approx(2 * 64**3 / 0.2 / 1e12)
+    assert p["paths"]["conv3x3"] == pytest.approx(2 * c * c * 9 * hw * hw / 0.1 / 1e12)
+    assert p["path"] == "conv3x3" and p["tflops"] == p["paths"]["conv3x3"]
 
 
 # --- output error ---------------------------------------------------------------------------------------

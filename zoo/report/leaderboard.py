@@ -332,6 +332,10 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
         f"From {counts['speed_rows']} speed rows and {counts['accuracy_rows']} accuracy rows; "
         f"{counts['error_rows']} error rows (crashes, OOM) are left out. Command: `zoo report`.",
     ]
+    if any((e["pct_peak"] or 0) > 100 for e in ents):
+        notes.append("% of peak above 100 means the peak probe recorded in that row was below what the device really does: "
+        "rows measured before the CPU probe also ran a 3x3 convolution (oneDNN) beside the matmul; newer rows "
+        "name the probe that set the peak")
     flagged: dict[str, set[str]] = {}
     for e in ents:
         for f in e["flags"]:

@@ -79,8 +79,17 @@ def _probe_notes(rows: list[dict]) -> list[str]:
         p = (r.get("metrics") or {}).get("peak_probe")
         if p and p.get("key"):
             probes[p["key"]] = p
-    return [f"device peak (matmul probe {p['n']}x{p['n']} {p['dtype']}, measured {p.get('time', '?')}): "
+    return [f"device peak ({_probe_name(p)} {p['dtype']}, measured {p.get('time', '?')}): "
             f"{p['tflops']:.3f} TFLOP/s [{k}]" for k, p in sorted(probes.items())]
+
+
+def _probe_name(p: dict) -> str:
+    """Which probe gave the peak: the matmul, or (CPU) the 3x3 convolution when it was faster."""
+    mm = f"matmul probe {p['n']}x{p['n']}"
+    if p.get("path", "mm") == "mm":
+        return mm
+    others = ", ".join(f"{k} {v:.3f}" for k, v in sorted((p.get("paths") or {}).items()))
+    return f"best of {mm} and a 3x3 convolution probe: {p['path']} ({others} TFLOP/s)"
 
 
 def _common_notes(rows: list[dict], all_rows: list[dict]) -> list[str]:
@@ -95,6 +104,10 @@ def _common_notes(rows: list[dict], all_rows: list[dict]) -> list[str]:
                  "items/s = batch x calls / timed seconds; FLOPs = 2 x MACs counted by torch FlopCounterMode on "
                  "one real input; % peak = achieved TFLOP/s / measured matmul peak of the same dtype")
     notes.append("memory: CUDA max allocated on GPU; peak process RSS (MiB, since the process started) on CPU")
+    if any(((r.get("metrics") or {}).get("share_of_peak") or 0) > 1 for r in rows):
+        notes.append("% of peak above 100 means the peak probe recorded in that row was below what the device really does: "
+        "rows measured before the CPU probe also ran a 3x3 convolution (oneDNN) beside the matmul; newer rows "
+        "name the probe that set the peak")
     if errors:
         notes.append(f"{errors} error row(s) (build failures, crashes, unsupported backends) are not shown; see results/raw/speed.jsonl")
     return notes + _probe_notes(rows) + _commands(rows)
