@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
-import time
 
 import pytest
 import torch
