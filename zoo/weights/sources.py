@@ -108,6 +108,19 @@ def expected_git_blob(w: Weights, path: Path) -> str:
     return ""
 
 
+def check_file(w: Weights, path: Path) -> tuple[str, str, bool | None]:
+    """(sha256 of ``path``, what it must match, whether it does). What it must match is the pinned or
+    recorded sha256, else (a small, non-LFS hub file) ``"git blob <id>"``, else "" (unpinned: None)."""
+    digest = sha256_file(path)
+    expected = expected_sha256(w, path)
+    if expected:
+        return digest, expected, hash_matches(digest, expected)
+    git_blob = expected_git_blob(w, path)
+    if git_blob:
+        return digest, f"git blob {git_blob}", git_blob_sha1(path) == git_blob
+    return digest, "", None
+
+
 def companion(w: Weights, file_name: str, sha256: str = "") -> Weights:
     """The same source's ``file_name`` (relative to the weight file's folder: a config or tokenizer file a
     library loads together with the weights), as a Weights of its own so it is fetched, cached and checked
@@ -145,14 +158,10 @@ def obtain(w: Weights) -> Path:
             got = Path(hf_hub_download(w.url, w.file_name, revision=w.revision, cache_dir=hf_hub_cache()))
         except Exception as e:  # hub client errors vary by version; all mean "not obtained"
             raise WeightsUnavailable(f"could not download {w.file_name} from hub repo {w.url}: {type(e).__name__}: {e}".splitlines()[0]) from None
-        expected = expected_sha256(w, got)
-        digest = sha256_file(got)
-        if expected and not hash_matches(digest, expected):
+        digest, expected, ok = check_file(w, got)
+        if ok is False:
             kept = move_aside(got)
-            raise WeightsHashMismatch(f"{w.url}/{w.file_name}: sha256 {digest} is not {expected}; kept aside as {kept}")
-        git_blob = "" if expected else expected_git_blob(w, got)
-        if git_blob and git_blob_sha1(got) != git_blob:
-            kept = move_aside(got)
-            raise WeightsHashMismatch(f"{w.url}/{w.file_name}: git blob id is not {git_blob}; kept aside as {kept}")
+            raise WeightsHashMismatch(f"{w.url}/{w.file_name}: sha256 {digest} does not match {expected}; "
+                                      f"kept aside as {kept}")
         return got
     raise WeightsUnavailable(f"local weights file {cached_path(w)} does not exist")

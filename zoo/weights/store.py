@@ -16,7 +16,7 @@ from __future__ import annotations
 import http.client
 import logging
 import pickle
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterable, Mapping
 
 import torch
@@ -25,7 +25,7 @@ from ..errors import UserError
 from ..offline import is_offline
 from ..spec import ModelSpec, Weights
 from . import sources
-from .integrity import WeightsHashMismatch, WeightsUnavailable, git_blob_sha1, hash_matches, move_aside, sha256_file
+from .integrity import WeightsHashMismatch, WeightsUnavailable, move_aside
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,11 @@ def _weights_of(spec_or_weights: ModelSpec | Weights) -> tuple[str, Weights]:
 def _check(loc: sources.Location, w: Weights) -> dict:
     """Hash one present copy. Returns a verify row (status ok | unpinned | mismatch); a mismatched copy
     in a cache is moved aside here."""
-    digest = sha256_file(loc.path)
-    expected = sources.expected_sha256(w, loc.path)
-    git_blob = "" if expected else sources.expected_git_blob(w, loc.path)  # a small, non-LFS hub file
-    row = {"file": str(loc.path), "where": loc.where, "sha256": digest,
-           "expected": expected or (f"git blob {git_blob}" if git_blob else ""), "moved_to": None}
-    if not row["expected"]:
+    digest, expected, ok = sources.check_file(w, loc.path)
+    row = {"file": str(loc.path), "where": loc.where, "sha256": digest, "expected": expected, "moved_to": None}
+    if ok is None:
         row["status"] = "unpinned"
-    elif hash_matches(digest, expected) if expected else git_blob_sha1(loc.path) == git_blob:
+    elif ok:
         row["status"] = "ok"
     else:
         row["status"] = "mismatch"
@@ -134,9 +131,7 @@ def fetch(name: str) -> Path:
         spec = get_spec(name)
     except UnknownModelError as e:
         raise UserError(str(e)) from None
-    path = ensure_weights(spec)
-    ensure_files(spec)
-    return path
+    return ensure_files(spec) / PurePosixPath(spec.weights.file_name).name  # each file verified once
 
 
 def verify(names: Iterable[str] | None = None) -> list[dict]:
