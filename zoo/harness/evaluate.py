@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from ..errors import UserError
-from ..models.base import RANDOM_INIT
+from ..models.base import RANDOM_INIT, check_device
 from . import distributed as dist_
 
 VISION_TASKS = ("image-classification", "object-detection")
@@ -206,8 +206,7 @@ def evaluate(
         raise UserError(f"{name} is an {spec.task} model: give --data PATH (an image folder or a COCO json)")
     if decode not in ("pil", "gpu"):
         raise UserError(f"decode must be 'pil' or 'gpu', got {decode!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {device!r} requested but CUDA is not available")
+    check_device(device, cpu_or_cuda_only=False)
 
     dist = dist_.init(device)
     try:

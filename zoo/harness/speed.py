@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from ..errors import UserError
+from ..models.base import check_device
 from ..results import append_row, machine_info, make_row, raw_path, read_rows
 from .speed_backends import BACKENDS, BackendConfig, Prepared, auto_candidates, outputs_to_fp32, prepare
 from .speed_cost import DTYPES, MemoryMeter, count_flops, count_params, device_peak
@@ -344,11 +345,7 @@ def bench(
     batch_sizes = [int(b) for b in batch_sizes]
     if not batch_sizes or any(b < 1 for b in batch_sizes):
         raise UserError(f"batch sizes must be positive integers, got {batch_sizes}")
-    dev = str(device)
-    if dev.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError("--device cuda asked for, but torch sees no CUDA device here")
-    if dev != "cpu" and not dev.startswith("cuda"):
-        raise UserError(f"unknown device {device!r}; expected cpu or cuda[:index]")
+    dev = check_device(device)
     if name is None and model is None:
         raise ValueError("bench() needs a model name or a model")
     name = name or model.spec.name

@@ -46,6 +46,19 @@ class Batch:
         return len(self.meta) if self.meta else batch_size_of(self.inputs)
 
 
+def check_device(device: str | torch.device, *, cpu_or_cuda_only: bool = True) -> str:
+    """``device`` as a string, or a one-line UserError: CUDA asked for where torch sees none, or (with
+    ``cpu_or_cuda_only``) anything but cpu / cuda[:index]."""
+    from ..errors import UserError
+
+    dev = str(device)
+    if dev.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {dev!r} asked for, but torch sees no CUDA device here (torch {torch.__version__})")
+    if cpu_or_cuda_only and dev != "cpu" and not dev.startswith("cuda"):
+        raise UserError(f"unknown device {dev!r}; expected cpu or cuda[:index]")
+    return dev
+
+
 def move_to(x: Any, device: torch.device | str, dtype: torch.dtype | None = None) -> Any:
     """Move a tensor / dict / list / tuple of tensors to ``device``; ``dtype`` applies to floating tensors only."""
     if isinstance(x, torch.Tensor):

@@ -112,10 +112,9 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     check_task(task)
     if dtype not in ("fp32", "bf16"):
         raise UserError(f"dtype must be fp32 or bf16, not {dtype!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device}: no CUDA device is available here (torch {torch.__version__})")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise UserError(f"device must be cpu or cuda[:i], not {device!r}")
+    from ..models.base import check_device
+
+    device = check_device(device)
     if schedule not in ("linear", "constant"):
         raise UserError(f"schedule must be linear or constant, not {schedule!r}")
     try:
