@@ -89,7 +89,7 @@ def save_tokenizer(tokenizer, path: str | os.PathLike) -> Path:
 
 
 def training_texts(task: str) -> list[str]:
-    from .data import read_split
+    from ...datasets.text import read_split
 
     cols = read_split(task, "train")
     if task == "sst2":
@@ -102,8 +102,8 @@ def training_texts(task: str) -> list[str]:
 
 def default_tokenizer(task: str):
     """The task's tokenizer trained on its bundled train split; cached under $ZOO_CACHE/tokenizers/."""
-    from ..offline import zoo_cache_dir
-    from .data import check_task, dataset_sha256
+    from ...offline import zoo_cache_dir
+    from ...datasets.text import check_task, dataset_sha256
 
     check_task(task)
     kind, vocab, lower = DEFAULTS[task]

@@ -8,7 +8,7 @@ SQuAD checkpoints from the HF hub.
 
 Tokenizers: a checkpoint carries its own; a pretrained model uses its own, fetched and verified with its weights
 (MiniLM: uncased WordPiece, 30,522 tokens; DistilBERT: the hub repo's tokenizer files); otherwise
-``zoo.nlp.tokenizer.default_tokenizer(task)`` (trained on the bundled train split, cached).
+``zoo.models.text.tokenizer.default_tokenizer(task)`` (trained on the bundled train split, cached).
 
 Pretrained weights go through ``zoo.weights`` like every other model's: ``zoo fetch NAME`` puts the weight file
 *and* the config/tokenizer files loaded with it (``spec.extra["weight_files"]``) into the usual cache, each
@@ -25,10 +25,10 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..errors import UserError
-from ..registry import register_model
-from ..spec import ModelSpec, Reference, TextPreprocess, Weights
-from .base import RANDOM_INIT, Batch, ZooModel
+from ...errors import UserError
+from ...registry import register_model
+from ...spec import ModelSpec, Reference, TextPreprocess, Weights
+from ..base import RANDOM_INIT, Batch, ZooModel
 
 TASK_OF = {"text-classification": "sst2", "translation": "multi30k", "question-answering": "squad"}
 
@@ -83,7 +83,7 @@ LUONG_WMT = Reference("bleu", 20.9, "WMT14 en-de newstest2014",
 def _check_task(spec: ModelSpec, task: str | None) -> str:
     want = TASK_OF[spec.task]
     if task is not None and task != want:
-        from ..nlp.data import check_task
+        from ...datasets.text import check_task
 
         check_task(task)
         raise UserError(f"{spec.name} is a {spec.task} model: it takes --task {want}, not {task}")
@@ -102,7 +102,7 @@ class TextModel(ZooModel):
         self.max_length = int(self.overrides.get("max_length", spec.preprocess.max_length))
 
     def example_items(self, n: int = 1) -> list:
-        from ..nlp.data import example_texts
+        from ...datasets.text import example_texts
 
         return example_texts(TASK_OF[self.spec.task], n)
 
@@ -229,7 +229,7 @@ class Translator(TextModel):
         self.label_smoothing = float(self.overrides.get("label_smoothing", 0.1))
 
     def _ids(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        from ..nlp.tokenizer import EOS, PAD
+        from .tokenizer import EOS, PAD
 
         ids = self.tokenizer([_text(t) for t in texts], add_special_tokens=False, truncation=True,
                              max_length=self.max_length - 1)["input_ids"]
@@ -245,7 +245,7 @@ class Translator(TextModel):
         return Batch({"src_ids": src, "src_mask": mask}, [{} for _ in items])
 
     def forward(self, inputs):
-        from ..nlp.tokenizer import BOS, EOS, PAD
+        from .tokenizer import BOS, EOS, PAD
 
         if self.hf:
             return self.net.generate(
@@ -253,7 +253,7 @@ class Translator(TextModel):
                 max_new_tokens=self.max_new_tokens, decoder_start_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD,
                 bos_token_id=BOS, do_sample=False,
             )
-        from ..nlp.decode import beam_decode
+        from .decode import beam_decode
 
         return beam_decode(self.net, inputs["src_ids"], inputs["src_mask"], bos_id=BOS, eos_id=EOS, pad_id=PAD,
                            max_len=self.max_new_tokens, num_beams=self.num_beams)
@@ -263,7 +263,7 @@ class Translator(TextModel):
         return [{"text": t.strip()} for t in texts]
 
     def training_batch(self, rows: dict) -> dict:
-        from ..nlp.tokenizer import BOS
+        from .tokenizer import BOS
 
         src, mask = self._ids(rows["en"])
         tgt, tmask = self._ids(rows["de"])  # ends in EOS
@@ -286,8 +286,8 @@ class Translator(TextModel):
 def _minilm_tokenizer_folder() -> Path:
     """The verified MiniLM tokenizer files' folder (site-packages, else zoo's cache), for random-init models that
     use the MiniLM vocabulary; UserError when they are not there (offline, package not installed, not fetched)."""
-    from ..weights import ensure_weights
-    from ..weights.sources import companion
+    from ...weights import ensure_weights
+    from ...weights.sources import companion
 
     paths = [ensure_weights(companion(_minilm_weights(), f, h)) for f, h in MINILM_TOKENIZER_FILES.items()]
     if len({p.parent for p in paths}) != 1:
@@ -296,8 +296,8 @@ def _minilm_tokenizer_folder() -> Path:
 
 
 def _tokenizer(spec: ModelSpec, checkpoint: Path | None, pretrained_folder: Path | None):
-    from ..nlp.checkpoint import load_tokenizer_dir
-    from ..nlp.tokenizer import default_tokenizer
+    from .checkpoint import load_tokenizer_dir
+    from .tokenizer import default_tokenizer
 
     if checkpoint is not None:
         return load_tokenizer_dir(checkpoint)
@@ -321,7 +321,7 @@ def _load_encoder(net, path: Path) -> None:
     into ``net.bert``; every tensor the encoder has must be in the file and every key of the file used, except
     the pooler (QA models have none) and ``embeddings.position_ids`` (a constant, no longer saved by
     transformers). The task head is not in the file: it stays at its initialization until fine-tuned."""
-    from ..weights import load_state_dict
+    from ...weights import load_state_dict
 
     state = {k.removeprefix("bert."): v for k, v in load_state_dict(path).items()}
     own = net.bert.state_dict()
@@ -344,13 +344,13 @@ _HF_CLASSES = {"bert_cls": ("BertForSequenceClassification", "BertConfig"),
 def _build_net(spec: ModelSpec, vocab_size: int, ov: dict, hf_config: dict | None, pretrained_folder: Path | None):
     arch = spec.extra["arch"]
     if arch in ("lstm", "gru", "bilstm"):
-        from ..nlp.rnn import RNNClassifier
+        from .rnn import RNNClassifier
 
         kw = {k: ov[k] for k in ("embed_dim", "hidden_size", "num_layers", "dropout") if k in ov}
         return RNNClassifier(vocab_size, spec.num_classes, cell="gru" if arch == "gru" else "lstm",
                              bidirectional=arch == "bilstm", **kw)
     if arch == "rnn_attention":
-        from ..nlp.rnn import Seq2SeqAttention
+        from .rnn import Seq2SeqAttention
 
         kw = {k: ov[k] for k in ("cell", "attention", "embed_dim", "hidden_size", "num_layers", "dropout") if k in ov}
         return Seq2SeqAttention(vocab_size, **kw)
@@ -365,7 +365,7 @@ def _build_net(spec: ModelSpec, vocab_size: int, ov: dict, hf_config: dict | Non
     cfg = dict(spec.extra["hf_config"])
     cfg.update({k: v for k, v in ov.items() if k in cfg or k in ("hidden_dropout_prob", "dropout")})
     if spec.extra["hf_class"] == "bart_mt":
-        from ..nlp.tokenizer import BOS, EOS, PAD
+        from .tokenizer import BOS, EOS, PAD
 
         return cls(tf.BartConfig(vocab_size=vocab_size, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS,
                                  decoder_start_token_id=BOS, forced_eos_token_id=None, **cfg))
@@ -389,7 +389,7 @@ def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str 
     encoder from model.safetensors (strict key check); its tokenizer files (tokenizer.json, ...) are fetched
     and pinned beside it, so the package's site-packages copy and a ``zoo fetch`` cache copy both work.
     """
-    from ..nlp.checkpoint import check_architecture, load_weights
+    from .checkpoint import check_architecture, load_weights
 
     hf_config = None
     if checkpoint is not None:
@@ -400,7 +400,7 @@ def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str 
     folder = None
     weights_id = RANDOM_INIT
     if pretrained and checkpoint is None:
-        from ..weights import ensure_files, known_sha256
+        from ...weights import ensure_files, known_sha256
 
         if spec.weights is None:
             raise UserError(f"{spec.name} has no pretrained weights registered; train it with `zoo train {spec.name}`")
@@ -417,7 +417,7 @@ def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str 
 def _spec(name, task, source, architecture, description, *, max_length, tokenizer="trained:wordpiece", num_classes=2,
           weights=None, references=(), notes="", trainable=True, lowercase=None, tokenizer_source=None, **extra) -> ModelSpec:
     if tokenizer_source is None:
-        tokenizer_source = ("zoo.nlp.tokenizer (trained on the bundled train split)" if tokenizer.startswith("trained")
+        tokenizer_source = ("zoo.models.text.tokenizer (trained on the bundled train split)" if tokenizer.startswith("trained")
                             else "all-MiniLM-L6-v2 tokenizer.json")
     return ModelSpec(
         name=name, task=task, source=source, architecture=architecture, description=description,
@@ -446,27 +446,27 @@ def _hub_weights(repo: str, revision: str) -> Weights:
 
 @register_model("lstm", task="text-classification", source="torch")
 def lstm() -> ModelSpec:
-    return _spec("lstm", "text-classification", "torch", "zoo.nlp.rnn.RNNClassifier(cell=lstm)",
+    return _spec("lstm", "text-classification", "torch", "zoo.models.text.rnn.RNNClassifier(cell=lstm)",
                  "1-layer LSTM (embed 128, hidden 128), max-pooled over time, SST-2 sentiment", max_length=64,
                  references=[Reference("accuracy", 84.9, "SST binary", _TAI, _TAI_NOTE)], arch="lstm")
 
 
 @register_model("gru", task="text-classification", source="torch")
 def gru() -> ModelSpec:
-    return _spec("gru", "text-classification", "torch", "zoo.nlp.rnn.RNNClassifier(cell=gru)",
+    return _spec("gru", "text-classification", "torch", "zoo.models.text.rnn.RNNClassifier(cell=gru)",
                  "1-layer GRU (embed 128, hidden 128), max-pooled over time, SST-2 sentiment", max_length=64, arch="gru")
 
 
 @register_model("bilstm", task="text-classification", source="torch")
 def bilstm() -> ModelSpec:
-    return _spec("bilstm", "text-classification", "torch", "zoo.nlp.rnn.RNNClassifier(cell=lstm, bidirectional)",
+    return _spec("bilstm", "text-classification", "torch", "zoo.models.text.rnn.RNNClassifier(cell=lstm, bidirectional)",
                  "1-layer bidirectional LSTM (embed 128, 2x128), max-pooled over time, SST-2 sentiment", max_length=64,
                  references=[Reference("accuracy", 87.5, "SST binary", _TAI, _TAI_NOTE)], arch="bilstm")
 
 
 @register_model("rnn_attention", task="translation", source="torch")
 def rnn_attention() -> ModelSpec:
-    return _spec("rnn_attention", "translation", "torch", "zoo.nlp.rnn.Seq2SeqAttention",
+    return _spec("rnn_attention", "translation", "torch", "zoo.models.text.rnn.Seq2SeqAttention",
                  "GRU encoder-decoder (bidirectional encoder, hidden 512) with Luong 'general' attention "
                  "(attention='bahdanau' and cell='lstm' overrides); greedy or beam decoding", max_length=64,
                  tokenizer="trained:bpe", num_classes=0, references=[LUONG_WMT], arch="rnn_attention")

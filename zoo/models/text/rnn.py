@@ -11,7 +11,7 @@ Seq2SeqAttention: bidirectional GRU/LSTM encoder; unidirectional decoder of the 
           the whole target at once under teacher forcing; attention and the output layer follow in batch.
     Source and target share one vocabulary and one embedding table (joint BPE), tied with the output layer.
     ``forward(inputs)`` with inputs {"src_ids", "src_mask", "tgt_in"} gives teacher-forced logits (B, T, V).
-    ``encode`` / ``step`` are the decoding interface used by ``zoo.nlp.decode``.
+    ``encode`` / ``step`` are the decoding interface used by ``zoo.models.text.decode``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..errors import UserError
+from ...errors import UserError
 
 CONFIG = "zoo_config.json"
 WEIGHTS = "model.safetensors"
@@ -23,7 +23,7 @@ WEIGHTS = "model.safetensors"
 
 def default_checkpoint_dir(name: str, task: str) -> Path:
     """Where ``zoo train NAME --task TASK`` writes and ``zoo eval`` looks: $ZOO_CACHE/checkpoints/NAME-TASK."""
-    from ..offline import zoo_cache_dir
+    from ...offline import zoo_cache_dir
 
     return zoo_cache_dir() / "checkpoints" / f"{name}-{task}"
 
@@ -86,7 +86,7 @@ def load_weights(net, path: str | os.PathLike) -> str:
     """Load ``model.safetensors`` into ``net`` (strict); returns the file's sha256."""
     from safetensors.torch import load_model
 
-    from ..results import sha256_file
+    from ...results import sha256_file
 
     f = Path(path) / WEIGHTS
     try:

@@ -1,5 +1,5 @@
 """Greedy and beam-search decoding for a model with the ``init_decoding / step / reorder`` interface
-(``zoo.nlp.rnn.Seq2SeqAttention``). Batched; returns token ids (B, <= max_len) without BOS, padded with
+(``zoo.models.text.rnn.Seq2SeqAttention``). Batched; returns token ids (B, <= max_len) without BOS, padded with
 ``pad_id`` after EOS.
 
 Beam search keeps ``num_beams`` hypotheses per sentence, scores finished ones by
