@@ -393,7 +393,7 @@ def test_class_mapping_mismatch(digits, tmp_path, capsys, results_dir):
     for c in ("cat", "dog"):
         (named / c).mkdir(parents=True)
         shutil.copyfile(next(data.rglob("*.png")), named / c / "a.png")
-    from zoo.harness.datasets import check_classes, load_classification
+    from zoo.datasets.images import check_classes, load_classification
 
     with pytest.raises(UserError, match="not ImageNet wnids"):
         check_classes(load_classification(named), 1000, None, "some_imagenet_model")

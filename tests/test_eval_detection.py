@@ -20,7 +20,7 @@ import torch
 
 import zoo
 from zoo.cli import main as zoo_main
-from zoo.harness.datasets import COCO80_TO_91, load_detection
+from zoo.datasets.images import COCO80_TO_91, load_detection
 from zoo.models.base import Batch, ZooModel
 from zoo.registry import _REGISTRY, list_models, register_model
 from zoo.spec import ImagePreprocess, ModelSpec

@@ -15,7 +15,7 @@ from PIL import Image
 
 import zoo
 from zoo.errors import UserError
-from zoo.harness.datasets import imagenet_wnids, load_classification
+from zoo.datasets.images import imagenet_wnids, load_classification
 from zoo.registry import list_models
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from zoo.errors import UserError
-from zoo.nlp import data
+from zoo.datasets import text as data
 
 
 @pytest.mark.parametrize("task,split,n", [

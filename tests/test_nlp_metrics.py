@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from zoo.nlp import metrics
-from zoo.nlp.data import read_split
+from zoo.datasets.text import read_split
 
 
 def test_classification_matches_sklearn_and_torchmetrics():

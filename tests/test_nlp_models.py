@@ -9,7 +9,7 @@ import torch
 
 import zoo
 from zoo.errors import UserError
-from zoo.nlp.tokenizer import BOS, EOS, PAD, default_tokenizer
+from zoo.models.text.tokenizer import BOS, EOS, PAD, default_tokenizer
 
 TEXT_MODELS = zoo.list_models(task="text-classification") + zoo.list_models(task="translation") + zoo.list_models(task="question-answering")
 
@@ -62,7 +62,7 @@ def test_bad_items_are_user_errors():
 
 
 def test_bpe_tokenizer_is_lossless_and_wordpiece_offsets_map_to_text():
-    from zoo.nlp.data import read_split
+    from zoo.datasets.text import read_split
 
     tok = default_tokenizer("multi30k")
     for s in read_split("multi30k", "test")["de"][:200]:
@@ -99,7 +99,7 @@ class _ToyDecoder:
 
 
 def test_beam_search_finds_the_better_sequence_greedy_misses():
-    from zoo.nlp.decode import beam_decode, greedy_decode
+    from zoo.models.text.decode import beam_decode, greedy_decode
 
     src = torch.ones(2, 3, dtype=torch.long)
     kw = dict(bos_id=BOS, eos_id=EOS, pad_id=PAD, max_len=5)
@@ -124,7 +124,7 @@ def test_rnn_attention_beam_matches_greedy_at_width_one(attention, cell):
 
 
 def test_checkpoint_roundtrip_and_wrong_architecture(tmp_path):
-    from zoo.nlp.checkpoint import save_checkpoint
+    from zoo.models.text.checkpoint import save_checkpoint
 
     m = zoo.create_model("lstm")
     ck = save_checkpoint(m, tmp_path / "lstm-ck", task="sst2")
@@ -146,7 +146,7 @@ def test_checkpoint_roundtrip_and_wrong_architecture(tmp_path):
 
 @pytest.mark.parametrize("attention,cell", [("luong", "gru"), ("bahdanau", "lstm")])
 def test_step_decoding_equals_teacher_forcing(attention, cell):
-    from zoo.nlp.rnn import Seq2SeqAttention
+    from zoo.models.text.rnn import Seq2SeqAttention
 
     torch.manual_seed(0)
     net = Seq2SeqAttention(50, cell=cell, attention=attention, embed_dim=16, hidden_size=32).eval()

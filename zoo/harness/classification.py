@@ -21,7 +21,7 @@ import torch
 from ..models.base import Batch, move_to
 from ..spec import ImagePreprocess
 from . import distributed as dist_
-from .datasets import ClassificationData, ImageFiles, PreprocessCollate, make_loader
+from ..datasets.images import ClassificationData, ImageFiles, PreprocessCollate, make_loader
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch
 
 from ..models.base import Batch, move_to
 from . import distributed as dist_
-from .datasets import DetectionData, ImageFiles, PreprocessCollate, make_loader
+from ..datasets.images import DetectionData, ImageFiles, PreprocessCollate, make_loader
 
 # pycocotools' summary lines, in the order of COCOeval.stats
 STAT_NAMES = ("map", "map50", "map75", "map_small", "map_medium", "map_large",

@@ -1,7 +1,7 @@
 """``zoo.evaluate(name, data=PATH)``: does this checkpoint reach its published accuracy on this machine?
 
 Dispatches on the model's task: image classification (top-1 / top-5 on an ImageNet-style folder, see
-zoo.harness.datasets), object detection (COCO mAP with pycocotools on a COCO json or YOLO folder), and the
+zoo.datasets.images), object detection (COCO mAP with pycocotools on a COCO json or YOLO folder), and the
 text tasks, which go to ``zoo.nlp.evaluate.evaluate_text``. Returns a flat dict (the result row) and, with
 ``write=True``, appends it to results/raw/eval.jsonl through the raw results store.
 
@@ -222,7 +222,7 @@ def _evaluate_vision(spec, name, data, dist, *, checkpoint, limit, device, batch
     device = dist_.local_device(device, dist)
     log = log or (print if dist.is_main else (lambda *a, **k: None))
     pred_path = _check_output(predictions)
-    from . import datasets
+    from ..datasets import images as datasets
     from ..results import sha256_tree
 
     if spec.task == "image-classification":

@@ -87,8 +87,8 @@ def evaluate_text(name: str, task: str | None, *, checkpoint=None, split: str = 
     """
     from ..registry import UnknownModelError, get_spec
     from ..results import append_row, make_row, raw_path
-    from .checkpoint import default_checkpoint_dir, read_config
-    from .data import DATASET_NAMES, SQUAD_SPLIT_NOTE, check_task, dataset_sha256, read_split
+    from ..models.text.checkpoint import default_checkpoint_dir, read_config
+    from ..datasets.text import DATASET_NAMES, SQUAD_SPLIT_NOTE, check_task, dataset_sha256, read_split
 
     try:
         spec = get_spec(name)

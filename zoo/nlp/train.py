@@ -106,8 +106,8 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     from ..harness.train import set_seed, train
     from ..registry import UnknownModelError, get_spec
     from ..results import append_row, make_row, raw_path, sha256_file
-    from .checkpoint import default_checkpoint_dir, save_checkpoint
-    from .data import DATASET_NAMES, check_task, dataset_sha256, read_split
+    from ..models.text.checkpoint import default_checkpoint_dir, save_checkpoint
+    from ..datasets.text import DATASET_NAMES, check_task, dataset_sha256, read_split
 
     check_task(task)
     if dtype not in ("fp32", "bf16"):
@@ -133,7 +133,7 @@ def train_text(name: str, task: str, *, out: str | os.PathLike | None = None, ep
     out = Path(out) if out is not None else default_checkpoint_dir(name, task)
     state_dir = out.parent / f"{out.name}.state"
     if (out / "zoo_config.json").is_file():  # never replace another model's checkpoint
-        from .checkpoint import check_architecture
+        from ..models.text.checkpoint import check_architecture
 
         check_architecture(out, spec)
     elif out.exists() and any(out.iterdir()):
@@ -242,6 +242,6 @@ def _history_entry(h: dict) -> dict:
 
 
 def _splits(task):
-    from .data import SPLITS
+    from ..datasets.text import SPLITS
 
     return SPLITS[task]

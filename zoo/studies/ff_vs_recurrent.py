@@ -115,7 +115,7 @@ def sst2_tensors(shuffle: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor, t
     """SST-2 train/test as (token ids, lengths, labels); words shuffled within each sentence when ``shuffle``."""
     from collections import Counter
 
-    from ..nlp.data import read_split
+    from ..datasets.text import read_split
 
     train_cols, test_cols = read_split("sst2", "train"), read_split("sst2", "test")
     counts = Counter(w for s in train_cols["sentence"] for w in s.split())
@@ -143,7 +143,7 @@ def _sst2_accuracy(model, data) -> float:
 
 def run_sst2(seeds, c: dict) -> list[dict]:
     from ..harness.train import set_seed
-    from ..nlp.data import dataset_sha256
+    from ..datasets.text import dataset_sha256
 
     sha = dataset_sha256("sst2", "train") + "+" + dataset_sha256("sst2", "test")
     out = []
