@@ -1,0 +1,292 @@
+"""The raw results store: append-only JSON lines, one row per measurement, one file per topic.
+
+Guarantees, and how they are kept:
+- A row on disk is whole or absent: the line (ending in a newline) goes out in one ``os.write`` on an
+  ``O_APPEND`` descriptor, then fsync. A crash or SIGKILL mid-append leaves no half row that a later
+  append could glue onto.
+- Concurrent writers never lose rows: check-and-append runs under a file lock (``<file>.lock`` beside the
+  raw file, via ``filelock``); the check that the file is whole happens under that lock.
+- A damaged file is never appended to and never rewritten: before the first append of a process the
+  whole file is read and checked (JSON, checksum, schema); later appends check only what other writers
+  added since (keyed by size and mtime, with the bytes before the verified end compared). A bad line is
+  refused with ``file:line``.
+- Every row carries ``checksum`` (16 hex digits of the sha256 of the row's canonical JSON without it), so
+  a changed byte inside a value is found on read, not only broken JSON.
+- Rows are validated against their kind's schema (zoo.results.schema) when written and when read.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import filelock
+
+from ..errors import UserError
+from .provenance import git_commit, library_versions, machine_info
+from .schema import SCHEMA_VERSION, RowSchemaError, validate
+from .upgrade import upgrade_row
+
+DEFAULT_RAW_DIR = Path("results/raw")
+CHECKSUM = "checksum"
+LOCK_TIMEOUT_S = 120
+_TAIL = 256  # bytes before the verified end compared on an incremental check
+
+
+class CorruptResultsError(UserError, ValueError):
+    """A raw results file has a line that is not a whole, valid row; the message names file and line."""
+
+
+def raw_dir() -> Path:
+    """Where rows go: $ZOO_RESULTS_DIR, else results/raw under the current directory."""
+    return Path(os.environ.get("ZOO_RESULTS_DIR", DEFAULT_RAW_DIR))
+
+
+def raw_path(topic: str) -> Path:
+    """The raw file of a topic, e.g. raw_path("speed") -> results/raw/speed.jsonl."""
+    if not topic.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"bad topic name {topic!r}")
+    return raw_dir() / f"{topic}.jsonl"
+
+
+# --- encoding -------------------------------------------------------------------------------------------
+
+def _json_default(o: Any) -> Any:
+    if hasattr(o, "item"):  # numpy / torch scalars
+        return o.item()
+    if isinstance(o, (Path, _dt.datetime)):
+        return str(o)
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    raise TypeError(f"row value of type {type(o).__name__} is not JSON-serializable")
+
+
+def _clean(v: Any) -> Any:
+    """NaN/inf are not JSON: store them as None (and say so in the row's own fields if it matters)."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _canonical(row: dict[str, Any]) -> str:
+    return json.dumps(row, sort_keys=True, allow_nan=False)
+
+
+def _checksum(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def to_plain(row: dict[str, Any]) -> dict[str, Any]:
+    """The row as plain JSON values (what reading it back gives): NaN -> None, tuples -> lists, ..."""
+    return json.loads(json.dumps(_clean(row), default=_json_default, allow_nan=False))
+
+
+def encode_row(row: dict[str, Any]) -> bytes:
+    """One raw-file line for a validated row: canonical JSON with its checksum, ending in a newline."""
+    plain = to_plain(row)
+    plain.pop(CHECKSUM, None)
+    validate(plain)
+    plain[CHECKSUM] = _checksum(_canonical(plain))
+    return (_canonical(plain) + "\n").encode()
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode_line(raw: bytes) -> dict[str, Any]:
+    """A raw-file line -> the row (schema 2, checksum checked and removed). Raises ValueError (one line)."""
+    try:
+        row = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not UTF-8 ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"a row must be a JSON object, got {type(row).__name__}")
+    stored = row.pop(CHECKSUM, None)
+    if stored is not None:
+        if _checksum(_canonical(row)) != stored:
+            raise ValueError("checksum mismatch: the line was changed after zoo wrote it")
+    elif row.get("schema") != 1:
+        raise ValueError(f"field {CHECKSUM!r}: missing (every row since schema 2 has one)")
+    if row.get("schema") == 1:
+        row = upgrade_row(row)
+    validate(row)
+    return row
+
+
+# --- reading --------------------------------------------------------------------------------------------
+
+def _rows_in(path: Path, data: bytes, first_line: int = 1) -> Iterator[dict[str, Any]]:
+    """Rows of ``data`` (bytes of ``path`` from a line start); CorruptResultsError names file:line."""
+    if data and not data.endswith(b"\n"):
+        n = first_line + data.count(b"\n")
+        raise CorruptResultsError(f"{path}:{n}: incomplete last line (no newline): a write was cut off")
+    for i, raw in enumerate(data.split(b"\n")[:-1] if data else [], start=first_line):
+        if not raw.strip():
+            continue
+        try:
+            yield decode_line(raw)
+        except (ValueError, RowSchemaError) as e:
+            raise CorruptResultsError(f"{path}:{i}: {e}") from None
+
+
+def iter_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
+    """Rows of one file; a bad line raises CorruptResultsError naming the file, line and field."""
+    path = Path(path)
+    with open(path, "rb") as f:
+        data = f.read()
+    yield from _rows_in(path, data)
+
+
+def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
+    path = Path(path)
+    return list(iter_rows(path)) if path.exists() else []
+
+
+def read_all(raw: str | os.PathLike | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Every ``*.jsonl`` under ``raw`` (default: raw_dir()), keyed by topic (the file stem), sorted."""
+    raw = Path(raw) if raw is not None else raw_dir()
+    return {p.stem: read_rows(p) for p in sorted(raw.glob("*.jsonl"))}
+
+
+# --- checking and appending -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Verified:
+    ident: tuple[int, int]  # st_dev, st_ino
+    size: int
+    mtime_ns: int
+    lines: int
+    tail: bytes
+
+
+_VERIFIED: dict[str, _Verified] = {}
+
+
+def _lock(path: Path) -> filelock.BaseFileLock:
+    return filelock.FileLock(str(path.with_name(path.name + ".lock")), timeout=LOCK_TIMEOUT_S)
+
+
+def _tail(f, end: int) -> bytes:
+    f.seek(max(0, end - _TAIL))
+    return f.read(min(end, _TAIL))
+
+
+def _check_locked(path: Path) -> None:
+    """Check the whole file (or what was appended since the last check in this process); hold the lock."""
+    key = os.path.realpath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        _VERIFIED.pop(key, None)
+        return
+    seen = _VERIFIED.get(key)
+    ident = (st.st_dev, st.st_ino)
+    if seen and seen.ident == ident and (seen.size, seen.mtime_ns) == (st.st_size, st.st_mtime_ns):
+        return
+    with open(path, "rb") as f:
+        start, lines = 0, 0
+        if seen and seen.ident == ident and st.st_size > seen.size and _tail(f, seen.size) == seen.tail:
+            start, lines = seen.size, seen.lines
+        f.seek(start)
+        data = f.read(st.st_size - start)
+        for _ in _rows_in(path, data, first_line=lines + 1):
+            pass
+        _remember(key, f, ident, start + len(data), lines + data.count(b"\n"), st.st_mtime_ns)
+
+
+def _remember(key: str, f, ident: tuple[int, int], size: int, lines: int, mtime_ns: int) -> None:
+    _VERIFIED[key] = _Verified(ident, size, mtime_ns, lines, _tail(f, size))
+
+
+def _check_writable(path: Path) -> None:
+    target = path if path.exists() else path.parent
+    while not target.exists():
+        target = target.parent
+    if not os.access(target, os.W_OK):
+        raise UserError(f"{target} is not writable: zoo cannot record rows in {path}")
+
+
+def check_appendable(path: str | os.PathLike) -> None:
+    """Raise before any work when ``path`` cannot take a row: a damaged line anywhere (CorruptResultsError
+    with file:line), or no write permission (UserError). Harnesses call this before they measure."""
+    path = Path(path)
+    _check_writable(path)
+    if not path.exists():
+        return
+    with _lock(path):
+        _check_locked(path)
+
+
+def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
+    """Validate ``row`` and append it as one line, under the file's lock, after checking the file is whole."""
+    path = Path(path)
+    line = encode_row(row)
+    _check_writable(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _lock(path):
+        _check_locked(path)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            written = os.write(fd, line)
+            if written != len(line):  # pragma: no cover - regular files write fully or raise
+                raise OSError(f"short write to {path}")
+            os.fsync(fd)
+            st = os.fstat(fd)
+        finally:
+            os.close(fd)
+        key = os.path.realpath(path)
+        seen = _VERIFIED.get(key)
+        lines = (seen.lines if seen else 0) + 1
+        with open(path, "rb") as f:
+            _remember(key, f, (st.st_dev, st.st_ino), st.st_size, lines, st.st_mtime_ns)
+
+
+# --- making rows --------------------------------------------------------------------------------------------
+
+def make_row(
+    kind: str,
+    *,
+    model: str | None = None,
+    spec_hash: str | None = None,
+    weights: str | None = None,
+    dataset: str | None = None,
+    dataset_sha256: str | None = None,
+    settings: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A validated row with provenance. ``kind`` is a row kind of zoo.results.schema ("speed", "eval", ...);
+    ``weights`` is the loaded file's sha256 or "random-init"; ``metrics`` holds the measured figures; the
+    other fields of the kind go in ``extra``. Rows built with schema-1 field names are upgraded first."""
+    row: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "kind": kind,
+        "model": model,
+        "spec_hash": spec_hash,
+        "weights": weights,
+        "dataset": dataset,
+        "dataset_sha256": dataset_sha256,
+        "settings": settings or {},
+        "metrics": metrics or {},
+        "machine": machine_info(),
+        "versions": library_versions(),
+        "commit": git_commit(),
+        "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    row.update(extra)
+    row = upgrade_row(row)
+    validate(to_plain(row))
+    return row
