@@ -236,14 +236,14 @@ def test_yolo_restores_thread_count():
 def test_yolo_pretrained_needs_a_hash_then_loads_tensors_only(zoo_cache):
     """No pinned sha256: refused unless the caller gives one; with it, the checkpoint is verified and
     loaded with weights_only=True (ultralytics' allow-list), and its tensors land in the yaml-built net."""
-    from zoo.models.ultralytics import _import_ultralytics
+    from zoo.models._ultralytics_nets import import_ultralytics
     from zoo.weights import WeightsHashMismatch, cached_path, sha256_file
 
     spec = zoo.get_spec("yolov8n")
     with pytest.raises(UserError, match="sha256="):
         zoo.create_model("yolov8n", pretrained=True)
 
-    DetectionModel = _import_ultralytics()
+    DetectionModel = import_ultralytics()
     torch.manual_seed(3)
     src = DetectionModel("yolov8n.yaml", nc=80, verbose=False).eval()
     path = cached_path(spec.weights)

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.registry import _costs, builtin_models
+from zoo.registry import builtin_models, costs
 from zoo.spec import SOURCES, TASKS, WEIGHT_KINDS, ImagePreprocess, ModelSpec, TabularPreprocess, TextPreprocess
 
 ALL = builtin_models()  # zoo's own models; tests may register throwaway ones
@@ -91,7 +91,7 @@ def test_spec_schema(name):
 
 @pytest.mark.parametrize("name", ALL)
 def test_cost_measured_and_merged(name):
-    cost = _costs().get(name)
+    cost = costs().get(name)
     assert cost, f"{name} is missing from zoo/models/cost.json; run python -m zoo.models.cost {name}"
     assert _is_pos_int(cost["params"]) and _is_pos_int(cost["flops"])
     spec = zoo.get_spec(name)
@@ -270,7 +270,7 @@ def test_measured_cost_agrees_with_torchvision_meta():
 @pytest.mark.parametrize("name", [n for n in ALL if isinstance(zoo.get_spec(n).preprocess, ImagePreprocess)])
 def test_image_cost_measured_at_spec_input_size(name):
     """FLOPs are per sample at the spec's input size: the shape cost.json recorded must be that size."""
-    shape = _costs()[name]["input"]
+    shape = costs()[name]["input"]
     shape = shape["images"] if isinstance(shape, dict) else shape
     assert tuple(shape) == (1, *zoo.get_spec(name).input_size)
 

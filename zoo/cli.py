@@ -2,30 +2,57 @@
 
 Each subcommand lives in ``zoo/commands/<name>.py`` and defines ``register(subparsers)``, which adds its
 parser and sets ``func(args) -> int``. Adding a command is adding a file there.
+
+Only the command being run is imported: the others are listed by name and help line, read from their
+source (``add_parser(NAME, help=...)``) without importing them, so ``zoo list``, ``zoo info`` and
+``zoo --help`` never pay for ``zoo bench``'s torch import.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 
 from . import commands
+from .errors import UserError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+
+
+def _help_line(name: str) -> str:
+    """The ``help=`` of the command's ``add_parser(name, help=...)`` call, read from its source."""
+    tree = ast.parse((Path(commands.__path__[0]) / f"{name}.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_parser":
+            for kw in node.keywords:
+                if kw.arg == "help" and isinstance(kw.value, ast.Constant):
+                    return kw.value.value
+    return (ast.get_docstring(tree) or "").split("\n", 1)[0]
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The ``zoo`` parser. ``command=None``: every command's full parser (imports every command module);
+    otherwise only that command's, the others as one-line entries (their modules are not imported)."""
     parser = argparse.ArgumentParser(prog="zoo", description="Vision and NLP model zoo with benchmarks.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if mod.name.startswith("_"):
-            continue
-        importlib.import_module(f"{commands.__name__}.{mod.name}").register(sub)
+    for name in command_names():
+        if command is None or name == command:
+            importlib.import_module(f"{commands.__name__}.{name}").register(sub)
+        else:
+            sub.add_parser(name, help=_help_line(name))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), "")
+    parser = build_parser(first if first in command_names() else "")
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -35,13 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except Exception as e:  # one clear line for expected user errors; a traceback for bugs
-        from .errors import UserError
-
-        if isinstance(e, UserError):
-            print(f"zoo: error: {e}", file=sys.stderr)
-            return 2
-        raise
+    except UserError as e:  # one clear line for expected user errors; a traceback for bugs
+        print(f"zoo: error: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

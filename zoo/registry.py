@@ -5,9 +5,14 @@ Family modules (``zoo/models/<family>.py``) register a spec function per model n
     @register_model("resnet50", task="image-classification", source="torchvision")
     def resnet50() -> ModelSpec: ...
 
-The spec function runs lazily, on first ``get_spec(name)``, so ``list_models()`` never imports
-torchvision, timm, transformers or ultralytics. Measured cost (params, FLOPs) lives in
-``zoo/models/cost.json`` (written by ``python -m zoo.models.cost``) and is merged in here.
+A leaf: this module imports no family. The package (``zoo/__init__``) imports ``zoo.models``, which
+registers every family, as timm's ``models/__init__`` does.
+
+The spec function runs lazily, on first ``get_spec(name)``. Specs whose values are read from a source
+library (torchvision's weight enums, timm's pretrained cfgs) are served from precomputed data
+(``zoo/models/specs.json``, registered with ``add_precomputed_specs``), so ``list_models()`` and
+``get_spec()`` never import torch. Measured cost (params, FLOPs) lives in ``zoo/models/cost.json``
+(written by ``python -m zoo.models.cost``, registered with ``add_cost_file``) and is merged in here.
 """
 
 from __future__ import annotations
@@ -21,14 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from .spec import SOURCES, TASKS, ModelSpec
+from .errors import UnknownModelError
+from .spec import SOURCES, TASKS, BuilderRef, ModelSpec
 
-COST_FILE = Path(__file__).parent / "models" / "cost.json"
-
-
-class UnknownModelError(KeyError):
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,14 @@ class _Entry:
         """Registered by zoo's own family modules (not by a user's or a test's code)."""
         return self.spec_fn.__module__.startswith(__package__ + ".")
 
+    @property
+    def spec_fn_id(self) -> str:
+        return f"{self.spec_fn.__module__}:{self.spec_fn.__qualname__}"
+
 
 _REGISTRY: dict[str, _Entry] = {}
+_PRECOMPUTED: dict[str, dict] = {}  # name -> {"spec_fn": "module:qualname", "spec": to_dict(), "builder": ...}
+_COST_FILES: list[Path] = []  # measured params/FLOPs per name (zoo/models/cost.json), read on first use
 
 
 def register_model(name: str, *, task: str, source: str):
@@ -63,12 +69,22 @@ def register_model(name: str, *, task: str, source: str):
     return wrap
 
 
-def _ensure_loaded() -> None:
-    from . import models  # noqa: F401  (importing the package registers every family)
+def add_cost_file(path: Path) -> None:
+    """Merge measured params/FLOPs from ``path`` (``{name: {"params", "flops", ...}}``) into specs that lack them."""
+    _COST_FILES.append(Path(path))
+    costs.cache_clear()
+    get_spec.cache_clear()
 
 
-def _entry(name: str) -> _Entry:
-    _ensure_loaded()
+def add_precomputed_specs(path: Path) -> None:
+    """Serve the specs in ``path`` (written by ``python -m zoo.models.precomputed``) without calling their
+    spec functions. An entry applies only while the name is registered by the same spec function."""
+    _PRECOMPUTED.update(json.loads(Path(path).read_text())["specs"])
+    get_spec.cache_clear()
+
+
+def spec_entry(name: str) -> _Entry:
+    """The registration behind ``name`` (task, source, spec function); UnknownModelError if none."""
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -81,7 +97,6 @@ def _entry(name: str) -> _Entry:
 
 def list_models(pattern: str | None = None, task: str | None = None, source: str | None = None) -> list[str]:
     """Registered names, sorted; ``pattern`` is a shell-style wildcard (``"*resnet*"``)."""
-    _ensure_loaded()
     names = sorted(_REGISTRY)
     if pattern:
         names = [n for n in names if fnmatch.fnmatch(n, pattern) or (not any(c in pattern for c in "*?[") and pattern in n)]
@@ -94,33 +109,50 @@ def list_models(pattern: str | None = None, task: str | None = None, source: str
 
 def builtin_models() -> list[str]:
     """The names zoo itself registers (zoo/models/*), sorted: what the suite-wide model tests cover."""
-    _ensure_loaded()
     return sorted(n for n, e in _REGISTRY.items() if e.builtin)
 
 
 def model_task(name: str) -> str:
-    return _entry(name).task
+    return spec_entry(name).task
 
 
 def model_source(name: str) -> str:
-    return _entry(name).source
+    return spec_entry(name).source
 
 
 @functools.cache
-def _costs() -> dict[str, dict]:
-    if COST_FILE.exists():
-        return json.loads(COST_FILE.read_text())
-    return {}
+def costs() -> dict[str, dict]:
+    """Measured cost per model name, from every file given to ``add_cost_file``."""
+    out: dict[str, dict] = {}
+    for path in _COST_FILES:
+        if path.exists():
+            out.update(json.loads(path.read_text()))
+    return out
+
+
+def spec_from_source(name: str) -> ModelSpec:
+    """The spec as its spec function computes it (reading its source library if it does): no precomputed
+    data, no cost.json. What ``python -m zoo.models.precomputed`` writes and the tests compare against."""
+    entry = spec_entry(name)
+    spec = entry.spec_fn()
+    if spec.name != name or spec.task != entry.task or spec.source != entry.source:
+        raise ValueError(f"spec function for {name!r} returned a spec for {spec.name!r}/{spec.task}/{spec.source}")
+    return spec
+
+
+def _precomputed(entry: _Entry) -> ModelSpec | None:
+    data = _PRECOMPUTED.get(entry.name)
+    if data is None or data["spec_fn"] != entry.spec_fn_id:
+        return None
+    return dataclasses.replace(ModelSpec.from_dict(data["spec"]), builder=BuilderRef(data["builder"]))
 
 
 @functools.cache
 def get_spec(name: str) -> ModelSpec:
-    """The model's spec, with measured params/FLOPs merged in from cost.json when present."""
-    entry = _entry(name)
-    spec = entry.spec_fn()
-    if spec.name != name or spec.task != entry.task or spec.source != entry.source:
-        raise ValueError(f"spec function for {name!r} returned a spec for {spec.name!r}/{spec.task}/{spec.source}")
-    cost = _costs().get(name)
+    """The model's spec (precomputed where registered so), with measured params/FLOPs merged in from
+    cost.json when present."""
+    spec = _precomputed(spec_entry(name)) or spec_from_source(name)
+    cost = costs().get(name)
     if cost and (spec.params is None or spec.flops is None):
         spec = dataclasses.replace(spec, params=cost["params"], flops=cost["flops"])
     return spec

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -109,6 +110,32 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class BuilderRef:
+    """A builder named by ``"module:function"``, imported on the first build.
+
+    Builders need torch and the source library; specs are data and must not (``zoo list`` / ``zoo info``
+    never import torch), so a spec names its builder instead of holding it.
+    """
+
+    target: str
+
+    def resolve(self) -> Callable[..., Any]:
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def __call__(self, *args, **kwargs):
+        return self.resolve()(*args, **kwargs)
+
+
+def _tuples(v: Any) -> Any:
+    """JSON lists back to the tuples the spec dataclasses hold."""
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
+_PREPROCESS_TYPES = {c.__name__: c for c in (ImagePreprocess, TextPreprocess, TabularPreprocess)}
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     task: str
@@ -140,6 +167,20 @@ class ModelSpec:
                 v = [dataclasses.asdict(r) for r in v]
             d[f.name] = v
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelSpec":
+        """The inverse of ``to_dict`` (builder excluded): precomputed specs are stored this way."""
+        d = dict(d)
+        pre = dict(d.pop("preprocess"))
+        d["preprocess"] = _PREPROCESS_TYPES[pre.pop("type")](**{k: _tuples(v) for k, v in pre.items()})
+        if d.get("weights") is not None:
+            w = dict(d["weights"])
+            w.pop("type", None)
+            d["weights"] = Weights(**w)
+        d["references"] = tuple(Reference(**r) for r in d.get("references", ()))
+        d["input_size"] = _tuples(d["input_size"])
+        return cls(**d)
 
     @property
     def spec_hash(self) -> str:

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import json
 
-from ..errors import UserError
-from ..registry import UnknownModelError, get_spec
+from ..registry import get_spec
 
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="show a model's spec: preprocessing, weights, reference metrics, cost")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("name", help="a registered model name (zoo list shows them)")
+    p.add_argument("--json", action="store_true", help="print the whole spec as JSON (default: a summary)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    try:
-        spec = get_spec(args.name)
-    except UnknownModelError as e:
-        raise UserError(str(e)) from None
+    spec = get_spec(args.name)
     d = spec.to_dict()
     if args.json:
         print(json.dumps(d, indent=2, default=str))

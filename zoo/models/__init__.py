@@ -1,15 +1,28 @@
-"""Model families, one module per source library (torchvision.py, timm.py, ultralytics.py, text.py, ...).
+"""Model families, one module per source library (torchvision.py, timm.py, ultralytics.py, text/, ...).
 
-Importing this package imports every family module, which registers its models. Family modules keep
-heavy imports (torchvision, timm, transformers, ultralytics) inside their builders, so listing models
-stays fast. Families never import each other; shared code lives in base.py.
+Importing this package imports every family module, which registers its models. A family module is data:
+spec functions and registrations, no torch. Each spec names its builder (``BuilderRef``), which lives in a
+private module that imports torch and the source library (``_torchvision_nets.py``, ``text/_build.py``,
+...) and is imported on the first ``create_model``. Specs read from a source library (torchvision's weight
+enums, timm's cfgs) are precomputed into ``specs.json`` (``python -m zoo.models.precomputed``), so
+``zoo list`` and ``zoo info`` never import torch. Families never import each other's specs; shared code
+lives in base.py (the model interface), _vision.py (image data) and _image.py (image wrappers).
 """
 
 import importlib
 import pkgutil
+from pathlib import Path
 
-_NOT_FAMILIES = {"base", "cost"}
+from ..registry import add_cost_file, add_precomputed_specs
+
+_NOT_FAMILIES = {"base", "cost", "precomputed"}
+PRECOMPUTED_SPECS = Path(__file__).parent / "specs.json"
+COST_FILE = Path(__file__).parent / "cost.json"  # written by python -m zoo.models.cost
 
 for _m in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
     if not _m.name.startswith("_") and _m.name not in _NOT_FAMILIES:
         importlib.import_module(f"{__name__}.{_m.name}")
+
+add_cost_file(COST_FILE)
+if PRECOMPUTED_SPECS.exists():
+    add_precomputed_specs(PRECOMPUTED_SPECS)

@@ -22,8 +22,11 @@ import sys
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
-COST_FILE = Path(__file__).with_name("cost.json")
+from ..io import atomic_write_text
+from ..registry import create_model, list_models
+from . import COST_FILE
 
 
 def _shape(x):
@@ -38,8 +41,6 @@ def _shape(x):
 
 def count_flops(model, inputs) -> int:
     """FLOPs (2 x MACs) of one ``model(inputs)`` call, as FlopCounterMode counts them."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         model(inputs)
@@ -48,8 +49,6 @@ def count_flops(model, inputs) -> int:
 
 def measure(name: str) -> dict:
     """{"params", "flops", "input"} for one model, built without weights."""
-    from ..registry import create_model
-
     torch.manual_seed(0)
     model = create_model(name, pretrained=False)
     batch = model.example_batch(1)
@@ -59,8 +58,6 @@ def measure(name: str) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..registry import list_models
-
     p = argparse.ArgumentParser(prog="python -m zoo.models.cost", description=__doc__.split("\n")[0])
     p.add_argument("patterns", nargs="*", help="names or wildcards; default: every registered model")
     p.add_argument("--out", type=Path, default=COST_FILE)
@@ -94,9 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         "torch": torch.__version__.split("+")[0],
         "failed": dict(sorted(failed.items())),
     }
-    tmp = args.out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1, sort_keys=False) + "\n")
-    tmp.replace(args.out)  # atomic: a crash leaves the old file whole
+    atomic_write_text(args.out, json.dumps(out, indent=1, sort_keys=False) + "\n")  # a crash leaves the old file whole
     print(f"wrote {args.out} ({len(costs)} models, {len(failed)} failed)")
     return 0 if not failed else 1
 

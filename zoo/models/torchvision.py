@@ -4,28 +4,25 @@
 Everything a spec says is read from torchvision's weight enums: the url, the sha256 prefix in the file
 name, preprocessing from ``weights.transforms()`` (classifiers) or the built model's
 ``GeneralizedRCNNTransform`` (detectors), and reference metrics from ``weights.meta["_metrics"]``.
-Paper figures are added where they matter, with the protocol they were measured under.
+Paper figures are added where they matter, with the protocol they were measured under. Reading them
+imports torchvision, so the specs are precomputed into specs.json (``zoo.models.precomputed``) and this
+module stays torch-free; the networks' wrappers and builders live in ``_torchvision_nets.py``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from typing import Any, Sequence
 
-import torch
-
-from ..errors import UserError
 from ..registry import register_model
-from ..spec import ImagePreprocess, ModelSpec, Reference, Weights
-from ._vision import IMAGENET_NOTE, ImageClassifier, fetch_state_dict, preprocess_from_torchvision, sample_images
-from .base import RANDOM_INIT, Batch, ZooModel
+from ..spec import BuilderRef, ImagePreprocess, ModelSpec, Reference, Weights
+from ._vision import IMAGENET_NOTE, SAMPLE_IMAGES, SAMPLE_IMAGES_DIR, preprocess_from_torchvision
 
 TV_LICENSE = "BSD-3-Clause (torchvision)"
 COCO_NOTE = "trained on COCO train2017 (annotations CC BY 4.0; images under Flickr terms)"
 
 
 def _weights_enum(enum_name: str, tag: str):
+    # deferred: torchvision imports torch; spec functions run only when specs are recomputed
     import torchvision.models as tvm
     import torchvision.models.detection as tvd
 
@@ -61,24 +58,6 @@ def _tv_metrics(w, dataset_key: str, dataset: str, metrics: dict[str, str]) -> t
 # Classification
 
 
-def _build_classifier(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassifier:
-    import torchvision.models as tvm
-
-    kwargs = dict(spec.extra.get("builder_kwargs", {}))
-    num_classes = overrides.pop("num_classes", spec.num_classes)
-    if pretrained and num_classes != spec.num_classes:
-        raise UserError(f"{spec.name}: pretrained weights have {spec.num_classes} classes, not {num_classes}")
-    if overrides:
-        raise UserError(f"{spec.name}: unknown overrides {sorted(overrides)} (supported: num_classes)")
-    state, weights_id = fetch_state_dict(spec) if pretrained else (None, RANDOM_INIT)  # verify before building
-    net = getattr(tvm, spec.architecture)(weights=None, num_classes=num_classes, **kwargs)
-    if state is not None:
-        net.load_state_dict(state)
-    if num_classes != spec.num_classes:
-        spec = dataclasses.replace(spec, num_classes=num_classes)
-    return ImageClassifier(spec, net, weights_id)
-
-
 def _classifier_spec(name, enum_name, tag, description, references=(), builder_kwargs=None, notes="") -> ModelSpec:
     w = _weights_enum(enum_name, tag)
     pre = preprocess_from_torchvision(w)
@@ -96,7 +75,7 @@ def _classifier_spec(name, enum_name, tag, description, references=(), builder_k
                                {"acc@1": "top1", "acc@5": "top5"}) + tuple(references),
         notes=notes,
         extra={"builder_kwargs": builder_kwargs or {}, "recipe": w.meta.get("recipe", "")},
-        builder=_build_classifier,
+        builder=BuilderRef("zoo.models._torchvision_nets:build_classifier"),
     )
 
 
@@ -155,146 +134,13 @@ def inception_v3() -> ModelSpec:
 # Detection
 
 
-class TorchvisionDetector(ZooModel):
-    """A torchvision COCO detector split into three stages the harness can time separately.
-
-    preprocess: PIL/path -> [0, 1] float tensor -> the model's own ``GeneralizedRCNNTransform`` on CPU
-        (normalize with the spec's mean/std, resize: shorter side to ``min_size`` capped at ``max_size``,
-        or a fixed size for SSD; pad the batch to a multiple of ``size_divisible``).
-        -> ``{"images": (B, 3, H, W), "image_sizes": (B, 2) long}``.
-    forward: the network: backbone (+FPN) and heads, plus anchor generation; for Faster R-CNN also the
-        region proposal network, whose proposal NMS is part of the network, and the RoI box head.
-        Returns the raw head outputs (no box decoding, no final NMS).
-    postprocess: torchvision's own ``postprocess_detections`` (box decoding, score threshold, per-class
-        NMS, top-k) and ``transform.postprocess`` (boxes back to original-image pixels), then plain lists.
-        Labels are COCO category ids (the 91-id space) as torchvision's COCO weights produce them.
-
-    ``preprocess -> forward -> postprocess`` returns exactly what ``self.net(images)`` returns in eval mode
-    (tests/test_models.py checks this).
-    """
-
-    def __init__(self, spec: ModelSpec, net: torch.nn.Module, weights_id: str = RANDOM_INIT):
-        super().__init__(spec, net, weights_id)
-        self.kind = spec.extra["detector"]
-
-    @torch.no_grad()
-    def preprocess(self, items: Sequence[Any]) -> Batch:
-        from torchvision.transforms import functional as F
-
-        from ..transforms import load_image
-
-        if not len(items):
-            raise ValueError("preprocess needs at least one image")
-        imgs = [F.pil_to_tensor(load_image(it)).float().div_(255) for it in items]
-        image_list, _ = self.net.transform(imgs)
-        sizes = torch.tensor(image_list.image_sizes, dtype=torch.long)
-        meta = [{"orig_size": (int(x.shape[-2]), int(x.shape[-1]))} for x in imgs]
-        return Batch({"images": image_list.tensors, "image_sizes": sizes}, meta)
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> dict[str, Any]:
-        from torchvision.models.detection.image_list import ImageList
-
-        sizes = [(int(h), int(w)) for h, w in inputs["image_sizes"].tolist()]
-        images = ImageList(inputs["images"], sizes)
-        net = self.net
-        features = net.backbone(images.tensors)
-        if isinstance(features, torch.Tensor):
-            features = {"0": features}
-        if self.kind == "rcnn":
-            proposals, _ = net.rpn(images, features)
-            box_features = net.roi_heads.box_roi_pool(features, proposals, images.image_sizes)
-            box_features = net.roi_heads.box_head(box_features)
-            class_logits, box_regression = net.roi_heads.box_predictor(box_features)
-            return {"class_logits": class_logits, "box_regression": box_regression, "proposals": proposals,
-                    "image_sizes": images.image_sizes}
-        features = list(features.values())
-        head = net.head(features)
-        anchors = net.anchor_generator(images, features)
-        out = {"head": head, "anchors": anchors, "image_sizes": images.image_sizes}
-        if self.kind == "retinanet":  # per-level split, as RetinaNet.forward does before decoding
-            out["anchors_per_level"] = [x.size(2) * x.size(3) for x in features]
-        return out
-
-    @torch.no_grad()
-    def postprocess(self, outputs: dict[str, Any], batch: Batch) -> list[dict]:
-        net, sizes = self.net, outputs["image_sizes"]
-        if self.kind == "rcnn":
-            boxes, scores, labels = net.roi_heads.postprocess_detections(
-                outputs["class_logits"], outputs["box_regression"], outputs["proposals"], sizes)
-            dets = [{"boxes": b, "scores": s, "labels": l} for b, s, l in zip(boxes, scores, labels)]
-        elif self.kind == "retinanet":
-            head, anchors = outputs["head"], outputs["anchors"]
-            hw = outputs["anchors_per_level"]
-            a = head["cls_logits"].size(1) // sum(hw)
-            split = [n * a for n in hw]
-            head = {k: list(v.split(split, dim=1)) for k, v in head.items()}
-            anchors = [list(x.split(split)) for x in anchors]
-            dets = net.postprocess_detections(head, anchors, sizes)
-        else:  # ssd
-            dets = net.postprocess_detections(outputs["head"], outputs["anchors"], sizes)
-        dets = net.transform.postprocess(dets, sizes, [m["orig_size"] for m in batch.meta])
-        return [
-            {"boxes": d["boxes"].float().cpu().tolist(), "scores": d["scores"].float().cpu().tolist(),
-             "labels": [int(x) for x in d["labels"].cpu().tolist()]}
-            for d in dets
-        ]
-
-    def example_items(self, n: int = 1) -> list:
-        return sample_images(n)
-
-
-def _detector_net(spec: ModelSpec, **kwargs):
-    import torchvision.models.detection as tvd
-
-    return getattr(tvd, spec.architecture)(weights=None, weights_backbone=None, num_classes=spec.num_classes, **kwargs)
-
-
-_DETECTOR_OVERRIDES = ("min_size", "max_size", "score_thresh", "nms_thresh", "detections_per_img", "topk_candidates")
-
-
-def _build_detector(spec: ModelSpec, pretrained: bool = False, **overrides) -> TorchvisionDetector:
-    """Random init: weights=None, weights_backbone=None. Pretrained: the same network, then the COCO state dict.
-
-    Overrides go to the torchvision builder (``min_size``/``max_size`` change the resize; thresholds change
-    postprocessing); the returned model's spec records the preprocessing actually used.
-    """
-    bad = set(overrides) - set(_DETECTOR_OVERRIDES)
-    if bad:
-        raise UserError(f"{spec.name}: unknown overrides {sorted(bad)} (supported: {', '.join(_DETECTOR_OVERRIDES)})")
-    kwargs = dict(overrides)
-    if spec.extra["detector"] == "rcnn" and "topk_candidates" in kwargs:
-        raise UserError(f"{spec.name}: topk_candidates applies to SSD and RetinaNet only")
-    if spec.extra["detector"] == "rcnn":  # FasterRCNN names its thresholds box_*
-        kwargs = {("box_" + k if k in ("score_thresh", "nms_thresh", "detections_per_img") else k): v
-                  for k, v in kwargs.items()}
-    state, weights_id = fetch_state_dict(spec) if pretrained else (None, RANDOM_INIT)  # verify before building
-    net = _detector_net(spec, **kwargs)
-    if state is not None:
-        # torchvision builds pretrained detectors with FrozenBatchNorm2d (no num_batches_tracked) and, for
-        # these V1 weights, eps=0.0 (torchvision's overwrite_eps); same arithmetic in eval mode.
-        missing, unexpected = net.load_state_dict(state, strict=False)
-        missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-        if missing or unexpected:
-            raise UserError(f"{spec.name}: weight file does not fit the network "
-                            f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-        if spec.extra.get("bn_eps") is not None:
-            for m in net.modules():
-                if isinstance(m, torch.nn.BatchNorm2d):
-                    m.eps = spec.extra["bn_eps"]
-    if "min_size" in overrides or "max_size" in overrides:
-        spec = dataclasses.replace(spec, preprocess=_detector_preprocess(net, spec.preprocess.source))
-    if overrides:  # record the postprocessing settings actually in effect
-        spec = dataclasses.replace(spec, extra={**spec.extra, "postprocess": _detector_postprocess(net)})
-    return TorchvisionDetector(spec, net, weights_id)
-
-
-def _detector_postprocess(net) -> dict:
+def detector_postprocess(net) -> dict:
     if hasattr(net, "roi_heads"):  # Faster R-CNN
         return {k: getattr(net.roi_heads, k) for k in ("score_thresh", "nms_thresh", "detections_per_img")}
     return {k: getattr(net, k) for k in ("score_thresh", "nms_thresh", "detections_per_img", "topk_candidates")}
 
 
-def _detector_preprocess(net, source: str) -> ImagePreprocess:
+def detector_preprocess(net, source: str) -> ImagePreprocess:
     t = net.transform
     fixed = t.fixed_size
     return ImagePreprocess(
@@ -309,24 +155,23 @@ def _detector_preprocess(net, source: str) -> ImagePreprocess:
 
 
 def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="") -> ModelSpec:
+    # deferred: torch and torchvision; spec functions run only when specs are recomputed
+    import torch
+    import torchvision.models.detection as tvd
+    from PIL import Image
+
     w = _weights_enum(enum_name, tag)
     num_classes = len(w.meta["categories"])
     with torch.device("meta"):  # read the transform's settings without allocating or initializing weights
-        import torchvision.models.detection as tvd
-
         net = getattr(tvd, name)(weights=None, weights_backbone=None, num_classes=num_classes)
     t = net.transform
-    pre = _detector_preprocess(net, f"torchvision {name}(): model.transform ({type(t).__name__})")
+    pre = detector_preprocess(net, f"torchvision {name}(): model.transform ({type(t).__name__})")
     if t.fixed_size:
         resize_note = f"resized to exactly {t.fixed_size[0]}x{t.fixed_size[1]} (aspect ratio not kept)"
         input_size = (3, *pre.crop_size)
     else:
         # The network's input size varies per image; the spec's input_size is what the model's own transform
         # makes of the example image (zoo/data/images/bus.jpg), where cost.json's FLOPs are measured.
-        from PIL import Image
-
-        from ._vision import SAMPLE_IMAGES, SAMPLE_IMAGES_DIR
-
         with Image.open(SAMPLE_IMAGES_DIR / SAMPLE_IMAGES[0]) as im:
             w_img, h_img = im.size
         input_size = tuple(t([torch.zeros(3, h_img, w_img)])[0].tensors.shape[1:])
@@ -334,7 +179,7 @@ def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="
                        f"(aspect ratio kept), batch padded to a multiple of {t.size_divisible}; the input size "
                        f"varies per image (crop_size holds the cap); input_size and FLOPs are for "
                        f"{SAMPLE_IMAGES[0]} ({w_img}x{h_img}) -> {input_size[2]}x{input_size[1]}")
-    post = _detector_postprocess(net)
+    post = detector_postprocess(net)
     return ModelSpec(
         name=name,
         task="object-detection",
@@ -349,7 +194,7 @@ def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="
         notes=("preprocess: torchvision's GeneralizedRCNNTransform, tensor bilinear resize without antialias: "
                + resize_note + ". " + notes).strip(),
         extra={"detector": kind, "bn_eps": bn_eps, "postprocess": post, "recipe": w.meta.get("recipe", "")},
-        builder=_build_detector,
+        builder=BuilderRef("zoo.models._torchvision_nets:build_detector"),
     )
 
 

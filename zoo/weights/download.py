@@ -11,11 +11,12 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.request
+from importlib.metadata import version
 from pathlib import Path
 from typing import BinaryIO
 
+from ..io import atomic_open, atomic_write_text
 from .integrity import CHUNK, WeightsHashMismatch, aside_name, hash_matches
 
 SIDECAR_SUFFIX = ".sha256"  # written beside a file whose spec pins no hash (trust on first download)
@@ -24,7 +25,7 @@ SIDECAR_SUFFIX = ".sha256"  # written beside a file whose spec pins no hash (tru
 def _progress(total: int | None, desc: str):
     """A tqdm bar on a terminal, else a no-op object with update()/close()."""
     if sys.stderr.isatty() and not os.environ.get("TQDM_DISABLE"):
-        from tqdm import tqdm
+        from tqdm import tqdm  # deferred: only a terminal download shows a bar
 
         return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=False)
 
@@ -39,54 +40,43 @@ def _progress(total: int | None, desc: str):
 
 
 def write_verified(stream: BinaryIO, dest: Path, expected: str, *, what: str, total: int | None = None) -> str:
-    """Copy ``stream`` to ``dest`` through a same-folder temp file, hashing as it goes; returns the sha256.
+    """Copy ``stream`` to ``dest`` through a same-folder temp file (zoo.io), hashing as it goes; returns the sha256.
 
     ``expected``: full sha256 or a published prefix; "" pins nothing (the digest is then written to
     ``<dest>.sha256`` so later checks have something to compare against).
     Raises WeightsHashMismatch (temp file kept aside, ``dest`` untouched) when the hash differs.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
     h = hashlib.sha256()
     bar = _progress(total, dest.name)
     size = 0
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_open(dest, "wb") as f:
             while chunk := stream.read(CHUNK):
                 f.write(chunk)
                 h.update(chunk)
                 size += len(chunk)
                 bar.update(len(chunk))
-            f.flush()
-            os.fsync(f.fileno())
-        if total is not None and size != total:  # a cut connection: not a bad file, just an unfinished one
-            raise ConnectionError(f"connection closed after {size} of {total} bytes")
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+            if total is not None and size != total:  # a cut connection: not a bad file, just an unfinished one
+                raise ConnectionError(f"connection closed after {size} of {total} bytes")
+            digest = h.hexdigest()
+            if expected and not hash_matches(digest, expected):
+                f.flush()
+                kept = aside_name(dest)
+                os.replace(f.name, kept)  # atomic_open then finds no temp file to remove; dest untouched
+                raise WeightsHashMismatch(
+                    f"{what}: sha256 {digest} does not match the pinned {expected}; not installed, kept aside as {kept}"
+                )
+            if not expected:
+                atomic_write_text(dest.with_name(dest.name + SIDECAR_SUFFIX), digest + "\n")
     finally:
         bar.close()
-    digest = h.hexdigest()
-    if expected and not hash_matches(digest, expected):
-        kept = aside_name(dest)
-        os.rename(tmp, kept)
-        raise WeightsHashMismatch(
-            f"{what}: sha256 {digest} does not match the pinned {expected}; not installed, kept aside as {kept}"
-        )
-    if not expected:
-        sidecar = dest.with_name(dest.name + SIDECAR_SUFFIX)
-        sidecar.write_text(digest + "\n")
-    os.replace(tmp, dest)
     return digest
 
 
 def download_url(url: str, dest: Path, expected: str, *, timeout: float = 60.0) -> str:
     """Download ``url`` to ``dest`` (see ``write_verified``); returns the sha256. Network errors propagate
     as OSError (urllib.error.URLError is one)."""
-    from .. import __version__
-
-    req = urllib.request.Request(url, headers={"User-Agent": f"zoo/{__version__}"})
+    req = urllib.request.Request(url, headers={"User-Agent": f"zoo/{version('zoo')}"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         length = resp.headers.get("Content-Length")
         return write_verified(resp, dest, expected, what=url, total=int(length) if length else None)

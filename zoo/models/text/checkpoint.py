@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 
 from ...errors import UserError
+from ...offline import zoo_cache_dir
+from ...weights.integrity import sha256_file
 
 CONFIG = "zoo_config.json"
 WEIGHTS = "model.safetensors"
@@ -23,8 +25,6 @@ WEIGHTS = "model.safetensors"
 
 def default_checkpoint_dir(name: str, task: str) -> Path:
     """Where ``zoo train NAME --task TASK`` writes and ``zoo eval`` looks: $ZOO_CACHE/checkpoints/NAME-TASK."""
-    from ...offline import zoo_cache_dir
-
     return zoo_cache_dir() / "checkpoints" / f"{name}-{task}"
 
 
@@ -51,7 +51,7 @@ def check_architecture(path: str | os.PathLike, spec) -> dict:
 
 def save_checkpoint(model, path: str | os.PathLike, *, task: str, extra: dict | None = None) -> Path:
     """Write ``model`` (a zoo text model) to ``path`` atomically; returns the path."""
-    from safetensors.torch import save_model
+    from safetensors.torch import save_model  # deferred: safetensors.torch imports torch
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,9 +84,7 @@ def save_checkpoint(model, path: str | os.PathLike, *, task: str, extra: dict | 
 
 def load_weights(net, path: str | os.PathLike) -> str:
     """Load ``model.safetensors`` into ``net`` (strict); returns the file's sha256."""
-    from safetensors.torch import load_model
-
-    from ...results import sha256_file
+    from safetensors.torch import load_model  # deferred: safetensors.torch imports torch
 
     f = Path(path) / WEIGHTS
     try:
@@ -99,6 +97,6 @@ def load_weights(net, path: str | os.PathLike) -> str:
 
 
 def load_tokenizer_dir(path: str | os.PathLike):
-    from transformers import PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast  # deferred: transformers is heavy
 
     return PreTrainedTokenizerFast.from_pretrained(str(path))

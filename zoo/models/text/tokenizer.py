@@ -15,9 +15,12 @@ A trained checkpoint carries its own ``tokenizer.json``.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
+
+from ...datasets.text import check_task, dataset_sha256, read_split
+from ...io import atomic_write_text
+from ...offline import zoo_cache_dir
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[BOS]", "[EOS]"]
 PAD, UNK, CLS, SEP, MASK, BOS, EOS = range(len(SPECIALS))
@@ -73,24 +76,12 @@ def load_tokenizer(path: str | os.PathLike):
 
 
 def save_tokenizer(tokenizer, path: str | os.PathLike) -> Path:
-    """Write ``tokenizer.json`` atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write ``tokenizer.json`` atomically (zoo.io)."""
     backend = getattr(tokenizer, "backend_tokenizer", tokenizer)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tok-", suffix=".json")
-    os.close(fd)
-    try:
-        backend.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write_text(path, backend.to_str(pretty=True))
 
 
 def training_texts(task: str) -> list[str]:
-    from ...datasets.text import read_split
-
     cols = read_split(task, "train")
     if task == "sst2":
         return cols["sentence"]
@@ -102,9 +93,6 @@ def training_texts(task: str) -> list[str]:
 
 def default_tokenizer(task: str):
     """The task's tokenizer trained on its bundled train split; cached under $ZOO_CACHE/tokenizers/."""
-    from ...offline import zoo_cache_dir
-    from ...datasets.text import check_task, dataset_sha256
-
     check_task(task)
     kind, vocab, lower = DEFAULTS[task]
     tag = dataset_sha256(task, "train")[:12]
