@@ -165,7 +165,7 @@ def test_eval_matches_independent_computation(digits, results_dir, tmp_path, cap
     rows = [json.loads(line) for line in (results_dir / "eval.jsonl").read_text().splitlines()]
     assert len(rows) == 1
     m = rows[0]["metrics"]
-    assert (m["n"], m["correct1"], m["correct5"], m["skipped"]) == (n, c1, c5, 0)
+    assert (rows[0]["n"], m["correct1"], m["correct5"], rows[0]["skipped"]) == (n, c1, c5, 0)
     assert m["top1"] == pytest.approx(100 * c1 / n) and m["top5"] == pytest.approx(100 * c5 / n)
     assert f"({c1}/{n})" in out and f"({c5}/{n})" in out
     row = rows[0]
@@ -184,7 +184,8 @@ def test_eval_with_dataloader_workers_same_counts(digits, results_dir):
     data, ckpt, net = digits
     r0 = zoo.evaluate(MODEL, data, checkpoint=ckpt, workers=0, batch_size=64, write=False)
     r2 = zoo.evaluate(MODEL, data, checkpoint=ckpt, workers=2, batch_size=17, write=False)
-    for k in ("n", "correct1", "correct5"):
+    assert r0["n"] == r2["n"]
+    for k in ("correct1", "correct5"):
         assert r0["metrics"][k] == r2["metrics"][k]
     assert r2["settings"]["workers"] == 2
 
@@ -204,10 +205,10 @@ def test_label_file_layout_and_limit(digits, tmp_path, results_dir):
     (flat / "labels.tsv").write_text("\n".join(lines) + "\n")
     n, c1, c5, _ = independent_counts(net, data)
     r = zoo.evaluate(MODEL, flat, checkpoint=ckpt, workers=0, write=False)
-    assert (r["metrics"]["n"], r["metrics"]["correct1"], r["metrics"]["correct5"]) == (n, c1, c5)
+    assert (r["n"], r["metrics"]["correct1"], r["metrics"]["correct5"]) == (n, c1, c5)
     assert r["layout"] == "label-file"
     r = zoo.evaluate(MODEL, flat, checkpoint=ckpt, workers=0, write=False, limit=7)
-    assert r["metrics"]["n"] == 7 and r["settings"]["limit"] == 7
+    assert r["n"] == 7 and r["settings"]["limit"] == 7
 
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -241,7 +242,7 @@ def test_named_class_folders_with_classes_txt(digits, named_digits, results_dir,
     assert (n, c1, c5) == independent_counts(net, data)[:3]  # same images, same labels as the digit folders
     row = json.loads((results_dir / "eval.jsonl").read_text())
     m = row["metrics"]
-    assert (m["n"], m["correct1"], m["correct5"], m["skipped"]) == (n, c1, c5, 0)
+    assert (row["n"], m["correct1"], m["correct5"], row["skipped"]) == (n, c1, c5, 0)
     assert f"({c1}/{n})" in out and f"({c5}/{n})" in out
     assert row["layout"] == "image-folder" and row["class_mapping"] == "classes.txt line number"
     got = {g["id"]: g for g in map(json.loads, preds.read_text().splitlines())}
@@ -259,7 +260,7 @@ def test_named_class_folders_sorted_order_and_labels_option(digits, named_digits
     n, c1, c5, _ = independent_counts(net, named_digits, lambda f: DIGIT_NAMES.index(f.parent.name))
     assert c1_sorted < c1  # the two mappings must give different answers, or this test proves nothing
     r = zoo.evaluate(MODEL, named_digits, checkpoint=ckpt, workers=0, write=False)
-    assert (r["metrics"]["n"], r["metrics"]["correct1"], r["metrics"]["correct5"]) == (n, c1_sorted, c5_sorted)
+    assert (r["n"], r["metrics"]["correct1"], r["metrics"]["correct5"]) == (n, c1_sorted, c5_sorted)
     assert r["class_mapping"].startswith("sorted folder names")
 
     labels = tmp_path / "digit_labels.tsv"
@@ -271,7 +272,7 @@ def test_named_class_folders_sorted_order_and_labels_option(digits, named_digits
     assert rc == 0
     assert f"({c1}/{n})" in capsys.readouterr().out
     row = json.loads((results_dir / "eval.jsonl").read_text())
-    assert (row["metrics"]["n"], row["metrics"]["correct1"], row["metrics"]["correct5"]) == (n, c1, c5)
+    assert (row["n"], row["metrics"]["correct1"], row["metrics"]["correct5"]) == (n, c1, c5)
     assert row["layout"] == "label-file" and "digit_labels.tsv" in row["class_mapping"]
 
 
@@ -286,7 +287,7 @@ def _binomial_tolerance(ref_pct: float, n: int) -> float:
 def test_reference_check_delta_and_tolerance():
     import dataclasses
 
-    from zoo.harness.evaluate import reference_check, tolerance_pp
+    from zoo.tasks import reference_check, tolerance_pp
     from zoo.spec import Reference
 
     spec = dataclasses.replace(zoo.get_spec(MODEL), references=(
@@ -393,7 +394,7 @@ def test_class_mapping_mismatch(digits, tmp_path, capsys, results_dir):
     for c in ("cat", "dog"):
         (named / c).mkdir(parents=True)
         shutil.copyfile(next(data.rglob("*.png")), named / c / "a.png")
-    from zoo.datasets.images import check_classes, load_classification
+    from zoo.datasets.classification import check_classes, load_classification
 
     with pytest.raises(UserError, match="not ImageNet wnids"):
         check_classes(load_classification(named), 1000, None, "some_imagenet_model")
@@ -425,7 +426,7 @@ def test_corrupt_images_are_skipped_and_counted(digits, tmp_path, capsys, result
     out = capsys.readouterr().out
     assert "2 unreadable images skipped" in out and "truncated.jpg" in out and "garbage.jpg" in out
     row = json.loads((results_dir / "eval.jsonl").read_text().splitlines()[-1])
-    assert (row["metrics"]["n"], row["metrics"]["skipped"], row["metrics"]["correct1"]) == (n, 2, c1)
+    assert (row["n"], row["skipped"], row["metrics"]["correct1"]) == (n, 2, c1)
     assert [f.split(":")[0] for f in row["skipped_files"]] == ["4/truncated.jpg", "7/garbage.jpg"]
 
     only_bad = tmp_path / "only_bad" / "0"
@@ -458,7 +459,7 @@ def test_gpu_decode_falls_back_on_cpu(digits, results_dir):
     data, ckpt, _ = digits
     with pytest.warns(UserWarning, match="needs CUDA"):
         r = zoo.evaluate(MODEL, data, checkpoint=ckpt, workers=0, decode="gpu", write=False, limit=20)
-    assert r["settings"]["decode"] == "pil (gpu requested, no CUDA)" and r["metrics"]["n"] == 20
+    assert r["settings"]["decode"] == "pil (gpu requested, no CUDA)" and r["n"] == 20
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
@@ -499,10 +500,11 @@ def test_torchrun_two_processes_same_counts_as_one(digits, tmp_path, results_dir
     assert len(rows) == 1, "only rank 0 writes the row"
     row = rows[0]
     assert row["settings"]["world_size"] == 2 and row["settings"]["backend"] == "gloo"
-    for k in ("n", "correct1", "correct5", "skipped"):
+    assert (row["n"], row["skipped"]) == (single["n"], single["skipped"])
+    for k in ("correct1", "correct5"):
         assert row["metrics"][k] == single["metrics"][k], k
     got = [json.loads(line) for line in preds.read_text().splitlines()]
-    assert len(got) == single["metrics"]["n"] and len({g["id"] for g in got}) == len(got)
+    assert len(got) == single["n"] and len({g["id"] for g in got}) == len(got)
     assert proc.stdout.count("top-1") == 1, "only rank 0 prints"
 
 
@@ -516,14 +518,14 @@ def test_gpu_decode_helpers_on_cpu(tmp_path):
     from PIL import Image
     from torchvision.io import read_file
 
-    from zoo.harness.classification import GpuTransform, _decode_on_gpu
+    from zoo.harness.gpu_decode import GpuTransform, decode_on_gpu
 
     photo = Path(__file__).resolve().parents[1] / "data" / "coco" / "images" / "000000000030.jpg"
     png = tmp_path / "a.png"
     Image.open(photo).save(png)
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(photo.read_bytes()[:200])
-    imgs, errs = _decode_on_gpu([read_file(str(photo)), read_file(str(bad)), read_file(str(png))], "cpu")
+    imgs, errs = decode_on_gpu([read_file(str(photo)), read_file(str(bad)), read_file(str(png))], "cpu")
     assert errs[0] is None and errs[2] is None and errs[1] and imgs[1] is None
     assert torch.equal(imgs[0], imgs[2])  # same pixels through JPEG decode and PNG decode of the decoded image
     pre = ImagePreprocess(resize_size=256, crop_size=(224, 224), interpolation="bilinear")

@@ -20,7 +20,7 @@ import torch
 
 import zoo
 from zoo.cli import main as zoo_main
-from zoo.datasets.images import COCO80_TO_91, load_detection
+from zoo.datasets.detection import COCO80_TO_91, load_detection
 from zoo.models.base import Batch, ZooModel
 from zoo.registry import _REGISTRY, list_models, register_model
 from zoo.spec import ImagePreprocess, ModelSpec
@@ -129,7 +129,7 @@ def test_coco_map_equals_pycocotools(tmp_path, results_dir, capsys):
     ref_map, ref_map50 = pycocotools_map(GT_JSON, preds)
     assert 20 < ref_map < 90 and 20 < ref_map50 < 100, "the noisy oracle should be neither useless nor perfect"
     assert m["map"] == pytest.approx(ref_map, abs=1e-9) and m["map50"] == pytest.approx(ref_map50, abs=1e-9)
-    assert m["n"] == 24 and m["skipped"] == 0 and row["layout"] == "coco-json"
+    assert row["n"] == 24 and row["skipped"] == 0 and row["layout"] == "coco-json"
     assert f"mAP@[.5:.95] {ref_map:.2f}" in out
     assert len(preds.read_text().splitlines()) == 24
 
@@ -139,7 +139,7 @@ def test_folder_layout_and_limit_restrict_images(tmp_path, results_dir):
     r = zoo.evaluate(MODEL, COCO / "annotations" / "instances.json", limit=10, workers=0, predictions=preds,
                      write=False)
     ids = sorted(json.loads(line)["image_id"] for line in preds.read_text().splitlines())
-    assert len(ids) == 10 and r["metrics"]["n"] == 10
+    assert len(ids) == 10 and r["n"] == 10
     ref_map, ref_map50 = pycocotools_map(GT_JSON, preds, ids)
     assert r["metrics"]["map"] == pytest.approx(ref_map, abs=1e-9)
     # a folder with annotations/ + images/ but no labels/ is read as COCO json too (labels/ wins otherwise)
@@ -179,7 +179,7 @@ def test_yolo_labels_convert_to_the_same_coco_ground_truth():
 
 def test_yolo_folder_eval(tmp_path, results_dir):
     r = zoo.evaluate(MODEL, COCO, workers=0, write=False, limit=6)
-    assert r["layout"] == "yolo" and r["metrics"]["n"] == 6 and r["metrics"]["map"] > 10
+    assert r["layout"] == "yolo" and r["n"] == 6 and r["metrics"]["map"] > 10
 
 
 def test_bad_detection_input(tmp_path, capsys, results_dir):
@@ -216,7 +216,7 @@ def test_real_detector_random_init_runs_through_pycocotools(name, tmp_path, resu
     preds = tmp_path / "p.jsonl"
     r = zoo.evaluate(name, COCO / "annotations" / "instances.json", limit=1, workers=0, pretrained=False,
                      predictions=preds, batch_size=1)
-    assert r["weights"] == "random-init" and r["metrics"]["n"] == 1
+    assert r["weights"] == "random-init" and r["n"] == 1
     rows = [json.loads(line) for line in preds.read_text().splitlines()]
     assert all(set(x["labels"]) <= set(COCO80_TO_91) for x in rows)
     if r["metrics"]["detections"]:
@@ -246,7 +246,8 @@ def test_torchrun_detection_same_map_as_one_process(tmp_path, results_dir):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     row = json.loads((results_dir / "eval.jsonl").read_text())
     assert row["settings"]["world_size"] == 2
-    for k in ("n", "detections", "map", "map50"):
+    assert row["n"] == single["n"]
+    for k in ("detections", "map", "map50"):
         assert row["metrics"][k] == single["metrics"][k], k
     assert [json.loads(line)["image_id"] for line in preds.read_text().splitlines()] == sorted(
         i for i, _ in load_detection(GT_JSON).images)

@@ -15,7 +15,7 @@ from PIL import Image
 
 import zoo
 from zoo.errors import UserError
-from zoo.datasets.images import imagenet_wnids, load_classification
+from zoo.datasets.classification import imagenet_wnids, load_classification
 from zoo.registry import list_models
 
 
@@ -116,7 +116,7 @@ def test_efficientnet_lite0_on_imagenet_sample_dev(shared_data, results_dir, tmp
     preds = tmp_path / "p.jsonl"
     row = zoo.evaluate("efficientnet_lite0", data, predictions=preds, workers=1, batch_size=50)
     m = row["metrics"]
-    assert (m["n"], m["correct1"], m["correct5"], m["skipped"]) == (200, 180, 197, 0)
+    assert (row["n"], m["correct1"], m["correct5"], row["skipped"]) == (200, 180, 197, 0)
     assert row["dataset"] == "imagenet_sample_dev" and row["layout"] == "label-file"
     assert row["weights"] == "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
     assert "normalize(mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))" in row["settings"]["preprocess"]
@@ -128,26 +128,24 @@ def test_efficientnet_lite0_on_imagenet_sample_dev(shared_data, results_dir, tmp
     assert "(180/200)" in capsys.readouterr().out
 
 
-def test_text_models_are_forwarded_to_the_nlp_harness(monkeypatch):
-    """`zoo eval` on a text model calls zoo.nlp.evaluate.evaluate_text with the CLI's settings."""
-    import sys
-    import types
-
+def test_text_models_take_data_and_task_is_a_deprecated_alias(monkeypatch, capsys):
+    """`zoo eval` passes the same settings to zoo.evaluate for a text model as for any other; the old --task
+    maps to --data with a warning on stderr, and the two disagreeing is a one-line error."""
+    import zoo.commands.eval as eval_cmd
     from zoo.cli import main as zoo_main
 
-    text = [n for n in list_models(task="text-classification")]
-    if not text:
-        pytest.skip("no text model registered")
     calls = []
-    fake = types.ModuleType("zoo.nlp.evaluate")
-    fake.evaluate_text = lambda name, task, **kw: calls.append((name, task, kw)) or {"metrics": {}}
-    monkeypatch.setitem(sys.modules, "zoo.nlp.evaluate", fake)
-    assert zoo_main(["eval", text[0], "--task", "sst2", "--limit", "5", "--split", "dev", "--no-write"]) == 0
-    name, task, kw = calls[0]
-    assert (name, task, kw["limit"], kw["split"], kw["write"], kw["batch_size"]) == (text[0], "sst2", 5, "dev", False, 64)
-    assert "pretrained" not in kw
-    assert zoo_main(["eval", text[0], "--task", "sst2", "--random-init"]) == 0
-    assert calls[1][2]["pretrained"] is False
+    monkeypatch.setattr(eval_cmd, "evaluate", lambda name, data, **kw: calls.append((name, data, kw)) or {"metrics": {}})
+    assert zoo_main(["eval", "lstm", "--data", "sst2", "--limit", "5", "--split", "dev", "--no-write"]) == 0
+    name, data, kw = calls[0]
+    assert (name, data, kw["limit"], kw["split"], kw["write"], kw["batch_size"]) == ("lstm", "sst2", 5, "dev", False, None)
+    assert kw["pretrained"] is None and "deprecated" not in capsys.readouterr().err
+    assert zoo_main(["eval", "lstm", "--task", "sst2", "--random-init"]) == 0
+    assert calls[1][1] == "sst2" and calls[1][2]["pretrained"] is False
+    err = capsys.readouterr().err
+    assert "--task is deprecated; use --data sst2" in err
+    assert zoo_main(["eval", "lstm", "--task", "sst2", "--data", "squad"]) == 2
+    assert len(calls) == 2 and "deprecated alias of --data" in capsys.readouterr().err
 
 
 @pytest.mark.skipif("resnet50" not in list_models(), reason="resnet50 is not registered")

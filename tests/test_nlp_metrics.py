@@ -16,7 +16,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.nlp import metrics
+from zoo.tasks import get_task
+from zoo.tasks.question_answering import normalize_answer, squad_metrics
+from zoo.tasks.text_classification import classification_metrics
+from zoo.tasks.translation import translation_metrics
 from zoo.datasets.text import read_split
 
 
@@ -27,7 +30,7 @@ def test_classification_matches_sklearn_and_torchmetrics():
     rng = random.Random(0)
     labels = read_split("sst2", "test")["label"]
     preds = [y if rng.random() < 0.8 else 1 - y for y in labels]
-    m = metrics.classification_metrics(preds, labels)
+    m = classification_metrics(preds, labels)
     assert m["accuracy"] == pytest.approx(100 * accuracy_score(labels, preds))
     assert m["precision"] == pytest.approx(100 * precision_score(labels, preds))
     assert m["recall"] == pytest.approx(100 * recall_score(labels, preds))
@@ -57,7 +60,7 @@ def test_bleu_and_chrf_equal_the_sacrebleu_cli(tmp_path):
         hyps.append(" ".join(w))
     (tmp_path / "ref.de").write_text("\n".join(refs) + "\n")
     (tmp_path / "hyp.de").write_text("\n".join(hyps) + "\n")
-    m = metrics.translation_metrics(hyps, refs)
+    m = translation_metrics(hyps, refs)
     out = subprocess.run([_sacrebleu_cli(), str(tmp_path / "ref.de"), "-i", str(tmp_path / "hyp.de"), "-m", "bleu", "chrf",
                           "-b", "-w", "6"], capture_output=True, text=True, check=True).stdout
     cli_bleu, cli_chrf = json.loads(out)
@@ -111,7 +114,7 @@ def test_squad_em_f1_equal_the_official_definition():
         else:
             preds[qid] = ctx[:20]
     gold = {qid: ans["text"] for qid, ans in zip(cols["id"], cols["answers"])}
-    ours = metrics.squad_metrics([preds[q] for q in cols["id"]], [gold[q] for q in cols["id"]])
+    ours = squad_metrics([preds[q] for q in cols["id"]], [gold[q] for q in cols["id"]])
     ref = _official(preds, gold)
     assert ours["exact_match"] == pytest.approx(ref["exact_match"], abs=1e-9)
     assert ours["f1"] == pytest.approx(ref["f1"], abs=1e-9)
@@ -119,7 +122,29 @@ def test_squad_em_f1_equal_the_official_definition():
 
 
 def test_squad_normalization_cases():
-    assert metrics.normalize_answer("The  Denver Broncos!") == "denver broncos"
-    assert metrics.squad_metrics(["an apple"], [["Apple", "a pear"]]) == {"exact_match": 100.0, "f1": 100.0}
-    m = metrics.squad_metrics(["Denver Broncos team"], [["Denver Broncos"]])
+    assert normalize_answer("The  Denver Broncos!") == "denver broncos"
+    assert squad_metrics(["an apple"], [["Apple", "a pear"]]) == {"exact_match": 100.0, "f1": 100.0}
+    m = squad_metrics(["Denver Broncos team"], [["Denver Broncos"]])
     assert m["exact_match"] == 0.0 and m["f1"] == pytest.approx(80.0)
+
+
+def test_streaming_metrics_equal_the_one_shot_functions():
+    """Each text task's metric fed in uneven batches (add_batch) gives what its function gives on everything."""
+    cols = read_split("multi30k", "test")
+    hyps, refs = cols["de"][:40], cols["de"][1:41]
+    labels = [i % 2 for i in range(50)]
+    preds = [(i * 7) % 3 % 2 for i in range(50)]
+    answers = [["Denver Broncos", "Broncos"], ["the apple"], ["x y"]] * 5
+    guesses = ["Broncos team", "an Apple", "y"] * 5
+    cases = [
+        ("text-classification", [{"label": p} for p in preds], labels, classification_metrics(preds, labels)),
+        ("translation", [{"text": h} for h in hyps], refs, translation_metrics(hyps, refs)),
+        ("question-answering", [{"text": g} for g in guesses], answers, squad_metrics(guesses, answers)),
+    ]
+    for task, predictions, references, expected in cases:
+        metric = get_task(task).metric(None)
+        for a, b in ((0, 7), (7, 8), (8, len(predictions))):
+            metric.add_batch(predictions=predictions[a:b], references=references[a:b])
+        got = metric.compute()
+        assert got.pop("n") == len(predictions)
+        assert got == expected, task

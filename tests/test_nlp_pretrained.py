@@ -87,15 +87,13 @@ def test_hub_checkpoint_loads_from_verified_snapshot(hub_snapshot, connects):
 
 
 def test_eval_of_a_published_checkpoint_uses_its_weights_by_default(hub_snapshot, connects):
-    """zoo eval NAME --task T on a model zoo does not train (distilbert_*) scores the cached checkpoint,
+    """zoo eval NAME --data D on a model zoo does not train (distilbert_*) scores the cached checkpoint,
     not a random init, without --pretrained."""
-    from zoo.nlp.evaluate import evaluate_text
-
     name, snap, _ = hub_snapshot
-    task = "sst2" if name == "distilbert_sst2" else "squad"
-    r = evaluate_text(name, task, limit=4, batch_size=4, write=False, progress=False)
+    data = "sst2" if name == "distilbert_sst2" else "squad"
+    r = zoo.evaluate(name, data, limit=4, batch_size=4, write=False)
     assert r["weights"] == (snap / "model.safetensors").resolve().name
-    rnd = evaluate_text(name, task, limit=4, batch_size=4, write=False, progress=False, pretrained=False)
+    rnd = zoo.evaluate(name, data, limit=4, batch_size=4, write=False, pretrained=False)
     assert rnd["weights"] == "random-init"  # an explicit random init is still honoured
     assert connects == []
 

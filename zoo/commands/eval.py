@@ -1,49 +1,68 @@
-"""zoo eval NAME [--data PATH] [--task TASK] [--checkpoint FILE] [--predictions OUT.jsonl] [--limit N]
-[--device DEV] [--batch-size B] [--workers W]
+"""zoo eval NAME [--data X] [--checkpoint FILE|FOLDER] [--predictions OUT.jsonl] [--limit N] [--device DEV]
+[--batch-size B] [--workers W] [--json]
 
-Accuracy of a registered model on a data set: top-1/top-5 (image classification), COCO mAP (detection),
-or the text task's metric. Appends one row to results/raw/eval.jsonl. Under
-``torchrun --nproc_per_node N -m zoo eval ...`` the data is sharded and the counts summed exactly.
+Accuracy of a registered model on a data set, the same way for every task: top-1/top-5 (image
+classification), COCO mAP (detection), accuracy/F1 (sst2), BLEU/chrF (multi30k), EM/F1 (squad), accuracy
+(digits). ``--data`` is what the model's task reads (an image folder, a COCO json or YOLO folder, a bundled
+text set sst2|multi30k|squad or a file in its format, digits or a CSV). Appends one row to
+results/raw/eval.jsonl. Under ``torchrun --nproc_per_node N -m zoo eval ...`` the data is sharded.
 """
 
 from __future__ import annotations
+
+import json
+import sys
+
+from ..errors import UserError
+from ..harness import distributed
+from ..harness.evaluate import evaluate
 
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="measure a model's accuracy (top-1/top-5, COCO mAP, text metrics)")
     p.add_argument("name", help="registered model name (zoo list)")
-    p.add_argument("--data", help="image folder (ImageNet layout / ImageFolder), COCO json or YOLO folder")
-    p.add_argument("--task", help="text models: the task / data set to evaluate on")
-    p.add_argument("--split", default="test", help="text models: data split (default: test)")
-    p.add_argument("--checkpoint", help="state dict file (safetensors or plain torch) to load instead of the spec's weights")
+    p.add_argument("--data", help="image folder, COCO json / YOLO folder, sst2 | multi30k | squad or a file in that "
+                                  "format, digits or a CSV (text and tabular models: default their bundled set)")
+    p.add_argument("--task", help="deprecated: the same as --data")
+    p.add_argument("--split", default="test", help="split of a bundled data set (default: test)")
+    p.add_argument("--checkpoint", help="a state-dict file (safetensors or torch) or a checkpoint folder "
+                                        "(`zoo train` output), instead of the default weights")
     p.add_argument("--labels", help="label file for --data (labels.tsv or '<file> <index>' list) if not inside it")
-    p.add_argument("--predictions", metavar="OUT.jsonl", help="write one JSON line per sample (must not exist)")
-    p.add_argument("--limit", type=int, help="evaluate only the first N samples (sorted order)")
+    p.add_argument("--predictions", metavar="OUT.jsonl", help="write one JSON line per item (must not exist)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N items (data order)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (default: cpu)")
-    p.add_argument("--batch-size", type=int, help="default: 32 for classification, 8 for detection, 64 for text")
-    p.add_argument("--workers", type=int, help="DataLoader worker processes (default: cores - 1, at most 8)")
+    p.add_argument("--batch-size", type=int, help="default: the task's (32 classification, 8 detection, 64 text)")
+    p.add_argument("--workers", type=int, help="DataLoader worker processes (images: cores - 1, at most 8; else 0)")
     p.add_argument("--decode", choices=("pil", "gpu"), default="pil",
                    help="gpu: decode JPEGs on CUDA with nvjpeg (tensor resize; falls back to pil without CUDA)")
     w = p.add_mutually_exclusive_group()
     w.add_argument("--pretrained", action="store_true", default=None,
-                   help="load the spec's pretrained weights (default for vision models that have some)")
+                   help="load the spec's pretrained weights (default when they are a whole trained model)")
     w.add_argument("--random-init", action="store_true", help="do not load pretrained weights")
     p.add_argument("--no-write", action="store_true", help="do not append the row to results/raw/eval.jsonl")
+    p.add_argument("--json", action="store_true", help="print the row as JSON on stdout (messages go to stderr)")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from ..errors import UserError
-    from ..harness.evaluate import evaluate
+def data_argument(args) -> str | None:
+    """--data, or the deprecated --task (a warning on stderr) mapped to it."""
+    if args.task is None:
+        return args.data
+    if args.data is not None and args.data != args.task:
+        raise UserError(f"--task is a deprecated alias of --data; give one of them, not --data {args.data} "
+                        f"--task {args.task}")
+    print(f"zoo: warning: --task is deprecated; use --data {args.task}", file=sys.stderr)
+    return args.task
 
-    if args.batch_size is not None and args.batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.workers is not None and args.workers < 0:
-        raise UserError(f"--workers must be 0 or more, got {args.workers}")
-    evaluate(
-        args.name, args.data, args.task, checkpoint=args.checkpoint, split=args.split, limit=args.limit,
+
+def run(args) -> int:
+    log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else None
+    row = evaluate(
+        args.name, data_argument(args), checkpoint=args.checkpoint, split=args.split, limit=args.limit,
         device=args.device, batch_size=args.batch_size, workers=args.workers, predictions=args.predictions,
-        write=not args.no_write, labels=args.labels, decode=args.decode,
+        write=not args.no_write, labels=args.labels, decode=args.decode, log=log,
         pretrained=False if args.random_init else (True if args.pretrained else None),
     )
+    if args.json and distributed.from_env().is_main:  # under torchrun every rank returns the row
+        print(json.dumps(row, sort_keys=True, default=str))
     return 0

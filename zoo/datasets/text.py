@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from ..errors import UserError
+from ..results import sha256_file
 
 TASKS = ("sst2", "multi30k", "squad")
 SPLITS = {
@@ -75,9 +76,11 @@ def split_files(task: str, split: str, root: str | os.PathLike | None = None) ->
 
 
 def dataset_sha256(task: str, split: str, root: str | os.PathLike | None = None) -> str:
-    from ..results import sha256_file
+    return files_sha256(split_files(task, split, root))
 
-    files = split_files(task, split, root)
+
+def files_sha256(files: list[Path]) -> str:
+    """sha256 of one file, or sha256 over (name, sha256) of each when several."""
     if len(files) == 1:
         return sha256_file(files[0])
     h = hashlib.sha256()
@@ -120,14 +123,26 @@ def read_parallel(src: Path, tgt: Path) -> dict[str, list]:
     return {"en": a, "de": b}
 
 
-def read_squad(path: Path, split: str) -> dict[str, list]:
+def _squad_articles(path: Path) -> list:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    except (json.JSONDecodeError, KeyError, UnicodeDecodeError) as e:
-        raise UserError(f"{path}: not a SQuAD JSON file ({e})") from None
+    except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: not a SQuAD JSON file ({type(e).__name__}: {e})") from None
+    if not isinstance(data, list):
+        raise UserError(f"{path}: not a SQuAD JSON file ('data' is not a list of articles)")
+    return data
+
+
+def read_squad(path: Path, split: str) -> dict[str, list]:
+    data = _squad_articles(path)
     if len(data) != 2 * SQUAD_TRAIN_ARTICLES:
         raise UserError(f"{path}: expected 48 articles (SQuAD v1.1 dev), found {len(data)}")
     articles = data[:SQUAD_TRAIN_ARTICLES] if split == "train" else data[SQUAD_TRAIN_ARTICLES:]
+    return squad_columns(path, articles)
+
+
+def squad_columns(path: Path, articles: list) -> dict[str, list]:
+    """SQuAD articles as columns (id, title, question, context, answers); every answer span is checked."""
     cols: dict[str, list] = {"id": [], "title": [], "question": [], "context": [], "answers": []}
     for a in articles:
         for p in a["paragraphs"]:
@@ -157,6 +172,35 @@ def read_split(task: str, split: str, root: str | os.PathLike | None = None) -> 
     if task == "multi30k":
         return read_parallel(*files)
     return read_squad(files[0], split)
+
+
+def path_files(task: str, path: str | os.PathLike) -> list[Path]:
+    """The files of a data set given by path, in the format of the bundled ``task``: a TSV with the header
+    ``sentence<TAB>label`` (sst2), a pair ``P.en`` / ``P.de`` given as P, P.en or P.de (multi30k), or a SQuAD
+    v1.1 JSON file (squad, every article)."""
+    check_task(task)
+    path = Path(path).expanduser()
+    if task == "multi30k":
+        stem = path.with_suffix("") if path.suffix in (".en", ".de") else path
+        files = [stem.parent / f"{stem.name}.en", stem.parent / f"{stem.name}.de"]
+    else:
+        files = [path]
+    for f in files:
+        if not f.is_file():
+            want = {"sst2": "a .tsv file (sentence<TAB>label)", "multi30k": "line-aligned FILE.en and FILE.de",
+                    "squad": "a SQuAD v1.1 .json file"}[task]
+            raise UserError(f"data {f} does not exist (expected {want})")
+    return files
+
+
+def read_path(task: str, path: str | os.PathLike) -> dict[str, list]:
+    """A data set given by path (``path_files``), as the columns ``read_split`` gives for ``task``."""
+    files = path_files(task, path)
+    if task == "sst2":
+        return read_sst2(files[0])
+    if task == "multi30k":
+        return read_parallel(*files)
+    return squad_columns(files[0], _squad_articles(files[0]))
 
 
 def load_split(task: str, split: str, root: str | os.PathLike | None = None, limit: int | None = None):

@@ -1,12 +1,17 @@
-"""Sharded evaluation under ``torchrun``: every sample is seen by exactly one process, counts are summed.
+"""Processes under ``torchrun``: one place joins the process group (``init``) for training and evaluation.
+
+Training (zoo.harness.train): ``data_parallel`` wraps the step in DistributedDataParallel; ``reduce_floats``
+sums the loss over processes and shares the slowest process's clock.
+
+Sharded evaluation (zoo.harness.evaluate): ``eval_sampler`` is torch's DistributedSampler in data order;
+each process predicts its share and ``gather`` (``gather_object``) brings every (index, prediction) to rank 0,
+which drops the repeats DistributedSampler pads the last round with (by index), scores and alone prints
+and writes files.
 
     torchrun --nproc_per_node 2 -m zoo eval resnet50 --data /imagenet/val
 
 torchrun sets RANK / WORLD_SIZE / LOCAL_RANK; ``init()`` joins the process group (gloo on CPU, nccl when the
-device is CUDA). Sharding is strided (``indices[rank::world]``) with no padding: torch's DistributedSampler
-pads the last shard with repeated samples, which would count some images twice. Integer counts are summed
-with ``all_reduce`` (int64, exact); per-sample outputs (predictions, detections) are gathered to rank 0, which
-alone prints and writes files.
+device is CUDA).
 """
 
 from __future__ import annotations
@@ -63,23 +68,15 @@ def local_device(device: str, info: DistInfo) -> str:
     return device
 
 
-def shard(items: Sequence[Any], info: DistInfo) -> list[Any]:
-    """This process's share: every ``world_size``-th item starting at ``rank``; shares are disjoint and
-    cover ``items`` exactly (sizes differ by at most one)."""
-    return list(items[info.rank :: info.world_size])
-
-
-def sum_counts(counts: dict[str, int], info: DistInfo) -> dict[str, int]:
-    """Sum integer counts over all processes (exact: int64 all_reduce)."""
+def eval_sampler(dataset, info: DistInfo):
+    """This process's share of ``dataset`` for evaluation (None for one process): torch's DistributedSampler,
+    unshuffled, so process r takes items r, r + W, ... It pads the last round with repeated items so every
+    process runs the same number of batches; the evaluation drops them by index after ``gather``."""
     if not info.enabled:
-        return dict(counts)
-    import torch.distributed as dist
+        return None
+    from torch.utils.data import DistributedSampler
 
-    keys = sorted(counts)
-    device = f"cuda:{info.local_rank}" if info.backend == "nccl" else "cpu"
-    t = torch.tensor([int(counts[k]) for k in keys], dtype=torch.int64, device=device)
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return dict(zip(keys, t.cpu().tolist()))
+    return DistributedSampler(dataset, num_replicas=info.world_size, rank=info.rank, shuffle=False, drop_last=False)
 
 
 def max_value(x: float, info: DistInfo) -> float:
@@ -110,6 +107,30 @@ def broadcast(obj: Any, info: DistInfo) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def reduce_floats(values: Sequence[float], info: DistInfo, op: str = "sum") -> list[float]:
+    """Elementwise sum (or ``op="max"``) of float64 ``values`` over all processes, on every process."""
+    if not info.enabled:
+        return [float(v) for v in values]
+    import torch.distributed as dist
+
+    device = f"cuda:{info.local_rank}" if info.backend == "nccl" else "cpu"
+    t = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
+    return t.cpu().tolist()
+
+
+def data_parallel(module: torch.nn.Module, info: DistInfo, device: torch.device) -> torch.nn.Module:
+    """``module`` under DistributedDataParallel when running under torchrun (itself otherwise): rank 0's
+    parameters and buffers are broadcast now, and gradients are averaged over the processes during backward.
+    ``find_unused_parameters``: a step may leave some parameters out of the graph (a QA model's pooler)."""
+    if not info.enabled:
+        return module
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
 
 
 def barrier(info: DistInfo) -> None:

@@ -1,138 +1,166 @@
-"""``zoo.evaluate(name, data=PATH)``: does this checkpoint reach its published accuracy on this machine?
+"""``zoo.evaluate(name, data=...)``: one evaluation loop for every task; one "eval" row; one predictions format.
 
-Dispatches on the model's task: image classification (top-1 / top-5 on an ImageNet-style folder, see
-zoo.datasets.images), object detection (COCO mAP with pycocotools on a COCO json or YOLO folder), and the
-text tasks, which go to ``zoo.nlp.evaluate.evaluate_text``. Returns a flat dict (the result row) and, with
-``write=True``, appends it to results/raw/eval.jsonl through the raw results store.
+    zoo.evaluate("resnet50", "/imagenet/val")            # top-1 / top-5 (+ reference check)
+    zoo.evaluate("fasterrcnn_resnet50_fpn", "coco.json")   # COCO mAP (pycocotools)
+    zoo.evaluate("bilstm", "sst2")                        # accuracy / F1; "multi30k": BLEU; "squad": EM / F1
 
-Weights: ``checkpoint=FILE`` loads a state dict (safetensors or ``torch.load(weights_only=True)``) into the
-model built with random init; otherwise the spec's pretrained weights (``zoo fetch NAME``) when the spec
-has some; otherwise random init, which the row says (weights="random-init").
+The model's task (``zoo.tasks.get_task(spec.task)``) loads the data and supplies the metric; this loop is the
+same for all: build the model with the weights to score (``eval_weights``), read items in DataLoader workers
+(an unreadable image is skipped and counted, never silently dropped), ``model.preprocess`` -> ``model(...)`` on
+the device -> ``model.postprocess``, feed the task's streaming metric (``add_batch`` / ``compute``), and write
+one row of kind "eval" to results/raw/eval.jsonl (scores under "metrics", see zoo.results.schema) and, when
+asked, a predictions file: one JSON line per item, ``{"index", "id", **task.record(prediction, reference)}``.
 
-Reference check: the spec's published top-1/top-5 (or mAP) is put beside the measured value with its
-delta, flagged when |delta| exceeds the tolerance ``max(0.3, 2 x standard error)`` percentage points — the
-standard error of a proportion at the reference value over the n images evaluated (sampling noise), plus
-0.3 pp for library / resize differences (timm's and torchvision's own validation scripts differ by up to
-~0.2 pp on the same weights). A data set that is not the reference's data set is marked
-``reference_comparable=False``: its delta is shown, but it is not the same test. Detection mAP (not a
-proportion) uses a fixed tolerance, ``DETECTION_TOLERANCE_PP``.
+``seconds`` covers the loop (reading, decoding, preprocessing, forward, postprocessing), wall clock of the
+slowest process; ``items_per_s`` = items / seconds. Under ``torchrun`` the data is sharded with torch's
+DistributedSampler and every (index, prediction) is gathered to rank 0, which drops the sampler's padding
+repeats, scores in data order (so the scores equal one process's), prints and writes; every rank returns
+the row. With ``decode="gpu"`` on CUDA, JPEGs are decoded and resized on the GPU (``gpu_decode``).
 """
 
 from __future__ import annotations
 
 import json
-import math
-import os
 import sys
+import time
+import warnings
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .. import registry
+from ..datasets.loader import ItemFiles, PreprocessCollate, default_workers, make_loader, read_bytes
 from ..errors import UserError
-from ..models.base import RANDOM_INIT, check_device
+from ..io import atomic_write_lines
+from ..models.base import RANDOM_INIT, Batch, check_device, move_to
+from ..results import append_row, check_appendable, make_row, raw_path
+from ..tasks import EvalData, Task, get_task, reference_check, tolerance_pp
 from . import distributed as dist_
+from .eval_weights import LoadedWeights, build_model, load_checkpoint_into
+from .gpu_decode import GpuTransform, gpu_batch, preprocess_repr
 
-VISION_TASKS = ("image-classification", "object-detection")
-TOLERANCE_FLOOR_PP = 0.3
-# mAP is not a proportion, so no binomial error: a fixed allowance for library / resize differences
-# (torchvision's detection references reproduce to about 0.1-0.3 pp on COCO val2017).
-DETECTION_TOLERANCE_PP = 1.0
-# Names a spec may use for its COCO box mAP reference (metric -> our stat name).
-DETECTION_REFERENCE_METRICS = {"map": "map", "box_map": "map", "mAP": "map", "map50-95": "map", "map50": "map50",
-                               "mAP50": "map50"}
+__all__ = ["evaluate", "run_loop", "score", "build_model", "load_checkpoint_into", "reference_check",
+           "tolerance_pp"]
 
 
-def tolerance_pp(reference_pct: float, n: int) -> float:
-    """Allowed |measured - reference| in percentage points for n samples (see module docstring)."""
-    p = min(max(reference_pct / 100.0, 0.0), 1.0)
-    se = 100.0 * math.sqrt(p * (1 - p) / n) if n else float("inf")
-    return max(TOLERANCE_FLOOR_PP, 2.0 * se)
+@dataclass
+class LoopResult:
+    metrics: dict[str, Any]  # the task metric's compute(), less "n"
+    n: int  # items scored
+    seconds: float
+    decode: str
+    skipped_files: list[str] = field(default_factory=list)  # "id: why", in data order
+    records: list[tuple[int, dict]] = field(default_factory=list)  # (index, prediction), rank 0, when kept
 
 
-def _is_reference_dataset(ref_dataset: str, data_name: str, n: int) -> bool:
-    """The reference is on ImageNet-1K val (50,000 images) / COCO val2017 (5,000): only a full run of that
-    set is the same test."""
-    r = ref_dataset.lower()
-    if "imagenet" in r:
-        return n == 50_000
-    if "coco" in r:
-        return n == 5_000 and "val2017" in data_name.lower()
-    return False
+def _quiet(*args, **kwargs) -> None:
+    pass
 
 
-def reference_check(spec, metric: str, measured: float | None, n: int, data_name: str,
-                    tol: float | None = None) -> dict[str, Any] | None:
-    """Measured beside the spec's reference for ``metric`` (percent), with delta and tolerance (pp)."""
-    ref = spec.reference(metric)
-    if ref is None or measured is None or (isinstance(measured, float) and math.isnan(measured)):
+# --- the loop -----------------------------------------------------------------------------------------------
+
+def _loader(model, data: EvalData, batch_size: int, workers: int, device: str, decode: str, dist):
+    """DataLoader over this process's share, the GPU transform (or None) and the decode path's name."""
+    on_cuda = str(device).startswith("cuda")
+    gpu = decode == "gpu" and data.gpu_decodable and on_cuda and torch.cuda.is_available()
+    if decode == "gpu" and data.gpu_decodable and not gpu:
+        warnings.warn("decode='gpu' needs CUDA; decoding with PIL on the CPU instead", stacklevel=3)
+    files = ItemFiles(data.sources, read_bytes if gpu else data.read)
+    collate = PreprocessCollate(None if gpu else model.preprocess)
+    loader = make_loader(files, collate, batch_size, workers, pin=on_cuda, sampler=dist_.eval_sampler(files, dist))
+    used = "gpu (nvjpeg)" if gpu else ("pil (gpu requested, no CUDA)" if decode == "gpu" else "pil")
+    return loader, (GpuTransform(model.spec.preprocess) if gpu else None), used
+
+
+def _predict(model, loader, gpu_tf: GpuTransform | None, device: str):
+    """Per batch: (item indices, predictions, [(index, error) of unreadable items])."""
+    for idx, inputs, meta, bad in loader:
+        if inputs is not None and gpu_tf is not None:
+            idx, inputs, more = gpu_batch(inputs, idx, gpu_tf, device)
+            bad, meta = bad + more, [{} for _ in idx]
+        if inputs is None:
+            yield [], [], bad
+            continue
+        out = model(move_to(inputs, device))
+        yield idx, model.postprocess(out, Batch(inputs, list(meta or []))), bad
+
+
+def _sync(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+@torch.inference_mode()
+def run_loop(model, task: Task, data: EvalData, *, batch_size: int, workers: int = 0, device: str = "cpu",
+             decode: str = "pil", dist: dist_.DistInfo = dist_.DistInfo(), keep: bool = False) -> LoopResult:
+    """Predict every item of ``data`` and score it with ``task.metric``; the same result on every rank.
+
+    One process feeds the metric batch by batch; under torchrun the predictions are gathered to rank 0 first
+    (``_finish``). ``keep``: also return the (index, prediction) pairs (for the predictions file)."""
+    loader, gpu_tf, decode_used = _loader(model, data, batch_size, workers, device, decode, dist)
+    metric = task.metric(data)
+    stream = not dist.enabled
+    mine: list[tuple[int, dict]] = []
+    bad: list[tuple[int, str]] = []
+    _sync(device)
+    t0 = time.perf_counter()
+    for idx, preds, bad_items in _predict(model, loader, gpu_tf, device):
+        bad += bad_items
+        if stream and idx:
+            metric.add_batch(predictions=preds, references=[data.references[i] for i in idx])
+        if keep or not stream:
+            mine += zip(idx, preds)
+    _sync(device)
+    seconds = dist_.max_value(time.perf_counter() - t0, dist)
+    return _finish(data, metric, mine, bad, LoopResult({}, 0, seconds, decode_used), dist, stream, batch_size, keep)
+
+
+def _finish(data: EvalData, metric, mine, bad, res: LoopResult, dist, stream: bool, batch_size: int,
+            keep: bool) -> LoopResult:
+    """Rank 0: pool the processes' predictions by index (dropping DistributedSampler's repeats), feed the
+    metric in data order when it was not fed while streaming, compute; then share the result with every rank."""
+    gathered = dist_.gather((mine, bad), dist)
+    out = None
+    if gathered is not None:
+        preds = {i: p for m, _ in gathered for i, p in m}
+        failed = {i: e for _, b in gathered for i, e in b}
+        order = sorted(preds)
+        if not stream:
+            for k in range(0, len(order), batch_size):
+                chunk = order[k:k + batch_size]
+                metric.add_batch(predictions=[preds[i] for i in chunk], references=[data.references[i] for i in chunk])
+        metrics = metric.compute()
+        n = int(metrics.pop("n", len(order)))
+        out = replace(res, metrics=metrics, n=n, skipped_files=[f"{data.ids[i]}: {e}" for i, e in sorted(failed.items())],
+                      records=[(i, preds[i]) for i in order] if keep else [])
+    shared = dist_.broadcast(None if out is None else replace(out, records=[]), dist)
+    return out if out is not None else shared
+
+
+def score(model, task: Task, data: EvalData, *, batch_size: int = 64, device: str | None = None) -> dict[str, Any]:
+    """The task's metrics of ``model`` on ``data`` in this process alone (no row, no printing): what training
+    uses to validate. ``device``: default the model's."""
+    device = device or str(next(model.parameters()).device)
+    res = run_loop(model, task, data, batch_size=batch_size, workers=0, device=device)
+    return {**res.metrics, "n": res.n}
+
+
+# --- the entry point -----------------------------------------------------------------------------------------
+
+def _check_args(limit, decode, batch_size, workers, predictions) -> Path | None:
+    if limit is not None and limit < 1:
+        raise UserError(f"--limit must be at least 1, got {limit}")
+    if decode not in ("pil", "gpu"):
+        raise UserError(f"decode must be 'pil' or 'gpu', got {decode!r}")
+    if batch_size is not None and batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
+    if workers is not None and workers < 0:
+        raise UserError(f"--workers must be 0 or more, got {workers}")
+    if predictions is None:
         return None
-    tol = tolerance_pp(ref.value, n) if tol is None else tol
-    delta = measured - ref.value
-    return {"metric": metric, "reference": ref.value, "reference_dataset": ref.dataset, "source": ref.source,
-            "measured": measured, "delta_pp": delta, "tolerance_pp": tol, "outside_tolerance": abs(delta) > tol,
-            "reference_comparable": _is_reference_dataset(ref.dataset, data_name, n)}
-
-
-# --- weights ---------------------------------------------------------------------------------------------
-
-def load_checkpoint_into(model, path: str | Path) -> str:
-    """Load a state dict file into ``model`` (ZooModel or its ``net``), strictly; return the file's sha256.
-
-    Accepts the ZooModel's own keys (``net.…``), the library network's keys, and zoo training checkpoints
-    (``model.…`` keys). Any missing, unexpected or mis-shaped tensor is a one-line UserError.
-    """
-    from ..results import sha256_file
-    from ..weights import load_state_dict
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise UserError(f"checkpoint {path} does not exist")
-    try:
-        sd = load_state_dict(path)
-    except UserError:
-        raise
-    except Exception as e:  # safetensors raises its own types for truncated or foreign files
-        raise UserError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    if sd and all(k.startswith("model.") for k in sd if not k.startswith(("optim.", "rng.", "best."))):
-        sd = {k[len("model."):]: v for k, v in sd.items() if k.startswith("model.")}
-    targets = [(model, model.state_dict()), (model.net, model.net.state_dict())]
-    target, own = max(targets, key=lambda t: len(set(t[1]) & set(sd)))
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    bad = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
-    if missing or unexpected or bad:
-        what = (f"shape mismatch: {bad[0]}" if bad else f"missing {missing[:3]}" if missing
-                else f"unexpected {unexpected[:3]}")
-        raise UserError(f"checkpoint {path} does not fit model {model.spec.name!r} ({what})")
-    target.load_state_dict(sd)
-    return sha256_file(path)
-
-
-def build_model(name: str, *, checkpoint=None, pretrained: bool | None = None, device: str = "cpu"):
-    """The ZooModel to evaluate and a description of its weights."""
-    from ..registry import UnknownModelError, create_model, get_spec
-
-    try:
-        spec = get_spec(name)
-    except UnknownModelError as e:
-        raise UserError(str(e)) from None
-    if pretrained is None:
-        pretrained = checkpoint is None and spec.weights is not None
-    threads = torch.get_num_threads()
-    model = create_model(name, pretrained=bool(pretrained) and checkpoint is None)
-    torch.set_num_threads(threads)  # ultralytics lowers the process's thread count when it builds a model
-    if checkpoint is not None:
-        model.weights_id = load_checkpoint_into(model, checkpoint)
-    return model.to(device).eval()
-
-
-# --- the entry point -------------------------------------------------------------------------------------
-
-def _check_output(path: str | Path | None) -> Path | None:
-    if path is None:
-        return None
-    path = Path(path).expanduser()
+    path = Path(predictions).expanduser()
     if path.exists():
         raise UserError(f"{path} already exists; zoo does not overwrite it (remove it or pick another name)")
     if not path.parent.exists():
@@ -140,26 +168,9 @@ def _check_output(path: str | Path | None) -> Path | None:
     return path
 
 
-def write_jsonl(path: Path, rows: list[dict]) -> None:
-    """Write all rows to a temporary file beside ``path`` and rename: the file is whole or absent."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w") as f:
-            for r in rows:
-                f.write(json.dumps(r, sort_keys=True) + "\n")
-        if path.exists():  # appeared while we ran
-            raise UserError(f"{path} appeared during the run; results kept in {tmp}")
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists() and not path.exists():
-            tmp.unlink()
-        raise
-
-
 def evaluate(
     name: str,
     data: str | Path | None = None,
-    task: str | None = None,
     *,
     checkpoint: str | Path | None = None,
     split: str = "test",
@@ -172,147 +183,120 @@ def evaluate(
     labels: str | Path | None = None,
     decode: str = "pil",
     pretrained: bool | None = None,
+    overrides: dict | None = None,
     log=None,
 ) -> dict[str, Any]:
-    """Evaluate model ``name`` and return the result row (a flat dict; metrics under "metrics").
+    """Evaluate model ``name`` on ``data`` and return the "eval" row (metrics under "metrics").
 
-    Vision: ``data`` is the folder / json (required). Text tasks: forwarded to ``zoo.nlp.evaluate``
-    (``task``, ``split``, ``checkpoint``, ``limit``, ``predictions``). Under torchrun, every process
-    evaluates its shard; only rank 0 writes the row and the predictions file; every rank returns the row.
+    ``data``: what the model's task reads: an image folder, a COCO json / YOLO folder, a bundled text set
+    (sst2, multi30k, squad; the default for text models) or a path in its format, digits or a CSV.
+    ``split``: the bundled set's split. ``checkpoint``: a state-dict file or a checkpoint folder (see
+    zoo.harness.eval_weights). ``predictions``: a JSON-lines file to write (refused if it exists).
+    ``overrides``: model settings (e.g. ``{"num_beams": 1}``). ``write``: append the row to eval.jsonl.
     """
-    from ..registry import UnknownModelError, get_spec
-
-    try:
-        spec = get_spec(name)
-    except UnknownModelError as e:
-        raise UserError(str(e)) from None
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit must be at least 1, got {limit}")
-    if spec.task not in VISION_TASKS:
-        if data is not None:
-            raise UserError(f"{name} is a {spec.task} model: it reads its task's data set (--task), not --data")
-        from ..nlp.evaluate import evaluate_text
-
-        kw = {} if pretrained is None else {"pretrained": pretrained}
-        return evaluate_text(name, task, checkpoint=checkpoint, split=split, limit=limit, device=device,
-                             batch_size=batch_size or 64, predictions=predictions, write=write, **kw)
-    if task is not None and task != spec.task:
-        raise UserError(f"model {name!r} is an {spec.task} model; --task {task} does not apply")
+    spec = registry.get_spec(name)
+    task = get_task(spec.task)
+    pred_path = _check_args(limit, decode, batch_size, workers, predictions)
+    device = check_device(device)
     if write:
-        from ..results import check_appendable, raw_path
-
         check_appendable(raw_path("eval"))
-    if data is None:
-        raise UserError(f"{name} is an {spec.task} model: give --data PATH (an image folder or a COCO json)")
-    if decode not in ("pil", "gpu"):
-        raise UserError(f"decode must be 'pil' or 'gpu', got {decode!r}")
-    check_device(device, cpu_or_cuda_only=False)
-
     dist = dist_.init(device)
     try:
-        return _evaluate_vision(spec, name, data, dist, checkpoint=checkpoint, limit=limit, device=device,
-                                batch_size=batch_size, workers=workers, predictions=predictions, write=write,
-                                labels=labels, decode=decode, pretrained=pretrained, log=log)
+        return _evaluate(spec, task, data, dist, checkpoint=checkpoint, split=split, limit=limit, device=device,
+                         batch_size=batch_size or task.default_batch_size, workers=workers, pred_path=pred_path,
+                         write=write, labels=labels, decode=decode, pretrained=pretrained, overrides=overrides,
+                         log=log)
     finally:
         dist_.shutdown(dist)
 
 
-def _evaluate_vision(spec, name, data, dist, *, checkpoint, limit, device, batch_size, workers, predictions,
-                     write, labels, decode, pretrained, log) -> dict[str, Any]:
+def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device, batch_size, workers, pred_path,
+              write, labels, decode, pretrained, overrides, log) -> dict[str, Any]:
     device = dist_.local_device(device, dist)
-    log = log or (print if dist.is_main else (lambda *a, **k: None))
-    pred_path = _check_output(predictions)
-    from ..datasets import images as datasets
-    from ..results import sha256_tree
-
-    if spec.task == "image-classification":
-        ds = datasets.load_classification(data, labels)
-        datasets.check_classes(ds, spec.num_classes, spec.extra.get("class_names"), name)
-        model = build_model(name, checkpoint=checkpoint, pretrained=pretrained, device=device)
-    else:
-        ds = datasets.load_detection(data)
-        model = build_model(name, checkpoint=checkpoint, pretrained=pretrained, device=device)
+    log = log or (print if dist.is_main else _quiet)
+    ds = task.load(data, split=split, labels=labels, spec=spec).take(limit)
+    model, loaded = build_model(spec.name, task, checkpoint=checkpoint, pretrained=pretrained, device=device,
+                                overrides=overrides)
     if model.weights_id == RANDOM_INIT:
-        log(f"note: {name} runs with random-init weights (no checkpoint given and no pretrained weights used)")
-
-    from .classification import _preprocess_repr
-
-    log(f"preprocessing: {_preprocess_repr(model)}")
-    settings = {"batch_size": batch_size or (32 if spec.task == "image-classification" else 8),
-                "workers": datasets.default_workers() if workers is None else workers, "device": device,
-                "limit": limit, "world_size": dist.world_size, "backend": dist.backend,
-                "checkpoint": str(checkpoint) if checkpoint else None, "dtype": "float32"}
-
-    if spec.task == "image-classification":
-        from .classification import evaluate_classification
-
-        res = evaluate_classification(model, ds, batch_size=settings["batch_size"], workers=settings["workers"],
-                                      device=device, limit=limit, decode=decode, dist=dist,
-                                      keep_predictions=predictions is not None,
-                                      log=log)
-        if res.n == 0:
-            raise UserError(f"no readable images in {ds.root} ({res.skipped} unreadable)")
-        metrics = {"top1": res.top1, "top5": res.top5, "correct1": res.correct1, "correct5": res.correct5,
-                   "n": res.n, "skipped": res.skipped, "seconds": res.seconds, "images_per_s": res.images_per_s}
-        refs = [reference_check(spec, m, getattr(res, m), res.n, ds.name) for m in ("top1", "top5")]
-        settings.update(decode=res.decode, preprocess=res.preprocess)
-        extra = {"layout": ds.layout, "class_mapping": ds.mapping, "skipped_files": res.skipped_files}
-        summary = (f"{name} on {ds.name}: top-1 {res.top1:.2f}% ({res.correct1}/{res.n}), "
-                   f"top-5 {res.top5:.2f}% ({res.correct5}/{res.n})"
-                   + (f", {res.skipped} unreadable images skipped" if res.skipped else "")
-                   + f"; {res.images_per_s:.1f} images/s over {res.seconds:.1f} s")
-    else:
-        from .detection import evaluate_detection
-
-        res = evaluate_detection(model, ds, batch_size=settings["batch_size"], workers=settings["workers"],
-                                 device=device, limit=limit, dist=dist,
-                                 keep_predictions=predictions is not None,
-                                 log=log)
-        if res.n == 0:
-            raise UserError(f"no readable images in {ds.root} ({res.skipped} unreadable)")
-        metrics = {**res.stats, "n": res.n, "skipped": res.skipped, "detections": res.num_detections,
-                   "seconds": res.seconds, "images_per_s": res.images_per_s}
-        refs = []
-        for ref in spec.references:
-            stat = DETECTION_REFERENCE_METRICS.get(ref.metric)
-            if stat and res.stats.get(stat) is not None:
-                refs.append(reference_check(spec, ref.metric, res.stats[stat], res.n, ds.name,
-                                            tol=DETECTION_TOLERANCE_PP))
-        settings.update(preprocess=res.preprocess)
-        extra = {"layout": ds.layout, "skipped_files": res.skipped_files}
-        fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
-        summary = (f"{name} on {ds.name}: mAP@[.5:.95] {fmt(res.stats.get('map'))}, mAP@.5 "
-                   f"{fmt(res.stats.get('map50'))} over {res.n} images ({res.num_detections} detections)"
-                   + (f", {res.skipped} unreadable images skipped" if res.skipped else "")
-                   + f"; {res.images_per_s:.1f} images/s over {res.seconds:.1f} s")
-
-    from ..results import append_row, make_row, raw_path
-
-    if model.weights_id == RANDOM_INIT:
-        refs = []  # published figures are for trained weights: no delta to show for random init
-    dataset_sha = None
+        log(f"note: {spec.name} runs with random-init weights (no checkpoint given and no pretrained weights used)")
+        if dist.enabled:  # every process must score the same network: rank 0's random draw
+            model.load_state_dict(dist_.broadcast({k: v.cpu() for k, v in model.state_dict().items()}, dist))
+    pre = preprocess_repr(model)
+    if pre:
+        log(f"preprocessing: {pre}")
+    if workers is None:
+        workers = default_workers() if ds.default_workers is None else ds.default_workers
+    settings = {"batch_size": batch_size, "workers": workers, "device": device, "limit": limit, "split": split,
+                "data": str(data) if data is not None else getattr(task, "dataset", None), "world_size": dist.world_size, "backend": dist.backend,
+                "checkpoint": loaded.checkpoint, "dtype": "float32", "threads": torch.get_num_threads()}
+    if getattr(model, "num_beams", None) is not None:
+        settings["num_beams"] = model.num_beams
+    res = run_loop(model, task, ds, batch_size=batch_size, workers=workers, device=device, decode=decode,
+                   dist=dist, keep=pred_path is not None)
+    if res.n == 0:
+        noun = "images" if ds.read is not None else "items"
+        raise UserError(f"no readable {noun} in {ds.path or ds.name} ({len(res.skipped_files)} unreadable)")
+    if ds.read is not None:  # image tasks: how the pixels were read
+        settings.update(decode=res.decode if ds.gpu_decodable else "pil", preprocess=pre)
+    row = _row(spec, task, ds, model, loaded, settings, res, dist)
     if dist.is_main:
-        dataset_sha = sha256_tree(ds.root) if spec.task == "image-classification" else ds.sha256()
-    row = make_row(
-        "eval", model=name, spec_hash=spec.spec_hash, weights=model.weights_id, dataset=ds.name,
-        dataset_sha256=dataset_sha, settings=settings, metrics=metrics, task=spec.task, source=spec.source,
-        architecture=spec.architecture, data_path=str(Path(data).resolve()),
-        references=[r for r in refs if r], **extra,
-    )
-    if dist.is_main:
-        log(summary)
-        for r in row["references"]:
-            flag = "OUTSIDE tolerance" if r["outside_tolerance"] else "within tolerance"
-            same = "" if r["reference_comparable"] else f" (reference is on {r['reference_dataset']}, not this data)"
-            log(f"  {r['metric']}: measured {r['measured']:.2f} vs reference {r['reference']:.2f} [{r['source']}]: "
-                f"delta {r['delta_pp']:+.2f} pp, {flag} ±{r['tolerance_pp']:.2f}{same}")
+        _report(spec, task, ds, row, res, log)
         if pred_path is not None:
-            write_jsonl(pred_path, res.predictions)
-            log(f"predictions: {pred_path} ({len(res.predictions)} rows)")
+            atomic_write_lines(pred_path, _prediction_lines(task, ds, res.records))
+            log(f"predictions: {pred_path} ({len(res.records)} rows)")
         if write:
             append_row(raw_path("eval"), row)
     dist_.barrier(dist)
     return row
+
+
+def _row(spec, task: Task, ds: EvalData, model, loaded: LoadedWeights, settings: dict, res: LoopResult,
+         dist) -> dict[str, Any]:
+    metrics = {**res.metrics, "seconds": res.seconds,
+               "items_per_s": res.n / res.seconds if res.seconds > 0 else None}
+    signatures = {k: metrics.pop(k) for k in list(metrics) if k.endswith("_signature")}
+    refs = [] if model.weights_id == RANDOM_INIT else task.reference_checks(spec, {**metrics, "n": res.n}, ds)
+    extra: dict[str, Any] = dict(ds.info)
+    if ds.read is not None:
+        extra.update(skipped=len(res.skipped_files), skipped_files=res.skipped_files)
+    if signatures:
+        extra["signatures"] = signatures
+    if ds.path is not None:
+        extra["data_path"] = ds.path
+    if loaded.checkpoint is not None:
+        extra.update(checkpoint_sha256=loaded.checkpoint_sha256, train=loaded.train)
+    return make_row(
+        "eval", model=spec.name, spec_hash=spec.spec_hash, weights=model.weights_id, dataset=ds.name,
+        dataset_sha256=ds.sha256() if dist.is_main else None, settings=settings, metrics=metrics, task=spec.task,
+        n=res.n, source=spec.source, architecture=spec.architecture, device=settings["device"],
+        params=sum(p.numel() for p in model.parameters()), references=refs, **extra,
+    )
+
+
+def _report(spec, task: Task, ds: EvalData, row: dict, res: LoopResult, log) -> None:
+    """The CLI's summary: the task's line, skipped files, throughput, signatures, references."""
+    for f in res.skipped_files:
+        log(f"skipped unreadable image {f}")
+    noun = "images" if ds.read is not None else "items"
+    m = row["metrics"]
+    line = task.summary(spec.name, ds, {**m, "n": res.n})
+    if res.skipped_files:
+        line += f", {len(res.skipped_files)} unreadable {noun} skipped"
+    rate = m["items_per_s"] or float("nan")
+    log(line + f"; {rate:.1f} {noun}/s over {res.seconds:.1f} s; weights {str(row['weights'])[:12]}")
+    for v in (row.get("signatures") or {}).values():
+        log(f"  sacrebleu {v}")
+    for r in row["references"]:
+        flag = "OUTSIDE tolerance" if r["outside_tolerance"] else "within tolerance"
+        same = "" if r["reference_comparable"] else f" (reference is on {r['reference_dataset']}, not this data)"
+        log(f"  {r['metric']}: measured {r['measured']:.2f} vs reference {r['reference']:.2f} [{r['source']}]: "
+            f"delta {r['delta_pp']:+.2f} pp, {flag} ±{r['tolerance_pp']:.2f}{same}")
+
+
+def _prediction_lines(task: Task, ds: EvalData, records: list[tuple[int, dict]]):
+    """The one predictions format: ``{"index", "id", **task.record(prediction, reference)}`` per item."""
+    for i, pred in records:
+        yield json.dumps({"index": i, "id": ds.ids[i], **task.record(pred, ds.references[i])}, ensure_ascii=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""Evaluation data sets on disk: ImageNet-style classification folders and COCO / YOLO detection sets.
+"""Image-classification data sets on disk: ImageNet-style folders, label files, the devkit, ImageFolder.
 
 Classification layouts (``load_classification``), tried in this order:
 
@@ -17,46 +17,27 @@ Classification layouts (``load_classification``), tried in this order:
 4. any ImageFolder (``<class name>/<image>``): folders named by integers ("0", "7", ...) are that class
    index; otherwise classes are the folder names in sorted order (torchvision's ImageFolder convention)
    unless a ``classes.txt`` (one name per line, line number = index) says otherwise.
-
-Detection layouts (``load_detection``): a COCO instances json (the file, or a folder holding
-``annotations/*.json`` with ``images/``), or a YOLO folder (``images/`` + ``labels/`` with
-``class cx cy w h`` lines, normalized, COCO-80 class order) which is converted to a COCO ground truth in
-the 91-id category space that every zoo detector predicts in.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
-import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
+from .loader import IMAGE_EXTENSIONS, is_image
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff", ".gif")
 LABEL_FILES = ("labels.tsv", "labels.csv")
 GROUND_TRUTH_FILES = ("val.txt", "ground_truth.txt", "val_labels.txt")
 KAGGLE_SOLUTION = "LOC_val_solution.csv"
-
-# COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
-# files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.
-COCO80_TO_91 = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33,
-    34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60,
-    61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
-)
-COCO91_TO_80 = {c: i for i, c in enumerate(COCO80_TO_91)}
-
-
-def is_image(p: Path) -> bool:
-    return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
 
 
 @functools.cache
 def imagenet_wnids() -> tuple[str, ...]:
     """The 1,000 ILSVRC-2012 wnids in sorted order (index = class index), from timm's bundled list."""
-    from timm.data import ImageNetInfo
+    from timm.data import ImageNetInfo  # deferred: timm is heavy
 
     info = ImageNetInfo()
     return tuple(info.index_to_label_name(i) for i in range(info.num_classes()))
@@ -65,8 +46,6 @@ def imagenet_wnids() -> tuple[str, ...]:
 def _is_wnid(name: str) -> bool:
     return len(name) == 9 and name[0] == "n" and name[1:].isdigit()
 
-
-# --- classification ------------------------------------------------------------------------------------
 
 @dataclass
 class ClassificationData:
@@ -180,7 +159,7 @@ def _devkit_files(root: Path) -> tuple[Path, Path] | None:
 def _read_devkit(root: Path, gt: Path, meta: Path) -> ClassificationData:
     """The official devkit layout: line i of the ground truth is ILSVRC2012_val_{i:08d}.JPEG's ILSVRC2012_ID
     (1-based, devkit order); meta.mat maps ID -> wnid, and zoo indexes wnids in sorted order."""
-    from scipy.io import loadmat
+    from scipy.io import loadmat  # deferred: scipy is only needed for the devkit layout
 
     synsets = loadmat(str(meta), squeeze_me=True)["synsets"]
     id_to_wnid = {int(s["ILSVRC2012_ID"]): str(s["WNID"]) for s in synsets}
@@ -288,204 +267,3 @@ def check_classes(data: ClassificationData, num_classes: int, model_class_names:
                 f"{model!r} ({len(wrong)} of {data.num_classes} classes differ)"
             )
 
-
-# --- detection -------------------------------------------------------------------------------------------
-
-@dataclass
-class DetectionData:
-    """Images with COCO ground truth (``gt``: a COCO instances dict, categories in the 91-id space)."""
-
-    root: Path
-    name: str
-    layout: str  # "coco-json" | "yolo"
-    images: list[tuple[int, Path]]  # (image_id, path), sorted by image_id
-    gt: dict
-    hashed: list[Path] = field(default_factory=list)  # the files / folders that make up the data set
-
-    def sha256(self) -> str:
-        """sha256 over the sha256_tree of each part (annotations, images, labels), in order."""
-        import hashlib
-
-        from ..results import sha256_tree
-
-        h = hashlib.sha256()
-        for part in self.hashed:
-            h.update(part.name.encode() + b"\0" + sha256_tree(part).encode() + b"\n")
-        return h.hexdigest()
-
-
-def _find_coco_json(root: Path) -> Path | None:
-    cands = sorted((root / "annotations").glob("*.json")) if (root / "annotations").is_dir() else []
-    cands += sorted(root.glob("*.json"))
-    inst = [c for c in cands if "instances" in c.name] or cands
-    return inst[0] if inst else None
-
-
-def _coco_image_dir(json_path: Path, root: Path, gt: dict) -> Path:
-    first = gt["images"][0]["file_name"] if gt["images"] else ""
-    for d in (root / "images", root, json_path.parent.parent / "images", json_path.parent):
-        if (d / first).is_file():
-            return d
-        sub = [s for s in d.glob("*") if s.is_dir() and (s / first).is_file()] if d.is_dir() else []
-        if sub:
-            return sub[0]
-    raise UserError(f"{json_path}: cannot find its images (looked for {first!r} under {root}/images and {root})")
-
-
-def load_detection(path: str | Path) -> DetectionData:
-    """A COCO instances json (file or folder with annotations/) or a YOLO folder, as COCO ground truth."""
-    path = Path(path).expanduser()
-    if not path.exists():
-        raise UserError(f"data {path} does not exist")
-    if path.is_file():
-        if path.suffix != ".json":
-            raise UserError(f"{path}: expected a COCO instances .json file or a folder")
-        return _load_coco(path, path.parent)
-    if (path / "labels").is_dir():
-        return _load_yolo(path)
-    js = _find_coco_json(path)
-    if js is not None:
-        return _load_coco(js, path)
-    if not any(is_image(p) for p in path.rglob("*")):
-        raise UserError(f"{path} holds no images")
-    raise UserError(f"{path}: no COCO annotations (annotations/*.json) and no YOLO labels/ folder")
-
-
-def _load_coco(json_path: Path, root: Path) -> DetectionData:
-    try:
-        gt = json.loads(json_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{json_path} is not valid JSON ({e})") from None
-    for key in ("images", "annotations", "categories"):
-        if key not in gt:
-            raise UserError(f"{json_path} is not a COCO instances file: no {key!r}")
-    if not gt["images"]:
-        raise UserError(f"{json_path} lists no images")
-    img_dir = _coco_image_dir(json_path, root, gt)
-    images = sorted((im["id"], img_dir / im["file_name"]) for im in gt["images"])
-    missing = [str(p) for _, p in images if not p.is_file()]
-    if missing:
-        raise UserError(f"{json_path}: {len(missing)} listed images are missing, e.g. {missing[0]}")
-    bad = sorted({c["id"] for c in gt["categories"]} - set(COCO80_TO_91))
-    if bad:
-        raise UserError(f"{json_path}: category ids {bad[:5]} are not COCO categories; zoo's detectors predict COCO")
-    base = img_dir.parent if img_dir.name == "images" else img_dir
-    return DetectionData(base, f"{base.name}:{json_path.stem}", "coco-json", images, gt, [json_path, img_dir])
-
-
-def _coco_categories() -> list[dict]:
-    """The 80 COCO categories (id, name) in the 91-id space, names from data/coco's json."""
-    here = Path(__file__).resolve().parents[2] / "data" / "coco" / "annotations" / "instances.json"
-    if here.is_file():
-        return json.loads(here.read_text())["categories"]
-    return [{"id": c, "name": str(c), "supercategory": ""} for c in COCO80_TO_91]
-
-
-def _load_yolo(root: Path) -> DetectionData:
-    from PIL import Image
-
-    img_dir = root / "images"
-    if not img_dir.is_dir():
-        raise UserError(f"{root}: YOLO layout needs images/ beside labels/")
-    paths = sorted(p for p in img_dir.rglob("*") if is_image(p))
-    if not paths:
-        raise UserError(f"{img_dir} holds no images")
-    label_dir = root / "labels"
-    images, anns = [], []
-    for image_id, p in enumerate(paths, start=1):
-        with Image.open(p) as im:
-            w, h = im.size
-        rel = p.relative_to(img_dir)
-        images.append({"id": image_id, "file_name": rel.as_posix(), "width": w, "height": h})
-        lab = (label_dir / rel).with_suffix(".txt")
-        if not lab.is_file():
-            continue  # an image without a label file has no objects (YOLO convention)
-        for ln, line in enumerate(lab.read_text().splitlines(), start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            try:
-                cls, cx, cy, bw, bh = int(parts[0]), *map(float, parts[1:5])
-            except (ValueError, TypeError):
-                raise UserError(f"{lab}:{ln}: expected 'class cx cy w h', got {line!r}") from None
-            if not 0 <= cls < 80:
-                raise UserError(f"{lab}:{ln}: class {cls} is outside COCO-80 (0-79); zoo's detectors predict COCO")
-            bw, bh = bw * w, bh * h
-            x, y = cx * w - bw / 2, cy * h - bh / 2
-            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": COCO80_TO_91[cls],
-                         "bbox": [x, y, bw, bh], "area": bw * bh, "iscrowd": 0})
-    gt = {"info": {"description": f"converted from YOLO labels in {root}"}, "licenses": [], "images": images,
-          "annotations": anns, "categories": _coco_categories()}
-    return DetectionData(root, root.name, "yolo", [(im["id"], img_dir / im["file_name"]) for im in images], gt,
-                         [img_dir, label_dir])
-
-
-# --- loading for the harness -----------------------------------------------------------------------------
-
-UNREADABLE = (OSError, SyntaxError, ValueError)  # PIL: UnidentifiedImageError (an OSError), truncated files
-
-
-class ImageFiles:
-    """A map-style dataset over image paths: ``ds[i] -> (i, image | None, error | None)``.
-
-    ``raw=False`` decodes with PIL to RGB (the reference path); ``raw=True`` returns the file's bytes as a
-    uint8 tensor for decoding on the GPU. An unreadable file gives ``(i, None, "why")`` instead of raising, so
-    the harness can skip it and count it.
-    """
-
-    def __init__(self, paths: list[Path], raw: bool = False):
-        self.paths = list(paths)
-        self.raw = raw
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int):
-        p = self.paths[i]
-        try:
-            if self.raw:
-                from torchvision.io import read_file
-
-                return i, read_file(str(p)), None
-            from PIL import Image
-
-            with Image.open(p) as im:
-                return i, im.convert("RGB"), None
-        except UNREADABLE as e:
-            return i, None, f"{type(e).__name__}: {e}"
-
-
-class PreprocessCollate:
-    """DataLoader collate: drop unreadable items (reported), run the model's own ``preprocess`` on the rest.
-
-    Returns ``(indices, inputs, meta, bad)`` where ``bad`` is a list of (index, error); with ``preprocess``
-    None, ``inputs`` is the list of raw items (bytes tensors) and ``meta`` is None.
-    """
-
-    def __init__(self, preprocess=None):
-        self.preprocess = preprocess
-
-    def __call__(self, samples):
-        idx = [i for i, x, e in samples if e is None]
-        items = [x for i, x, e in samples if e is None]
-        bad = [(i, e) for i, x, e in samples if e is not None]
-        if self.preprocess is None or not items:
-            return idx, items or None, None, bad
-        b = self.preprocess(items)
-        return idx, b.inputs, b.meta, bad
-
-
-def default_workers() -> int:
-    """DataLoader worker processes: one fewer than the cores (the main process runs the model), at most 8."""
-    import os
-
-    return max(0, min(8, (os.cpu_count() or 1) - 1))
-
-
-def make_loader(files: ImageFiles, collate: PreprocessCollate, batch_size: int, workers: int | None, pin: bool):
-    """A DataLoader in file order (no shuffling) with ``workers`` processes and pinned memory for CUDA."""
-    from torch.utils.data import DataLoader
-
-    workers = default_workers() if workers is None else workers
-    return DataLoader(files, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate,
-                      pin_memory=pin, persistent_workers=False, prefetch_factor=4 if workers else None)

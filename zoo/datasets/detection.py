@@ -1,0 +1,151 @@
+"""Object-detection data sets on disk: a COCO instances json (the file, or a folder holding
+``annotations/*.json`` with ``images/``), or a YOLO folder (``images/`` + ``labels/`` with
+``class cx cy w h`` lines, normalized, COCO-80 class order) which is converted to a COCO ground truth in
+the 91-id category space that every zoo detector predicts in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+from ..results import sha256_tree
+from .loader import is_image
+
+# COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
+# files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.
+COCO80_TO_91 = (
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33,
+    34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60,
+    61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+)
+COCO91_TO_80 = {c: i for i, c in enumerate(COCO80_TO_91)}
+
+
+@dataclass
+class DetectionData:
+    """Images with COCO ground truth (``gt``: a COCO instances dict, categories in the 91-id space)."""
+
+    root: Path
+    name: str
+    layout: str  # "coco-json" | "yolo"
+    images: list[tuple[int, Path]]  # (image_id, path), sorted by image_id
+    gt: dict
+    hashed: list[Path] = field(default_factory=list)  # the files / folders that make up the data set
+
+    def sha256(self) -> str:
+        """sha256 over the sha256_tree of each part (annotations, images, labels), in order."""
+        h = hashlib.sha256()
+        for part in self.hashed:
+            h.update(part.name.encode() + b"\0" + sha256_tree(part).encode() + b"\n")
+        return h.hexdigest()
+
+
+def _find_coco_json(root: Path) -> Path | None:
+    cands = sorted((root / "annotations").glob("*.json")) if (root / "annotations").is_dir() else []
+    cands += sorted(root.glob("*.json"))
+    inst = [c for c in cands if "instances" in c.name] or cands
+    return inst[0] if inst else None
+
+
+def _coco_image_dir(json_path: Path, root: Path, gt: dict) -> Path:
+    first = gt["images"][0]["file_name"] if gt["images"] else ""
+    for d in (root / "images", root, json_path.parent.parent / "images", json_path.parent):
+        if (d / first).is_file():
+            return d
+        sub = [s for s in d.glob("*") if s.is_dir() and (s / first).is_file()] if d.is_dir() else []
+        if sub:
+            return sub[0]
+    raise UserError(f"{json_path}: cannot find its images (looked for {first!r} under {root}/images and {root})")
+
+
+def load_detection(path: str | Path) -> DetectionData:
+    """A COCO instances json (file or folder with annotations/) or a YOLO folder, as COCO ground truth."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise UserError(f"data {path} does not exist")
+    if path.is_file():
+        if path.suffix != ".json":
+            raise UserError(f"{path}: expected a COCO instances .json file or a folder")
+        return _load_coco(path, path.parent)
+    if (path / "labels").is_dir():
+        return _load_yolo(path)
+    js = _find_coco_json(path)
+    if js is not None:
+        return _load_coco(js, path)
+    if not any(is_image(p) for p in path.rglob("*")):
+        raise UserError(f"{path} holds no images")
+    raise UserError(f"{path}: no COCO annotations (annotations/*.json) and no YOLO labels/ folder")
+
+
+def _load_coco(json_path: Path, root: Path) -> DetectionData:
+    try:
+        gt = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{json_path} is not valid JSON ({e})") from None
+    for key in ("images", "annotations", "categories"):
+        if key not in gt:
+            raise UserError(f"{json_path} is not a COCO instances file: no {key!r}")
+    if not gt["images"]:
+        raise UserError(f"{json_path} lists no images")
+    img_dir = _coco_image_dir(json_path, root, gt)
+    images = sorted((im["id"], img_dir / im["file_name"]) for im in gt["images"])
+    missing = [str(p) for _, p in images if not p.is_file()]
+    if missing:
+        raise UserError(f"{json_path}: {len(missing)} listed images are missing, e.g. {missing[0]}")
+    bad = sorted({c["id"] for c in gt["categories"]} - set(COCO80_TO_91))
+    if bad:
+        raise UserError(f"{json_path}: category ids {bad[:5]} are not COCO categories; zoo's detectors predict COCO")
+    base = img_dir.parent if img_dir.name == "images" else img_dir
+    return DetectionData(base, f"{base.name}:{json_path.stem}", "coco-json", images, gt, [json_path, img_dir])
+
+
+def _coco_categories() -> list[dict]:
+    """The 80 COCO categories (id, name) in the 91-id space, names from data/coco's json."""
+    here = Path(__file__).resolve().parents[2] / "data" / "coco" / "annotations" / "instances.json"
+    if here.is_file():
+        return json.loads(here.read_text())["categories"]
+    return [{"id": c, "name": str(c), "supercategory": ""} for c in COCO80_TO_91]
+
+
+def _load_yolo(root: Path) -> DetectionData:
+    from PIL import Image  # deferred: PIL is only needed when images are read
+
+    img_dir = root / "images"
+    if not img_dir.is_dir():
+        raise UserError(f"{root}: YOLO layout needs images/ beside labels/")
+    paths = sorted(p for p in img_dir.rglob("*") if is_image(p))
+    if not paths:
+        raise UserError(f"{img_dir} holds no images")
+    label_dir = root / "labels"
+    images, anns = [], []
+    for image_id, p in enumerate(paths, start=1):
+        with Image.open(p) as im:
+            w, h = im.size
+        rel = p.relative_to(img_dir)
+        images.append({"id": image_id, "file_name": rel.as_posix(), "width": w, "height": h})
+        lab = (label_dir / rel).with_suffix(".txt")
+        if not lab.is_file():
+            continue  # an image without a label file has no objects (YOLO convention)
+        for ln, line in enumerate(lab.read_text().splitlines(), start=1):
+            parts = line.split()
+            if not parts:
+                continue
+            try:
+                cls, cx, cy, bw, bh = int(parts[0]), *map(float, parts[1:5])
+            except (ValueError, TypeError):
+                raise UserError(f"{lab}:{ln}: expected 'class cx cy w h', got {line!r}") from None
+            if not 0 <= cls < 80:
+                raise UserError(f"{lab}:{ln}: class {cls} is outside COCO-80 (0-79); zoo's detectors predict COCO")
+            bw, bh = bw * w, bh * h
+            x, y = cx * w - bw / 2, cy * h - bh / 2
+            anns.append({"id": len(anns) + 1, "image_id": image_id, "category_id": COCO80_TO_91[cls],
+                         "bbox": [x, y, bw, bh], "area": bw * bh, "iscrowd": 0})
+    gt = {"info": {"description": f"converted from YOLO labels in {root}"}, "licenses": [], "images": images,
+          "annotations": anns, "categories": _coco_categories()}
+    return DetectionData(root, root.name, "yolo", [(im["id"], img_dir / im["file_name"]) for im in images], gt,
+                         [img_dir, label_dir])
+
