@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench report clean-venv
+.PHONY: demo test lint bench report clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	ZOO_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+# The import layers contract in pyproject.toml ([tool.importlinter]); .ci/run runs it after the tests.
+lint: $(VENV)/.installed
+	$(VENV)/bin/lint-imports
 
 bench: $(VENV)/.installed
 	$(PY) -m pytest benchmarks $(PYTEST_ARGS)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -125,3 +128,77 @@ def test_cli_info_text_and_unknown(capsys):
     assert main(["info", "resnet5"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "did you mean" in err and "resnet50" in err
+
+
+def test_unknown_model_is_a_user_error_and_a_key_error():
+    """One hierarchy: the registry's error is a UserError (the CLI prints one line; nobody converts it) and
+    still a KeyError for callers that catch that."""
+    from zoo.errors import UnknownModelError as FromErrors
+    from zoo.errors import UserError
+
+    assert UnknownModelError is FromErrors
+    with pytest.raises(UserError, match="did you mean"):
+        zoo.get_spec("resnet5")
+    with pytest.raises(KeyError):
+        zoo.create_model("resnet5")
+    assert str(UnknownModelError("unknown model 'x'")) == "unknown model 'x'"  # not quoted as KeyError would
+
+
+def test_registry_is_a_leaf():
+    """zoo.registry imports no family and nothing above it; the package imports zoo.models."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(registry.__file__).read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level}
+    assert imported <= {"errors", "spec"}, imported
+
+
+def _run_fresh(code: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+
+
+HEAVY = ("torch", "torchvision", "timm", "transformers", "ultralytics", "tokenizers", "sklearn", "matplotlib")
+
+
+def test_import_list_and_spec_do_not_import_torch():
+    """Specs are data: import zoo, list every model and read every spec without torch or any model library."""
+    r = _run_fresh(
+        "import sys, zoo\n"
+        "zoo.list_models(); zoo.get_spec('resnet50')\n"
+        "assert 'torch' not in sys.modules, 'resnet50'\n"
+        "for n in zoo.list_models():\n"
+        "    zoo.get_spec(n)\n"
+        "    bad = [m for m in %r if m in sys.modules]\n"
+        "    assert not bad, f'get_spec({n!r}) imported {bad}'\n" % (HEAVY,))
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list"], ["list", "--json"], ["info", "resnet50"],
+                                  ["info", "timm/resnet50", "--json"], ["info", "resnet5"]])
+def test_read_only_commands_do_not_import_torch(argv):
+    r = _run_fresh(
+        "import contextlib, io, sys\n"
+        "from zoo.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try:\n"
+        f"        main({argv!r})\n"
+        "    except SystemExit:\n"
+        "        pass\n"
+        "bad = [m for m in %r if m in sys.modules]\n"
+        "assert not bad, bad\n" % (HEAVY,))
+    assert r.returncode == 0, r.stderr[-3000:]
+
+
+def test_help_lists_every_command_without_importing_it():
+    """The one-line help of a command not being run is read from its source; it equals its parser's help."""
+    from zoo.cli import build_parser, command_names
+
+    def helps(parser):
+        sub = next(a for a in parser._actions if a.dest == "command")
+        return {c.dest: c.help for c in sub._choices_actions}
+
+    full, light = helps(build_parser()), helps(build_parser(""))
+    assert set(full) == set(light) == set(command_names())
+    assert full == light

@@ -3,6 +3,7 @@ library itself does on real photos, and measured FLOPs checked against values co
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -11,6 +12,8 @@ import pytest
 import torch
 
 import zoo
+from zoo import registry
+from zoo.models import PRECOMPUTED_SPECS
 from zoo.registry import builtin_models, costs
 from zoo.spec import SOURCES, TASKS, WEIGHT_KINDS, ImagePreprocess, ModelSpec, TabularPreprocess, TextPreprocess
 
@@ -298,3 +301,46 @@ def test_yolo_letterbox_close_to_ultralytics():
         assert torch.equal((ref == pad).all(0).all(1), (got == pad).all(0).all(1))  # padded rows
         assert torch.equal((ref == pad).all(0).all(0), (got == pad).all(0).all(0))  # padded columns
         assert (got - ref).abs().mean() < 0.02
+
+
+PRECOMPUTED = json.loads(PRECOMPUTED_SPECS.read_text())["specs"]
+
+
+def test_precomputed_specs_cover_every_library_read_family():
+    from zoo.models.precomputed import precomputed_names
+
+    assert sorted(PRECOMPUTED) == precomputed_names(), "run: python -m zoo.models.precomputed"
+
+
+@pytest.mark.parametrize("name", sorted(PRECOMPUTED))
+def test_precomputed_spec_equals_the_source_library(name):
+    """specs.json holds what the spec function reads from torchvision / timm today: recomputed here (this
+    imports the libraries) and compared field by field. A library upgrade that changes a value fails here;
+    then regenerate with `python -m zoo.models.precomputed` and review the diff."""
+    from zoo.models.precomputed import entry_for
+
+    assert entry_for(name) == PRECOMPUTED[name], "run: python -m zoo.models.precomputed"
+    live = registry.spec_from_source(name)
+    served = zoo.get_spec(name)
+    assert served.builder.target == live.builder.target
+    assert dataclasses.replace(served, params=live.params, flops=live.flops).spec_hash == live.spec_hash
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_spec_round_trips_through_its_dict(name):
+    def as_json(d):
+        return json.loads(json.dumps(d, default=str))
+
+    spec = zoo.get_spec(name)
+    back = ModelSpec.from_dict(as_json(spec.to_dict()))
+    assert as_json(back.to_dict()) == as_json(spec.to_dict())
+    assert back.preprocess == spec.preprocess and back.weights == spec.weights and back.references == spec.references
+    assert back.spec_hash == spec.spec_hash
+
+
+def test_stale_precomputed_entry_is_ignored(monkeypatch):
+    """A precomputed entry serves only the spec function it was computed from: re-registering the name with
+    another function (or editing which function registers it) falls back to calling the function."""
+    entry = dict(PRECOMPUTED["resnet50"], spec_fn="somewhere.else:resnet50")
+    monkeypatch.setitem(registry._PRECOMPUTED, "resnet50", entry)
+    assert registry._precomputed(registry.spec_entry("resnet50")) is None

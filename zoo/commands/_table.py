@@ -9,6 +9,7 @@ from typing import Sequence
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str | None = None) -> None:
     cells = [[("" if v is None else str(v)) for v in r] for r in rows]
     if sys.stdout.isatty():
+        # deferred: rich takes ~0.1 s to import and only a terminal needs it
         from rich.console import Console
         from rich.table import Table
 

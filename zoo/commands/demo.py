@@ -13,8 +13,15 @@ Rows and tables go to --out (default runs/demo/), never into the repo's results/
 from __future__ import annotations
 
 import collections
+import os
 import time
 from pathlib import Path
+
+from ..errors import UserError
+from ..harness.speed import bench
+from ..registry import create_model, get_spec, list_models
+from ..report import report
+from ..studies import run_study
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "data" / "images"
 
@@ -33,15 +40,12 @@ def _step(n: int, title: str) -> float:
 
 def _classify_photos() -> str | None:
     """Top-3 of EfficientNet-Lite0 on the bundled photos; returns the model used, or None if unavailable."""
-    import zoo
-    from zoo.errors import UserError
-
     try:
-        model = zoo.create_model("efficientnet_lite0", pretrained=True)
+        model = create_model("efficientnet_lite0", pretrained=True)
     except UserError as e:
         print(f"  skipped: {e}")
         return None
-    from timm.data import ImageNetInfo
+    from timm.data import ImageNetInfo  # deferred: timm imports torch; only this step needs class names
 
     info = ImageNetInfo()
     photos = sorted(SAMPLE_IMAGES.glob("*.jpg"))
@@ -54,18 +58,14 @@ def _classify_photos() -> str | None:
 
 
 def run(args) -> int:
-    import os
-
     out = Path(args.out)
     raw = out / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     os.environ["ZOO_RESULTS_DIR"] = str(raw)  # every harness writes its rows here, not into results/raw
     t_all = time.perf_counter()
 
-    import zoo
-
     t = _step(1, "registry")
-    by_task = collections.Counter(zoo.get_spec(n).task for n in zoo.list_models())
+    by_task = collections.Counter(get_spec(n).task for n in list_models())
     print("  " + ", ".join(f"{task}: {n}" for task, n in sorted(by_task.items())))
     print(f"  ({sum(by_task.values())} models; `zoo list` shows them, `zoo info NAME` one spec)")
 
@@ -73,8 +73,6 @@ def run(args) -> int:
     lite = _classify_photos()
 
     t = _step(3, "accuracy of a trained model: MLP on sklearn digits, precision/recall/F1 (3 seeds)")
-    from zoo.studies import run_study
-
     rows = run_study("metrics", scale="tiny", command="zoo demo")
     accs = [r["metrics"].get("accuracy") for r in rows if r["metrics"].get("accuracy") is not None]
     if accs:
@@ -82,11 +80,9 @@ def run(args) -> int:
     print(f"  ({time.perf_counter() - t:.0f} s)")
 
     t = _step(4, "speed on this machine: SingleStream (batch 1), fp32 eager")
-    from zoo.harness.speed import bench
-
     for name in [n for n in (lite, "resnet50") if n]:
         for row in bench(name, batch_sizes=(1,), min_duration_s=args.min_duration, warmup=3, rounds=1,
-                         pretrained="auto", command="zoo demo"):
+                         pretrained="auto", command="zoo demo", resume=False):  # always measure
             m = row.get("metrics", {})
             if row.get("status", "ok") != "ok":
                 print(f"  {name}: {row.get('status')} {row.get('error', '')}")
@@ -96,8 +92,6 @@ def run(args) -> int:
     print(f"  ({time.perf_counter() - t:.0f} s)")
 
     t = _step(5, "tables and plots from the rows just written")
-    from zoo.report import report
-
     result = report(raw, out / "results")
     print(f"  {len(result.tables)} tables, {len(result.plots)} plots in {out / 'results'} (index: README.md)")
     print(f"\ndone in {time.perf_counter() - t_all:.0f} s; raw rows in {raw}")

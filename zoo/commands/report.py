@@ -5,6 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..report import report
+from ..results import raw_dir
+
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="regenerate every table, CSV and plot in results/ from the raw rows")
@@ -17,10 +20,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from ..report import report
-
-    from ..results import raw_dir
-
     out = args.out if args.out is not None else (args.raw or raw_dir()).parent
     # the README beside results/ carries a leaderboard excerpt between markers (zoo/report/readme_excerpt.py)
     res = report(args.raw, args.out, check=args.check, readme=out.parent / "README.md")

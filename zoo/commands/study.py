@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 import time
 
+from ..errors import UserError
+from ..report import report
+from ..studies import STUDIES, new_run_id, run_study, study_module
+
 
 def register(sub) -> None:
-    from ..studies import STUDIES
-
     p = sub.add_parser("study", help="run a gradient-descent study (or all seven); write raw rows and tables",
                        description="Studies: " + ", ".join(STUDIES) + ". Rows go to results/raw/studies.jsonl; "
                        "then `zoo report` regenerates results/ (tables study_*.md/.csv, plots/studies_*.png).")
@@ -20,8 +22,6 @@ def register(sub) -> None:
 
 
 def _seeds(text: str) -> list[int]:
-    from ..errors import UserError
-
     try:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
@@ -32,8 +32,6 @@ def _seeds(text: str) -> list[int]:
 
 
 def run(args) -> int:
-    from ..studies import STUDIES, new_run_id, run_study, study_module
-
     names = list(STUDIES) if args.name == "all" else [args.name]
     for n in names:
         study_module(n)  # unknown names fail before anything runs
@@ -47,8 +45,6 @@ def run(args) -> int:
         print(f"{n}: {len(rows)} rows in {time.perf_counter() - t:.1f} s")
     print(f"studies done in {time.perf_counter() - t0:.1f} s")
     if not args.no_report:
-        from ..report import report
-
         res = report()
         print(f"zoo report: {len(res.tables)} tables, {len(res.plots)} plots in {res.out}; {len(res.written)} written")
     return 0

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import json
 
+from ..weights import verify
 from ._table import print_table
 
 
 def register(sub) -> None:
     p = sub.add_parser("verify", help="re-check the sha256 of cached weights (all models with weights by default)")
-    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("names", nargs="*", metavar="NAME", help="models to check (default: every model with weights)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from ..weights import verify
-
     rows = verify(args.names or None)
     if args.json:
         print(json.dumps(rows, indent=2))

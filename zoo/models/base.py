@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ..errors import UserError
 from ..spec import ModelSpec
 
 RANDOM_INIT = "random-init"
@@ -49,8 +50,6 @@ class Batch:
 def check_device(device: str | torch.device, *, cpu_or_cuda_only: bool = True) -> str:
     """``device`` as a string, or a one-line UserError: CUDA asked for where torch sees none, or (with
     ``cpu_or_cuda_only``) anything but cpu / cuda[:index]."""
-    from ..errors import UserError
-
     dev = str(device)
     if dev.startswith("cuda") and not torch.cuda.is_available():
         raise UserError(f"device {dev!r} asked for, but torch sees no CUDA device here (torch {torch.__version__})")
