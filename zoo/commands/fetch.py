@@ -1,4 +1,9 @@
-"""zoo fetch NAME... [--json]: download each model's weights into its cache and verify the sha256."""
+"""zoo fetch NAME... [--json]: download each model's weights into its cache and verify the sha256.
+
+zoo fetch NAME --from FILE: import a weight file obtained elsewhere (another machine, a mirror) into
+NAME's cache, after checking it against the pinned sha256; a file that does not match is refused and
+nothing is copied. Nothing touches the network.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ def register(sub) -> None:
     p = sub.add_parser("fetch", help="download pretrained weights into the local cache and verify them")
     p.add_argument("names", nargs="+", metavar="NAME", help="model names or wildcards ('efficientnet_lite*')")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="import this local copy of NAME's weight file (checked against the pinned sha256)")
     p.set_defaults(func=run)
 
 
@@ -32,12 +39,15 @@ def expand(names: list[str]) -> list[str]:
 
 
 def run(args) -> int:
-    from ..weights import fetch, known_sha256
+    from ..weights import fetch, fetch_from, known_sha256  # deferred: zoo.weights imports torch
 
+    names = expand(args.names)
+    if args.from_file and len(names) != 1:
+        raise UserError(f"--from FILE imports one model's weights; got {len(names)} names ({', '.join(names[:4])})")
     results, failed = [], 0
-    for name in expand(args.names):
+    for name in names:
         try:
-            path = fetch(name)
+            path = fetch_from(name, args.from_file) if args.from_file else fetch(name)
         except UserError as e:
             failed += 1
             results.append({"name": name, "ok": False, "error": str(e)})

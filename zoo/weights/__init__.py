@@ -11,7 +11,7 @@ Kinds of source (``spec.weights.kind``) and their caches: see ``zoo.weights.sour
 
 from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, known_sha256, sha256_file
 from .sources import cached_path
-from .store import ensure_files, ensure_weights, fetch, load_state_dict, verify, weight_files
+from .store import ensure_files, ensure_weights, fetch, fetch_from, load_state_dict, verify, weight_files
 
 __all__ = [
     "ensure_weights",
@@ -19,6 +19,7 @@ __all__ = [
     "weight_files",
     "load_state_dict",
     "fetch",
+    "fetch_from",
     "verify",
     "cached_path",
     "sha256_file",

@@ -25,7 +25,8 @@ from ..errors import UserError
 from ..offline import is_offline
 from ..spec import ModelSpec, Weights
 from . import sources
-from .integrity import WeightsHashMismatch, WeightsUnavailable, move_aside
+from .download import copy_verified
+from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, move_aside, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def _ensure(name: str, w: Weights) -> Path:
             raise WeightsHashMismatch(_mismatch_message(name, bad[0]) + f"; run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}")
         raise WeightsUnavailable(
             f"{name}: weights file {Path(w.file_name).name} is not cached (looked in {target}) and zoo is offline; "
-            f"run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}"
+            f"run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}{_from_hint(name, w)}"
         )
     try:
         return sources.obtain(w)
@@ -132,6 +133,47 @@ def fetch(name: str) -> Path:
     except UnknownModelError as e:
         raise UserError(str(e)) from None
     return ensure_files(spec) / PurePosixPath(spec.weights.file_name).name  # each file verified once
+
+
+IMPORTABLE_KINDS = ("url", "ultralytics")  # one file at one cache path (zoo or torch hub): ``zoo fetch NAME --from FILE``
+
+
+def _from_hint(name: str, w: Weights) -> str:
+    if w.kind in IMPORTABLE_KINDS and w.sha256:
+        return f", or download {w.url} elsewhere and run `zoo fetch {name} --from FILE`"
+    return ""
+
+
+def fetch_from(name: str, src: str | Path) -> Path:
+    """``zoo fetch NAME --from FILE``: import a weight file obtained elsewhere into the model's cache.
+
+    The file's sha256 must equal the spec's pinned one (a published prefix counts); otherwise it is
+    refused and nothing is copied. The copy is written through a temp file (``copy_verified``), so the
+    cache never holds a half-written or unverified file. Returns the cached path.
+    """
+    from ..registry import UnknownModelError, get_spec
+
+    try:
+        spec = get_spec(name)
+    except UnknownModelError as e:
+        raise UserError(str(e)) from None
+    _, w = _weights_of(spec)
+    src = Path(src).expanduser()
+    if w.kind not in IMPORTABLE_KINDS or weight_files(spec):
+        raise UserError(f"{name}: --from imports a single weight file, and {name}'s weights ({w.kind}) are not one; "
+                        f"run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}")
+    if not w.sha256:
+        raise UserError(f"{name}: no sha256 is pinned for {Path(w.file_name).name}, so {src} cannot be checked; not imported")
+    if not src.is_file():
+        raise UserError(f"{name}: {src} is not a file")
+    digest = sha256_file(src)
+    if not hash_matches(digest, w.sha256):
+        raise WeightsHashMismatch(f"{name}: {src} has sha256 {digest}, expected {w.sha256}; not imported, nothing copied")
+    dest = sources.cached_path(w)
+    if dest.is_file() and _check(sources.Location(dest, owned=True, where="cache"), w)["status"] == "ok":
+        return dest  # already there and good (a bad copy was just moved aside by _check)
+    copy_verified(src, dest, w.sha256, what=str(src))
+    return dest
 
 
 def verify(names: Iterable[str] | None = None) -> list[dict]:

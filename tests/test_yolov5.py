@@ -1,0 +1,250 @@
+"""yolov5n: the release file is hash-checked and read by zoo's restricted unpickler (nothing in it runs),
+its tensors map one-to-one onto zoo's own network, and the detector finds what is in the sample photos.
+
+Tests that need the real weights use ../shared/weights/yolov5n/yolov5n.pt and skip when it is absent; they
+import it with ``zoo fetch yolov5n --from FILE`` into a per-test cache (``zoo_cache``), never ~/.cache.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+import zoo
+from zoo.cli import main as zoo_main
+from zoo.errors import UserError
+from zoo.models import _yolov5_nets as nets
+from zoo.models import yolov5 as y5
+from zoo.models._vision import SAMPLE_IMAGES_DIR
+from zoo.models._yolov5_arch import YOLOv5
+from zoo.spec import Weights
+from zoo.weights import WeightsHashMismatch, WeightsUnavailable, cached_path, sha256_file
+from zoo.weights.unpickle import UnsafeCheckpoint, load_restricted
+
+REPO = Path(__file__).resolve().parents[1]
+REAL = REPO.parent / "shared" / "weights" / "yolov5n" / "yolov5n.pt"
+PERSON, BUS, TIE = 1, 6, 32  # COCO category ids
+
+
+@pytest.fixture
+def real_file() -> Path:
+    if not REAL.is_file():
+        pytest.skip("../shared/weights/yolov5n/yolov5n.pt is not present")
+    return REAL
+
+
+@pytest.fixture
+def imported(real_file, zoo_cache) -> Path:
+    """The real file, imported into a fresh per-test zoo cache through the CLI."""
+    assert zoo_main(["fetch", "yolov5n", "--from", str(real_file)]) == 0
+    path = cached_path(zoo.get_spec("yolov5n").weights)
+    assert path.is_relative_to(zoo_cache) and path.is_file()
+    return path
+
+
+def _torch_zip(path: Path, pkl: bytes, records: dict[str, bytes] | None = None) -> Path:
+    """A file laid out as torch.save writes it: archive/data.pkl + archive/data/<key>, stored."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        for key, raw in (records or {}).items():
+            z.writestr(f"archive/data/{key}", raw)
+    return path
+
+
+class _RunsShell:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def _local_spec(path: Path):
+    """yolov5n's spec, pointed at a local file and pinned to that file's sha256."""
+    spec = zoo.get_spec("yolov5n")
+    return dataclasses.replace(spec, weights=Weights(
+        kind="local", url=str(path), file_name=path.name, sha256=sha256_file(path), hash_source="test file",
+        license="test", num_classes=80))
+
+
+# --- the restricted unpickler ------------------------------------------------------------------------
+
+
+def test_crafted_checkpoint_naming_os_system_is_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "marker"
+    payload = {"model": _RunsShell(marker), "epoch": -1}
+    assert "system" in str(pickle.dumps(payload, protocol=2))  # the pickle really names os.system (posix)
+    bad = _torch_zip(tmp_path / "yolov5n.pt", pickle.dumps(payload, protocol=2))
+    spec = _local_spec(bad)  # the hash matches, so only the unpickler stands in the way
+    with pytest.raises(UnsafeCheckpoint) as exc:
+        spec.builder(spec, pretrained=True)
+    msg = str(exc.value)
+    assert "\n" not in msg and "system" in msg and "not loaded" in msg
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("name,pkl,match", [
+    # a stand-in class called with arguments (REDUCE) instead of NEWOBJ
+    ("stub-called", b"\x80\x02cmodels.common\nConv\nK\x01\x85R.", "could not be read safely"),
+    # BUILD (set state) on a dict: only stand-ins accept state
+    ("build-on-dict", b"\x80\x02}}b.", "only stand-ins accept"),
+    # an extension-registry opcode (EXT1), not in the allowed opcode set
+    ("ext-opcode", b"\x80\x02\x82\x01.", "could not be read safely"),
+    # a builtin that is not a container
+    ("eval", b"\x80\x02c__builtin__\neval\nX\x01\x00\x00\x001\x85R.", "__builtin__.eval"),
+    # a tensor view beyond its storage's bytes
+    ("out-of-bounds", b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+                      b"X\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x02tQK\x00K\x08\x85K\x01\x85\x89ccollections\n"
+                      b"OrderedDict\n)RtR.", "does not fit its storage"),
+])
+def test_restricted_unpickler_refuses(tmp_path, name, pkl, match):
+    path = _torch_zip(tmp_path / f"{name}.pt", pkl, {"0": b"\x00" * 8})
+    with pytest.raises(UnsafeCheckpoint, match=match) as exc:
+        load_restricted(path, nets.STAND_INS)
+    assert "\n" not in str(exc.value)
+
+
+def test_restricted_unpickler_rebuilds_tensors_and_containers(tmp_path):
+    """What it allows works: a float tensor from its storage bytes, OrderedDict and set."""
+    storage = torch.arange(4, dtype=torch.float32)
+    pkl = (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
+           b"X\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x04tQK\x01K\x03\x85K\x01\x85\x89ccollections\n"
+           b"OrderedDict\n)RtR" b"c__builtin__\nset\n]K\x07a\x85R\x86.")
+    path = _torch_zip(tmp_path / "ok.pt", pkl, {"0": storage.numpy().tobytes()})
+    t, s = load_restricted(path, ())
+    assert torch.equal(t, torch.tensor([1.0, 2.0, 3.0])) and s == {7}
+
+
+# --- hashes and fetch --from -------------------------------------------------------------------------
+
+
+def test_fetch_from_refuses_wrong_hash_and_copies_nothing(tmp_path, zoo_cache, capsys):
+    fake = tmp_path / "yolov5n.pt"
+    fake.write_bytes(b"not the release file")
+    assert zoo_main(["fetch", "yolov5n", "--from", str(fake)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "not imported, nothing copied" in err and y5.SHA256 in err
+    assert not zoo_cache.exists() or not any(p.is_file() for p in zoo_cache.rglob("*"))
+
+
+def test_tampered_cached_file_is_refused_before_unpickling(real_file, zoo_cache, monkeypatch):
+    dest = cached_path(zoo.get_spec("yolov5n").weights)
+    dest.parent.mkdir(parents=True)
+    data = bytearray(real_file.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dest.write_bytes(bytes(data))
+    monkeypatch.setattr(nets, "load_restricted", lambda *a, **k: pytest.fail("unpickled a file whose hash is wrong"))
+    with pytest.raises(WeightsHashMismatch, match="not loaded"):
+        zoo.create_model("yolov5n", pretrained=True)
+    assert not dest.exists() and len(list(dest.parent.glob("yolov5n.pt.corrupt-*"))) == 1
+
+
+def test_offline_missing_weights_name_fetch_from(zoo_cache):
+    with pytest.raises(WeightsUnavailable) as exc:
+        zoo.create_model("yolov5n", pretrained=True)
+    msg = str(exc.value)
+    assert "\n" not in msg and "zoo fetch yolov5n --from FILE" in msg and y5.URL in msg
+
+
+def test_fetch_from_needs_one_name_and_a_pinned_hash(real_file, zoo_cache, capsys):
+    assert zoo_main(["fetch", "yolov5n", "yolov8n", "--from", str(real_file)]) == 2
+    assert "imports one model" in capsys.readouterr().err
+    assert zoo_main(["fetch", "yolov8n", "--from", str(real_file)]) == 2  # yolov8n pins no sha256
+    assert "no sha256 is pinned" in capsys.readouterr().err
+    assert not any(p.is_file() for p in zoo_cache.rglob("*.pt"))
+
+
+# --- mapping onto zoo's network ------------------------------------------------------------------------
+
+
+def test_real_file_maps_every_tensor_one_to_one(imported):
+    state, stride = nets.read_checkpoint(imported)
+    net = YOLOv5()
+    own = net.state_dict()
+    assert list(state) == list(own) and len(state) == 349
+    assert all(state[k].shape == own[k].shape for k in own)
+    assert stride.tolist() == [8.0, 16.0, 32.0]
+    model = zoo.create_model("yolov5n", pretrained=True)
+    assert model.weights_id == y5.SHA256 and sum(p.numel() for p in model.parameters()) == 1_872_157
+    loaded = model.net.state_dict()
+    for k, v in state.items():
+        assert loaded[k].dtype == (torch.float32 if v.is_floating_point() else v.dtype)
+        assert torch.equal(loaded[k], v.float() if v.is_floating_point() else v), k
+    # the checkpoint's anchors (grid units), first level: (10, 13) px / stride 8
+    assert loaded["model.24.anchors"][0, 0].tolist() == [1.25, 1.625]
+
+
+@pytest.mark.parametrize("change,match", [("drop", "missing 1"), ("add", "unexpected 1"), ("reshape", "mis-shaped 1")])
+def test_state_that_does_not_fit_is_one_line_error(change, match):
+    state = dict(YOLOv5().state_dict())
+    if change == "drop":
+        del state["model.24.m.0.bias"]
+    elif change == "add":
+        state["model.25.weight"] = torch.zeros(1)
+    else:
+        state["model.0.conv.weight"] = torch.zeros(16, 3, 3, 3)
+    with pytest.raises(UserError, match=match) as exc:
+        nets.map_state(YOLOv5(), state, "test state")
+    assert "\n" not in str(exc.value)
+
+
+# --- predictions ----------------------------------------------------------------------------------------
+
+
+def test_predict_settings_find_bus_persons_and_tie(imported):
+    model = zoo.create_model("yolov5n", pretrained=True, nms="predict")
+    assert model.nms == y5.PREDICT_NMS
+    bus, zidane = model.predict([SAMPLE_IMAGES_DIR / "bus.jpg", SAMPLE_IMAGES_DIR / "zidane.jpg"])
+    assert collections.Counter(zidane["labels"]) == {PERSON: 2, TIE: 1}
+    counts = collections.Counter(bus["labels"])
+    assert counts[BUS] == 1 and counts[PERSON] >= 3 and set(counts) == {BUS, PERSON}
+    x1, y1, x2, y2 = bus["boxes"][bus["labels"].index(BUS)]
+    assert x2 - x1 > 0.8 * 810 and y1 > 150 and y2 < 900  # the bus spans the 810 px wide photo
+    assert all(0.25 < s <= 1 for s in bus["scores"] + zidane["scores"])
+
+
+def test_eval_settings_are_val_py():
+    model = zoo.create_model("yolov5n")
+    assert model.nms == {"conf": 0.001, "iou": 0.6, "max_det": 300, "multi_label": True}
+    with pytest.raises(UserError, match="nms must be"):
+        zoo.create_model("yolov5n", nms="fast")
+    with pytest.raises(UserError, match="multiple of 32"):
+        zoo.create_model("yolov5n", imgsz=600)
+
+
+def test_nms_scores_classes_and_caps():
+    """score = obj x cls; overlapping boxes of different classes both survive (batched NMS), the same
+    class is suppressed; best-class mode keeps one class per box; max_det caps the output."""
+    def row(cx, obj, cls_probs):
+        r = torch.zeros(85)
+        r[:4] = torch.tensor([cx, 50.0, 20.0, 20.0])
+        r[4] = obj
+        for c, p in cls_probs.items():
+            r[5 + c] = p
+        return r
+
+    pred = torch.stack([row(50, 0.9, {0: 0.9, 27: 0.5}), row(51, 0.8, {0: 0.9}), row(200, 0.5, {5: 0.4}),
+                        row(300, 0.001, {0: 1.0})])
+    boxes, scores, cls = nets.nms(pred, conf=0.1, iou=0.45, max_det=300, multi_label=True)
+    assert cls.tolist() == [0, 27, 5]
+    torch.testing.assert_close(scores, torch.tensor([0.81, 0.45, 0.2]))
+    assert boxes[0].tolist() == [40.0, 40.0, 60.0, 60.0]
+    _, _, cls = nets.nms(pred, conf=0.1, iou=0.45, max_det=300, multi_label=False)
+    assert cls.tolist() == [0, 5]
+    _, _, cls = nets.nms(pred, conf=0.1, iou=0.45, max_det=1, multi_label=True)
+    assert cls.tolist() == [0]
+
+
+def test_coco_ids_match_the_datasets_table():
+    from zoo.datasets.detection import COCO80_TO_91
+
+    assert nets.COCO80_TO_91 == tuple(COCO80_TO_91)
+    ultra = pytest.importorskip("ultralytics.data.converter")
+    assert list(nets.COCO80_TO_91) == list(ultra.coco80_to_coco91_class())
