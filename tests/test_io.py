@@ -44,3 +44,15 @@ def test_only_whole_file_modes(tmp_path):
     with pytest.raises(ValueError, match="whole files"):
         with atomic_open(tmp_path / "x", "a"):
             pass
+
+
+def test_temp_file_name_is_its_path(tmp_path):
+    """A caller may move a rejected temp file aside (zoo.weights keeps a mismatched download for inspection)."""
+    p = tmp_path / "w.bin"
+    with pytest.raises(ValueError):
+        with atomic_open(p) as f:
+            f.write(b"bad")
+            f.flush()
+            os.replace(f.name, tmp_path / "kept.bin")
+            raise ValueError("hash mismatch")
+    assert (tmp_path / "kept.bin").read_bytes() == b"bad" and not p.exists()

@@ -202,3 +202,15 @@ def test_help_lists_every_command_without_importing_it():
     full, light = helps(build_parser()), helps(build_parser(""))
     assert set(full) == set(light) == set(command_names())
     assert full == light
+
+
+def test_closed_stdout_is_quiet():
+    """`zoo list --json | head -c 600`: the reader closes the pipe early; no BrokenPipeError traceback.
+    Here the pipe is closed before zoo has started, so its first write fails for certain."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    zoo_cmd = [sys.executable, "-m", "zoo", "list", "--json"]
+    producer = subprocess.Popen(zoo_cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    producer.stdout.close()
+    err = producer.stderr.read().decode()
+    assert producer.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

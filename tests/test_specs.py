@@ -344,3 +344,11 @@ def test_stale_precomputed_entry_is_ignored(monkeypatch):
     entry = dict(PRECOMPUTED["resnet50"], spec_fn="somewhere.else:resnet50")
     monkeypatch.setitem(registry._PRECOMPUTED, "resnet50", entry)
     assert registry._precomputed(registry.spec_entry("resnet50")) is None
+
+
+def test_weights_label():
+    from zoo.spec import RANDOM_INIT, weights_label
+
+    assert weights_label(RANDOM_INIT) == "random-init"
+    assert weights_label("ab" * 32) == "sha256 abababababab…"
+    assert weights_label(None) == weights_label("") == "unrecorded"

