@@ -36,7 +36,7 @@ def test_two_processes_give_the_weights_of_one(tmp_path):
     assert two.returncode == 0, two.stderr[-2000:]
     a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
     assert a.keys() == b.keys()
-    rows = read_rows(tmp_path / "raw" / "nlp.jsonl")
+    rows = read_rows(tmp_path / "raw" / "train.jsonl")
     assert [r["settings"]["world_size"] for r in rows] == [1, 2]  # rank 0 alone writes
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)

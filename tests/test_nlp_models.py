@@ -135,10 +135,10 @@ def test_checkpoint_roundtrip_and_wrong_architecture(tmp_path):
     before = {p.name: p.read_bytes() for p in ck.iterdir()}
     with pytest.raises(UserError, match="holds weights for 'lstm'"):
         zoo.create_model("gru", checkpoint=ck)
-    from zoo.nlp.train import train_text
+    from zoo.harness.train.text import text_config, train_text
 
     with pytest.raises(UserError, match="holds weights for 'lstm'"):
-        train_text("gru", "sst2", out=ck, limit=8, epochs=1, write=False, progress=False)
+        train_text("gru", "sst2", text_config("sst2", epochs=1), out=ck, limit=8, write=False, progress=False)
     assert {p.name: p.read_bytes() for p in ck.iterdir()} == before
     with pytest.raises(UserError, match="not a zoo text checkpoint"):
         zoo.create_model("lstm", checkpoint=tmp_path)

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 from zoo.errors import UserError
-from zoo.nlp.evaluate import evaluate_text
-from zoo.nlp.train import train_text
+from zoo import evaluate
+from zoo.harness.train.text import text_config, train_text
 from zoo.results import read_rows
 
 
@@ -29,22 +29,24 @@ def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache):
     assert "checkpoint:" in r.stdout
     ck = zoo_cache / "checkpoints" / "lstm-sst2"
     assert (ck / "model.safetensors").is_file() and (ck / "tokenizer.json").is_file()
-    r = _zoo("eval", "lstm", "--task", "sst2", "--limit", "40")
+    r = _zoo("eval", "lstm", "--data", "sst2", "--limit", "40")
     assert r.returncode == 0, r.stderr
-    rows = read_rows(results_dir / "nlp.jsonl")
-    assert [x["kind"] for x in rows] == ["train", "eval"]
-    train, ev = rows
+    rows = read_rows(results_dir / "train.jsonl")
+    assert [x["kind"] for x in rows] == ["train"]
+    evals = read_rows(results_dir / "eval.jsonl")
+    assert [x["kind"] for x in evals] == ["eval"] and evals[0]["task"] == "text-classification"
+    train, ev = rows[0], evals[0]
     assert ev["weights"] == ev["checkpoint_sha256"] == train["checkpoint_sha256"]
     assert ev["dataset_sha256"] == "1da6e04ccd65c1ade32864afa62129b3b3d5df0f1b314961ec345af304274093"
     assert ev["n"] == 40 and 0 <= ev["metrics"]["accuracy"] <= 100 and ev["metrics"]["items_per_s"] > 0
     assert train["metrics"]["steps"] == 3 and ev["train"]["steps"] == 3
     from zoo.report.nlp import tables
 
-    apps, runs = tables({"nlp": rows})
+    apps, runs = tables({"train": [train], "eval": [ev]})
     assert apps.rows[0][:3] == ["Sentiment analysis", "RNN (LSTM)", "lstm"]
     assert apps.rows[0][6] == pytest.approx(ev["metrics"]["accuracy"]) and apps.rows[0][4] == 40
     assert len(runs.rows) == 1 and runs.rows[0][3] == 3
-    assert tables({"nlp": rows[::-1]})[0].rows == apps.rows  # deterministic
+    assert tables({"eval": [ev], "train": [train]})[0].rows == apps.rows  # deterministic
 
 
 def test_cli_bad_input_is_one_line(results_dir, zoo_cache, tmp_path):
@@ -60,13 +62,13 @@ def test_cli_bad_input_is_one_line(results_dir, zoo_cache, tmp_path):
     ]:
         with pytest.raises(UserError, match=msg):
             run(build_parser().parse_args(list(args)))
-    with pytest.raises(UserError, match="unknown NLP task"):
-        evaluate_text("lstm", "wmt", write=False)
+    with pytest.raises(UserError, match="data wmt does not exist"):  # not a bundled set, so a path
+        evaluate("lstm", "wmt", write=False)
     pred = tmp_path / "preds.jsonl"
     pred.write_text("keep me\n")
-    r = _zoo("eval", "lstm", "--task", "sst2", "--limit", "4", "--predictions", str(pred))
+    r = _zoo("eval", "lstm", "--data", "sst2", "--limit", "4", "--predictions", str(pred))
     assert r.returncode == 2 and "already exists" in r.stderr
-    assert pred.read_text() == "keep me\n" and not (results_dir / "nlp.jsonl").exists()
+    assert pred.read_text() == "keep me\n" and not (results_dir / "eval.jsonl").exists()
 
 
 class _Crash(Exception):
@@ -74,10 +76,10 @@ class _Crash(Exception):
 
 
 def test_resume_after_a_crash_mid_epoch_gives_the_same_weights(tmp_path, monkeypatch, results_dir):
-    kw = dict(task="sst2", limit=64, batch_size=16, epochs=2, val_limit=8, save_every=2, progress=False, write=False,
-              seed=3)
+    cfg = text_config("sst2", batch_size=16, epochs=2, checkpoint_every=2, seed=3)
+    kw = dict(task="sst2", config=cfg, limit=64, val_limit=8, progress=False, write=False)
     full = train_text("gru", out=tmp_path / "full", **kw)
-    from zoo.models.text import TextClassifier
+    from zoo.models.text._wrappers import TextClassifier
 
     real = TextClassifier.loss
     calls = {"n": 0}
@@ -108,33 +110,37 @@ def test_resume_after_a_crash_mid_epoch_gives_the_same_weights(tmp_path, monkeyp
     ("transformer_qa", "squad", {}),
 ])
 def test_translation_and_qa_train_and_evaluate(name, task, extra, tmp_path, results_dir):
-    r = train_text(name, task, out=tmp_path / "ck", limit=32, batch_size=16, epochs=1, val_limit=8, progress=False,
-                   overrides=extra)
+    r = train_text(name, task, text_config(task, batch_size=16, epochs=1), out=tmp_path / "ck", limit=32, val_limit=8,
+                   progress=False, overrides=extra)
     assert r["step"] == 2 and (tmp_path / "ck" / "model.safetensors").is_file()
     pred_file = tmp_path / "preds.jsonl"
-    ev = evaluate_text(name, task, checkpoint=tmp_path / "ck", limit=12, batch_size=6, progress=False,
-                       predictions=pred_file)
+    ev = evaluate(name, task, checkpoint=tmp_path / "ck", limit=12, batch_size=6, predictions=pred_file)
     lines = [json.loads(x) for x in pred_file.read_text().splitlines()]
-    assert len(lines) == 12 and "text" in lines[0] and (("id" in lines[0]) == (task == "squad"))
+    assert len(lines) == 12 and "text" in lines[0] and [x["index"] for x in lines] == list(range(12))
+    assert (lines[0]["id"] != "0") == (task == "squad")  # SQuAD question ids; else the line's index
     key = "bleu" if task == "multi30k" else "exact_match"
-    assert 0 <= ev[key] <= 100 and ev["checkpoint_sha256"] == r["checkpoint_sha256"]
+    assert 0 <= ev["metrics"][key] <= 100 and ev["checkpoint_sha256"] == r["checkpoint_sha256"] == ev["weights"]
+    assert ev["n"] == 12 and ev["settings"]["batch_size"] == 6 and ev["settings"].get("num_beams") == extra.get("num_beams")
     if task == "squad":
         assert "24 articles" in ev["note"]
     else:
-        assert ev["bleu_signature"].startswith("nrefs:1")
-    assert [x["kind"] for x in read_rows(results_dir / "nlp.jsonl")] == ["train", "eval"]
+        assert ev["signatures"]["bleu_signature"].startswith("nrefs:1")
+    assert [x["kind"] for x in read_rows(results_dir / "train.jsonl")] == ["train"]
+    assert [x["kind"] for x in read_rows(results_dir / "eval.jsonl")] == ["eval"]
 
 
 def test_eval_of_a_model_for_another_task_is_a_user_error():
-    with pytest.raises(UserError, match="takes --task squad"):
-        evaluate_text("transformer_qa", "sst2", write=False)
+    with pytest.raises(UserError, match="takes --data squad"):
+        evaluate("transformer_qa", "sst2", write=False)
 
 
 def test_training_device_is_checked_before_any_work(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: cuda is a valid device here")
     with pytest.raises(UserError, match="no CUDA device"):
-        train_text("lstm", "sst2", out=tmp_path / "ck", device="cuda", limit=8, write=False, progress=False)
+        train_text("lstm", "sst2", text_config("sst2", device="cuda"), out=tmp_path / "ck", limit=8, write=False,
+                   progress=False)
     with pytest.raises(UserError, match="cpu or cuda"):
-        train_text("lstm", "sst2", out=tmp_path / "ck", device="tpu", limit=8, write=False, progress=False)
+        train_text("lstm", "sst2", text_config("sst2", device="tpu"), out=tmp_path / "ck", limit=8, write=False,
+                   progress=False)
     assert not (tmp_path / "ck").exists()

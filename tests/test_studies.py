@@ -98,7 +98,7 @@ def test_mlp_is_indifferent_to_a_fixed_pixel_order():
     """The premise of study 2: permuting inputs and the first layer's columns alike gives the same training."""
     import zoo
     from torch.nn import functional as F
-    from zoo.harness.train import set_seed, train
+    from zoo.harness.train import TrainConfig, set_seed, train
     from zoo.studies.common import digits
 
     d = digits()
@@ -109,9 +109,10 @@ def test_mlp_is_indifferent_to_a_fixed_pixel_order():
     b.load_state_dict(a.state_dict())
     with torch.no_grad():
         b.net.features[0].weight.copy_(a.net.features[0].weight[:, perm])
-    kw = dict(loss_fn=F.cross_entropy, lr=0.1, batch_size=64, epochs=2, progress=False)
-    train(a, d.train.pair, **kw)
-    train(b, (d.train.x[:, perm], d.train.y), **kw)
+    kw = dict(loss_fn=F.cross_entropy, progress=False)
+    cfg = TrainConfig(lr=0.1, batch_size=64, epochs=2)
+    train(a, d.train.pair, cfg, **kw)
+    train(b, (d.train.x[:, perm], d.train.y), cfg, **kw)
     assert torch.allclose(a(d.test.x), b(d.test.x[:, perm]), atol=1e-5)
 
 
@@ -174,14 +175,14 @@ def test_cli_bad_input_is_one_line(results_dir, capsys):
 
 def test_batched_xor_equals_the_training_loop():
     from torch.nn import functional as F
-    from zoo.harness.train import train
+    from zoo.harness.train import TrainConfig, train
     from zoo.studies.local_minima import X, Y, train_batched, xor_net
 
     nets = [xor_net(s) for s in (5, 6)]
     losses = train_batched(nets, 200, 2.0)
     ref = xor_net(6)
-    train(ref, (X, Y), loss_fn=F.binary_cross_entropy_with_logits, lr=2.0, batch_size=None, epochs=200, shuffle=False,
-          divergence_factor=None, progress=False)
+    cfg = TrainConfig(lr=2.0, batch_size=None, epochs=200, shuffle=False, divergence_factor=None)
+    train(ref, (X, Y), cfg, loss_fn=F.binary_cross_entropy_with_logits, progress=False)
     with torch.no_grad():
         final = float(F.binary_cross_entropy_with_logits(ref(X), Y))
     assert final == pytest.approx(losses[1], rel=1e-4, abs=1e-6)

@@ -15,7 +15,7 @@ from torch.nn import functional as F
 
 import zoo
 from zoo.errors import UserError
-from zoo.harness.train import load_checkpoint, set_seed, train
+from zoo.harness.train import TrainConfig, evaluate_loss, load_checkpoint, set_seed, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def _same(a, b, atol=0.0):
 def test_learns_and_reports_history():
     x, y = _data()
     model = _mlp()
-    r = train(model, (x, y), loss_fn=F.cross_entropy, optimizer="adam", lr=0.01, batch_size=32, epochs=8,
+    r = train(model, (x, y), TrainConfig(optimizer="adam", lr=0.01, batch_size=32, epochs=8), loss_fn=F.cross_entropy,
               val_data=(x, y), progress=False)
     assert r["epochs_run"] == 8 and r["steps"] == 8 * 8 and r["items_seen"] == 8 * 256
     losses = [h["train_loss"] for h in r["history"]]
@@ -55,7 +55,7 @@ def test_learns_and_reports_history():
 @pytest.mark.parametrize("batch_size,steps", [(1, 256), (32, 8), (100, 3), (None, 1), ("full", 1)])
 def test_batch_modes_step_counts(batch_size, steps):
     x, y = _data()
-    r = train(_mlp(), (x, y), loss_fn=F.cross_entropy, batch_size=batch_size, epochs=1, progress=False)
+    r = train(_mlp(), (x, y), TrainConfig(batch_size=batch_size, epochs=1), loss_fn=F.cross_entropy, progress=False)
     assert r["steps"] == steps and r["items_seen"] == 256
 
 
@@ -64,8 +64,8 @@ def test_same_seed_same_weights_other_seed_differs():
     runs = []
     for seed in (0, 0, 1):
         m = _mlp(seed=0, dropout=0.2)
-        train(m, (x, y), loss_fn=F.cross_entropy, optimizer="momentum", lr=0.05, batch_size=16, epochs=2, seed=seed,
-              progress=False)
+        train(m, (x, y), TrainConfig(optimizer="momentum", lr=0.05, batch_size=16, epochs=2, seed=seed),
+              loss_fn=F.cross_entropy, progress=False)
         runs.append(_weights(m))
     assert _same(runs[0], runs[1])
     assert not _same(runs[0], runs[2])  # data order and dropout masks follow the seed
@@ -76,7 +76,7 @@ def test_l1_penalty_sparsifies_and_skips_biases():
     sparsity = {}
     for l1 in (0.0, 0.01):
         m = _mlp()
-        train(m, (x, y), loss_fn=F.cross_entropy, lr=0.1, batch_size=32, epochs=30, l1=l1, progress=False)
+        train(m, (x, y), TrainConfig(lr=0.1, batch_size=32, epochs=30, l1=l1), loss_fn=F.cross_entropy, progress=False)
         w = torch.cat([p.detach().abs().flatten() for p in m.parameters() if p.dim() >= 2])
         sparsity[l1] = float((w < 1e-2).float().mean())
     assert sparsity[0.01] > sparsity[0.0] + 0.2
@@ -84,14 +84,15 @@ def test_l1_penalty_sparsifies_and_skips_biases():
 
 def test_divergence_is_detected_and_stops():
     x, y = _data()
-    r = train(_mlp(), (x * 100, y), loss_fn=F.cross_entropy, lr=50.0, batch_size=32, epochs=5, progress=False)
+    r = train(_mlp(), (x * 100, y), TrainConfig(lr=50.0, batch_size=32, epochs=5), loss_fn=F.cross_entropy,
+              progress=False)
     assert r["diverged"] and r["diverged_step"] is not None and r["steps"] < 40
 
 
 def test_nan_loss_is_divergence():
     x, y = _data()
     x[5] = float("nan")
-    r = train(_mlp(), (x, y), loss_fn=F.cross_entropy, batch_size=None, epochs=3, progress=False)
+    r = train(_mlp(), (x, y), TrainConfig(batch_size=None, epochs=3), loss_fn=F.cross_entropy, progress=False)
     assert r["diverged"] and r["diverged_step"] == 1
 
 
@@ -100,12 +101,10 @@ def test_early_stopping_restores_best():
     xv, yv = _data(64, seed=1)
     yv = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(3))  # noise: val loss soon rises
     m = _mlp()
-    r = train(m, (x, y), loss_fn=F.cross_entropy, optimizer="adam", lr=0.05, batch_size=32, epochs=50,
-              val_data=(xv, yv), patience=2, progress=False)
+    r = train(m, (x, y), TrainConfig(optimizer="adam", lr=0.05, batch_size=32, epochs=50, patience=2),
+              loss_fn=F.cross_entropy, val_data=(xv, yv), progress=False)
     assert r["stopped_early"] and r["epochs_run"] < 50
     best = r["best"]
-    from zoo.harness.train import evaluate_loss
-
     assert evaluate_loss(m, (xv, yv), loss_fn=F.cross_entropy)["loss"] == pytest.approx(best["val_loss"], rel=1e-6)
 
 
@@ -113,19 +112,17 @@ def test_keep_best_without_patience_and_partial_epoch_record():
     x, y = _data()
     xv, yv = _data(64, seed=1)
     yv = torch.randint(0, 3, (64,), generator=torch.Generator().manual_seed(3))
-    kw = dict(loss_fn=F.cross_entropy, optimizer="adam", lr=0.05, batch_size=32, epochs=6, val_data=(xv, yv),
-              progress=False)
-    plain = train(_mlp(), (x, y), **kw)
+    cfg = TrainConfig(optimizer="adam", lr=0.05, batch_size=32, epochs=6)
+    kw = dict(loss_fn=F.cross_entropy, val_data=(xv, yv), progress=False)
+    plain = train(_mlp(), (x, y), cfg, **kw)
     assert plain["epochs_run"] == 6 and all("complete" not in h for h in plain["history"])
     m = _mlp()
-    r = train(m, (x, y), keep_best=True, max_steps=8 * 4 + 3, record_partial=True, **kw)
+    r = train(m, (x, y), cfg.replace(keep_best=True, max_steps=8 * 4 + 3, record_partial=True), **kw)
     assert r["stopped_by"] == "max_steps" and r["steps"] == 35
     assert [h.get("complete", True) for h in r["history"]] == [True] * 4 + [False]
     assert r["history"][-1]["epoch"] == 5 and "val_loss" in r["history"][-1]
     best = min(range(5), key=lambda i: r["history"][i]["val_loss"])
     assert r["best"]["epoch"] == best + 1
-    from zoo.harness.train import evaluate_loss
-
     assert evaluate_loss(m, (xv, yv), loss_fn=F.cross_entropy)["loss"] == pytest.approx(r["best"]["val_loss"], rel=1e-6)
 
 
@@ -139,15 +136,15 @@ def test_autocast_dtype_runs_the_loss_in_bf16_and_keeps_fp32_weights():
         return F.cross_entropy(out, batch[1])
 
     m = _mlp()
-    train(m, (x, y), step_fn=step_fn, batch_size=64, epochs=1, autocast_dtype=torch.bfloat16, progress=False)
+    train(m, (x, y), TrainConfig(batch_size=64, epochs=1, dtype="bf16"), step_fn=step_fn, progress=False)
     assert dtypes == [torch.bfloat16] * 4 and all(p.dtype == torch.float32 for p in m.parameters())
 
 
 def test_schedules_and_clipping_record_lr():
     x, y = _data()
     seen = []
-    train(_mlp(), (x, y), loss_fn=F.cross_entropy, lr=0.1, batch_size=64, epochs=2, lr_schedule="cosine",
-          warmup_steps=2, clip_norm=0.5, callbacks=[seen.append], progress=False)
+    train(_mlp(), (x, y), TrainConfig(lr=0.1, batch_size=64, epochs=2, schedule="cosine", warmup_steps=2, clip_norm=0.5),
+          loss_fn=F.cross_entropy, callbacks=[seen.append], progress=False)
     lrs = [s["lr"] for s in seen]
     assert lrs[0] == pytest.approx(0.05) and lrs[1] == pytest.approx(0.1) and lrs[-1] < 0.05
 
@@ -160,8 +157,8 @@ def test_callbacks_see_first_layer_grad_and_can_stop():
         seen.append(info)
         return info["step"] == 3
 
-    r = train(_mlp(), (x, y), loss_fn=F.cross_entropy, batch_size=16, epochs=3, callbacks=[cb], log_grad_norm=True,
-              progress=False)
+    r = train(_mlp(), (x, y), TrainConfig(batch_size=16, epochs=3), loss_fn=F.cross_entropy, callbacks=[cb],
+              log_grad_norm=True, progress=False)
     assert r["steps"] == 3 and r["stopped_by"] == "callback" and len(seen) == 3
     assert all(s["grad_norm_first"] > 0 and s["grad_norm"] >= s["grad_norm_first"] for s in seen)
 
@@ -175,7 +172,7 @@ def test_step_fn_and_dataset_input():
         xb, yb = batch
         return F.cross_entropy(model(xb), yb)
 
-    r = train(m, torch.utils.data.DataLoader(ds, batch_size=7), step_fn=step_fn, batch_size=32, epochs=2,
+    r = train(m, torch.utils.data.DataLoader(ds, batch_size=7), TrainConfig(batch_size=32, epochs=2), step_fn=step_fn,
               progress=False)
     assert r["steps"] == 16
 
@@ -186,17 +183,17 @@ def test_step_fn_and_dataset_input():
         def __getitem__(self, i):
             return {"x": x[i], "y": y[i]}
 
-    r = train(_mlp(), Items(), step_fn=lambda model, b: F.cross_entropy(model(b["x"]), b["y"]), batch_size=10,
-              epochs=1, progress=False)
+    r = train(_mlp(), Items(), TrainConfig(batch_size=10, epochs=1),
+              step_fn=lambda model, b: F.cross_entropy(model(b["x"]), b["y"]), progress=False)
     assert r["steps"] == 5
 
 
 def test_bad_input_is_a_user_error():
     x, y = _data()
     with pytest.raises(UserError, match="optimizer"):
-        train(_mlp(), (x, y), loss_fn=F.cross_entropy, optimizer="rmsprop", progress=False)
-    with pytest.raises(UserError, match="batch_size"):
-        train(_mlp(), (x, y), loss_fn=F.cross_entropy, batch_size=0, progress=False)
+        TrainConfig(optimizer="rmsprop")
+    with pytest.raises(UserError, match="batch-size"):
+        TrainConfig(batch_size=0)
     with pytest.raises(UserError, match="lengths"):
         train(_mlp(), (x, y[:10]), loss_fn=F.cross_entropy, progress=False)
     with pytest.raises(UserError, match="loss_fn"):
@@ -206,18 +203,20 @@ def test_bad_input_is_a_user_error():
 def test_resume_after_stop_mid_epoch_matches_uninterrupted(tmp_path):
     """Stop at step 13 (mid-epoch 2; last checkpoint at step 10), resume, and end where a straight run ends."""
     x, y = _data()
-    kw = dict(loss_fn=F.cross_entropy, optimizer="adam", lr=0.01, batch_size=32, epochs=3, seed=7, progress=False)
+    cfg = TrainConfig(optimizer="adam", lr=0.01, batch_size=32, epochs=3, seed=7)
+    kw = dict(loss_fn=F.cross_entropy, progress=False)
     straight = _mlp(dropout=0.1)
-    r0 = train(straight, (x, y), **kw)
+    r0 = train(straight, (x, y), cfg, **kw)
 
+    cfg = cfg.replace(checkpoint_every=5)
     killed = _mlp(dropout=0.1)
-    r1 = train(killed, (x, y), checkpoint_dir=tmp_path, checkpoint_every=5, callbacks=[lambda i: i["step"] == 13], **kw)
+    r1 = train(killed, (x, y), cfg, checkpoint_dir=tmp_path, callbacks=[lambda i: i["step"] == 13], **kw)
     assert r1["steps"] == 13
     _, _, state, _ = load_checkpoint(tmp_path / "last.safetensors")
     assert state["step"] == 10 and state["epoch"] == 1 and state["batch"] == 2
 
     fresh = _mlp(seed=123, dropout=0.1)  # different init: everything must come from the checkpoint
-    r2 = train(fresh, (x, y), checkpoint_dir=tmp_path, checkpoint_every=5, resume=True, **kw)
+    r2 = train(fresh, (x, y), cfg, checkpoint_dir=tmp_path, resume=True, **kw)
     assert r2["resumed_from_step"] == 10 and r2["steps"] == r0["steps"]
     assert _same(_weights(fresh), _weights(straight))
     assert [h["train_loss"] for h in r2["history"]] == pytest.approx([h["train_loss"] for h in r0["history"]], rel=1e-6)
@@ -225,12 +224,13 @@ def test_resume_after_stop_mid_epoch_matches_uninterrupted(tmp_path):
 
 def test_resume_refuses_other_architecture_and_keeps_checkpoint(tmp_path):
     x, y = _data()
-    train(_mlp(), (x, y), loss_fn=F.cross_entropy, epochs=1, checkpoint_dir=tmp_path, progress=False)
+    train(_mlp(), (x, y), TrainConfig(epochs=1), loss_fn=F.cross_entropy, checkpoint_dir=tmp_path, progress=False)
     ckpt = tmp_path / "last.safetensors"
     before = ckpt.read_bytes()
     other = nn.Sequential(nn.Linear(8, 4), nn.Linear(4, 3))
     with pytest.raises(UserError, match="another architecture"):
-        train(other, (x, y), loss_fn=F.cross_entropy, epochs=2, checkpoint_dir=tmp_path, resume=True, progress=False)
+        train(other, (x, y), TrainConfig(epochs=2), loss_fn=F.cross_entropy, checkpoint_dir=tmp_path, resume=True,
+              progress=False)
     assert ckpt.read_bytes() == before
     bad = tmp_path / "bad" / "last.safetensors"
     bad.parent.mkdir()
@@ -248,7 +248,7 @@ def test_resume_after_sigkill(tmp_path):
         from torch.nn import functional as F
         sys.path.insert(0, {str(REPO / 'tests')!r})
         from test_train import _data, _mlp
-        from zoo.harness.train import train
+        from zoo.harness.train import TrainConfig, train
         from safetensors.torch import save_file
         x, y = _data()
         kill = sys.argv[1] == "kill"
@@ -256,8 +256,9 @@ def test_resume_after_sigkill(tmp_path):
         def cb(info):
             if kill and info["step"] == 9:
                 os.kill(os.getpid(), signal.SIGKILL)
-        train(m, (x, y), loss_fn=F.cross_entropy, optimizer="momentum", lr=0.05, batch_size=32, epochs=2, seed=3,
-              checkpoint_dir=sys.argv[2], checkpoint_every=4, resume=True, callbacks=[cb], progress=False)
+        cfg = TrainConfig(optimizer="momentum", lr=0.05, batch_size=32, epochs=2, seed=3, checkpoint_every=4)
+        train(m, (x, y), cfg, loss_fn=F.cross_entropy, checkpoint_dir=sys.argv[2], resume=True, callbacks=[cb],
+              progress=False)
         save_file({{k: v.contiguous() for k, v in m.state_dict().items()}}, sys.argv[3])
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -279,16 +280,21 @@ def test_torchrun_two_processes_match_single_process(tmp_path):
         from torch.nn import functional as F
         sys.path.insert(0, {str(REPO / 'tests')!r})
         from test_train import _data, _mlp
-        from zoo.harness.train import train
+        from zoo.harness.train import TrainConfig, train
         from safetensors.torch import save_file
         x, y = _data(250)  # 250 = 7 x 32 + 26: the last global batch splits 13/13
         m = _mlp()
-        r = train(m, (x, y), loss_fn=F.cross_entropy, optimizer="momentum", lr=0.05, batch_size=32, epochs=1,
-                  seed=5, progress=False)
+        r = train(m, (x, y), TrainConfig(optimizer="momentum", lr=0.05, batch_size=32, epochs=1, seed=5),
+                  loss_fn=F.cross_entropy, progress=False)
         assert r["world_size"] == 2, r["world_size"]
         if r["rank"] == 0:
             save_file({{k: v.contiguous() for k, v in m.state_dict().items()}}, sys.argv[1])
             print("LOSS", r["final_train_loss"])
+        m = _mlp()  # 225 = 7 x 32 + 1: rank 1 has no item of the last batch
+        train(m, _data(225), TrainConfig(optimizer="adam", lr=0.01, batch_size=32, epochs=1, seed=5),
+              loss_fn=F.cross_entropy, progress=False)
+        if r["rank"] == 0:
+            save_file({{k: v.contiguous() for k, v in m.state_dict().items()}}, sys.argv[1] + ".225")
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1"}
     p = subprocess.run(
@@ -299,14 +305,18 @@ def test_torchrun_two_processes_match_single_process(tmp_path):
     assert p.returncode == 0, p.stderr[:3000] + "\n...\n" + p.stderr[-1000:]
     x, y = _data(250)
     m = _mlp()
-    r = train(m, (x, y), loss_fn=F.cross_entropy, optimizer="momentum", lr=0.05, batch_size=32, epochs=1, seed=5,
-              progress=False)
+    r = train(m, (x, y), TrainConfig(optimizer="momentum", lr=0.05, batch_size=32, epochs=1, seed=5),
+              loss_fn=F.cross_entropy, progress=False)
     from safetensors.torch import load_file
 
     ddp = load_file(tmp_path / "ddp.st")
     assert _same(ddp, _weights(m), atol=1e-5)
     ddp_loss = float(p.stdout.split("LOSS")[-1])
     assert ddp_loss == pytest.approx(r["final_train_loss"], rel=1e-5)
+    m = _mlp()
+    train(m, _data(225), TrainConfig(optimizer="adam", lr=0.01, batch_size=32, epochs=1, seed=5),
+          loss_fn=F.cross_entropy, progress=False)
+    assert _same(load_file(str(tmp_path / "ddp.st") + ".225"), _weights(m), atol=1e-5)
 
 
 def test_trains_registered_mlp_on_digits():
@@ -316,8 +326,66 @@ def test_trains_registered_mlp_on_digits():
     model = zoo.create_model("mlp", activation="gelu", depth=2, width=32)
     batch = model.preprocess(list(d.data[:600]))
     y = torch.as_tensor(d.target[:600])
-    train(model, (batch.inputs, y), loss_fn=F.cross_entropy, optimizer="adam", lr=0.01, batch_size=32, epochs=5,
-          progress=False)
+    train(model, (batch.inputs, y), TrainConfig(optimizer="adam", lr=0.01, batch_size=32, epochs=5),
+          loss_fn=F.cross_entropy, progress=False)
     preds = model.predict(list(d.data[:600]))
     acc = sum(p["label"] == t for p, t in zip(preds, d.target[:600])) / 600
     assert acc > 0.9 and len(preds[0]["probs"]) == 10
+
+
+# --- TrainConfig: one place for the settings, refused when bad, saved with the state, on the command line ---
+
+def test_config_refuses_bad_values_with_one_line():
+    for kw, msg in [({"lr": -1}, "--lr must be a positive number"), ({"max_minutes": -1}, "--max-minutes must be"),
+                    ({"epochs": 0}, "--epochs must be at least 1"), ({"momentum": 1.5}, "--momentum must be"),
+                    ({"schedule": "step:x:2"}, "bad step schedule"), ({"dtype": "int8"}, "--dtype must be one of"),
+                    ({"warmup": 0.1, "warmup_steps": 3}, "not both")]:
+        with pytest.raises(UserError, match=msg):
+            TrainConfig(**kw)
+    with pytest.raises(UserError, match="unknown training setting 'nosuch'; valid settings: optimizer, lr"):
+        TrainConfig().replace(nosuch=3)
+    assert TrainConfig(batch_size="full", clip_norm=0).batch_size is None
+
+
+def test_config_is_saved_in_the_checkpoint_and_resume_checks_it(tmp_path):
+    x, y = _data()
+    cfg = TrainConfig(optimizer="adam", lr=0.01, batch_size=32, epochs=1, seed=2)
+    train(_mlp(), (x, y), cfg, loss_fn=F.cross_entropy, checkpoint_dir=tmp_path, progress=False)
+    _, _, state, _ = load_checkpoint(tmp_path / "last.safetensors")
+    assert TrainConfig.from_settings(state["config"]) == cfg
+    with pytest.raises(UserError, match="checkpoint was made with lr=0.01, this run has lr=0.02"):
+        train(_mlp(), (x, y), cfg.replace(lr=0.02, epochs=2), loss_fn=F.cross_entropy, checkpoint_dir=tmp_path,
+              resume=True, progress=False)
+    r = train(_mlp(), (x, y), cfg.replace(epochs=2), loss_fn=F.cross_entropy, checkpoint_dir=tmp_path, resume=True,
+              progress=False)  # a longer budget is a continuation
+    assert r["resumed_from_step"] == 8 and r["steps"] == 16
+
+
+def test_zoo_train_refuses_bad_settings_before_any_work(tmp_path, capsys, monkeypatch):
+    from zoo.cli import main
+
+    monkeypatch.setenv("ZOO_RESULTS_DIR", str(tmp_path / "raw"))
+    out = tmp_path / "ck"
+    for args, msg in [(["--lr", "-1"], "--lr must be a positive number, got -1.0"),
+                      (["--max-minutes", "-1"], "--max-minutes must be a positive number, got -1.0"),
+                      (["--set", "nosuchoption=3"], "lstm has no option 'nosuchoption'; valid --set options: dropout, "
+                                                     "embed_dim, hidden_size, max_length, num_layers")]:
+        assert main(["train", "lstm", "--task", "sst2", "--out", str(out), *args]) == 2
+        err = capsys.readouterr().err.strip()
+        assert msg in err and "\n" not in err and "Traceback" not in err, err
+    assert not out.exists() and not (tmp_path / "raw").exists()
+
+
+def test_the_recorded_command_line_gives_back_the_config():
+    from zoo.cli import build_parser
+    from zoo.commands.train import config_from_args
+    from zoo.harness.train.text import command_line, text_config
+
+    cfg = text_config("sst2", lr=0.003, clip_norm=None, max_minutes=2.5, batch_size=8, schedule="cosine", seed=4)
+    run = {"model": "lstm", "task": "sst2", "pretrained": False, "limit": 100, "val_limit": None, "threads": None,
+           "overrides": {"hidden_size": 32}}
+    line = command_line(cfg, run, world=1)
+    assert line.startswith("zoo train lstm --task sst2 --limit 100 --set hidden_size=32 --lr 0.003 --schedule cosine")
+    args = build_parser().parse_args(line.split()[1:])
+    assert config_from_args(args, "sst2") == cfg and args.limit == 100 and args.set == ["hidden_size=32"]
+    assert command_line(text_config("sst2"), run, world=2).startswith("torchrun --nproc_per_node 2 -m zoo train lstm")

@@ -124,13 +124,14 @@ def reduce_floats(values: Sequence[float], info: DistInfo, op: str = "sum") -> l
 def data_parallel(module: torch.nn.Module, info: DistInfo, device: torch.device) -> torch.nn.Module:
     """``module`` under DistributedDataParallel when running under torchrun (itself otherwise): rank 0's
     parameters and buffers are broadcast now, and gradients are averaged over the processes during backward.
-    ``find_unused_parameters``: a step may leave some parameters out of the graph (a QA model's pooler)."""
+    ``static_graph``: every step uses the same parameters, and DDP finds once those a model leaves out of
+    its graph (a QA model's pooler), without ``find_unused_parameters``' search at every step."""
     if not info.enabled:
         return module
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [device.index] if device.type == "cuda" else None
-    return DistributedDataParallel(module, device_ids=ids, find_unused_parameters=True)
+    return DistributedDataParallel(module, device_ids=ids, static_graph=True)
 
 
 def barrier(info: DistInfo) -> None:

@@ -25,6 +25,13 @@ import time
 import uuid
 from typing import Any, Iterator, Sequence
 
+import torch
+
+from ..errors import UserError
+from ..models.base import RANDOM_INIT
+from ..results import append_row, check_appendable, make_row, raw_path
+from .common import DATASET, digits
+
 STUDIES = ("activations", "ff_vs_recurrent", "learning_rate", "metrics", "gd_variants", "regularization",
            "local_minima")
 DEFAULT_SEEDS = (0, 1, 2)
@@ -33,16 +40,12 @@ TOPIC = "studies"
 
 def study_module(name: str):
     if name not in STUDIES:
-        from ..errors import UserError
-
         raise UserError(f"unknown study {name!r}; expected one of {', '.join(STUDIES)} or all")
     return importlib.import_module(f"{__name__}.{name}")
 
 
 @contextlib.contextmanager
 def one_thread() -> Iterator[None]:
-    import torch
-
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -58,18 +61,10 @@ def new_run_id() -> str:
 def run_study(name: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, scale: str = "full", write: bool = True,
               run_id: str | None = None, command: str | None = None) -> list[dict[str, Any]]:
     """Run one study; return its raw rows (appended to results/raw/studies.jsonl when ``write``)."""
-    from ..models.base import RANDOM_INIT
-    from ..results import append_row, make_row, raw_path
-    from .common import DATASET, digits
-
     mod = study_module(name)
     if scale not in mod.SCALES:
-        from ..errors import UserError
-
         raise UserError(f"unknown scale {scale!r}; expected one of {', '.join(mod.SCALES)}")
     if write:
-        from ..results import check_appendable
-
         check_appendable(raw_path(TOPIC))
     run_id = run_id or new_run_id()
     t0 = time.perf_counter()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch.nn import functional as F
 
-from ..harness.train import train
+from ..harness.train import TrainConfig, train
 from .common import accuracy, build, digits, first_reaching, record
 
 TITLE = "Activations in a deep MLP"
@@ -30,9 +30,9 @@ def run(seeds, scale: str = "full") -> list[dict]:
     out = []
     for init, act, seed in ((i, a, s) for i in c["inits"] for a in ACTIVATIONS for s in seeds):
         model = build("mlp", seed, activation=act, depth=c["depth"], width=c["width"], init=init)
-        r = train(model, data.train.pair, loss_fn=F.cross_entropy, optimizer="sgd", lr=c["lr"],
-                  batch_size=c["batch_size"], epochs=c["epochs"], val_data=data.val.pair, seed=seed,
-                  log_grad_norm=True, record_steps=True, progress=False, desc=f"activations {act}")
+        cfg = TrainConfig(optimizer="sgd", lr=c["lr"], batch_size=c["batch_size"], epochs=c["epochs"], seed=seed)
+        r = train(model, data.train.pair, cfg, loss_fn=F.cross_entropy, val_data=data.val.pair, log_grad_norm=True,
+                  record_steps=True, progress=False, desc=f"activations {act}")
         val_acc = [h["val_accuracy"] for h in r["history"]]
         early = [s["grad_norm_first"] for s in r["steps_log"][: c["early_steps"]]]
         out.append(record(

@@ -16,6 +16,9 @@ from typing import Any, Sequence
 
 import torch
 
+from ..harness.train import set_seed
+from ..registry import create_model
+
 DATASET = "sklearn-digits (UCI optdigits 8x8, 1797 images)"
 SPLIT_SEED = 0
 
@@ -43,17 +46,15 @@ class Digits:
 
 @functools.cache
 def digits() -> Digits:
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # deferred: scikit-learn is heavy
     from sklearn.model_selection import train_test_split
-
-    import zoo
 
     d = load_digits()
     sha = hashlib.sha256(d.data.astype("float64").tobytes() + d.target.astype("int64").tobytes()).hexdigest()
     idx = list(range(len(d.target)))
     tr, rest = train_test_split(idx, test_size=0.4, stratify=d.target, random_state=SPLIT_SEED)
     va, te = train_test_split(rest, test_size=0.5, stratify=d.target[rest], random_state=SPLIT_SEED)
-    pre = zoo.create_model("mlp").preprocess  # the spec's scaling (pixel / 16)
+    pre = create_model("mlp").preprocess  # the spec's scaling (pixel / 16)
 
     def split(ids: Sequence[int]) -> Split:
         x = pre(list(d.data[ids])).inputs
@@ -64,11 +65,8 @@ def digits() -> Digits:
 
 def build(name: str, seed: int, **overrides):
     """A registered model with its weights initialized from ``seed``."""
-    import zoo
-    from zoo.harness.train import set_seed
-
     set_seed(seed)
-    return zoo.create_model(name, **overrides)
+    return create_model(name, **overrides)
 
 
 @torch.no_grad()

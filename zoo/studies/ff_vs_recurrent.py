@@ -16,11 +16,14 @@ Measured: test accuracy, parameter count, training time (s, one thread).
 
 from __future__ import annotations
 
+from collections import Counter
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..harness.train import train
+from ..datasets.text import dataset_sha256, read_split
+from ..harness.train import TrainConfig, set_seed, train
 from .common import Split, accuracy, build, digits, n_params, record
 
 TITLE = "Feed-forward vs recurrent"
@@ -49,9 +52,10 @@ def run(seeds, scale: str = "full") -> list[dict]:
         for name, overrides in MODELS.items():
             for seed in seeds:
                 model = build(name, seed, **overrides)
-                r = train(model, tr.pair, loss_fn=F.cross_entropy, optimizer="adam", lr=c["lr"],
-                          batch_size=c["batch_size"], epochs=c["epochs"], val_data=va.pair, seed=seed,
-                          progress=False, desc=f"{name} {task}")
+                cfg = TrainConfig(optimizer="adam", lr=c["lr"], batch_size=c["batch_size"], epochs=c["epochs"],
+                                  seed=seed)
+                r = train(model, tr.pair, cfg, loss_fn=F.cross_entropy, val_data=va.pair, progress=False,
+                          desc=f"{name} {task}")
                 out.append(record(
                     {"task": task, "arch": name, **overrides, "optimizer": "adam", "lr": c["lr"],
                      "batch_size": c["batch_size"], "epochs": c["epochs"], "permutation_seed": PERMUTATION_SEED},
@@ -113,10 +117,6 @@ def _encode(sentences, vocab: dict[str, int], shuffle: bool) -> tuple[torch.Tens
 
 def sst2_tensors(shuffle: bool) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """SST-2 train/test as (token ids, lengths, labels); words shuffled within each sentence when ``shuffle``."""
-    from collections import Counter
-
-    from ..datasets.text import read_split
-
     train_cols, test_cols = read_split("sst2", "train"), read_split("sst2", "test")
     counts = Counter(w for s in train_cols["sentence"] for w in s.split())
     vocab = {w: i + 2 for i, w in enumerate(sorted(w for w, c in counts.items() if c >= SST2_MIN_COUNT))}
@@ -142,9 +142,6 @@ def _sst2_accuracy(model, data) -> float:
 
 
 def run_sst2(seeds, c: dict) -> list[dict]:
-    from ..harness.train import set_seed
-    from ..datasets.text import dataset_sha256
-
     sha = dataset_sha256("sst2", "train") + "+" + dataset_sha256("sst2", "test")
     out = []
     for task, shuffle in (("SST-2: words in order", False), ("SST-2: words shuffled", True)):
@@ -154,9 +151,9 @@ def run_sst2(seeds, c: dict) -> list[dict]:
             for seed in seeds:
                 set_seed(seed)
                 model = cls(data["vocab_size"])
-                r = train(model, train_data, step_fn=_sst2_step, optimizer="adam", lr=c["sst2_lr"],
-                          batch_size=c["batch_size"], epochs=c["sst2_epochs"], seed=seed, progress=False,
-                          desc=f"{name} {task}")
+                cfg = TrainConfig(optimizer="adam", lr=c["sst2_lr"], batch_size=c["batch_size"],
+                                  epochs=c["sst2_epochs"], seed=seed)
+                r = train(model, train_data, cfg, step_fn=_sst2_step, progress=False, desc=f"{name} {task}")
                 out.append(record(
                     {"task": task, "arch": name, "dim": 64, "hidden": 64, "optimizer": "adam", "lr": c["sst2_lr"],
                      "batch_size": c["batch_size"], "epochs": c["sst2_epochs"], "shuffle_seed": SST2_SHUFFLE_SEED,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from torch.nn import functional as F
 
-from ..harness.train import train
+from ..harness.train import TrainConfig, train
 from .common import accuracy, build, digits, record
 
 TITLE = "Learning rate vs convergence (plain SGD)"
@@ -46,9 +46,9 @@ def run(seeds, scale: str = "full") -> list[dict]:
     for lr in RATES:
         for seed in seeds:
             model = build("mlp", seed, activation="relu", depth=c["depth"], width=c["width"], init="auto")
-            r = train(model, data.train.pair, loss_fn=F.cross_entropy, optimizer="sgd", lr=lr,
-                      batch_size=c["batch_size"], epochs=c["epochs"], seed=seed, record_steps=True,
-                      progress=False, desc=f"lr {lr}")
+            cfg = TrainConfig(optimizer="sgd", lr=lr, batch_size=c["batch_size"], epochs=c["epochs"], seed=seed)
+            r = train(model, data.train.pair, cfg, loss_fn=F.cross_entropy, record_steps=True, progress=False,
+                      desc=f"lr {lr}")
             steps = r["steps_log"]
             window = -(-len(data.train) // c["batch_size"])  # steps per epoch
             run_loss = _running([s["loss"] for s in steps], window)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from ..harness.train import train
+from ..harness.train import TrainConfig, train
 from .common import build, digits, record
 
 TITLE = "Classification metrics (scikit-learn)"
@@ -22,7 +22,7 @@ SCALES = {
 
 def scores(y_true, y_pred, num_classes: int = 10) -> dict:
     """sklearn's accuracy, macro and per-class precision/recall/F1 and the confusion matrix."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support  # deferred: heavy
 
     labels = list(range(num_classes))
     p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
@@ -42,9 +42,10 @@ def run(seeds, scale: str = "full") -> list[dict]:
     out = []
     for seed in seeds:
         model = build("mlp", seed, activation="relu", depth=c["depth"], width=c["width"], init="auto")
-        r = train(model, data.train.pair, loss_fn=F.cross_entropy, optimizer="adam", lr=c["lr"],
-                  batch_size=c["batch_size"], epochs=c["epochs"], val_data=data.val.pair, patience=c["patience"],
-                  seed=seed, progress=False, desc="metrics")
+        cfg = TrainConfig(optimizer="adam", lr=c["lr"], batch_size=c["batch_size"], epochs=c["epochs"],
+                          patience=c["patience"], seed=seed)
+        r = train(model, data.train.pair, cfg, loss_fn=F.cross_entropy, val_data=data.val.pair, progress=False,
+                  desc="metrics")
         with torch.no_grad():
             pred = model(data.test.x).argmax(1)
         out.append(record(

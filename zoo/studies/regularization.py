@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from ..harness.train import train
+from ..harness.train import TrainConfig, train
 from .common import Split, accuracy, build, digits, record
 
 TITLE = "Regularization"
@@ -50,9 +50,10 @@ def run(seeds, scale: str = "full") -> list[dict]:
         for seed in seeds:
             model = build("mlp", seed, activation="relu", depth=c["depth"], width=c["width"], init="auto",
                           dropout=reg.get("dropout", 0.0))
-            r = train(model, train_split.pair, loss_fn=F.cross_entropy, optimizer="momentum", lr=c["lr"],
-                      batch_size=c["batch_size"], epochs=c["epochs"], l1=reg.get("l1", 0.0), l2=reg.get("l2", 0.0),
-                      seed=seed, progress=False, desc=f"regularization {name}")
+            cfg = TrainConfig(optimizer="momentum", lr=c["lr"], batch_size=c["batch_size"], epochs=c["epochs"],
+                              l1=reg.get("l1", 0.0), l2=reg.get("l2", 0.0), seed=seed)
+            r = train(model, train_split.pair, cfg, loss_fn=F.cross_entropy, progress=False,
+                      desc=f"regularization {name}")
             tr, te = accuracy(model, train_split), accuracy(model, data.test)
             out.append(record(
                 {"regularization": name, **reg, "train_items": c["subset"], "width": c["width"], "depth": c["depth"],
