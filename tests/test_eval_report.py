@@ -12,10 +12,10 @@ def _lite0_row(correct1=180, correct5=197, n=200):
            "measured": 100 * correct1 / n, "delta_pp": 100 * correct1 / n - 74.83, "tolerance_pp": 6.14,
            "outside_tolerance": True, "reference_comparable": False}
     return make_row("eval", model="efficientnet_lite0", weights="5793" + "0" * 60, dataset="imagenet_sample_dev",
-                    dataset_sha256="ab" * 32, task="image-classification",
+                    dataset_sha256="ab" * 32, task="image-classification", n=n,
                     settings={"preprocess": "resize(256, bicubic) -> ...", "limit": None, "checkpoint": None},
-                    metrics={"n": n, "correct1": correct1, "correct5": correct5, "top1": 100 * correct1 / n,
-                             "top5": 100 * correct5 / n, "images_per_s": 12.5}, references=[ref])
+                    metrics={"correct1": correct1, "correct5": correct5, "top1": 100 * correct1 / n,
+                             "top5": 100 * correct5 / n, "items_per_s": 12.5}, references=[ref])
 
 
 def test_imagenet_table_measured_and_not_measured():

@@ -38,7 +38,8 @@ def _speed(model, device, bs, items_s, p50, *, weights="random-init", dtype="fp3
                    metrics={"items_per_s": items_s, "p50_ms": p50, "p90_ms": p50 * 1.1, "p99_ms": p50 * 1.3,
                             "peak_mem_mib": 512.0, "params": 25_557_032, "flops_per_item": 8_200_000_000,
                             "achieved_tflops": 8.2e9 * items_s / 1e12, "share_of_peak": 0.25, **metrics},
-                   task=task, status="ok", device=device,
+                   task=task, status="ok", device=device, key=f"{model}-{device}-{bs}-{dtype}-{backend}",
+                   command=f"zoo bench {model} --device {device} --batch-size {bs}",
                    scenario="SingleStream" if bs == 1 else "Offline", backend_used=f"{backend}+{dtype}", flags=[])
     row.update(machine=machine, time=time, commit="c0ffee1234567890")
     return row
@@ -47,12 +48,14 @@ def _speed(model, device, bs, items_s, p50, *, weights="random-init", dtype="fp3
 def _acc(model, top1, weights, time="2026-11-25T11:00:00+00:00", task="image-classification", **metrics):
     """A row shaped like zoo eval's (image classification) or the NLP evaluator's (other tasks)."""
     if task == "image-classification":
-        m = {"top1": top1, "top5": min(100.0, top1 + 10), "correct1": round(top1 * 2), "n": 200,
-             "correct5": round(min(100.0, top1 + 10) * 2), "skipped": 0, "seconds": 4.0, "images_per_s": 50.0}
-        dataset, settings = "imagenet_sample_dev", {"batch_size": 32, "device": "cpu", "limit": None}
+        m = {"top1": top1, "top5": min(100.0, top1 + 10), "correct1": round(top1 * 2),
+             "correct5": round(min(100.0, top1 + 10) * 2), "seconds": 4.0, "items_per_s": 50.0}
+        dataset, settings, n = "imagenet_sample_dev", {"batch_size": 32, "device": "cpu", "limit": None}, 200
     else:
-        m, dataset, settings = metrics, "SST-2 (sentence level, Kim 2014 split) test", {"task": "sst2", "split": "test"}
-    row = make_row("eval", model=model, weights=weights, dataset=dataset, metrics=m, task=task, settings=settings)
+        m, dataset, settings = metrics, "SST-2 (sentence level, Kim 2014 split) test", {"data": "sst2", "split": "test"}
+        n = 1821
+    row = make_row("eval", model=model, weights=weights, dataset=dataset, metrics=m, task=task, settings=settings,
+                   n=n, skipped=0)
     row.update(machine=CPU, time=time, commit="c0ffee1234567890")
     return row
 
@@ -63,7 +66,7 @@ def write_rows(raw: Path) -> None:
         _speed("resnet50", "cpu", 8, 60.0, 130.0),
         _speed("resnet50", "cpu", 8, 62.0, 128.0, time="2026-11-25T12:00:00+00:00"),  # a later run, same key
         _speed("resnet50", "cuda", 256, 19000.0, 13.0, dtype="bf16", machine=GPU,
-               error={"rel_l2": 0.0042, "top1_agreement": 0.875, "error_items": 8}),
+               output_deviation={"rel_l2": 0.0042, "top1_agreement": 0.875, "error_items": 8}),
         _speed("efficientnet_lite0", "cpu", 1, 90.0, 11.0, weights=SHA_A, latencies_ms=[10.0, 11.0, 11.5, 12.0, 20.0]),
         _speed("efficientnet_lite0", "cuda", 256, 25000.0, 10.0, weights=SHA_A, machine=GPU),
     ]:
@@ -343,14 +346,14 @@ def test_accuracy_row_choice_prefers_full_test_evaluations(tmp_path):
     append_row(raw / "speed.jsonl", _speed("bilstm", "cpu", 1, 100.0, 10.0, weights=SHA_A,
                                                     task="text-classification"))
     full = _acc("bilstm", None, SHA_A, task="text-classification", accuracy=80.0)
-    full["settings"] = {"task": "sst2", "split": "test", "limit": None}
+    full["settings"] = {"data": "sst2", "split": "test", "limit": None}
     limited = _acc("bilstm", None, SHA_A, time="2026-11-25T12:30:00+00:00", task="text-classification", accuracy=95.0)
-    limited["settings"] = {"task": "sst2", "split": "test", "limit": 20}
+    limited["settings"] = {"data": "sst2", "split": "test", "limit": 20}
     dev = _acc("bilstm", None, SHA_A, time="2026-11-25T12:40:00+00:00", task="text-classification", accuracy=85.0)
-    dev["settings"] = {"task": "sst2", "split": "dev", "limit": None}
+    dev["settings"] = {"data": "sst2", "split": "dev", "limit": None}
     other = _acc("bilstm", None, SHA_B, time="2026-11-25T12:50:00+00:00", task="text-classification", accuracy=99.0)
     for r in (full, limited, dev, other):
-        append_row(raw / "nlp.jsonl", r)
+        append_row(raw / "eval.jsonl", r)
     (e,), _ = entries(read_all(raw))
     assert e["score"] == 80.0 and e["score_weights"] == "same" and e["task"] == "text-classification"
 
@@ -409,3 +412,78 @@ def _rows(raw: Path) -> dict:
     from zoo.results import read_all
 
     return read_all(raw)
+
+
+def _all_files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _changed_rows(raw: Path) -> None:
+    """Rows that change the leaderboard table, CSV, index and plots at once."""
+    append_row(raw / "speed.jsonl", _speed("vgg16", "cpu", 1, 5.0, 200.0, time="2026-11-26T10:00:00+00:00"))
+    append_row(raw / "eval.jsonl", _acc("vgg16", 71.6, SHA_B, time="2026-11-26T11:00:00+00:00"))
+
+
+def test_report_is_all_or_nothing_when_a_target_cannot_be_written(raw, capsys):
+    """Issue 13 (3): one target that cannot be written -> results/ (README included) byte-identical."""
+    out = raw.parent
+    readme = out.parent / "README.md"
+    from zoo.report.readme_excerpt import END, START
+
+    readme.write_text(f"# p\n\n{START}\nold\n{END}\n")
+    report(raw, out, modules=ONLY, readme=readme)
+    _changed_rows(raw)
+    before, readme_before = _all_files(out), readme.read_bytes()
+    (out / "plots" / "latency_vgg16.png").mkdir(parents=True)  # a folder where a new plot must go
+    before_dirs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_dir())
+    assert main(["report", "--raw", str(raw), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nothing was written" in err
+    assert _all_files(out) == before and readme.read_bytes() == readme_before
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_dir()) == before_dirs
+
+
+def test_report_rolls_back_when_a_replace_fails_half_way(raw, monkeypatch):
+    """A failure after some files were already swapped in puts every one of them back."""
+    import os as os_module
+
+    import zoo.report._commit as commit
+
+    out = raw.parent
+    report(raw, out, modules=ONLY)
+    (out / "leaderboard.md").write_text((out / "leaderboard.md").read_text() + "stale\n")  # one more to restore
+    _changed_rows(raw)
+    before = _all_files(out)
+    calls = {"n": 0}
+    real_replace = os_module.replace
+
+    def flaky_replace(src, dst):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise PermissionError(13, "Permission denied", str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(commit.os, "replace", flaky_replace)
+    from zoo.errors import UserError
+
+    with pytest.raises(UserError, match="nothing was changed"):
+        report(raw, out, modules=ONLY)
+    assert calls["n"] > 4  # the rollback ran (it uses os.replace too)
+    monkeypatch.undo()
+    assert _all_files(out) == before
+    assert not [p for p in out.rglob(".*") if p.suffix in (".tmp", ".bak")]
+
+
+@pytest.mark.skipif(__import__("os").geteuid() == 0, reason="root writes into read-only folders")
+def test_report_with_a_read_only_folder_changes_nothing(raw):
+    out = raw.parent
+    report(raw, out, modules=ONLY)
+    _changed_rows(raw)
+    before = _all_files(out)
+    (out / "plots").chmod(0o555)
+    try:
+        with pytest.raises(Exception, match="nothing was changed"):
+            report(raw, out, modules=ONLY)
+    finally:
+        (out / "plots").chmod(0o755)
+    assert _all_files(out) == before

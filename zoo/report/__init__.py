@@ -6,10 +6,10 @@
 
 Topic modules ``zoo/report/<topic>.py`` (see base.py) are discovered with pkgutil; the joined leaderboard
 (leaderboard.py) comes first. Everything is rendered into a staging folder first, so a failing topic
-module or a corrupt raw file leaves results/ untouched; then only files whose bytes changed are replaced
-(atomically), and files that an earlier run generated but this run does not are removed. Which files zoo
-generated is recorded in ``results/.generated``: files zoo did not generate are never removed or
-overwritten.
+module or a corrupt raw file leaves results/ untouched; then the files whose bytes changed are replaced and
+files that an earlier run generated but this run does not are removed, all or nothing (_commit.py): if one
+target cannot be written, results/ (and the README) stay byte-identical. Which files zoo generated is
+recorded in ``results/.generated``: files zoo did not generate are never removed or overwritten.
 """
 
 from __future__ import annotations
@@ -26,7 +26,13 @@ from types import ModuleType
 from typing import Any
 
 from ..errors import UserError
+from ..results import CorruptResultsError, raw_dir, read_all
+from . import leaderboard
+from ._commit import commit_files
 from .base import GENERATED, Table, fmt, provenance
+from .plots import normalize_png, png_title
+from .readme_excerpt import updated_readme
+from .render import check_slug, to_csv, to_markdown
 
 MANIFEST = ".generated"
 INDEX = "README.md"
@@ -52,8 +58,6 @@ class ReportResult:
 
 def topic_modules() -> list[ModuleType]:
     """The leaderboard, then every ``zoo/report/<topic>.py`` with a ``tables`` function, by name."""
-    from . import leaderboard
-
     mods = [leaderboard]
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
         if info.name.startswith("_") or info.name in _NOT_TOPICS:
@@ -69,8 +73,6 @@ def _topic_name(mod: ModuleType) -> str:
 
 
 def _read_rows(raw: Path) -> dict[str, list[dict[str, Any]]]:
-    from ..results import CorruptResultsError, read_all
-
     if not raw.is_dir():
         raise UserError(f"no raw results folder at {raw}: run `zoo bench`, `zoo eval` or `zoo study` first, "
                         "or pass --raw DIR")
@@ -99,7 +101,7 @@ def _manifest(out: Path) -> tuple[list[str], str | None]:
 
 
 def _manifest_text(paths: list[str]) -> str:
-    import matplotlib
+    import matplotlib  # deferred: heavy
 
     lines = [f"# {GENERATED}", "# files written by `zoo report`; only these are ever replaced or removed by it",
              f"# matplotlib {matplotlib.__version__}"]
@@ -110,7 +112,7 @@ def _is_generated(path: Path) -> bool:
     """Whether an existing file carries zoo's generated marker (a text first line, or a PNG Comment)."""
     try:
         if path.suffix.lower() == ".png":
-            from PIL import Image
+            from PIL import Image  # deferred: heavy
 
             with Image.open(path) as im:
                 return im.info.get("Comment") == GENERATED
@@ -120,78 +122,62 @@ def _is_generated(path: Path) -> bool:
         return False
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _render_tables(mod: ModuleType, rows, stage: Path, seen: dict[str, str]) -> list[Table]:
+    """Write one topic module's tables to ``stage`` as .md and .csv; ``seen``: slug -> topic so far."""
+    topic = _topic_name(mod)
     try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a generated file gets the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        tables = list(mod.tables(rows))
+    except Exception as e:
+        raise RuntimeError(f"report topic module {mod.__name__}: tables() failed: {e}") from e
+    for t in tables:
+        check_slug(t.slug)
+        if t.slug in seen or t.slug.lower() == INDEX.lower().removesuffix(".md"):
+            raise RuntimeError(f"table slug {t.slug!r} from {topic} is already used by {seen.get(t.slug, 'the index')}")
+        seen[t.slug] = topic
+        (stage / f"{t.slug}.md").write_text(to_markdown(t), encoding="utf-8", newline="\n")
+        (stage / f"{t.slug}.csv").write_text(to_csv(t), encoding="utf-8", newline="\n")
+    return tables
+
+
+def _render_plots(mod: ModuleType, rows, stage: Path, plot_owner: dict[str, str]) -> None:
+    """Run one topic module's plots() into stage/plots; check what it wrote; normalize the PNGs."""
+    plot_dir = stage / PLOTS_DIR
+    before = {p for p in plot_dir.rglob("*")} if plot_dir.exists() else set()
+    try:
+        returned = list(mod.plots(rows, plot_dir) or [])
+    except Exception as e:
+        raise RuntimeError(f"report topic module {mod.__name__}: plots() failed: {e}") from e
+    for p in returned:
+        if not Path(p).resolve().is_relative_to(plot_dir.resolve()):
+            raise RuntimeError(f"{mod.__name__}.plots() wrote {p} outside the folder it was given")
+        if Path(p) in before:
+            rel = Path(p).relative_to(stage).as_posix()
+            raise RuntimeError(f"{mod.__name__}.plots() overwrote {rel}, made by {plot_owner.get(rel)}: "
+                               "plot file names must be unique across topic modules")
+    for p in sorted(set(plot_dir.rglob("*")) - before if plot_dir.exists() else []):
+        if p.is_file():
+            plot_owner[p.relative_to(stage).as_posix()] = _topic_name(mod)
+            if p.suffix.lower() == ".png":  # marker in, dates and software versions out
+                try:
+                    p.write_bytes(normalize_png(p.read_bytes()))
+                except ValueError as e:
+                    raise RuntimeError(f"{mod.__name__}.plots() wrote {p.name}, which is not a PNG: {e}") from e
 
 
 def _render_all(rows, stage: Path, raw: Path, out: Path, result: ReportResult, modules) -> None:
-    from .plots import normalize_png, png_title
-    from .render import check_slug, to_csv, to_markdown
-
     made: list[tuple[Table, str]] = []
     seen: dict[str, str] = {}
-    plot_dir = stage / PLOTS_DIR
     plot_owner: dict[str, str] = {}
     for mod in modules:
-        topic = _topic_name(mod)
-        try:
-            tables = list(mod.tables(rows))
-        except Exception as e:
-            raise RuntimeError(f"report topic module {mod.__name__}: tables() failed: {e}") from e
-        for t in tables:
-            check_slug(t.slug)
-            if t.slug in seen or t.slug.lower() == INDEX.lower().removesuffix(".md"):
-                raise RuntimeError(f"table slug {t.slug!r} from {topic} is already used by {seen.get(t.slug, 'the index')}")
-            seen[t.slug] = topic
-            (stage / f"{t.slug}.md").write_text(to_markdown(t), encoding="utf-8", newline="\n")
-            (stage / f"{t.slug}.csv").write_text(to_csv(t), encoding="utf-8", newline="\n")
-            made.append((t, topic))
+        made += [(t, _topic_name(mod)) for t in _render_tables(mod, rows, stage, seen)]
         if callable(getattr(mod, "plots", None)):
-            before = {p for p in plot_dir.rglob("*")} if plot_dir.exists() else set()
-            try:
-                returned = list(mod.plots(rows, plot_dir) or [])
-            except Exception as e:
-                raise RuntimeError(f"report topic module {mod.__name__}: plots() failed: {e}") from e
-            for p in returned:
-                if not Path(p).resolve().is_relative_to(plot_dir.resolve()):
-                    raise RuntimeError(f"{mod.__name__}.plots() wrote {p} outside the folder it was given")
-                if Path(p) in before:
-                    rel = Path(p).relative_to(stage).as_posix()
-                    raise RuntimeError(f"{mod.__name__}.plots() overwrote {rel}, made by {plot_owner.get(rel)}: "
-                                       "plot file names must be unique across topic modules")
-            for p in sorted(set(plot_dir.rglob("*")) - before if plot_dir.exists() else []):
-                if p.is_file():
-                    plot_owner[p.relative_to(stage).as_posix()] = topic
-                    if p.suffix.lower() == ".png":  # marker in, dates and software versions out
-                        try:
-                            p.write_bytes(normalize_png(p.read_bytes()))
-                        except ValueError as e:
-                            raise RuntimeError(f"{mod.__name__}.plots() wrote {p.name}, which is not a PNG: {e}") from e
+            _render_plots(mod, rows, stage, plot_owner)
     result.tables = [t.slug for t, _ in made]
     result.plots = sorted(plot_owner)
-    (stage / INDEX).write_text(_index(rows, made, plot_owner, stage, raw, out, png_title), encoding="utf-8",
-                               newline="\n")
+    (stage / INDEX).write_text(_index(rows, made, plot_owner, stage, raw, out), encoding="utf-8", newline="\n")
 
 
-def _index(rows, made, plot_owner, stage: Path, raw: Path, out: Path, png_title) -> str:
+def _index(rows, made, plot_owner, stage: Path, raw: Path, out: Path) -> str:
     try:
         raw_link = Path(os.path.relpath(raw.resolve(), out.resolve())).as_posix()
     except ValueError:  # another drive (Windows)
@@ -221,19 +207,20 @@ def _index(rows, made, plot_owner, stage: Path, raw: Path, out: Path, png_title)
     for rel, topic in sorted(plot_owner.items()):
         caption = png_title(stage / rel) if rel.endswith(".png") else ""
         lines.append(f"- [{rel}]({rel}) — {' '.join(caption.split()) or Path(rel).stem}; `zoo/report/{topic}.py`")
-    lines += ["", "## Raw rows", ""]
+    return "\n".join(lines + ["", "## Raw rows", ""] + _raw_section(rows, raw_link)) + "\n"
+
+
+def _raw_section(rows, raw_link: str) -> list[str]:
     if not rows:
-        lines.append("_No raw files yet._")
-    else:
-        lines += ["| file | rows | kinds | models | dates (UTC) |", "|---|---:|---|---:|---|"]
-        for topic, rs in sorted(rows.items()):
-            kinds = ", ".join(sorted({str(r.get("kind")) for r in rs})) or "—"
-            models = len({r.get("model") for r in rs if r.get("model")})
-            times = sorted(str(r["time"])[:10] for r in rs if r.get("time"))
-            dates = f"{times[0]} to {times[-1]}" if times else "—"
-            lines.append(f"| [{topic}.jsonl]({raw_link}/{topic}.jsonl) | {len(rs)} | {kinds} | {models} | {dates} |")
-        lines += ["", "All raw rows together:", ""] + [f"- {p}" for p in provenance([r for v in rows.values() for r in v])]
-    return "\n".join(lines) + "\n"
+        return ["_No raw files yet._"]
+    lines = ["| file | rows | kinds | models | dates (UTC) |", "|---|---:|---|---:|---|"]
+    for topic, rs in sorted(rows.items()):
+        kinds = ", ".join(sorted({str(r.get("kind")) for r in rs})) or "—"
+        models = len({r.get("model") for r in rs if r.get("model")})
+        times = sorted(str(r["time"])[:10] for r in rs if r.get("time"))
+        dates = f"{times[0]} to {times[-1]}" if times else "—"
+        lines.append(f"| [{topic}.jsonl]({raw_link}/{topic}.jsonl) | {len(rs)} | {kinds} | {models} | {dates} |")
+    return lines + ["", "All raw rows together:", ""] + [f"- {p}" for p in provenance([r for v in rows.values() for r in v])]
 
 
 def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None = None, *,
@@ -242,9 +229,8 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
     """Regenerate ``out`` (default: the parent of ``raw``) from the rows under ``raw`` (default:
     zoo.results.raw_dir()). With ``check=True`` nothing is written and ``problems`` lists every file that
     is missing, differs or is stale. ``modules``: the topic modules to render (default: topic_modules()).
-    ``readme``: a README whose leaderboard excerpt block (readme_excerpt.py) is refreshed (or checked) too."""
-    from ..results import raw_dir
-
+    ``readme``: a README whose leaderboard excerpt block (readme_excerpt.py) is refreshed (or checked) too.
+    Writing is all or nothing: when one file cannot be written, none is changed (UserError)."""
     raw = Path(raw) if raw is not None else raw_dir()
     out = Path(out) if out is not None else raw.parent
     rows = _read_rows(raw)
@@ -253,59 +239,65 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
     with tempfile.TemporaryDirectory(prefix="zoo-report-") as tmp:
         stage = Path(tmp)
         _render_all(rows, stage, raw, out, result, topic_modules() if modules is None else modules)
-        new_paths = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
-        result.generated = new_paths
-        import matplotlib
-
-        for rel in new_paths:
-            dest = out / rel
-            data = (stage / rel).read_bytes()
-            if dest.is_file() and dest.read_bytes() == data:
-                continue
-            result.written.append(rel)
-            if not check:
-                continue
-            if not dest.exists():
-                result.problems.append(f"{rel}: missing (zoo report would create it)")
-            elif rel.endswith(".png") and old_mpl != matplotlib.__version__:
-                result.warnings.append(f"{rel}: differs, but it was made with matplotlib {old_mpl} and this is "
-                                       f"{matplotlib.__version__}: plot bytes not compared")
-            else:
-                result.problems.append(f"{rel}: differs from what the raw rows give{_first_difference(dest, data)}")
-        result.removed = sorted(p for p in set(old_paths) - set(new_paths) if (out / p).is_file())
-        readme_problem = None
-        if readme is not None:
-            from .readme_excerpt import refresh
-
-            readme_problem = refresh(Path(readme), rows, check=True)
+        result.generated = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+        result.removed = sorted(p for p in set(old_paths) - set(result.generated) if (out / p).is_file())
+        new_readme = updated_readme(Path(readme), rows) if readme is not None else None
         if check:
-            result.problems += [f"{p}: stale (generated earlier, no longer made from the rows)" for p in result.removed]
-            if readme_problem:
-                result.problems.append(readme_problem)
-            if not (out / MANIFEST).is_file():
-                result.problems.append(f"{MANIFEST}: missing")
-            elif old_paths != new_paths:
-                result.problems.append(f"{MANIFEST}: lists other files than zoo report generates")
+            _check(result, stage, out, old_paths, old_mpl, readme, new_readme)
             return result
-        # Refuse before writing anything when a file zoo would replace was not made by zoo.
-        owned = set(old_paths)
-        foreign = [rel for rel in result.written
-                   if (out / rel).exists() and rel not in owned and not _is_generated(out / rel)]
-        if foreign:
-            raise UserError(f"{out / foreign[0]} exists and was not generated by zoo report; move it aside "
-                            f"(nothing was written){f' ({len(foreign) - 1} more)' if len(foreign) > 1 else ''}")
-        for rel in result.written:
-            _write_atomic(out / rel, (stage / rel).read_bytes())
-        for rel in result.removed:
-            (out / rel).unlink()
-        _remove_empty_dirs(out, result.removed)
-        manifest = _manifest_text(new_paths).encode()
-        if not (out / MANIFEST).is_file() or (out / MANIFEST).read_bytes() != manifest:
-            _write_atomic(out / MANIFEST, manifest)
-        if readme_problem:
-            refresh(Path(readme), rows, check=False)
-            result.written.append(f"../{Path(readme).name}")
+        result.written = [rel for rel in result.generated if not _same(out / rel, stage / rel)]
+        _write(result, stage, out, old_paths, readme, new_readme)
     return result
+
+
+def _same(dest: Path, new: Path) -> bool:
+    return dest.is_file() and dest.read_bytes() == new.read_bytes()
+
+
+def _check(result: ReportResult, stage: Path, out: Path, old_paths: list[str], old_mpl: str | None,
+           readme, new_readme: str | None) -> None:
+    """Fill ``result.written`` (would be written) and ``result.problems`` (one line per difference)."""
+    import matplotlib  # deferred: heavy
+
+    for rel in result.generated:
+        dest, data = out / rel, (stage / rel).read_bytes()
+        if dest.is_file() and dest.read_bytes() == data:
+            continue
+        result.written.append(rel)
+        if not dest.exists():
+            result.problems.append(f"{rel}: missing (zoo report would create it)")
+        elif rel.endswith(".png") and old_mpl != matplotlib.__version__:
+            result.warnings.append(f"{rel}: differs, but it was made with matplotlib {old_mpl} and this is "
+                                   f"{matplotlib.__version__}: plot bytes not compared")
+        else:
+            result.problems.append(f"{rel}: differs from what the raw rows give{_first_difference(dest, data)}")
+    result.problems += [f"{p}: stale (generated earlier, no longer made from the rows)" for p in result.removed]
+    if new_readme is not None:
+        result.problems.append(f"../{Path(readme).name}: the leaderboard excerpt differs from what the raw rows give")
+    if not (out / MANIFEST).is_file():
+        result.problems.append(f"{MANIFEST}: missing")
+    elif old_paths != result.generated:
+        result.problems.append(f"{MANIFEST}: lists other files than zoo report generates")
+
+
+def _write(result: ReportResult, stage: Path, out: Path, old_paths: list[str], readme, new_readme: str | None) -> None:
+    """Replace the changed files, the manifest and the README excerpt, remove stale files: all or nothing."""
+    owned = set(old_paths)  # refuse before writing anything when a file zoo would replace was not made by zoo
+    foreign = [rel for rel in result.written
+               if (out / rel).exists() and rel not in owned and not _is_generated(out / rel)]
+    if foreign:
+        raise UserError(f"{out / foreign[0]} exists and was not generated by zoo report; move it aside "
+                        f"(nothing was written){f' ({len(foreign) - 1} more)' if len(foreign) > 1 else ''}")
+    writes = {out / rel: (stage / rel).read_bytes() for rel in result.written}
+    manifest = _manifest_text(result.generated).encode()
+    if not (out / MANIFEST).is_file() or (out / MANIFEST).read_bytes() != manifest:
+        writes[out / MANIFEST] = manifest
+    if new_readme is not None:
+        writes[Path(readme)] = new_readme.encode("utf-8")
+    commit_files(writes, [out / rel for rel in result.removed])
+    _remove_empty_dirs(out, result.removed)
+    if new_readme is not None:
+        result.written.append(f"../{Path(readme).name}")
 
 
 def _first_difference(dest: Path, data: bytes) -> str:

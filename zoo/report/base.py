@@ -12,6 +12,8 @@ Both must be deterministic: same rows in, same bytes out (sort explicitly; forma
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,11 @@ class Table:
     # The raw rows the figures come from (optional): the renderer then adds a standard provenance note
     # (machines, date range, commits, weights) made by ``provenance(sources)``.
     sources: list[dict[str, Any]] | None = field(default=None, repr=False)
+
+
+def rows_of_kind(rows: dict[str, list[dict[str, Any]]], *kinds: str) -> list[dict[str, Any]]:
+    """Every row of the given kinds, from every raw file (topics in name order, rows in file order)."""
+    return [r for topic in sorted(rows) for r in rows[topic] if r["kind"] in kinds]
 
 
 def fmt(x: Any, digits: int = 2) -> str:
@@ -68,8 +75,6 @@ def provenance(rows: list[dict[str, Any]]) -> list[str]:
     weights (random-init or sha256) and library versions. Deterministic for the same rows in any order."""
     if not rows:
         return ["no raw rows yet: run the harness that writes this topic's rows, then `zoo report`"]
-    from collections import Counter
-
     times = sorted(str(r["time"]) for r in rows if r.get("time"))
     dates = f"{times[0][:10]} to {times[-1][:10]}" if times else "unrecorded"
     machines = Counter(_machine_label(r.get("machine")) for r in rows)
@@ -92,8 +97,6 @@ def sig(x: Any, n: int = 3) -> str | None:
     For columns whose values span orders of magnitude (FLOPs, TFLOP/s) where fixed decimals print 0.00."""
     if x is None or isinstance(x, bool) or not isinstance(x, (int, float)):
         return None if x is None else str(x)
-    import math
-
     if not math.isfinite(x):
         return str(x)
     if x == 0:

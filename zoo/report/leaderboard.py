@@ -6,8 +6,7 @@ same weights (sha256) as the speed row; when the only score comes from other wei
 with random-init weights, score from a pretrained checkpoint) the two weights columns show it. Rankings are
 per (task, device): a CPU row and a GPU row are never ranked against each other.
 
-Field names are looked up through short alias lists (``_SPEED_KEYS``, ``SCORE_KEYS``) so rows from every
-harness fit; a missing field shows "—" and never raises.
+Fields are read by their schema names (zoo/results/schema.py); a field a row does not have shows "—".
 """
 
 from __future__ import annotations
@@ -17,34 +16,25 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..registry import get_spec
 from .base import Table, sig
 from .plots import latency_plot, pareto_plot
 
-# Task -> score metrics, first present wins (the headline metric of that task's standard benchmark).
-SCORE_KEYS: dict[str, tuple[str, ...]] = {
-    "image-classification": ("top1", "acc1", "top1_acc", "accuracy"),
-    "object-detection": ("map", "map50_95", "mAP", "map_50_95"),
-    "text-classification": ("accuracy", "acc", "f1"),
-    "translation": ("bleu", "sacrebleu", "chrf"),
-    "question-answering": ("f1", "em", "exact_match"),
-    "tabular-classification": ("accuracy", "top1"),
+# Task -> the headline score of its eval rows (metrics key): the metric of that task's standard benchmark.
+HEADLINE: dict[str, str] = {
+    "image-classification": "top1",
+    "object-detection": "map",
+    "text-classification": "accuracy",
+    "translation": "bleu",
+    "question-answering": "f1",
+    "tabular-classification": "accuracy",
 }
-_ANY_SCORE = ("top1", "acc1", "map", "map50_95", "bleu", "f1", "em", "accuracy")
-_SPEED_KEYS: dict[str, tuple[str, ...]] = {
-    "items_per_s": ("items_per_s", "throughput", "items_s", "ips"),
-    "p50": ("p50_ms", "latency_ms_p50", "latency_p50_ms", "p50"),
-    "p90": ("p90_ms", "latency_ms_p90", "latency_p90_ms", "p90"),
-    "p99": ("p99_ms", "latency_ms_p99", "latency_p99_ms", "p99"),
-    "mem": ("peak_mem_mib", "peak_mem_mb", "peak_memory_mb", "mem_mib", "mem_mb"),
-    "params": ("params",),
-    "flops": ("flops_per_item", "flops"),
-    "tflops": ("achieved_tflops", "tflops", "tflop_s"),
-    "pct_peak": ("pct_peak", "pct_of_peak", "peak_pct", "percent_of_peak"),
-    "e2e_items_per_s": ("e2e_items_per_s",),
+# Leaderboard column -> speed row metrics key (schema "speed"); end-to-end figures sit under metrics.stages.
+SPEED_FIELDS: dict[str, str] = {
+    "items_per_s": "items_per_s", "p50": "p50_ms", "p90": "p90_ms", "p99": "p99_ms", "mem": "peak_mem_mib",
+    "params": "params", "flops": "flops_per_item", "tflops": "achieved_tflops", "pct_peak": "share_of_peak",
+    "e2e_items_per_s": "e2e_items_per_s",
 }
-_SAMPLE_KEYS = ("latencies_ms", "times_ms", "latency_samples_ms", "samples_ms")
-_SPEED_KINDS = ("speed", "bench")
-_ACCURACY_KINDS = ("eval", "accuracy")  # zoo eval (vision and text); study/train/frameworks rows are not scores
 # Settings that say how long a measurement ran, not what was measured: not part of a leaderboard key.
 _RUN_LENGTH_SETTINGS = ("warmup", "min_iters", "max_iters", "min_duration_s", "iterations", "iters", "repeats",
                         "rounds", "timing", "policy", "progress", "resume", "retry_errors", "threads_requested",
@@ -52,57 +42,40 @@ _RUN_LENGTH_SETTINGS = ("warmup", "min_iters", "max_iters", "min_duration_s", "i
 # Settings that are part of the key but not worth a word in "other settings" (shown elsewhere, or derived).
 _QUIET_SETTINGS = ("backend_config", "compare", "pretrained", "task")
 _SHOWN_SETTINGS = ("scenario", "batch_size", "dtype", "backend")
-_DATASET_TASK = {"sst2": "text-classification", "sst-2": "text-classification", "multi30k": "translation",
-                 "squad": "question-answering", "coco": "object-detection", "coco128": "object-detection",
-                 "imagenet": "image-classification", "digits": "tabular-classification"}
-
-
 # --- row helpers ------------------------------------------------------------------------------------
 
-def _first(d: dict[str, Any] | None, keys: Iterable[str]) -> Any:
-    d = d or {}
-    for k in keys:
-        v = d.get(k)
-        if v is not None and not isinstance(v, (dict, list)):
-            return v
-    return None
+def _number(v: Any) -> float | int | None:
+    return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
 
 
 def speed_value(row: dict[str, Any], field: str) -> Any:
-    """A speed figure by leaderboard name (``items_per_s``, ``p50``, ``mem``, ...), from metrics, the
-    metrics' ``stages`` (end-to-end timings), then the row itself."""
-    keys = _SPEED_KEYS[field]
+    """A speed figure by leaderboard column (``items_per_s``, ``p50``, ``mem``, ...): the speed row's
+    ``metrics[SPEED_FIELDS[field]]`` (``metrics.stages`` for end-to-end figures); % of peak from the
+    recorded fraction ``share_of_peak``."""
     m = row.get("metrics") or {}
-    for d in (m, m.get("stages") if isinstance(m.get("stages"), dict) else None, row):
-        v = _first(d, keys)
-        if v is not None:
-            return v
-    if field == "pct_peak":  # the speed harness records a fraction: share_of_peak
-        share = _first(m, ("share_of_peak",))
-        return share * 100.0 if isinstance(share, (int, float)) else None
-    return None
+    if field == "e2e_items_per_s":
+        return _number((m.get("stages") or {}).get("e2e_items_per_s"))
+    v = _number(m.get(SPEED_FIELDS[field]))
+    return v * 100.0 if field == "pct_peak" and v is not None else v
 
 
-def output_error(row: dict[str, Any]) -> tuple[Any, Any]:
-    """(relative L2 error of the outputs vs fp32 eager, top-1 or box agreement) when the row has them."""
-    err = (row.get("metrics") or {}).get("error")
-    if not isinstance(err, dict):
+def output_deviation(row: dict[str, Any]) -> tuple[Any, Any]:
+    """(relative L2 deviation of the outputs from fp32 eager, top-1 or box agreement) when the row has them."""
+    dev = (row.get("metrics") or {}).get("output_deviation")
+    if not isinstance(dev, dict):
         return None, None
-    agree = err.get("top1_agreement", err.get("box_agreement"))
-    return err.get("rel_l2"), agree
+    return dev.get("rel_l2"), dev.get("top1_agreement", dev.get("box_agreement"))
 
 
 def latency_samples(row: dict[str, Any]) -> list[float] | None:
-    m = row.get("metrics") or {}
-    for k in _SAMPLE_KEYS:
-        v = m.get(k, row.get(k))
-        if isinstance(v, list) and v and all(isinstance(x, (int, float)) for x in v):
-            return [float(x) for x in v]
+    v = (row.get("metrics") or {}).get("latencies_ms")
+    if isinstance(v, list) and v and all(_number(x) is not None for x in v):
+        return [float(x) for x in v]
     return None
 
 
 def is_error_row(row: dict[str, Any]) -> bool:
-    return bool(row.get("error")) or row.get("status") in ("error", "failed", "oom")
+    return bool(row.get("error")) or row.get("status") == "error"
 
 
 def device_kind(row: dict[str, Any]) -> str:
@@ -121,36 +94,20 @@ def device_name(row: dict[str, Any]) -> str:
 
 
 def task_of(row: dict[str, Any]) -> str | None:
-    """The row's task: its own field, its settings, the registry, then its dataset name."""
-    from ..spec import TASKS
-
-    for cand in (row.get("task"), (row.get("settings") or {}).get("task")):
-        if cand in TASKS:
-            return cand
-        if isinstance(cand, str) and cand.lower() in _DATASET_TASK:
-            return _DATASET_TASK[cand.lower()]
-    if row.get("model"):
-        try:
-            from ..registry import get_spec
-
-            return get_spec(row["model"]).task
-        except Exception:  # unregistered (e.g. a study model) or a spec that fails to build: fall through
-            pass
-    ds = str(row.get("dataset") or "").lower()
-    for key, task in _DATASET_TASK.items():
-        if key in ds:
-            return task
-    return None
+    """The row's task: its own ``task`` field, else the registered model's task."""
+    if row.get("task"):
+        return row["task"]
+    try:
+        return get_spec(row["model"]).task if row.get("model") else None
+    except Exception:  # unregistered (e.g. a study model) or a spec that fails to build: no task
+        return None
 
 
 def score_of(row: dict[str, Any], task: str | None) -> tuple[str, float] | None:
     """(metric name, value) of the task's headline score in the row, or None."""
-    metrics = row.get("metrics") or {}
-    for k in SCORE_KEYS.get(task or "", _ANY_SCORE):
-        v = metrics.get(k)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return k, float(v)
-    return None
+    key = HEADLINE.get(task or "")
+    v = _number((row.get("metrics") or {}).get(key)) if key else None
+    return (key, float(v)) if v is not None else None
 
 
 def settings_key(row: dict[str, Any]) -> str:
@@ -193,10 +150,9 @@ def split_rows(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict], list[
             if is_error_row(r):
                 errors += 1
                 continue
-            kind = str(r.get("kind") or "")
-            if kind in _SPEED_KINDS or (topic == "speed" and speed_value(r, "items_per_s") is not None):
+            if r.get("kind") == "speed":
                 speed.append(r)
-            elif kind in _ACCURACY_KINDS:
+            elif r.get("kind") == "eval":
                 if score_of(r, task_of(r)) is not None:
                     acc.append(r)
     return speed, acc, errors
@@ -267,7 +223,7 @@ def _entry(model, dev, task, r, a, runs) -> dict[str, Any]:
         "score_metric": sc[0] if sc else None, "score": sc[1] if sc else None,
         "dataset": a.get("dataset") if a else None,
     }
-    for f in _SPEED_KEYS:
+    for f in SPEED_FIELDS:
         e[f] = speed_value(r, f) if r else None
     s = (r or {}).get("settings") or {}
     for k in _SHOWN_SETTINGS:
@@ -275,7 +231,7 @@ def _entry(model, dev, task, r, a, runs) -> dict[str, Any]:
         e[k] = v if not isinstance(v, (dict, list)) else None
     if r is not None and r.get("backend_used") and r["backend_used"] != e["backend"]:
         e["backend"] = f"{e['backend']}: {r['backend_used']}" if e["backend"] == "auto" else r["backend_used"]
-    e["rel_err"], e["agreement"] = output_error(r) if r else (None, None)
+    e["rel_err"], e["agreement"] = output_deviation(r) if r else (None, None)
     e["flags"] = [str(f) for f in (r or {}).get("flags") or []]
     e["other_settings"] = _other_settings(r) if r else None
     sw, aw = (r or {}).get("weights"), (a or {}).get("weights")

@@ -1,4 +1,5 @@
-"""NLP tables from results/raw/nlp.jsonl (rows written by ``zoo train`` and ``zoo eval`` for text models).
+"""NLP tables from the text rows: kind "eval" with a text task (results/raw/eval.jsonl, ``zoo eval``) and kind
+"train" (results/raw/train.jsonl, ``zoo train``).
 
 nlp_applications: the article's NLP table made real: application, architecture, data set, metric, the
     measured score beside the published reference (with its source and why it is not the same setting),
@@ -12,9 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Table, provenance, sig
+from ..registry import get_spec
+from .base import Table, provenance, rows_of_kind, sig
 
-APPLICATIONS = {"sst2": "Sentiment analysis", "multi30k": "Machine translation (en→de)", "squad": "Question answering"}
+APPLICATIONS = {"text-classification": "Sentiment analysis", "translation": "Machine translation (en→de)",
+                "question-answering": "Question answering"}
 ARCHITECTURES = {
     "lstm": "RNN (LSTM)",
     "gru": "RNN (GRU)",
@@ -29,20 +32,15 @@ ARCHITECTURES = {
 }
 ORDER = ["lstm", "gru", "bilstm", "transformer_classifier", "minilm_sst2", "bert_base", "rnn_attention",
          "transformer_mt", "transformer_qa", "minilm_qa"]
-METRICS = {"sst2": ("accuracy", "f1", "accuracy / F1 (%)"), "multi30k": ("bleu", "chrf", "BLEU / chrF"),
-           "squad": ("exact_match", "f1", "EM / F1 (%)")}
-TARGETS = {("bilstm", "sst2"): "≥ 78", ("minilm_sst2", "sst2"): "≥ 85", ("rnn_attention", "multi30k"): "≥ 20 (CPU, ≤ 30 min)",
-           ("transformer_mt", "multi30k"): "≥ 22 (CPU, ≤ 30 min)"}
-
-
-def _task(r: dict[str, Any]) -> str | None:
-    return r.get("task") or (r.get("settings") or {}).get("task")
+# Text task -> (score, second score, label): the eval row's metrics keys shown.
+METRICS = {"text-classification": ("accuracy", "f1", "accuracy / F1 (%)"), "translation": ("bleu", "chrf", "BLEU / chrF"),
+           "question-answering": ("exact_match", "f1", "EM / F1 (%)")}
+TARGETS = {("bilstm", "text-classification"): "≥ 78", ("minilm_sst2", "text-classification"): "≥ 85",
+           ("rnn_attention", "translation"): "≥ 20 (CPU, ≤ 30 min)", ("transformer_mt", "translation"): "≥ 22 (CPU, ≤ 30 min)"}
 
 
 def _reference(model: str, metric: str) -> str | None:
     try:
-        from ..registry import get_spec
-
         ref = get_spec(model).reference(metric)
     except Exception:  # a model no longer registered: no reference column
         return None
@@ -63,15 +61,15 @@ def _device(r: dict[str, Any] | dict) -> str:
 
 
 def applications_table(rows: list[dict]) -> Table:
-    evals = [r for r in rows if r.get("kind") == "eval" and _task(r) in METRICS and r.get("split", (r.get("settings") or {}).get("split")) == "test"]
-    groups: dict[tuple[str, str], list[dict]] = {}
+    evals = [r for r in rows if r["task"] in METRICS and (r.get("settings") or {}).get("split") == "test"]
+    groups: dict[tuple[str, str, str], list[dict]] = {}
     for r in evals:
-        groups.setdefault((r["model"], _task(r)), []).append(r)
+        groups.setdefault((r["model"], r["task"], r["dataset"]), []).append(r)
     order = {m: i for i, m in enumerate(ORDER)}
-    keys = sorted(groups, key=lambda k: (list(METRICS).index(k[1]), order.get(k[0], 99), k[0]))
+    keys = sorted(groups, key=lambda k: (list(METRICS).index(k[1]), order.get(k[0], 99), k[0], k[2]))
     out, used = [], []
-    for model, task in keys:
-        r = _pick(groups[(model, task)])
+    for model, task, dataset in keys:
+        r = _pick(groups[(model, task, dataset)])
         used.append(r)
         m1, m2, label = METRICS[task]
         met = r.get("metrics") or {}
@@ -105,7 +103,7 @@ def applications_table(rows: list[dict]) -> Table:
 
 
 def training_table(rows: list[dict]) -> Table:
-    runs = sorted((r for r in rows if r.get("kind") == "train"), key=lambda r: (str(r.get("model")), str(r.get("time"))))
+    runs = sorted(rows, key=lambda r: (str(r.get("model")), str(r.get("time"))))
     out = []
     for r in runs:
         s, m = r.get("settings") or {}, r.get("metrics") or {}
@@ -142,5 +140,4 @@ def training_table(rows: list[dict]) -> Table:
 
 
 def tables(rows: dict[str, list[dict]]) -> list[Table]:
-    nlp = rows.get("nlp", [])
-    return [applications_table(nlp), training_table(nlp)]
+    return [applications_table(rows_of_kind(rows, "eval")), training_table(rows_of_kind(rows, "train"))]

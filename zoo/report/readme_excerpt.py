@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from . import leaderboard
 from .base import fmt
 
 START = "<!-- zoo report: leaderboard excerpt -->"
@@ -27,9 +28,7 @@ PER_TASK = 2  # rows kept per (device, task)
 
 def excerpt(rows: dict[str, list[dict[str, Any]]]) -> str:
     """Markdown for the block: the best-ranked scored leaderboard rows of each device and task."""
-    from .leaderboard import tables
-
-    (board,) = tables(rows)
+    (board,) = leaderboard.tables(rows)
     idx = {c: board.columns.index(c) for c in COLUMNS}
     kept = [r for r in board.rows if isinstance(r[idx["rank"]], int) and r[idx["rank"]] <= PER_TASK]
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
@@ -54,18 +53,11 @@ def splice(text: str, block: str) -> str | None:
     return f"{head}\n{block}{text[end:]}"
 
 
-def refresh(readme: Path, rows: dict[str, list[dict[str, Any]]], *, check: bool) -> str | None:
-    """Bring the README's excerpt up to date (or, with ``check``, say whether it is). Returns a problem line
-    for --check, else None. A missing README, or one without markers, is not a problem."""
+def updated_readme(readme: Path, rows: dict[str, list[dict[str, Any]]]) -> str | None:
+    """The README's text with its excerpt brought up to date, or None when nothing changes (also: no
+    README, or one without markers). ``zoo report`` writes it together with results/, all or nothing."""
     if not readme.is_file():
         return None
     text = readme.read_text(encoding="utf-8")
     new = splice(text, excerpt(rows))
-    if new is None or new == text:
-        return None
-    if check:
-        return f"../{readme.name}: the leaderboard excerpt differs from what the raw rows give"
-    from . import _write_atomic
-
-    _write_atomic(readme, new.encode("utf-8"))
-    return None
+    return None if new is None or new == text else new

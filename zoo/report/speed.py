@@ -13,7 +13,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .base import Table, provenance
+from .base import Table, provenance, rows_of_kind
+from .plots import latency_plot
 
 # The real-time detection table of the article this project grew from (as quoted in issue 4).
 ARTICLE_FPS = (("YOLOv3", "yolov3", 45.0), ("SSD", "ssd300_vgg16", 59.0), ("Faster R-CNN", "fasterrcnn_resnet50_fpn", 20.0))
@@ -62,8 +63,9 @@ def _latest(rows: list[dict], key) -> dict[Any, dict]:
     return out
 
 
-def _err(r: dict[str, Any]) -> tuple[Any, Any]:
-    e = (r.get("metrics") or {}).get("error") or {}
+def _deviation(r: dict[str, Any]) -> tuple[Any, Any]:
+    """(rel L2, top-1 or box agreement) of the outputs against fp32 eager: metrics.output_deviation."""
+    e = (r.get("metrics") or {}).get("output_deviation") or {}
     return e.get("rel_l2"), e.get("top1_agreement", e.get("box_agreement"))
 
 
@@ -128,7 +130,7 @@ def _main_table(rows: list[dict], all_rows: list[dict]) -> Table:
         single = next((r for r in rs if (r.get("settings") or {}).get("batch_size") == 1), None)
         best = max(rs, key=lambda r: r["metrics"].get("items_per_s") or 0)
         sm, bm = (single or {}).get("metrics") or {}, best["metrics"]
-        rel, agree = _err(single or best)
+        rel, agree = _deviation(single or best)
         share = bm.get("share_of_peak")
         out.append([
             g[0], g[1], g[2], (single or {}).get("backend_used"), sm.get("p50_ms"), sm.get("p90_ms"), sm.get("p99_ms"),
@@ -156,7 +158,7 @@ def _speedup_table(rows: list[dict]) -> Table:
     for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4] or 0)):
         r = latest[k]
         m, s = r["metrics"], r["settings"]
-        rel, agree = _err(r)
+        rel, agree = _deviation(r)
         cpu = not str(r.get("device", "cpu")).startswith("cuda")
         target = CPU_TARGET if cpu and s.get("batch_size") == 1 and r["model"] in CPU_TARGET_MODELS else None
         hand = HAND_SPEEDUP_CPU.get(r["model"]) if cpu and s.get("batch_size") == 1 else None
@@ -185,7 +187,7 @@ def _candidates_table(rows: list[dict]) -> Table:
     for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4] or 0)):
         r = latest[k]
         for c in r["metrics"]["candidates"]:
-            e = c.get("error") or {}
+            e = c.get("output_deviation") or {}
             out.append([k[0], r["model"], r["settings"].get("batch_size"), c.get("config"), c.get("p50_ms"),
                         c.get("speedup_vs_fp32_eager"), e.get("rel_l2"), e.get("top1_agreement", e.get("box_agreement")),
                         c.get("first_call_s"), c.get("config") == r.get("backend_used"), c.get("failed")])
@@ -265,7 +267,7 @@ def _overhead_table(all_rows: list[dict]) -> Table:
 
 
 def tables(rows: dict[str, list[dict]]) -> list[Table]:
-    all_rows = rows.get("speed", [])
+    all_rows = rows_of_kind(rows, "speed", "speed_overhead")
     ok = _ok(all_rows)
     return [_main_table(ok, all_rows), _speedup_table(ok), _candidates_table(ok), _stages_table(ok),
             _detection_table(ok), _overhead_table(all_rows)]
@@ -273,9 +275,7 @@ def tables(rows: dict[str, list[dict]]) -> list[Table]:
 
 def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
     """Latency distribution at batch 1 per device, one series per model and setting (latest rows)."""
-    from .plots import latency_plot
-
-    ok = [r for r in _ok(rows.get("speed", [])) if r["settings"].get("batch_size") == 1]
+    ok = [r for r in _ok(rows_of_kind(rows, "speed")) if r["settings"].get("batch_size") == 1]
     if not ok:
         return []
     latest = _latest(ok, lambda r: _group(r))

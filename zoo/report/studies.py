@@ -1,4 +1,4 @@
-"""Tables and plots of the gradient-descent studies (``zoo study``), from results/raw/studies.jsonl.
+"""Tables and plots of the gradient-descent studies (``zoo study``), from the "study" rows (results/raw/studies.jsonl).
 
 Each study's table comes from its latest run (the rows sharing the newest ``run_id``); figures are the
 mean ± sample standard deviation over seeds, with the number of seeds. Nothing is typed in: every cell is
@@ -12,9 +12,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .base import Table, fmt
+from .base import Table, _machine_label, fmt, rows_of_kind
+from .plots import new_figure, save_figure, style
 
-TOPIC = "studies"
 ACTIVATION_ORDER = ("sigmoid", "tanh", "relu", "gelu")
 ORDER = ("activations", "ff_vs_recurrent", "learning_rate", "metrics", "gd_variants", "regularization",
          "local_minima")
@@ -296,7 +296,7 @@ def _local_minima(rows: list[dict]) -> Table:
 
 
 def tables(rows: dict[str, list[dict]]) -> list[Table]:
-    runs = latest_runs(rows.get(TOPIC, []))
+    runs = latest_runs(rows_of_kind(rows, "study"))
     out: list[Table] = []
     makers = {"activations": _activations, "ff_vs_recurrent": _ff_vs_recurrent, "learning_rate": _learning_rate,
               "metrics": _metrics, "gd_variants": _gd_variants, "regularization": _regularization,
@@ -317,123 +317,137 @@ def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
 
 def _save(fig, rows: Sequence[dict], path: Path) -> Path:
     """Save a study figure with the machine its rows ran on written in the bottom-right corner."""
-    from .base import _machine_label
-    from .plots import save_figure
-
     machines = sorted({_machine_label(r.get("machine")) for r in rows})
     fig.text(0.995, 0.005, "device: " + "; ".join(machines), ha="right", va="bottom", fontsize=6.5, color="0.35")
     return save_figure(fig, path)
 
 
-def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
-    from .plots import new_figure, style
+def _plot_activations(run: list[dict], out_dir: Path) -> Path:
+    fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+    for (init, act), g in _groups(run, lambda r: (_s(r, "init"), _s(r, "activation"))):
+        ls = "-" if init == "auto" else ":"
+        color = f"C{ACTIVATION_ORDER.index(act)}" if act in ACTIVATION_ORDER else None
+        for ax, key in zip(axes[0], ("train_loss", "val_accuracy")):
+            y = _mean_curve([r["curves"][key] for r in g])
+            ax.plot(range(1, len(y) + 1), y, ls, color=color, label=f"{act} ({init} init)")
+    axes[0, 0].set(xlabel="epoch", ylabel="train loss (mean over seeds)", title="Activations: training loss")
+    axes[0, 1].set(xlabel="epoch", ylabel="validation accuracy", title="Activations: validation accuracy")
+    axes[0, 1].legend(fontsize=7)
+    fig.suptitle("Study 1: activations in a deep MLP (digits)")
+    return _save(fig, run, out_dir / "studies_activations.png")
 
-    runs = latest_runs(rows.get(TOPIC, []))
-    made: list[Path] = []
+
+def _plot_ff_vs_recurrent(run: list[dict], out_dir: Path) -> Path:
+    groups = _groups(run, lambda r: (_s(r, "task"), _s(r, "arch")))
+    fig, axes = new_figure(1, 2, size=(11.0, 4.2))
+    labels = [f"{task}\n{arch}" for (task, arch), _ in groups]
+    for ax, key, ylabel in ((axes[0, 0], "test_accuracy", "test accuracy (mean ± std over seeds)"),
+                            (axes[0, 1], "train_s", "training time (s, mean ± std over seeds)")):
+        means = [mean_std(_values(g, key)) for _, g in groups]
+        ax.bar(range(len(groups)), [m[0] or 0.0 for m in means], yerr=[m[1] or 0.0 for m in means],
+               color=[f"C{i % 2}" for i in range(len(groups))], capsize=3)
+        ax.set_xticks(range(len(groups)), labels, fontsize=6.5, rotation=30, ha="right")
+        ax.set(ylabel=ylabel)
+    axes[0, 0].set(title="accuracy: order matters vs does not", ylim=(0, 1))
+    axes[0, 1].set(title="training cost")
+    fig.suptitle("Study 2: feed-forward vs recurrent, same data in order and shuffled")
+    return _save(fig, run, out_dir / "studies_ff_vs_recurrent.png")
+
+
+def _plot_regularization(run: list[dict], out_dir: Path) -> Path:
+    groups = _groups(run, lambda r: _s(r, "regularization"))
+    names = [str(name) for name, _ in groups]
+    x = range(len(groups))
+    fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+    ax = axes[0, 0]
+    for off, key, label, color in ((-0.2, "train_accuracy", "train", "C0"), (0.2, "test_accuracy", "test", "C1")):
+        ms = [mean_std(_values(g, key)) for _, g in groups]
+        ax.bar([i + off for i in x], [m[0] or 0.0 for m in ms], width=0.4, yerr=[m[1] or 0.0 for m in ms],
+               color=color, capsize=3, label=label)
+    ax.set_xticks(list(x), names, fontsize=7, rotation=20, ha="right")
+    ax.set(ylabel="accuracy (mean ± std over seeds)", title="train vs test accuracy (the gap)", ylim=(0, 1.05))
+    ax.legend(fontsize=8, loc="lower right")
+    ax = axes[0, 1]
+    ms = [mean_std(_values(g, "sparsity")) for _, g in groups]
+    ax.bar(list(x), [100 * (m[0] or 0.0) for m in ms], yerr=[100 * (m[1] or 0.0) for m in ms], color="C2",
+           capsize=3)
+    ax.set_xticks(list(x), names, fontsize=7, rotation=20, ha="right")
+    r0 = run[0]
+    ax.set(ylabel=f"weights with |w| < {_s(r0, 'sparse_below')} (%)", title="weight sparsity")
+    fig.suptitle("Study 6: regularization (digits, small training set)")
+    return _save(fig, run, out_dir / "studies_regularization.png")
+
+
+def _plot_metrics(g: list[dict], out_dir: Path) -> Path:
+    cm = [[sum(r["metrics"]["confusion"][i][j] for r in g) for j in range(10)] for i in range(10)]
+    fig, ax = new_figure(size=(5.5, 5.0))
+    im = ax.imshow(cm, cmap="Blues")
+    ax.grid(False)
+    for i in range(10):
+        for j in range(10):
+            if cm[i][j]:
+                ax.text(j, i, str(cm[i][j]), ha="center", va="center", fontsize=7,
+                        color="white" if cm[i][j] > 0.6 * max(map(max, cm)) else "black")
+    ax.set(xticks=range(10), yticks=range(10), xlabel="predicted class", ylabel="true class",
+           title=f"Study 4: confusion matrix, test split, summed over {len(g)} seeds")
+    fig.colorbar(im, ax=ax, shrink=0.8)
+    return _save(fig, g, out_dir / "studies_confusion_matrix.png")
+
+
+def _plot_learning_rate(run: list[dict], out_dir: Path) -> Path:
+    fig, ax = new_figure()
+    for i, (lr, g) in enumerate(_groups(run, lambda r: _s(r, "lr"))):
+        curves = [r["curves"]["epoch_train_loss"] for r in g if not r["metrics"]["diverged"]]
+        if curves:
+            for k, c in enumerate(curves):
+                ax.plot(range(1, len(c) + 1), c, marker=".", color=f"C{i}", lw=1, alpha=0.8,
+                        label=f"lr {lr:g}" if k == 0 else None)
+        else:
+            ax.plot([], [], "x", color=f"C{i}", label=f"lr {lr:g}: diverged ({len(g)}/{len(g)} seeds)")
+    ax.set(xlabel="epoch", ylabel="epoch mean train loss (one line per seed)", yscale="log",
+           title="Study 3: learning rate vs convergence (plain SGD, digits)")
+    ax.legend(fontsize=8)
+    return _save(fig, run, out_dir / "studies_learning_rate.png")
+
+
+def _plot_gd_variants(run: list[dict], out_dir: Path) -> Path:
+    fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+    colors = {}
+    for i, (name, g) in enumerate(_groups(run, lambda r: _s(r, "variant"))):
+        colors[name] = f"C{i}"
+        for j, r in enumerate(g):
+            for ax, key in zip(axes[0], ("by_epoch", "by_time")):
+                pts = r["curves"][key]
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colors[name], alpha=0.8, lw=1,
+                        label=name if j == 0 else None)
+    axes[0, 0].set(xlabel="epochs", ylabel="train loss (whole split)", yscale="log", title="equal epochs")
+    axes[0, 1].set(xlabel="training time (s, one thread)", ylabel="train loss (whole split)", yscale="log",
+                   title="equal wall time")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle("Study 5: stochastic vs mini-batch vs full-batch gradient descent (one line per seed)")
+    return _save(fig, run, out_dir / "studies_gd_variants.png")
+
+
+def _plot_local_minima(g: list[dict], out_dir: Path) -> Path:
+    fig, ax = new_figure(size=(7.0, 3.5))
+    for solved, color, label in ((True, "C2", "solved"), (False, "C3", "not solved")):
+        v = sorted(r["metrics"]["final_loss"] for r in g if bool(r["metrics"]["solved"]) is solved)
+        ax.scatter(v, [1 if solved else 0] * len(v), s=14, alpha=0.5, color=color, label=f"{label} ({len(v)})")
+    ax.set(xscale="log", xlabel="final loss (BCE, log scale)", yticks=[0, 1], yticklabels=["not solved", "solved"],
+           ylim=(-0.6, 1.6), title=f"Study 7: XOR from {len(g)} initializations: spread of final losses")
+    ax.legend(fontsize=8, loc="upper right")
+    return _save(fig, g, out_dir / "studies_local_minima.png")
+
+
+_PLOTS: dict[str, Callable[[list[dict], Path], Path]] = {
+    "activations": _plot_activations, "ff_vs_recurrent": _plot_ff_vs_recurrent,
+    "regularization": _plot_regularization, "metrics": _plot_metrics, "learning_rate": _plot_learning_rate,
+    "gd_variants": _plot_gd_variants, "local_minima": _plot_local_minima,
+}
+
+
+def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
+    """One figure per study with a run, from its latest run."""
+    runs = latest_runs(rows_of_kind(rows, "study"))
     with style():
-        if "activations" in runs:
-            fig, axes = new_figure(1, 2, size=(10.0, 4.0))
-            for (init, act), g in _groups(runs["activations"], lambda r: (_s(r, "init"), _s(r, "activation"))):
-                ls = "-" if init == "auto" else ":"
-                color = f"C{ACTIVATION_ORDER.index(act)}" if act in ACTIVATION_ORDER else None
-                for ax, key in zip(axes[0], ("train_loss", "val_accuracy")):
-                    y = _mean_curve([r["curves"][key] for r in g])
-                    ax.plot(range(1, len(y) + 1), y, ls, color=color, label=f"{act} ({init} init)")
-            axes[0, 0].set(xlabel="epoch", ylabel="train loss (mean over seeds)", title="Activations: training loss")
-            axes[0, 1].set(xlabel="epoch", ylabel="validation accuracy", title="Activations: validation accuracy")
-            axes[0, 1].legend(fontsize=7)
-            fig.suptitle("Study 1: activations in a deep MLP (digits)")
-            made.append(_save(fig, runs["activations"], out_dir / "studies_activations.png"))
-        if "ff_vs_recurrent" in runs:
-            groups = _groups(runs["ff_vs_recurrent"], lambda r: (_s(r, "task"), _s(r, "arch")))
-            fig, axes = new_figure(1, 2, size=(11.0, 4.2))
-            labels = [f"{task}\n{arch}" for (task, arch), _ in groups]
-            for ax, key, ylabel in ((axes[0, 0], "test_accuracy", "test accuracy (mean ± std over seeds)"),
-                                    (axes[0, 1], "train_s", "training time (s, mean ± std over seeds)")):
-                means = [mean_std(_values(g, key)) for _, g in groups]
-                ax.bar(range(len(groups)), [m[0] or 0.0 for m in means], yerr=[m[1] or 0.0 for m in means],
-                       color=[f"C{i % 2}" for i in range(len(groups))], capsize=3)
-                ax.set_xticks(range(len(groups)), labels, fontsize=6.5, rotation=30, ha="right")
-                ax.set(ylabel=ylabel)
-            axes[0, 0].set(title="accuracy: order matters vs does not", ylim=(0, 1))
-            axes[0, 1].set(title="training cost")
-            fig.suptitle("Study 2: feed-forward vs recurrent, same data in order and shuffled")
-            made.append(_save(fig, runs["ff_vs_recurrent"], out_dir / "studies_ff_vs_recurrent.png"))
-        if "regularization" in runs:
-            groups = _groups(runs["regularization"], lambda r: _s(r, "regularization"))
-            names = [str(name) for name, _ in groups]
-            x = range(len(groups))
-            fig, axes = new_figure(1, 2, size=(10.0, 4.0))
-            ax = axes[0, 0]
-            for off, key, label, color in ((-0.2, "train_accuracy", "train", "C0"), (0.2, "test_accuracy", "test", "C1")):
-                ms = [mean_std(_values(g, key)) for _, g in groups]
-                ax.bar([i + off for i in x], [m[0] or 0.0 for m in ms], width=0.4, yerr=[m[1] or 0.0 for m in ms],
-                       color=color, capsize=3, label=label)
-            ax.set_xticks(list(x), names, fontsize=7, rotation=20, ha="right")
-            ax.set(ylabel="accuracy (mean ± std over seeds)", title="train vs test accuracy (the gap)", ylim=(0, 1.05))
-            ax.legend(fontsize=8, loc="lower right")
-            ax = axes[0, 1]
-            ms = [mean_std(_values(g, "sparsity")) for _, g in groups]
-            ax.bar(list(x), [100 * (m[0] or 0.0) for m in ms], yerr=[100 * (m[1] or 0.0) for m in ms], color="C2",
-                   capsize=3)
-            ax.set_xticks(list(x), names, fontsize=7, rotation=20, ha="right")
-            r0 = runs["regularization"][0]
-            ax.set(ylabel=f"weights with |w| < {_s(r0, 'sparse_below')} (%)", title="weight sparsity")
-            fig.suptitle("Study 6: regularization (digits, small training set)")
-            made.append(_save(fig, runs["regularization"], out_dir / "studies_regularization.png"))
-        if "metrics" in runs:
-            g = runs["metrics"]
-            cm = [[sum(r["metrics"]["confusion"][i][j] for r in g) for j in range(10)] for i in range(10)]
-            fig, ax = new_figure(size=(5.5, 5.0))
-            im = ax.imshow(cm, cmap="Blues")
-            ax.grid(False)
-            for i in range(10):
-                for j in range(10):
-                    if cm[i][j]:
-                        ax.text(j, i, str(cm[i][j]), ha="center", va="center", fontsize=7,
-                                color="white" if cm[i][j] > 0.6 * max(map(max, cm)) else "black")
-            ax.set(xticks=range(10), yticks=range(10), xlabel="predicted class", ylabel="true class",
-                   title=f"Study 4: confusion matrix, test split, summed over {len(g)} seeds")
-            fig.colorbar(im, ax=ax, shrink=0.8)
-            made.append(_save(fig, runs["metrics"], out_dir / "studies_confusion_matrix.png"))
-        if "learning_rate" in runs:
-            fig, ax = new_figure()
-            for i, (lr, g) in enumerate(_groups(runs["learning_rate"], lambda r: _s(r, "lr"))):
-                curves = [r["curves"]["epoch_train_loss"] for r in g if not r["metrics"]["diverged"]]
-                if curves:
-                    for k, c in enumerate(curves):
-                        ax.plot(range(1, len(c) + 1), c, marker=".", color=f"C{i}", lw=1, alpha=0.8,
-                                label=f"lr {lr:g}" if k == 0 else None)
-                else:
-                    ax.plot([], [], "x", color=f"C{i}", label=f"lr {lr:g}: diverged ({len(g)}/{len(g)} seeds)")
-            ax.set(xlabel="epoch", ylabel="epoch mean train loss (one line per seed)", yscale="log",
-                   title="Study 3: learning rate vs convergence (plain SGD, digits)")
-            ax.legend(fontsize=8)
-            made.append(_save(fig, runs["learning_rate"], out_dir / "studies_learning_rate.png"))
-        if "gd_variants" in runs:
-            fig, axes = new_figure(1, 2, size=(10.0, 4.0))
-            colors = {}
-            for i, (name, g) in enumerate(_groups(runs["gd_variants"], lambda r: _s(r, "variant"))):
-                colors[name] = f"C{i}"
-                for j, r in enumerate(g):
-                    for ax, key in zip(axes[0], ("by_epoch", "by_time")):
-                        pts = r["curves"][key]
-                        ax.plot([p[0] for p in pts], [p[1] for p in pts], color=colors[name], alpha=0.8, lw=1,
-                                label=name if j == 0 else None)
-            axes[0, 0].set(xlabel="epochs", ylabel="train loss (whole split)", yscale="log", title="equal epochs")
-            axes[0, 1].set(xlabel="training time (s, one thread)", ylabel="train loss (whole split)", yscale="log",
-                           title="equal wall time")
-            axes[0, 0].legend(fontsize=8)
-            fig.suptitle("Study 5: stochastic vs mini-batch vs full-batch gradient descent (one line per seed)")
-            made.append(_save(fig, runs["gd_variants"], out_dir / "studies_gd_variants.png"))
-        if "local_minima" in runs:
-            g = runs["local_minima"]
-            fig, ax = new_figure(size=(7.0, 3.5))
-            for solved, color, label in ((True, "C2", "solved"), (False, "C3", "not solved")):
-                v = sorted(r["metrics"]["final_loss"] for r in g if bool(r["metrics"]["solved"]) is solved)
-                ax.scatter(v, [1 if solved else 0] * len(v), s=14, alpha=0.5, color=color, label=f"{label} ({len(v)})")
-            ax.set(xscale="log", xlabel="final loss (BCE, log scale)", yticks=[0, 1], yticklabels=["not solved", "solved"],
-                   ylim=(-0.6, 1.6), title=f"Study 7: XOR from {len(g)} initializations: spread of final losses")
-            ax.legend(fontsize=8, loc="upper right")
-            made.append(_save(fig, runs["local_minima"], out_dir / "studies_local_minima.png"))
-    return made
+        return [make(runs[name], Path(out_dir)) for name, make in _PLOTS.items() if name in runs]

