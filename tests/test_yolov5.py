@@ -195,6 +195,36 @@ def test_state_that_does_not_fit_is_one_line_error(change, match):
     assert "\n" not in str(exc.value)
 
 
+def test_backbone_and_neck_equal_ultralytics_yolov5n_yaml():
+    """Layers 0-23 (backbone + PAN neck) are the same as ultralytics' build of yolov5n.yaml (whose head is
+    the anchor-free 'u' one): same names and shapes, and, with the same random weights and BN statistics,
+    the same P3/P4/P5 features. The anchor head is checked by the real-weight tests."""
+    nets_u = pytest.importorskip("zoo.models._ultralytics_nets")
+    DetectionModel = nets_u.import_ultralytics()
+    torch.manual_seed(0)
+    ref = DetectionModel("yolov5n.yaml", ch=3, nc=80, verbose=False).eval()
+    ours = YOLOv5().eval()
+    shared = {k: v for k, v in ref.state_dict().items() if not k.startswith("model.24.")}
+    assert list(shared) == [k for k in ours.state_dict() if not k.startswith("model.24.")]
+    for k, v in shared.items():
+        if k.endswith("running_var"):
+            shared[k] = torch.rand_like(v) + 0.5
+        elif v.is_floating_point():
+            shared[k] = torch.randn_like(v) * 0.1
+    ref.load_state_dict(shared, strict=False)
+    ours.load_state_dict(shared, strict=False)
+    feats = {}
+    for name, net in (("ref", ref), ("ours", ours)):
+        for i in (17, 20, 23):
+            net.model[i].register_forward_hook(lambda mod, inp, out, key=(name, i): feats.__setitem__(key, out))
+    x = torch.rand(1, 3, 128, 160)
+    with torch.inference_mode():
+        ref(x)
+        ours(x)
+    for i in (17, 20, 23):
+        torch.testing.assert_close(feats["ours", i], feats["ref", i], atol=1e-5, rtol=1e-4)
+
+
 # --- predictions ----------------------------------------------------------------------------------------
 
 
