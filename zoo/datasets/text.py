@@ -205,7 +205,7 @@ def read_path(task: str, path: str | os.PathLike) -> dict[str, list]:
 
 def load_split(task: str, split: str, root: str | os.PathLike | None = None, limit: int | None = None):
     """A ``datasets.Dataset`` for the split (first ``limit`` rows when given)."""
-    import datasets
+    import datasets  # deferred: HF datasets is heavy
 
     cols = read_split(task, split, root)
     if limit is not None:
