@@ -14,7 +14,6 @@ recorded in ``results/.generated``: files zoo did not generate are never removed
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import pkgutil

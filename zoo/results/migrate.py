@@ -21,7 +21,6 @@ from typing import Any
 from ..errors import UserError
 from ..io import atomic_write_bytes
 from .store import CorruptResultsError, decode_line, encode_row, raw_dir
-from .upgrade import upgrade_row
 
 # Row kind -> the topic (file stem) it belongs in; kinds not listed stay where they are.
 KIND_TOPIC = {"eval": "eval", "train": "train"}

@@ -2,10 +2,12 @@
 
 Guarantees, and how they are kept:
 - A row on disk is whole or absent: the line (ending in a newline) goes out in one ``os.write`` on an
-  ``O_APPEND`` descriptor, then fsync. A crash or SIGKILL mid-append leaves no half row that a later
-  append could glue onto.
+  ``O_APPEND`` descriptor, then fsync. (One narrow case remains: Linux may stop a write between pages when
+  the writer is SIGKILLed inside that very system call; the next append then finds the cut line and refuses
+  with ``file:line``, and nothing is ever appended after it.)
 - Concurrent writers never lose rows: check-and-append runs under a file lock (``<file>.lock`` beside the
-  raw file, via ``filelock``); the check that the file is whole happens under that lock.
+  raw file, via ``filelock``; the kernel releases it when its holder dies); the check that the file is
+  whole happens under that lock. fsync runs after the lock is released, so writers' fsyncs overlap.
 - A damaged file is never appended to and never rewritten: before the first append of a process the
   whole file is read and checked (JSON, checksum, schema); later appends check only what other writers
   added since (keyed by size and mtime, with the bytes before the verified end compared). A bad line is
