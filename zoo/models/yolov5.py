@@ -40,8 +40,8 @@ def yolov5n() -> ModelSpec:
         input_size=(3, IMGSZ, IMGSZ),
         weights=Weights(
             kind="ultralytics", url=URL, file_name="yolov5n.pt", sha256=SHA256,
-            hash_source="sha256 of the v7.0 release asset, as recorded by three independent public projects "
-                        "(shared/weights/MANIFEST.md)",
+            hash_source="sha256 of the v7.0 release asset, recorded identically by three unrelated public "
+                        "projects (one pins this URL to it)",
             license="AGPL-3.0 (ultralytics/yolov5; GPL-3.0 at the v6.1 commit)", tag="v7.0", num_classes=80,
         ),
         references=(
