@@ -116,6 +116,24 @@ def test_lines_added_by_another_writer_are_checked_too(tmp_path):
         append_row(p, eval_row(2))
 
 
+def test_the_whole_file_is_checked_once_then_only_what_was_added(tmp_path, monkeypatch):
+    p = tmp_path / "eval.jsonl"
+    p.write_bytes(b"".join(store.encode_row(eval_row(i)) for i in range(5)))  # written by "another process"
+    seen = []
+    real = store._check_line
+    monkeypatch.setattr(store, "_check_line", lambda raw: (seen.append(raw), real(raw)))
+    check_appendable(p)
+    assert len(seen) == 5  # first time in this process: every line
+    append_row(p, eval_row(5))
+    check_appendable(p)
+    assert len(seen) == 5  # our own append is known good; unchanged (size, mtime): nothing re-read
+    with open(p, "ab") as f:
+        f.write(store.encode_row(eval_row(6)))
+    append_row(p, eval_row(7))
+    assert len(seen) == 6  # only the line someone else added
+    assert [r["n"] for r in read_rows(p)] == [10, 11, 12, 13, 14, 15, 16, 17]
+
+
 def test_a_rewritten_file_is_checked_again_from_the_start(tmp_path):
     p = tmp_path / "eval.jsonl"
     append_row(p, eval_row(0))
