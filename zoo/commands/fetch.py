@@ -11,6 +11,8 @@ import json
 import sys
 
 from ..errors import UserError
+from ..registry import get_spec, list_models
+from ..weights import fetch, fetch_from, known_sha256
 
 
 def register(sub) -> None:
@@ -24,8 +26,6 @@ def register(sub) -> None:
 
 def expand(names: list[str]) -> list[str]:
     """Names as given; a wildcard expands to the matching registered models that have weights."""
-    from ..registry import get_spec, list_models
-
     out: list[str] = []
     for n in names:
         if any(c in n for c in "*?["):
@@ -39,8 +39,6 @@ def expand(names: list[str]) -> list[str]:
 
 
 def run(args) -> int:
-    from ..weights import fetch, fetch_from, known_sha256  # deferred: zoo.weights imports torch
-
     names = expand(args.names)
     if args.from_file and len(names) != 1:
         raise UserError(f"--from FILE imports one model's weights; got {len(names)} names ({', '.join(names[:4])})")

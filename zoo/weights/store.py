@@ -17,16 +17,18 @@ import http.client
 import logging
 import pickle
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Mapping
-
-import torch
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from ..errors import UserError
 from ..offline import is_offline
+from ..registry import get_spec, list_models
 from ..spec import ModelSpec, Weights
 from . import sources
 from .download import copy_verified
 from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, move_aside, sha256_file
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +128,7 @@ def ensure_files(spec: ModelSpec, files: Mapping[str, str] | None = None) -> Pat
 def fetch(name: str) -> Path:
     """``zoo fetch NAME``: make sure the registered model's weights (and the files loaded with them, see
     ``weight_files``) are cached and verified; returns the weight file's path."""
-    from ..registry import UnknownModelError, get_spec
-
-    try:
-        spec = get_spec(name)
-    except UnknownModelError as e:
-        raise UserError(str(e)) from None
+    spec = get_spec(name)
     return ensure_files(spec) / PurePosixPath(spec.weights.file_name).name  # each file verified once
 
 
@@ -151,12 +148,7 @@ def fetch_from(name: str, src: str | Path) -> Path:
     refused and nothing is copied. The copy is written through a temp file (``copy_verified``), so the
     cache never holds a half-written or unverified file. Returns the cached path.
     """
-    from ..registry import UnknownModelError, get_spec
-
-    try:
-        spec = get_spec(name)
-    except UnknownModelError as e:
-        raise UserError(str(e)) from None
+    spec = get_spec(name)
     _, w = _weights_of(spec)
     src = Path(src).expanduser()
     if w.kind not in IMPORTABLE_KINDS or weight_files(spec):
@@ -180,15 +172,10 @@ def verify(names: Iterable[str] | None = None) -> list[dict]:
     """Re-hash every cached copy of the named models' weights (all registered models with weights when
     ``names`` is None). One row per model and location: name, kind, file, where, status (ok | unpinned |
     mismatch | missing), sha256, expected, moved_to. Mismatched copies in caches are moved aside."""
-    from ..registry import UnknownModelError, get_spec, list_models
-
     explicit = names is not None
     rows = []
     for name in (list(names) if explicit else list_models()):
-        try:
-            spec = get_spec(name)
-        except UnknownModelError as e:
-            raise UserError(str(e)) from None
+        spec = get_spec(name)
         if spec.weights is None:
             if explicit:
                 rows.append({"name": name, "kind": None, "file": None, "where": None, "status": "no-weights",
@@ -210,10 +197,12 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     A checkpoint that wraps its tensors (``{"state_dict": ...}``, ``{"model": ...}``) is unwrapped.
     Key order is kept (key remaps check it).
     """
+    # deferred: torch (and safetensors.torch, which imports it); zoo fetch / zoo verify never load tensors
+    import torch
+    from safetensors.torch import load_file
+
     path = Path(path)
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
         return load_file(str(path))
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

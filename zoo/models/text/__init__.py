@@ -13,7 +13,7 @@ Tokenizers: a checkpoint carries its own; a pretrained model uses its own, fetch
 Pretrained weights go through ``zoo.weights`` like every other model's: ``zoo fetch NAME`` puts the weight file
 *and* the config/tokenizer files loaded with it (``spec.extra["weight_files"]``) into the usual cache, each
 checked by sha256 (or, for small hub files, the git blob id the hub names them by) before use. Every text model also has ``training_batch(rows) -> inputs`` and ``loss(inputs) -> scalar`` for
-``zoo.nlp.train``; translation models decode with greedy or beam search (``num_beams`` override, default 4).
+``zoo.harness.train.text``; translation models decode with greedy or beam search (``num_beams`` override, default 4).
 
 This module holds the specs (data, torch-free); the wrappers are in ``_wrappers.py``, the builder in
 ``_build.py``, the networks in ``rnn.py`` / ``decode.py``, tokenizers in ``tokenizer.py``, checkpoints in
