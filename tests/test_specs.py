@@ -352,3 +352,17 @@ def test_weights_label():
     assert weights_label(RANDOM_INIT) == "random-init"
     assert weights_label("ab" * 32) == "sha256 abababababab…"
     assert weights_label(None) == weights_label("") == "unrecorded"
+
+
+def test_text_task_check():
+    from zoo.datasets.text import TASKS
+    from zoo.errors import UserError
+    from zoo.models.text import TASK_OF, check_model_task
+
+    assert tuple(TASK_OF.values()) == TASKS  # the same bundled sets, in the same order (the messages match)
+    spec = zoo.get_spec("bilstm")
+    assert check_model_task(spec, None) == check_model_task(spec, "sst2") == "sst2"
+    with pytest.raises(UserError, match="unknown NLP task 'imdb'; expected one of sst2, multi30k, squad"):
+        check_model_task(spec, "imdb")
+    with pytest.raises(UserError, match="takes --task sst2, not squad"):
+        check_model_task(spec, "squad")
