@@ -433,8 +433,9 @@ def test_report_is_all_or_nothing_when_a_target_cannot_be_written(raw, capsys):
     readme.write_text(f"# p\n\n{START}\nold\n{END}\n")
     report(raw, out, modules=ONLY, readme=readme)
     _changed_rows(raw)
+    (out / "leaderboard.csv").unlink()  # a folder where a generated file (listed in .generated) must go:
+    (out / "leaderboard.csv").mkdir()  # it cannot be replaced, even by root; files before it in order can
     before, readme_before = _all_files(out), readme.read_bytes()
-    (out / "plots" / "latency_vgg16.png").mkdir(parents=True)  # a folder where a new plot must go
     before_dirs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_dir())
     assert main(["report", "--raw", str(raw), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
