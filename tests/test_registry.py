@@ -214,3 +214,14 @@ def test_closed_stdout_is_quiet():
     err = producer.stderr.read().decode()
     assert producer.wait(timeout=120) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_every_option_of_every_command_has_a_help_line():
+    import argparse
+
+    from zoo.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"zoo {name} {'/'.join(a.option_strings) or a.dest}" for name, p in sub.choices.items()
+               for a in p._actions if not isinstance(a, argparse._HelpAction) and not a.help]
+    assert not missing, missing

@@ -12,8 +12,8 @@ from ._table import print_table
 def register(sub) -> None:
     p = sub.add_parser("list", help="list registered models")
     p.add_argument("pattern", nargs="?", help="wildcard or substring, e.g. '*resnet*'")
-    p.add_argument("--task", choices=TASKS)
-    p.add_argument("--source", choices=SOURCES)
+    p.add_argument("--task", choices=TASKS, metavar="TASK", help=f"only this task: {', '.join(TASKS)}")
+    p.add_argument("--source", choices=SOURCES, metavar="SOURCE", help=f"only this source library: {', '.join(SOURCES)}")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=run)
 
