@@ -261,3 +261,17 @@ def test_yolo_pretrained_needs_a_hash_then_loads_tensors_only(zoo_cache):
     x = model.example_batch(1).inputs
     with torch.inference_mode():
         torch.testing.assert_close(model(x), src(x)[0])
+
+
+def test_letterbox_boxes_map_back_to_the_original_image():
+    """A 640x480 photo letterboxed to 640x640 (scale 1, 80 px of padding on top): a box in input pixels maps
+    back by removing the padding, and is clamped to the image."""
+    from zoo.models._image import LetterboxDetector
+
+    meta = {"pad": (80, 0), "orig_size": (480, 640), "scale": 1.0}
+    boxes = torch.tensor([[10.0, 90.0, 110.0, 190.0], [-5.0, 70.0, 700.0, 600.0]])
+    got = LetterboxDetector.to_original(boxes, meta)
+    assert got.tolist() == [[10.0, 10.0, 110.0, 110.0], [0.0, 0.0, 640.0, 480.0]]
+    half = LetterboxDetector.to_original(torch.tensor([[0.0, 80.0, 320.0, 320.0]]), {**meta, "scale": 0.5})
+    assert half.tolist() == [[0.0, 0.0, 640.0, 480.0]]
+    assert boxes[0, 1] == 90.0  # the input is not changed in place

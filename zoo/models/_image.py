@@ -12,7 +12,7 @@ import torch
 from .. import weights as zw
 from ..errors import UserError
 from ..spec import ModelSpec
-from ..transforms import ImageTransform
+from ..transforms import ImageTransform, letterbox_params, load_image
 from ._vision import sample_images
 from .base import RANDOM_INIT, Batch, ZooModel
 
@@ -78,6 +78,43 @@ class ImageClassifier(ZooModel):
             {"label": int(i[0]), "topk": [[int(c), float(p)] for c, p in zip(i.tolist(), pr.tolist())]}
             for i, pr in zip(top_i, top_p)
         ]
+
+    def example_items(self, n: int = 1) -> list:
+        return sample_images(n)
+
+
+class LetterboxDetector(ZooModel):
+    """The stages YOLO-style detectors share; subclasses add ``forward`` and ``postprocess`` (their own NMS).
+
+    preprocess: PIL/path -> letterbox to the spec's crop size (aspect kept, grey 114 padding, centred) ->
+        [0, 1] float tensor (B, 3, H, W); meta keeps each image's scale, padding and original size.
+    ``to_original(boxes, meta)`` maps xyxy boxes from letterboxed-input pixels back to the original image.
+    """
+
+    def __init__(self, spec: ModelSpec, net: torch.nn.Module, weights_id: str = RANDOM_INIT):
+        super().__init__(spec, net, weights_id)
+        self.transform = ImageTransform(spec.preprocess)
+        self.nms = dict(spec.extra["postprocess"])
+
+    def preprocess(self, items: Sequence[Any]) -> Batch:
+        if not len(items):
+            raise ValueError("preprocess needs at least one image")
+        xs, meta = [], []
+        for it in items:
+            img = load_image(it)
+            r, (top, left), _ = letterbox_params(img.height, img.width, self.spec.preprocess.crop_size)
+            xs.append(self.transform(img))
+            meta.append({"orig_size": (img.height, img.width), "scale": r, "pad": (top, left)})
+        return Batch(torch.stack(xs), meta)
+
+    @staticmethod
+    def to_original(boxes: torch.Tensor, meta: dict) -> torch.Tensor:
+        """xyxy boxes in letterboxed-input pixels -> original-image pixels, clamped to the image."""
+        (top, left), (h, w), scale = meta["pad"], meta["orig_size"], meta["scale"]
+        out = boxes.clone()
+        out[:, [0, 2]] = ((boxes[:, [0, 2]] - left) / scale).clamp(0, w)
+        out[:, [1, 3]] = ((boxes[:, [1, 3]] - top) / scale).clamp(0, h)
+        return out
 
     def example_items(self, n: int = 1) -> list:
         return sample_images(n)

@@ -7,7 +7,6 @@ Imports torch; ultralytics itself is imported by ``import_ultralytics`` only, af
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
 
 import torch
 
@@ -15,9 +14,8 @@ from .. import weights as zw
 from ..errors import UserError
 from ..offline import configure_ultralytics
 from ..spec import ModelSpec
-from ..transforms import ImageTransform, letterbox_params, load_image
-from ._vision import sample_images
-from .base import RANDOM_INIT, Batch, ZooModel
+from ._image import LetterboxDetector
+from .base import RANDOM_INIT, Batch
 
 
 def import_ultralytics():
@@ -40,7 +38,7 @@ def coco80_to_coco91() -> list[int]:
     return list(coco80_to_coco91_class())
 
 
-class YOLODetector(ZooModel):
+class YOLODetector(LetterboxDetector):
     """An ultralytics YOLO detector split into the stages the harness times.
 
     preprocess: PIL/path -> letterbox to imgsz x imgsz (aspect kept, grey 114 padding, centred) -> [0, 1]
@@ -53,20 +51,7 @@ class YOLODetector(ZooModel):
 
     def __init__(self, spec: ModelSpec, net: torch.nn.Module, weights_id: str = RANDOM_INIT):
         super().__init__(spec, net, weights_id)
-        self.transform = ImageTransform(spec.preprocess)
-        self.nms = dict(spec.extra["postprocess"])
         self.coco_ids = coco80_to_coco91()
-
-    def preprocess(self, items: Sequence[Any]) -> Batch:
-        if not len(items):
-            raise ValueError("preprocess needs at least one image")
-        xs, meta = [], []
-        for it in items:
-            img = load_image(it)
-            r, (top, left), _ = letterbox_params(img.height, img.width, self.spec.preprocess.crop_size)
-            xs.append(self.transform(img))
-            meta.append({"orig_size": (img.height, img.width), "scale": r, "pad": (top, left)})
-        return Batch(torch.stack(xs), meta)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:
         out = self.net(inputs)
@@ -81,19 +66,9 @@ class YOLODetector(ZooModel):
         preds = []
         for d, m in zip(dets, batch.meta):
             d = d.cpu()
-            boxes = d[:, :4].clone()
-            top, left = m["pad"]
-            boxes[:, [0, 2]] = (boxes[:, [0, 2]] - left) / m["scale"]
-            boxes[:, [1, 3]] = (boxes[:, [1, 3]] - top) / m["scale"]
-            h, w = m["orig_size"]
-            boxes[:, [0, 2]] = boxes[:, [0, 2]].clamp(0, w)
-            boxes[:, [1, 3]] = boxes[:, [1, 3]].clamp(0, h)
-            preds.append({"boxes": boxes.tolist(), "scores": d[:, 4].tolist(),
+            preds.append({"boxes": self.to_original(d[:, :4], m).tolist(), "scores": d[:, 4].tolist(),
                           "labels": [self.coco_ids[int(c)] for c in d[:, 5].tolist()]})
         return preds
-
-    def example_items(self, n: int = 1) -> list:
-        return sample_images(n)
 
 
 def _load_checkpoint_tensors(spec: ModelSpec, sha256: str | None) -> tuple[dict[str, torch.Tensor], str]:
