@@ -24,40 +24,33 @@ DIGITS_CLASSES = 10
 DIGITS_SCALE = 16.0  # sklearn digits pixels are counts 0..16
 
 
-def _digits_preprocess() -> TabularPreprocess:
-    return TabularPreprocess(num_features=DIGITS_FEATURES, scale=f"divide:{DIGITS_SCALE:g}",
-                             source="sklearn.datasets.load_digits: 8x8 images, pixel counts 0..16")
+def _digits_spec(name: str, architecture: str, description: str, notes: str, builder: str) -> ModelSpec:
+    """A trainable classifier of sklearn's 8x8 digits (64 features scaled by 1/16, 10 classes)."""
+    return ModelSpec(
+        name=name,
+        task="tabular-classification",
+        source="zoo",
+        architecture=architecture,
+        description=description,
+        preprocess=TabularPreprocess(num_features=DIGITS_FEATURES, scale=f"divide:{DIGITS_SCALE:g}",
+                                     source="sklearn.datasets.load_digits: 8x8 images, pixel counts 0..16"),
+        num_classes=DIGITS_CLASSES,
+        input_size=(DIGITS_FEATURES,),
+        trainable=True,
+        notes=notes,
+        builder=BuilderRef(f"zoo.models._mlp_nets:{builder}"),
+    )
 
 
 @register_model("mlp", task="tabular-classification", source="zoo")
 def mlp() -> ModelSpec:
-    return ModelSpec(
-        name="mlp",
-        task="tabular-classification",
-        source="zoo",
-        architecture="MLP",
-        description="Feed-forward MLP (depth x width, sigmoid/tanh/relu/gelu, dropout) on 8x8 digits",
-        preprocess=_digits_preprocess(),
-        num_classes=DIGITS_CLASSES,
-        input_size=(DIGITS_FEATURES,),
-        trainable=True,
-        notes="overrides: width=64, depth=2, activation='relu', dropout=0.0, init='torch', num_classes, num_features",
-        builder=BuilderRef("zoo.models._mlp_nets:build_mlp"),
-    )
+    return _digits_spec("mlp", "MLP", "Feed-forward MLP (depth x width, sigmoid/tanh/relu/gelu, dropout) on 8x8 digits",
+                        "overrides: width=64, depth=2, activation='relu', dropout=0.0, init='torch', num_classes, "
+                        "num_features", "build_mlp")
 
 
 @register_model("lstm_rows", task="tabular-classification", source="zoo")
 def lstm_rows() -> ModelSpec:
-    return ModelSpec(
-        name="lstm_rows",
-        task="tabular-classification",
-        source="zoo",
-        architecture="LSTM",
-        description="LSTM reading an 8x8 digit row by row (8 steps of 8 pixels), last state -> classes",
-        preprocess=_digits_preprocess(),
-        num_classes=DIGITS_CLASSES,
-        input_size=(DIGITS_FEATURES,),
-        trainable=True,
-        notes="overrides: hidden=64, layers=1, rows=8, num_classes",
-        builder=BuilderRef("zoo.models._mlp_nets:build_lstm_rows"),
-    )
+    return _digits_spec("lstm_rows", "LSTM",
+                        "LSTM reading an 8x8 digit row by row (8 steps of 8 pixels), last state -> classes",
+                        "overrides: hidden=64, layers=1, rows=8, num_classes", "build_lstm_rows")
