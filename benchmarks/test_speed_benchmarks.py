@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import zoo
-from zoo.harness.speed_backends import BackendConfig, prepare
+from zoo.harness.backends import BackendConfig, prepare
 from zoo.harness.speed_timing import CpuTimer, TimingPolicy, bare_loop_ms
 
 OVERHEAD_MODEL = "resnet50"
@@ -111,5 +111,5 @@ def test_best_backend_vs_fp32_eager(ratio_model, zoo_write, zoo_min_duration):
     assert row["status"] == "ok", row.get("error")
     m = row["metrics"]
     print(f"\n{ratio_model}: {row['backend_used']} {m['speedup_vs_fp32_eager']:.2f}x vs fp32 eager "
-          f"({m['fp32_eager_p50_ms']:.1f} -> {m['p50_ms']:.1f} ms), error {m.get('error')}")
+          f"({m['fp32_eager_p50_ms']:.1f} -> {m['p50_ms']:.1f} ms), deviation {m.get('output_deviation')}")
     assert m["speedup_vs_fp32_eager"] >= 1.0 or row["backend_used"] == "eager+fp32"

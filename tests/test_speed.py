@@ -18,7 +18,9 @@ import torch
 from torch import nn
 
 from zoo.harness import speed_timing as st
-from zoo.harness.speed import bench, is_oom, row_key
+from zoo.harness.speed import bench
+from zoo.harness.speed_config import BenchConfig
+from zoo.harness.speed_oom import is_oom
 from zoo.harness.speed_cost import count_flops, count_params, device_peak
 from zoo.harness.speed_error import box_agreement, rel_l2
 from zoo.models.base import Batch, ZooModel
@@ -226,7 +228,7 @@ def test_bench_writes_rows_and_resumes_without_duplicates(results_dir):
     assert m["p50_ms"] <= m["p90_ms"] <= m["p99_ms"]
     assert single["weights"] == "random-init" and single["backend_used"] == "eager+fp32"
     assert single["settings"]["warmup"] == 1 and single["settings"]["threads"] == torch.get_num_threads()
-    assert "error" not in m  # fp32 eager is the reference itself
+    assert "output_deviation" not in m and "error" not in m  # fp32 eager is the reference itself
     path = results_dir / "speed.jsonl"
     assert len(read_rows(path)) == 2
     assert bench(model=tiny(), batch_sizes=(1, 2, 4), **FAST)[0]["settings"]["batch_size"] == 4
@@ -247,12 +249,13 @@ def test_out_of_memory_halves_the_batch_and_says_so(results_dir):
 
 def test_non_reference_rows_report_output_error(results_dir):
     (row,) = bench(model=tiny(), batch_sizes=(2,), dtype="bf16", compare=True, **FAST)
-    err = row["metrics"]["error"]
+    err = row["metrics"]["output_deviation"]
     assert 0 < err["rel_l2"] < 0.05 and err["error_items"] == 8
     assert 0.5 <= err["top1_agreement"] <= 1.0
     assert row["metrics"]["speedup_vs_fp32_eager"] > 0
     (ort,) = bench(model=tiny(), batch_sizes=(1,), backend="onnxruntime", **FAST)
-    assert ort["metrics"]["error"]["rel_l2"] < 1e-4 and ort["metrics"]["error"]["top1_agreement"] == 1.0
+    dev = ort["metrics"]["output_deviation"]
+    assert dev["rel_l2"] < 1e-4 and dev["top1_agreement"] == 1.0
     assert ort["settings"]["onnx"]["exporter"]
 
 
@@ -292,7 +295,7 @@ def test_real_weights_give_top1_agreement_on_real_photos(results_dir):
     (row,) = bench("efficientnet_lite0", batch_sizes=(1,), dtype="bf16", pretrained=True, write=False, **FAST)
     assert row["status"] == "ok", row.get("error")
     assert row["weights"] == zoo.get_spec("efficientnet_lite0").weights.sha256
-    err = row["metrics"]["error"]
+    err = row["metrics"]["output_deviation"]
     assert err["error_items"] >= 4
     assert 0 < err["rel_l2"] < 0.1  # bf16 really changes the logits, a little
     assert err["top1_agreement"] >= 0.75
@@ -325,12 +328,13 @@ def test_sweep_records_a_crashed_worker_and_resumes(results_dir, monkeypatch):
     assert len(rows) == 4
     crash = by[("speedtest_crash", 1)]
     assert crash["status"] == "error" and "exit code 3" in crash["error"]
-    assert by[("speedtest_tiny", 2)]["status"] == "ok"
+    assert by[("speedtest_tiny", 2)]["status"] == "ok", by[("speedtest_tiny", 2)].get("error")
     path = results_dir / "speed.jsonl"
     n = len(read_rows(path))
     assert sweep(["speedtest_crash", "speedtest_tiny"], factories={}, **kw) == []  # all keys present
     assert len(read_rows(path)) == n
-    assert row_key("speedtest_tiny", 1, rows[-1]["settings"], "cpu") == by[("speedtest_tiny", 1)]["key"]
+    tiny1 = by[("speedtest_tiny", 1)]
+    assert BenchConfig.from_settings(tiny1["settings"]).row_key("speedtest_tiny", 1) == tiny1["key"]
 
 
 # --- CLI ------------------------------------------------------------------------------------------------
@@ -339,7 +343,6 @@ def test_sweep_records_a_crashed_worker_and_resumes(results_dir, monkeypatch):
 def registered_tiny(monkeypatch):
     from zoo import registry
 
-    registry._ensure_loaded()
     monkeypatch.setitem(registry._REGISTRY, "speedtest_tiny",
                         registry._Entry("speedtest_tiny", "image-classification", "zoo", tiny_spec))
     registry.get_spec.cache_clear()
@@ -387,17 +390,17 @@ def test_report_tables_come_from_rows(results_dir):
 
 
 def test_pad_sequence_and_auto_candidates():
-    from zoo.harness.speed import pad_sequence
-    from zoo.harness.speed_backends import BackendConfig, auto_candidates
+    from zoo.harness.backends import BackendConfig, auto_candidates
+    from zoo.harness.speed_measure import pad_sequence
 
     b = Batch({"input_ids": torch.tensor([[101, 7, 102]]), "attention_mask": torch.ones(1, 3, dtype=torch.long),
                "pixel": torch.ones(1, 3)}, [{}])
     out = pad_sequence(b, 8).inputs
     assert out["input_ids"].tolist() == [[101, 7, 102, 0, 0, 0, 0, 0]]
     assert out["attention_mask"].sum() == 3 and out["pixel"].shape == (1, 3)  # floats untouched
-    cands = auto_candidates("cpu", "image-classification", TinyNet(), BackendConfig())
+    cands = auto_candidates("cpu", "image-classification", TinyNet())
     assert cands[0] == BackendConfig("eager", "fp32")
     assert {c.backend for c in cands} >= {"compile", "onnxruntime"}
     linear_heavy = nn.Sequential(nn.Embedding(10, 4), nn.Linear(512, 512))
-    assert any(c.backend == "int8" for c in auto_candidates("cpu", "text-classification", linear_heavy, BackendConfig()))
+    assert any(c.backend == "int8" for c in auto_candidates("cpu", "text-classification", linear_heavy))
     assert all(c.dtype in ("fp32", "bf16") for c in cands)

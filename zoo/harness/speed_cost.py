@@ -17,9 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from ..offline import zoo_cache_dir
+from ..results import machine_info
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -30,8 +33,6 @@ def count_params(model: nn.Module) -> int:
 
 def count_flops(fn, *args, **kwargs) -> int:
     """FLOPs (2 x MACs) of one call ``fn(*args, **kwargs)``."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     with FlopCounterMode(display=False) as counter:
         fn(*args, **kwargs)
     return int(counter.get_total_flops())
@@ -40,8 +41,6 @@ def count_flops(fn, *args, **kwargs) -> int:
 # --- device peak ---------------------------------------------------------------------------------------
 
 def _probe_key(device: str, dtype: str, threads: int) -> str:
-    from ..results import machine_info
-
     m = machine_info()
     dev = torch.cuda.get_device_name(0) if device.startswith("cuda") else f"{m['cpu']}|{m['cores']}|t{threads}"
     return f"{device.split(':')[0]}|{dev}|{dtype}|torch{torch.__version__}"
@@ -64,8 +63,6 @@ def measure_matmul_peak(device: str, dtype: str, n: int | None = None, repeats: 
     convolutions must never beat "the peak", so the faster probe is the peak. The record names every
     probe's TFLOP/s and the one chosen.
     """
-    import torch.nn.functional as F
-
     dev = torch.device(device)
     cuda = dev.type == "cuda"
     n = n or (8192 if cuda else 1024)

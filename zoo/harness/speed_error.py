@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch.utils import _pytree as pytree
 
+# The key of the output-deviation figures (schema 2; "error" is a failure message only) in a speed row's metrics and in each auto candidate.
+DEVIATION = "output_deviation"
 BOX_SCORE_MIN = 0.25
 BOX_IOU_MIN = 0.5
 
@@ -36,7 +38,7 @@ def top1_agreement(preds: list[dict], ref_preds: list[dict]) -> float | None:
 
 def box_agreement(preds: list[dict], ref_preds: list[dict]) -> tuple[float | None, int]:
     """(matched share, number of reference boxes); share is None when the reference has no confident box."""
-    from torchvision.ops import box_iou
+    from torchvision.ops import box_iou  # deferred: heavy; detection rows only
 
     matched = total = 0
     for p, r in zip(preds, ref_preds):

@@ -93,7 +93,7 @@ class CudaTimer:
 
     def _cuda(self):
         if self.cuda is None:
-            import torch
+            import torch  # deferred: heavy; the timing statistics above need no torch
 
             self.cuda = torch.cuda
         return self.cuda
@@ -127,7 +127,7 @@ def timer_for(device: str) -> CpuTimer | CudaTimer:
 
 def synchronize(device: str) -> None:
     if str(device).startswith("cuda"):
-        import torch
+        import torch  # deferred: heavy; only CUDA timing needs it
 
         torch.cuda.synchronize()
 

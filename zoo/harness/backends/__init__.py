@@ -1,0 +1,125 @@
+"""Speed backends: one module per backend in this package, registered by name.
+
+    @register_backend
+    class OpenVino(Backend):
+        name = "openvino"
+        capabilities = Capabilities(devices=("cpu",), dtypes=("fp32", "bf16"))
+        def prepare(self, model, config, device, example_inputs) -> Prepared: ...
+        def auto_configs(self, ctx) -> list[BackendConfig]: ...   # optional: what --backend auto tries
+
+Adding a backend is adding such a module here: the modules are discovered (as zoo's commands are), so
+``zoo bench --backend NAME``, its help text and the ``--backend auto`` candidates pick it up. ``auto`` asks
+only the backends whose capabilities match the device, dtype and task, in ascending ``priority``.
+CUDA graphs are an option of the PyTorch backends (``BackendConfig.cuda_graphs``), not a backend.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import pkgutil
+from typing import Any
+
+from torch import nn
+
+from ...errors import UserError
+from ._base import (AutoContext, Backend, BackendConfig, Capabilities, Prepared, bf16_supported, outputs_to_fp32)
+
+__all__ = ["AUTO", "AutoContext", "Backend", "BackendConfig", "Capabilities", "Prepared", "auto_candidates",
+           "backend_dtypes", "bf16_supported", "check_backend", "get_backend", "list_backends", "outputs_to_fp32",
+           "prepare", "register_backend"]
+
+AUTO = "auto"  # not a backend: measure every matching candidate side by side and keep the fastest
+
+_BACKENDS: dict[str, Backend] = {}
+_loaded = False
+
+
+def register_backend(cls: type[Backend]) -> type[Backend]:
+    """Class decorator: register one instance of ``cls`` under ``cls.name``. A second, different class
+    under a name already taken is refused (re-importing the same module is not)."""
+    name = getattr(cls, "name", "")
+    if not name or name == AUTO or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"backend class {cls.__qualname__} needs a plain name (not {name!r})")
+    old = _BACKENDS.get(name)
+    if old is not None and (type(old).__module__, type(old).__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(f"backend {name!r} is already registered by {type(old).__module__}")
+    _BACKENDS[name] = cls()
+    return cls
+
+
+def _ensure_loaded() -> None:
+    """Import every public module of this package once (each registers its backend)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for mod in pkgutil.iter_modules(__path__):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+def list_backends() -> list[str]:
+    """Registered backend names, in the order ``--backend auto`` tries them."""
+    _ensure_loaded()
+    return [b.name for b in sorted(_BACKENDS.values(), key=lambda b: (b.priority, b.name))]
+
+
+def backend_dtypes() -> list[str]:
+    """Every dtype some registered backend runs (fp32 first)."""
+    _ensure_loaded()
+    seen = {d for b in _BACKENDS.values() for d in b.capabilities.dtypes}
+    return sorted(seen, key=lambda d: (d != "fp32", d))
+
+
+def get_backend(name: str) -> Backend:
+    """The registered backend ``name``, or a one-line UserError naming the closest names."""
+    _ensure_loaded()
+    try:
+        return _BACKENDS[name]
+    except (KeyError, TypeError):
+        names = list_backends() + [AUTO]
+        close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise UserError(f"unknown backend {name!r}{hint} (one of: {', '.join(names)})") from None
+
+
+def check_backend(config: BackendConfig, device: str, task: str | None = None) -> Backend:
+    """The backend of ``config`` if its capabilities cover this device, dtype and task; else a UserError."""
+    backend = get_backend(config.backend)
+    why = backend.capabilities.refuses(device, config.dtype, task)
+    if why:
+        raise UserError(f"backend {backend.name} {why}")
+    if config.cuda_graphs and not str(device).startswith("cuda"):
+        raise UserError("CUDA graphs need --device cuda")
+    return backend
+
+
+def prepare(model: nn.Module, config: BackendConfig, device: str, example_inputs: Any) -> Prepared:
+    """Set ``model`` up per ``config`` with its backend (``model`` may be modified: pass a copy to keep it)."""
+    task = getattr(getattr(model, "spec", None), "task", None)
+    return check_backend(config, device, task).prepare(model, config, device, example_inputs)
+
+
+def auto_candidates(device: str, task: str | None, model: nn.Module, dtype: str | None = None) -> list[BackendConfig]:
+    """The configurations ``--backend auto`` tries; the first is always plain fp32 eager (the baseline).
+
+    Each backend whose capabilities match the device and task proposes its configurations; those its
+    capabilities do not cover are dropped. A dtype other than fp32 asked for restricts the candidates to
+    that dtype (plus the baseline).
+    """
+    cuda = str(device).startswith("cuda")
+    low = "bf16" if bf16_supported(device) else ("fp16" if cuda else None)
+    ctx = AutoContext(device=str(device), task=task, model=model, low_dtype=low)
+    baseline = BackendConfig("eager", "fp32")
+    cands = [baseline]
+    for name in list_backends():
+        backend = _BACKENDS[name]
+        if backend.capabilities.refuses(device, None, task):
+            continue
+        for cfg in backend.auto_configs(ctx):
+            if cfg not in cands and not backend.capabilities.refuses(device, cfg.dtype, task):
+                cands.append(cfg)
+    if dtype and dtype != "fp32":
+        cands = [baseline] + [c for c in cands[1:] if c.dtype == dtype]
+    return cands

@@ -1,0 +1,193 @@
+"""``BenchConfig``: every setting of one ``zoo bench`` measurement, in one frozen dataclass.
+
+Each field declares its role once, in its metadata: ``key`` (part of a row's identity, so resume skips
+what was measured before), ``record`` (copied into the row's settings), ``flag`` / ``switches`` (how it
+is written on a ``zoo bench`` command line and parsed back from one). The row key, the recorded
+settings, the reproducing command line and the CLI options are all derived from these fields.
+
+Fields hold what was asked for; ``resolved()`` fills in the defaults that depend on other fields
+(fp32 unless auto; inductor freezing and bf16 autocast for compile on CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Sequence
+
+from ..errors import UserError
+from ..results import machine_info
+from .backends import AUTO, BackendConfig, backend_dtypes, get_backend, list_backends
+from .speed_timing import TimingPolicy
+
+PRECISIONS = ("cast", "autocast")
+
+
+def _setting(default: Any, *, key: bool = False, record: bool = False, flag: str | None = None,
+             switches: dict[Any, str] | None = None, type: Any = None, help: str = "") -> Any:
+    meta = {"key": key, "record": record or key, "flag": flag, "switches": switches or {}, "type": type, "help": help}
+    return field(default=default, metadata=meta)
+
+
+def parse_batch_sizes(text: str | int | Sequence[int]) -> tuple[int, ...]:
+    """``"1,8,32"`` (or a sequence) -> (1, 8, 32); a one-line UserError for anything else."""
+    try:
+        sizes = tuple(int(s) for s in (str(text).split(",") if isinstance(text, (str, int)) else text) if str(s).strip())
+    except (TypeError, ValueError):
+        raise UserError(f"--batch-size: expected integers like 1,8,32, got {text!r}") from None
+    if not sizes or any(s < 1 for s in sizes):
+        raise UserError(f"--batch-size: batch sizes must be positive integers, got {text!r}")
+    return sizes
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to measure and how. Keys of a row are made of the ``key`` fields (resolved), the model, the
+    batch size asked for, the device kind and the machine's CPU/GPU model; timing knobs are not part of it."""
+
+    device: str = _setting("cpu", record=True, flag="--device", help="cpu or cuda[:i] (default cpu)")
+    batch_sizes: tuple[int, ...] = _setting((1,), flag="--batch-size",  # parsed by __post_init__: one-line errors
+                                            help="batch size or comma-separated sweep, e.g. 1,8,32 (default 1)")
+    backend: str = _setting("eager", key=True, flag="--backend", help="one of {backends} (default eager)")
+    dtype: str | None = _setting(None, key=True, flag="--dtype",
+                                 help="one of {dtypes} (default fp32; with --backend auto, auto may pick a lower precision)")
+    channels_last: bool = _setting(False, key=True, switches={True: "--channels-last"},
+                                   help="channels_last memory format (vision)")
+    precision: str | None = _setting(None, key=True, flag="--precision",
+                                     help="how bf16/fp16 is applied: cast or autocast (default: autocast for compile on CPU, cast otherwise)")
+    compile_mode: str | None = _setting(None, key=True, flag="--compile-mode",
+                                        help="torch.compile mode (default, reduce-overhead, max-autotune)")
+    freezing: bool | None = _setting(None, key=True, switches={False: "--no-freezing"},
+                                     help="compile on CPU without inductor freezing")
+    cuda_graphs: bool = _setting(False, key=True, switches={True: "--cuda-graphs"},
+                                 help="replay the forward as a CUDA graph (GPU)")
+    threads: int | None = _setting(None, key=True, flag="--threads", type=int,
+                                   help="torch intra-op threads (default: torch's)")
+    pretrained: bool | str = _setting("auto", key=True, switches={False: "--random-weights", True: "--pretrained"},
+                                      help="random init even when weights are cached | require pretrained weights")
+    compare: bool = _setting(False, key=True, switches={True: "--compare"},
+                             help="also time fp32 eager side by side; record the speedup")
+    seq_len: int | None = _setting(None, key=True, flag="--seq-len", type=int,
+                                   help="pad text inputs to this many tokens (e.g. 128)")
+    stages: bool | None = _setting(None, switches={True: "--stages", False: "--no-stages"},
+                                   help="time preprocess / postprocess / end to end (default: detection and text models)")
+    warmup: int = _setting(5, record=True, flag="--warmup", type=int, help="untimed calls before timing (default 5)")
+    min_iters: int = _setting(10, record=True, flag="--min-iters", type=int, help="at least this many timed calls (default 10)")
+    min_duration_s: float = _setting(2.0, record=True, flag="--min-duration", type=float,
+                                     help="at least this many seconds timed (default 2)")
+    rounds: int = _setting(3, record=True, flag="--rounds", type=int,
+                           help="alternating rounds when comparing backends (default 3)")
+    error_items: int = _setting(8)  # real items the output deviation is measured on
+    peak: bool = _setting(True)  # measure the device's matmul peak (share of peak in the row)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batch_sizes", parse_batch_sizes(self.batch_sizes))
+        if self.backend != AUTO:
+            get_backend(self.backend)  # a one-line UserError with the closest names
+        if self.dtype is not None and self.dtype not in backend_dtypes():
+            raise UserError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(backend_dtypes())}")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise UserError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
+        for name, low in (("threads", 1), ("seq_len", 1), ("warmup", 0), ("min_iters", 1), ("rounds", 1),
+                          ("error_items", 1), ("min_duration_s", 0)):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low):
+                raise UserError(f"{_flag_of(name)} must be a number >= {low}, got {value!r}")
+
+    # --- derived, written once ----------------------------------------------------------------------
+
+    @property
+    def cpu(self) -> bool:
+        return not str(self.device).startswith("cuda")
+
+    def resolved(self) -> dict[str, Any]:
+        """The ``key`` fields with their defaults filled in: what a row records and its key is made of."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["key"]}
+        if self.dtype is None:
+            out["dtype"] = None if self.backend == AUTO else "fp32"
+        if self.freezing is None:
+            out["freezing"] = self.backend in ("compile", AUTO) and self.cpu
+        if self.precision is None:
+            out["precision"] = "autocast" if self.backend == "compile" and self.cpu else "cast"
+        return out
+
+    def backend_config(self) -> BackendConfig:
+        """The single configuration an explicit ``--backend`` runs (not for auto)."""
+        r = self.resolved()
+        return BackendConfig(r["backend"], r["dtype"] or "fp32", r["channels_last"], r["precision"],
+                             r["compile_mode"], r["freezing"], r["cuda_graphs"])
+
+    def timing(self) -> TimingPolicy:
+        return TimingPolicy(warmup=self.warmup, min_iters=self.min_iters, min_duration_s=self.min_duration_s)
+
+    def recorded(self, threads_used: int | None = None) -> dict[str, Any]:
+        """The settings a row records: the resolved key fields, the device, the timing policy, and the
+        thread count used beside the one asked for (a key uses the one asked for)."""
+        rec = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["record"]}
+        return {**rec, **self.resolved(), **self.timing().as_dict(), "threads": threads_used,
+                "threads_requested": self.threads}
+
+    def row_key(self, name: str, batch_size: int, machine: dict[str, Any] | None = None) -> str:
+        """Identity of one row: model, batch size asked for, device kind, the machine's CPU (model and
+        cores) or GPU model, and the resolved key settings. ``machine``: a row's machine (default: this one)."""
+        m = machine if machine is not None else machine_info()
+        ident = {"model": name, "batch_size": int(batch_size), "device": str(self.device).split(":")[0],
+                 "hw": m.get("gpu") if not self.cpu else f"{m.get('cpu')}|{m.get('cores')}", **self.resolved()}
+        return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def command(self, names: Sequence[str]) -> str:
+        """The ``zoo bench`` command line that reproduces this configuration (flags only where not default,
+        device, batch sizes and backend always)."""
+        parts = ["zoo", "bench", *names]
+        for f in fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            always = f.name in ("device", "batch_sizes", "backend")
+            if meta["flag"] and (always or value != f.default):
+                text = ",".join(map(str, value)) if f.name == "batch_sizes" else (
+                    f"{value:g}" if isinstance(value, float) else str(value))
+                parts += [meta["flag"], text]
+            elif value != f.default and value in meta["switches"]:
+                parts.append(meta["switches"][value])
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "batch_sizes": list(self.batch_sizes)}
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any]) -> "BenchConfig":
+        """The configuration a row's recorded settings came from (its key is the row's key)."""
+        names = {f.name for f in fields(cls) if f.metadata["record"]}
+        kw = {k: v for k, v in settings.items() if k in names}
+        kw["threads"] = settings.get("threads_requested", settings.get("threads"))
+        if "requested_batch_size" in settings:
+            kw["batch_sizes"] = (settings["requested_batch_size"],)
+        return cls(**kw)
+
+
+def _flag_of(name: str) -> str:
+    f = {f.name: f for f in fields(BenchConfig)}[name]
+    return f.metadata["flag"] or name
+
+
+# --- the CLI side: the same fields, parsed from ``zoo bench`` options ----------------------------------
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one option per flagged BenchConfig field; ``config_from_args`` reads them back."""
+    fmt = {"backends": ", ".join(list_backends() + [AUTO]), "dtypes": ", ".join(backend_dtypes())}
+    for f in fields(BenchConfig):
+        meta, helptext = f.metadata, f.metadata["help"].format(**fmt)
+        if meta["flag"]:
+            parser.add_argument(meta["flag"], dest=f.name, default=f.default, type=meta["type"] or str, help=helptext)
+            continue
+        switches = list(meta["switches"].items())
+        target = parser.add_mutually_exclusive_group() if len(switches) > 1 else parser
+        for i, (value, flag) in enumerate(switches):
+            part = helptext.split(" | ")[i] if " | " in helptext else helptext
+            target.add_argument(flag, dest=f.name, action="store_const", const=value, default=f.default, help=part)
+
+
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    return BenchConfig(**{f.name: getattr(args, f.name) for f in fields(BenchConfig)
+                          if f.metadata["flag"] or f.metadata["switches"]})

@@ -1,0 +1,248 @@
+"""One batch size of ``zoo bench``: prepare every configuration to time (one, or fp32 eager beside it with
+``compare``, or every ``--backend auto`` candidate), check each one's output deviation from fp32 eager on
+real items, time them in alternating rounds, keep the chosen one's figures.
+
+Alternating rounds matter: speed on a shared VM drifts by up to 2x over minutes, so only side-by-side
+ratios are comparable.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch.utils import _pytree as pytree
+
+from ..models.base import move_to
+from ..transforms import load_image
+from .backends import AUTO, BackendConfig, Prepared, auto_candidates, outputs_to_fp32, prepare
+from .speed_config import BenchConfig
+from .speed_cost import MemoryMeter
+from .speed_error import DEVIATION, output_error
+from .speed_timing import TimingPolicy, percentile, summarize, timer_for
+
+BASELINE = BackendConfig("eager", "fp32")
+STAGE_TASKS = ("object-detection", "text-classification", "question-answering", "translation")
+
+
+def decoded_items(model: Any, n: int) -> list[Any]:
+    """``n`` raw items, image paths decoded to PIL (end-to-end timing starts from a decoded image)."""
+    items = list(model.example_items(n))
+    if model.spec.task in ("image-classification", "object-detection"):
+        items = [load_image(i) if isinstance(i, (str, Path)) else i for i in items]
+    if len(items) < n:
+        items = (items * math.ceil(n / max(1, len(items))))[:n]
+    return items
+
+
+def pad_sequence(batch: Any, seq_len: int | None) -> Any:
+    """Right-pad every 2-D integer input (token ids, attention masks) with zeros to ``seq_len`` tokens.
+
+    Zero is the padding id of BERT-style vocabularies and a zero attention mask hides the padding, so the
+    predictions stay those of the unpadded text while the network computes over ``seq_len`` positions
+    (how fixed-length throughput, e.g. "BERT-base at seq 128", is measured). Longer inputs are left as they are.
+    """
+    if not seq_len:
+        return batch
+
+    def pad(t):
+        if isinstance(t, torch.Tensor) and t.dim() == 2 and not t.is_floating_point() and t.shape[1] < seq_len:
+            return F.pad(t, (0, seq_len - t.shape[1]), value=0)
+        return t
+
+    batch.inputs = pytree.tree_map(pad, batch.inputs)
+    return batch
+
+
+def _flat_preds(model: Any, outs: list[Any], batches: list[Any]) -> list[dict] | None:
+    try:
+        return [p for o, b in zip(outs, batches) for p in model.postprocess(o, b)]
+    except NotImplementedError:
+        return None
+
+
+class _Reference:
+    """fp32 eager outputs and predictions on the deviation-check batches, computed once per batch size."""
+
+    def __init__(self, model: Any, items: list[Any], bs: int, device: str, seq_len: int | None = None):
+        self.batches = [pad_sequence(model.preprocess(items[i : i + bs]), seq_len) for i in range(0, len(items), bs)]
+        self.outs = [outputs_to_fp32(model(move_to(b.inputs, device))) for b in self.batches]
+        self.preds = _flat_preds(model, self.outs, self.batches)
+
+    def deviation(self, model: Any, prep: Prepared) -> dict[str, Any]:
+        outs = [outputs_to_fp32(prep.run(prep.to_inputs(b.inputs))) for b in self.batches]
+        preds = _flat_preds(model, outs, self.batches) if self.preds is not None else None
+        return output_error(model.spec.task, outs, self.outs, preds, self.preds)
+
+
+def latency_sample(times_ms: Sequence[float], limit: int = 500) -> list[float]:
+    """Per-call latencies for the row (ms, 4 decimals): all of them in call order up to ``limit``, else
+    ``limit`` evenly spaced order statistics (sorted), enough for distribution plots."""
+    xs = list(times_ms)
+    if len(xs) > limit:
+        xs = sorted(xs)
+        xs = [xs[round(i * (len(xs) - 1) / (limit - 1))] for i in range(limit)]
+    return [round(float(x), 4) for x in xs]
+
+
+def measure_rounds(fns: list[Callable[[], Any]], timer, policy: TimingPolicy, rounds: int) -> list[list[float]]:
+    """Per-iteration times of each fn, measured in ``rounds`` alternating rounds (ABCABC...)."""
+    if len(fns) == 1:
+        return [timer.run(fns[0], policy)]
+    times: list[list[float]] = [[] for _ in fns]
+    per_round = replace(policy, min_duration_s=policy.min_duration_s / rounds,
+                        min_iters=max(1, math.ceil(policy.min_iters / rounds)))
+    for r in range(rounds):
+        for i, fn in enumerate(fns):
+            times[i] += timer.run(fn, per_round if r == 0 else replace(per_round, warmup=1))
+    return times
+
+
+def time_stages(model: Any, prep: Prepared, items: list[Any], device: str, policy: TimingPolicy,
+                seq_len: int | None = None) -> dict[str, Any]:
+    """ms per call of preprocess (raw items -> tensors), postprocess (outputs -> predictions) and the whole
+    path, decoded image / raw text -> final predictions, end to end (p50 and items/s).
+
+    Text inputs are padded to ``seq_len`` in every stage, as in the forward timing, so that the end-to-end
+    path runs the same network shapes as the forward it is compared with."""
+    short = replace(policy, min_duration_s=max(0.2, policy.min_duration_s / 2), warmup=min(policy.warmup, 2))
+
+    def preprocess():
+        return pad_sequence(model.preprocess(items), seq_len)
+
+    def e2e():
+        b = preprocess()
+        return model.postprocess(outputs_to_fp32(prep.run(prep.to_inputs(b.inputs))), b)
+
+    pre = summarize(timer_for("cpu").run(preprocess, short), len(items))
+    batch = preprocess()
+    out = prep.run(prep.to_inputs(batch.inputs))
+    post = summarize(timer_for("cpu").run(lambda: model.postprocess(outputs_to_fp32(out), batch), short), len(items))
+    end = summarize(timer_for(device).run(e2e, short), len(items))
+    return {
+        "preprocess_p50_ms": pre["p50_ms"], "postprocess_p50_ms": post["p50_ms"],
+        "e2e_p50_ms": end["p50_ms"], "e2e_p90_ms": end["p90_ms"], "e2e_p99_ms": end["p99_ms"],
+        "e2e_items_per_s": end["items_per_s"], "e2e_iterations": end["iterations"],
+    }
+
+
+# --- one batch size -------------------------------------------------------------------------------------
+
+@dataclass
+class _Candidate:
+    prep: Prepared
+    inputs: Any
+    entry: dict[str, Any]  # what the row's "candidates" list records about it
+
+
+def candidate_configs(model: Any, cfg: BenchConfig, device: str) -> list[BackendConfig]:
+    """What to time: the auto candidates, or the one configuration asked for (after fp32 eager with compare)."""
+    if cfg.backend == AUTO:
+        return auto_candidates(device, model.spec.task, model, cfg.resolved()["dtype"])
+    one = cfg.backend_config()
+    return [BASELINE, one] if cfg.compare and one != BASELINE else [one]
+
+
+def _prepare_all(model: Any, configs: list[BackendConfig], batch: Any, device: str, ref: _Reference | None,
+                 tolerate: bool) -> tuple[list[_Candidate], list[dict[str, Any]]]:
+    """Set up and call each configuration once (compilation, export, autotuning happen here, untimed).
+
+    With ``tolerate`` (auto), a configuration other than the baseline that fails is recorded and skipped."""
+    ready: list[_Candidate] = []
+    entries: list[dict[str, Any]] = []
+    for cfg in configs:
+        entry: dict[str, Any] = {"config": cfg.label}
+        entries.append(entry)
+        try:
+            t0 = time.perf_counter()
+            prep = prepare(model if cfg == BASELINE else copy.deepcopy(model), cfg, device, batch.inputs)
+            x = prep.to_inputs(batch.inputs)
+            t1 = time.perf_counter()
+            prep.run(x)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            entry["first_call_s"] = round(time.perf_counter() - t1, 3)
+            entry["setup_s"] = round(time.perf_counter() - t0, 3)
+            entry.update(prep.info)
+            if ref is not None and cfg != BASELINE:
+                entry[DEVIATION] = ref.deviation(model, prep)
+            ready.append(_Candidate(prep, x, entry))
+        except Exception as e:
+            if not tolerate or cfg == BASELINE:
+                raise
+            entry["failed"] = one_line(e)
+    return ready, entries
+
+
+def _chosen_metrics(chosen: _Candidate, times: list[float], baseline_times: list[float] | None,
+                    bs: int, device: str) -> dict[str, Any]:
+    metrics: dict[str, Any] = summarize(times, bs)
+    metrics["latencies_ms"] = latency_sample(times)
+    metrics["first_call_s"] = chosen.entry.get("first_call_s")
+    metrics["setup_s"] = chosen.entry.get("setup_s")
+    if DEVIATION in chosen.entry:
+        metrics[DEVIATION] = chosen.entry[DEVIATION]
+    if baseline_times is not None:
+        metrics["speedup_vs_fp32_eager"] = chosen.entry["speedup_vs_fp32_eager"]
+        metrics["fp32_eager_p50_ms"] = percentile(baseline_times, 50)
+    with MemoryMeter(device) as mem:
+        for _ in range(3):
+            chosen.prep.run(chosen.inputs)
+    metrics.update(mem.as_metrics())
+    return metrics
+
+
+def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
+                  get_peak: Callable[[str], dict | None]) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Measure one batch size. Returns (metrics, extra settings, label of the configuration used)."""
+    import torch._dynamo as dynamo  # deferred: heavy; only needed once a batch is measured
+
+    n_err = cfg.error_items
+    items = decoded_items(model, max(bs, n_err))
+    batch = pad_sequence(model.preprocess(items[:bs]), cfg.seq_len)
+    configs = candidate_configs(model, cfg, device)
+    ref = None
+    if any(c != BASELINE for c in configs):
+        n_ref = bs * math.ceil(n_err / bs)
+        ref = _Reference(model.to(device), (items * math.ceil(n_ref / len(items)))[:n_ref], bs, device, cfg.seq_len)
+    # fresh dynamo state per batch size (stale guards, recompile limits); not per configuration, since a
+    # reset would also throw away the graphs of configurations compiled before it
+    dynamo.reset()
+    ready, entries = _prepare_all(model, configs, batch, device, ref, tolerate=cfg.backend == AUTO)
+    times = measure_rounds([(lambda c=c: c.prep.run(c.inputs)) for c in ready], timer_for(device), cfg.timing(),
+                           cfg.rounds)
+    for c, t in zip(ready, times):
+        c.entry.update(p50_ms=percentile(t, 50), iterations=len(t))
+    baseline_times = times[0] if len(ready) > 1 and ready[0].prep.config == BASELINE else None
+    if baseline_times is not None:
+        for c, t in zip(ready, times):
+            c.entry["speedup_vs_fp32_eager"] = percentile(baseline_times, 50) / percentile(t, 50)
+    best = min(range(len(ready)), key=lambda i: percentile(times[i], 50)) if cfg.backend == AUTO else len(ready) - 1
+    chosen = ready[best]
+    metrics = _chosen_metrics(chosen, times[best], baseline_times, bs, device)
+    if len(entries) > 1:
+        metrics["candidates"] = entries
+    probe = get_peak(chosen.prep.config.dtype)
+    if probe is not None:
+        metrics["peak_tflops"] = probe["tflops"]
+        metrics["peak_probe"] = probe
+    if cfg.stages if cfg.stages is not None else model.spec.task in STAGE_TASKS:
+        metrics["stages"] = time_stages(model, chosen.prep, items[:bs], device, cfg.timing(), cfg.seq_len)
+    extra = {"backend_config": chosen.prep.config.as_dict(),
+             **{k: v for k, v in chosen.entry.items() if k in ("compile", "onnx", "quantized", "cuda_graphs")}}
+    return metrics, extra, chosen.prep.config.label
+
+
+def one_line(e: BaseException) -> str:
+    """``Type: first line of the message (at file:line of the innermost frame)``, at most ~400 characters."""
+    msg = str(e).strip().splitlines()
+    tb = traceback.extract_tb(e.__traceback__)
+    where = f" (at {Path(tb[-1].filename).name}:{tb[-1].lineno})" if tb else ""
+    return f"{type(e).__name__}: {(msg[0] if msg else '')[:300]}{where}"
