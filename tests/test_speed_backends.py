@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
 import sys
-import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -239,3 +241,49 @@ def test_bad_cli_values_are_one_line_errors(registered_tiny, capsys, extra, matc
     assert main(["bench", registered_tiny, *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("zoo: error:") and match in err and "\n" not in err
+
+
+# --- sweeps: a worker never outlives its parent ---------------------------------------------------------
+
+def sleeper():
+    """A sweep worker's model factory that reports its process id and then hangs."""
+    Path(os.environ["ZOO_TEST_PIDFILE"]).write_text(str(os.getpid()))
+    time.sleep(300)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has exited; only its parent-to-be has not reaped it yet
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_killing_a_sweeps_parent_kills_its_worker(tmp_path, results_dir):
+    """kill -9 of ``zoo bench A B`` once left the worker running: it went on appending rows that the rerun
+    measured again. The worker now exits when its parent is gone."""
+    pidfile = tmp_path / "worker.pid"
+    here = str(Path(__file__).parent)
+    env = {**os.environ, "ZOO_TEST_PIDFILE": str(pidfile),
+           "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}
+    code = ("from zoo.harness.speed_sweep import sweep; "
+            "sweep(['speedtest_sleep'], factories={'speedtest_sleep': 'test_speed_backends:sleeper'}, progress=False)")
+    parent = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=here)
+    try:
+        deadline = time.monotonic() + 240
+        while not pidfile.exists() or not pidfile.read_text():
+            assert parent.poll() is None and time.monotonic() < deadline, "the worker never started"
+            time.sleep(0.2)
+        worker = int(pidfile.read_text())
+        assert _alive(worker)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 10
+    while _alive(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    survived = _alive(worker)
+    if survived:
+        os.kill(worker, 9)  # leave no orphan behind a failing test
+    assert not survived, "the sweep worker outlived its killed parent"

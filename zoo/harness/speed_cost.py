@@ -21,6 +21,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..io import atomic_write_text
 from ..offline import zoo_cache_dir
 from ..results import machine_info
 
@@ -100,8 +101,8 @@ def measure_matmul_peak(device: str, dtype: str, n: int | None = None, repeats: 
 def device_peak(device: str, dtype: str, threads: int | None = None, refresh: bool = False) -> dict[str, Any]:
     """The cached matmul probe for this machine/device/dtype/threads, measuring it on first use.
 
-    The cache is one JSON object (key -> probe); written to a temporary file and renamed, so a crash
-    never leaves it half-written.
+    The cache is one JSON object (key -> probe), written atomically (zoo.io), so a crash never leaves it
+    half-written.
     """
     threads = threads or torch.get_num_threads()
     key = _probe_key(device, dtype, threads)
@@ -117,9 +118,7 @@ def device_peak(device: str, dtype: str, threads: int | None = None, refresh: bo
     probe = measure_matmul_peak(device, dtype)
     cache[key] = probe
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(cache, indent=1, sort_keys=True))
     return {**probe, "key": key, "cached": False}
 
 

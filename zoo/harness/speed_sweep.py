@@ -4,6 +4,8 @@ A fresh process per model keeps one model's threads, allocator, dynamo caches an
 settings from leaking into the next one's timing. The parent decides what is left to do from the row keys
 already in the raw file (so an interrupted sweep resumes without duplicate rows); when a worker dies
 (crash, kill, out of memory), the parent appends an error row for every batch size it left unmeasured.
+A worker whose parent dies exits too (it watches its parent process id): an orphan would go on appending
+rows while a rerun measures the same settings again.
 
 Worker protocol: ``python -m zoo.harness.speed_sweep '<json>'`` with {"name", "config" (BenchConfig's
 fields), "run" (bench()'s run options)[, "factory"]}; ``factory`` ("module:function") builds the model
@@ -18,6 +20,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -56,7 +59,7 @@ def sweep(names: Sequence[str], config: BenchConfig | None = None, *, factories:
             bar.set_postfix_str(f"{name}: done before (resume)")
             continue
         bar.set_postfix_str(f"{name}: running")
-        payload = {"name": name, "config": cfg.to_dict(),
+        payload = {"name": name, "config": cfg.to_dict(), "parent": os.getpid(),
                    "run": {"raw_file": str(path), "command": command, "resume": resume, "retry_errors": retry_errors}}
         if name in factories:
             payload["factory"] = factories[name]
@@ -90,7 +93,19 @@ def _run_worker(payload: dict[str, Any], path: Path, env: dict[str, str],
     return read_rows(path)[n_before:], rc, (lines[-1][:300] if lines else "no output"), wall_s
 
 
+def _die_with_parent(parent_pid: int, every_s: float = 0.2) -> None:
+    """Exit this process as soon as ``parent_pid`` is no longer its parent (the parent was killed)."""
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(every_s)
+        os._exit(1)  # noqa: SLF001  (no cleanup: the rows appended so far are complete lines)
+
+    threading.Thread(target=watch, name="zoo-sweep-parent-watch", daemon=True).start()
+
+
 def _worker(payload: dict[str, Any]) -> int:
+    if payload.get("parent"):
+        _die_with_parent(int(payload["parent"]))
     model = None
     if payload.get("factory"):
         mod, fn = payload["factory"].split(":")

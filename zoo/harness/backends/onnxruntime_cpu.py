@@ -70,15 +70,16 @@ class OnnxRuntime(Backend):
         except ImportError:
             raise UserError("backend onnxruntime needs the onnxruntime package: pip install 'zoo[speed]'") from None
         model = model.to("cpu").eval()
-        path = Path(tempfile.mkdtemp(prefix="zoo-onnx-")) / "model.onnx"
-        t0 = time.perf_counter()
-        exporter, out_spec = _export(model, example_inputs, path)
-        export_s = time.perf_counter() - t0
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = torch.get_num_threads()
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        with tempfile.TemporaryDirectory(prefix="zoo-onnx-") as tmp:  # the session holds the model once built
+            path = Path(tmp) / "model.onnx"
+            t0 = time.perf_counter()
+            exporter, out_spec = _export(model, example_inputs, path)
+            export_s = time.perf_counter() - t0
+            sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         bound_names = [i.name for i in sess.get_inputs()]
 
         def run(x: Any) -> Any:
