@@ -40,6 +40,9 @@ def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache):
     assert ev["dataset_sha256"] == "1da6e04ccd65c1ade32864afa62129b3b3d5df0f1b314961ec345af304274093"
     assert ev["n"] == 40 and 0 <= ev["metrics"]["accuracy"] <= 100 and ev["metrics"]["items_per_s"] > 0
     assert train["metrics"]["steps"] == 3 and ev["train"]["steps"] == 3
+    assert train["command"] == "zoo train lstm --task sst2 --limit 96 --val-limit 32 --epochs 1"
+    assert train["settings"]["optimizer"] == "adamw" and ev["train"]["config"] == {
+        k: v for k, v in train["settings"].items() if k in ev["train"]["config"]}
     from zoo.report.nlp import tables
 
     apps, runs = tables({"train": [train], "eval": [ev]})

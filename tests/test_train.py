@@ -382,8 +382,8 @@ def test_the_recorded_command_line_gives_back_the_config():
     from zoo.harness.train.text import command_line, text_config
 
     cfg = text_config("sst2", lr=0.003, clip_norm=None, max_minutes=2.5, batch_size=8, schedule="cosine", seed=4)
-    run = {"model": "lstm", "task": "sst2", "pretrained": False, "limit": 100, "val_limit": None, "threads": None,
-           "overrides": {"hidden_size": 32}}
+    run = {"model": "lstm", "task": "sst2", "pretrained": False, "limit": 100, "val_limit": None, "threads": 2,
+           "threads_flag": None, "overrides": {"hidden_size": 32}}
     line = command_line(cfg, run, world=1)
     assert line.startswith("zoo train lstm --task sst2 --limit 100 --set hidden_size=32 --lr 0.003 --schedule cosine")
     args = build_parser().parse_args(line.split()[1:])

@@ -14,13 +14,14 @@ import json
 
 from ..errors import UserError
 from ..harness.train.config import TrainConfig, cli_fields, cli_flag
-from ..harness.train.text import text_config, train_text
+from ..harness.train.text import defaults_help, text_config, train_text
 from ..models.text import TASK_OF
 from ..registry import get_spec
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train a text model on sst2 / multi30k / squad; writes a checkpoint and a row")
+    p = sub.add_parser("train", help="train a text model on sst2 / multi30k / squad; writes a checkpoint and a row",
+                       description=defaults_help())
     p.add_argument("name", help="registered model name (zoo list --task text-classification, ...)")
     p.add_argument("--task", help="sst2, multi30k or squad (default: the model's task)")
     for f in cli_fields():  # unset: the text default for the task (text_config)

@@ -1,1 +1,1 @@
-"""Measurement harnesses: speed (speed.py), accuracy (evaluate.py), training (train.py), studies."""
+"""Measurement harnesses: speed (speed.py), accuracy (evaluate.py), training (train/), studies."""

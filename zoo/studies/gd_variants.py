@@ -56,8 +56,8 @@ def run(seeds, scale: str = "full") -> list[dict]:
             every = max(1, steps_per_epoch // c["points_per_epoch"])
             pts, cb = _curve_recorder(model, data.train, every_steps=every)
             start = mean_loss(model, data.train)
-            cfg = TrainConfig(optimizer="sgd", lr=c["lr"], batch_size=bs, epochs=c["epochs"], seed=seed)
-            r = train(model, data.train.pair, cfg, loss_fn=F.cross_entropy, callbacks=[cb], progress=False, desc=name)
+            tc = TrainConfig(optimizer="sgd", lr=c["lr"], batch_size=bs, epochs=c["epochs"], seed=seed)
+            r = train(model, data.train.pair, tc, loss_fn=F.cross_entropy, callbacks=[cb], progress=False, desc=name)
             for p in pts:
                 p["epoch"] = p["step"] / steps_per_epoch
             loss_epochs = mean_loss(model, data.train)
@@ -66,8 +66,8 @@ def run(seeds, scale: str = "full") -> list[dict]:
             # equal wall time
             model = build("mlp", seed, activation="relu", depth=c["depth"], width=c["width"], init="auto")
             tpts, tcb = _curve_recorder(model, data.train, every_s=c["seconds"] / c["time_points"])
-            cfg = cfg.replace(epochs=10**6, max_minutes=c["seconds"] / 60)
-            rt = train(model, data.train.pair, cfg, loss_fn=F.cross_entropy, callbacks=[tcb], progress=False, desc=name)
+            tc = tc.replace(epochs=10**6, max_minutes=c["seconds"] / 60)
+            rt = train(model, data.train.pair, tc, loss_fn=F.cross_entropy, callbacks=[tcb], progress=False, desc=name)
             loss_time = mean_loss(model, data.train)
             if not tpts or tpts[-1]["step"] != rt["steps"]:
                 tpts.append({"step": rt["steps"], "wall_s": rt["wall_s"], "loss": loss_time})

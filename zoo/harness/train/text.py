@@ -76,6 +76,16 @@ def text_config(task: str, pretrained: bool = False, **settings: Any) -> TrainCo
     return base.replace(**settings)
 
 
+def defaults_help() -> str:
+    """One line for ``zoo train --help``: the text defaults an unset flag takes."""
+    base = text_config("sst2")
+    per_task = {k: " / ".join(f"{t} {d[k]}" for t, d in DEFAULTS.items()) for k in ("epochs", "batch_size", "lr")}
+    shared = [f"{k} {getattr(base, k)}" for k in ("optimizer", "weight_decay", "schedule", "warmup", "clip_norm",
+                                                  "checkpoint_every", "device")]
+    return ("unset training settings take the text defaults: " + ", ".join(shared) + "; per task: "
+            + "; ".join(f"{k} {v}" for k, v in per_task.items()) + f" ({PRETRAINED_LR} with --pretrained)")
+
+
 class _RowIndices(torch.utils.data.Dataset):
     """Item i is the row index i; the collate function turns a batch of indices into the model's inputs."""
 
@@ -130,6 +140,8 @@ def train_text(name: str, task: str, config: TrainConfig | None = None, *, out: 
     check_model_task(spec, task)
     check_overrides(spec, overrides or {})
     check_device(config.device or "cpu")
+    if val_metric(task) and config.monitor != val_metric(task):
+        raise UserError(f"{task} validates by {val_metric(task)}, not {config.monitor}: start from text_config()")
     out = Path(out) if out is not None else default_checkpoint_dir(name, task)
     _check_out(out, spec)
     if write:
@@ -149,7 +161,8 @@ def train_text(name: str, task: str, config: TrainConfig | None = None, *, out: 
     if r["diverged"] and r["rank"] == 0:
         print(f"warning: non-finite loss at step {r['diverged_step']}; training stopped there", file=sys.stderr)
     run = {"model": name, "task": task, "pretrained": pretrained, "init_weights": init_weights, "limit": limit,
-           "val_limit": val_limit, "overrides": overrides or {}, "device": device, "threads": torch.get_num_threads()}
+           "val_limit": val_limit, "overrides": overrides or {}, "device": device, "threads": torch.get_num_threads(),
+           "threads_flag": threads}
     result = _result(r, run, out, config.monitor)
     if r["rank"] == 0:
         _save(model, spec, config, r, run, result, write)
@@ -225,9 +238,9 @@ def command_line(config: TrainConfig, run: dict, world: int) -> str:
         args = ["torchrun", "--nproc_per_node", str(world), "-m"] + args
     if run["pretrained"]:
         args.append("--pretrained")
-    for flag in ("limit", "val_limit", "threads"):
-        if run.get(flag) is not None:
-            args += ["--" + flag.replace("_", "-"), str(run[flag])]
+    for flag, key in (("--limit", "limit"), ("--val-limit", "val_limit"), ("--threads", "threads_flag")):
+        if run.get(key) is not None:
+            args += [flag, str(run[key])]
     for k, v in run["overrides"].items():
         args += ["--set", f"{k}={v}"]
     return shlex.join(args + config.command_args(text_config(run["task"], run["pretrained"])))
