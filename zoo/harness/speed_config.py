@@ -26,8 +26,10 @@ PRECISIONS = ("cast", "autocast")
 
 
 def _setting(default: Any, *, key: bool = False, record: bool = False, flag: str | None = None,
-             switches: dict[Any, str] | None = None, type: Any = None, help: str = "") -> Any:
-    meta = {"key": key, "record": record or key, "flag": flag, "switches": switches or {}, "type": type, "help": help}
+             switches: dict[Any, str] | None = None, type: Any = None, metavar: str | None = None,
+             help: str = "") -> Any:
+    meta = {"key": key, "record": record or key, "flag": flag, "switches": switches or {}, "type": type,
+            "metavar": metavar, "help": help}
     return field(default=default, metadata=meta)
 
 
@@ -48,37 +50,49 @@ class BenchConfig:
     batch size asked for, the device kind and the machine's CPU/GPU model; timing knobs are not part of it."""
 
     device: str = _setting("cpu", record=True, flag="--device", help="cpu or cuda[:i] (default cpu)")
-    batch_sizes: tuple[int, ...] = _setting((1,), flag="--batch-size",  # parsed by __post_init__: one-line errors
-                                            help="batch size or comma-separated sweep, e.g. 1,8,32 (default 1)")
-    backend: str = _setting("eager", key=True, flag="--backend", help="one of {backends} (default eager)")
-    dtype: str | None = _setting(None, key=True, flag="--dtype",
-                                 help="one of {dtypes} (default fp32; with --backend auto, auto may pick a lower precision)")
-    channels_last: bool = _setting(False, key=True, switches={True: "--channels-last"},
-                                   help="channels_last memory format (vision)")
-    precision: str | None = _setting(None, key=True, flag="--precision",
-                                     help="how bf16/fp16 is applied: cast or autocast (default: autocast for compile on CPU, cast otherwise)")
-    compile_mode: str | None = _setting(None, key=True, flag="--compile-mode",
-                                        help="torch.compile mode (default, reduce-overhead, max-autotune)")
-    freezing: bool | None = _setting(None, key=True, switches={False: "--no-freezing"},
-                                     help="compile on CPU without inductor freezing")
-    cuda_graphs: bool = _setting(False, key=True, switches={True: "--cuda-graphs"},
-                                 help="replay the forward as a CUDA graph (GPU)")
-    threads: int | None = _setting(None, key=True, flag="--threads", type=int,
-                                   help="torch intra-op threads (default: torch's)")
-    pretrained: bool | str = _setting("auto", key=True, switches={False: "--random-weights", True: "--pretrained"},
-                                      help="random init even when weights are cached | require pretrained weights")
-    compare: bool = _setting(False, key=True, switches={True: "--compare"},
-                             help="also time fp32 eager side by side; record the speedup")
-    seq_len: int | None = _setting(None, key=True, flag="--seq-len", type=int,
-                                   help="pad text inputs to this many tokens (e.g. 128)")
-    stages: bool | None = _setting(None, switches={True: "--stages", False: "--no-stages"},
-                                   help="time preprocess / postprocess / end to end (default: detection and text models)")
-    warmup: int = _setting(5, record=True, flag="--warmup", type=int, help="untimed calls before timing (default 5)")
-    min_iters: int = _setting(10, record=True, flag="--min-iters", type=int, help="at least this many timed calls (default 10)")
-    min_duration_s: float = _setting(2.0, record=True, flag="--min-duration", type=float,
-                                     help="at least this many seconds timed (default 2)")
-    rounds: int = _setting(3, record=True, flag="--rounds", type=int,
-                           help="alternating rounds when comparing backends (default 3)")
+    batch_sizes: tuple[int, ...] = _setting(  # also "1,8" or a list: __post_init__ parses it (one-line errors)
+        (1,), flag="--batch-size", metavar="N[,N...]",
+        help="batch size or comma-separated sweep, e.g. 1,8,32 (default 1)")
+    backend: str = _setting(
+        "eager", key=True, flag="--backend", metavar="{backend_choices}", help="one of {backends} (default eager)")
+    dtype: str | None = _setting(
+        None, key=True, flag="--dtype", metavar="{dtype_choices}",
+        help="one of {dtypes} (default fp32; with --backend auto, auto may pick a lower precision)")
+    channels_last: bool = _setting(
+        False, key=True, switches={True: "--channels-last"}, help="channels_last memory format (vision)")
+    precision: str | None = _setting(
+        None, key=True, flag="--precision", metavar="{{cast,autocast}}",
+        help="how bf16/fp16 is applied (default: autocast for compile on CPU, cast otherwise)")
+    compile_mode: str | None = _setting(
+        None, key=True, flag="--compile-mode", metavar="MODE",
+        help="torch.compile mode (default, reduce-overhead, max-autotune)")
+    freezing: bool | None = _setting(
+        None, key=True, switches={False: "--no-freezing"}, help="compile on CPU without inductor freezing")
+    cuda_graphs: bool = _setting(
+        False, key=True, switches={True: "--cuda-graphs"}, help="replay the forward as a CUDA graph (GPU)")
+    threads: int | None = _setting(
+        None, key=True, flag="--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
+    pretrained: bool | str = _setting(
+        "auto", key=True, switches={False: "--random-weights", True: "--pretrained"},
+        help="random init even when weights are cached | require pretrained weights (error when missing)")
+    compare: bool = _setting(
+        False, key=True, switches={True: "--compare"}, help="also time fp32 eager side by side; record the speedup")
+    seq_len: int | None = _setting(
+        None, key=True, flag="--seq-len", type=int, metavar="TOKENS",
+        help="pad text inputs to this many tokens (e.g. 128)")
+    stages: bool | None = _setting(
+        None, switches={True: "--stages", False: "--no-stages"},
+        help="time preprocess / postprocess / end to end (default: detection and text models) | skip the stage timing")
+    warmup: int = _setting(
+        5, record=True, flag="--warmup", type=int, metavar="N", help="untimed calls before timing (default 5)")
+    min_iters: int = _setting(
+        10, record=True, flag="--min-iters", type=int, metavar="N", help="at least this many timed calls (default 10)")
+    min_duration_s: float = _setting(
+        2.0, record=True, flag="--min-duration", type=float, metavar="SECONDS",
+        help="at least this many seconds timed (default 2)")
+    rounds: int = _setting(
+        3, record=True, flag="--rounds", type=int, metavar="N",
+        help="alternating rounds when comparing backends (default 3)")
     error_items: int = _setting(8)  # real items the output deviation is measured on
     peak: bool = _setting(True)  # measure the device's matmul peak (share of peak in the row)
 
@@ -175,11 +189,15 @@ def _flag_of(name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one option per flagged BenchConfig field; ``config_from_args`` reads them back."""
-    fmt = {"backends": ", ".join(list_backends() + [AUTO]), "dtypes": ", ".join(backend_dtypes())}
+    names, dtypes = list_backends() + [AUTO], backend_dtypes()
+    fmt = {"backends": ", ".join(names), "dtypes": ", ".join(dtypes),
+           "backend_choices": "{" + ",".join(names) + "}", "dtype_choices": "{" + ",".join(dtypes) + "}"}
     for f in fields(BenchConfig):
         meta, helptext = f.metadata, f.metadata["help"].format(**fmt)
         if meta["flag"]:
-            parser.add_argument(meta["flag"], dest=f.name, default=f.default, type=meta["type"] or str, help=helptext)
+            metavar = meta["metavar"].format(**fmt) if meta["metavar"] else None
+            parser.add_argument(meta["flag"], dest=f.name, default=f.default, type=meta["type"] or str,
+                                metavar=metavar, help=helptext)
             continue
         switches = list(meta["switches"].items())
         target = parser.add_mutually_exclusive_group() if len(switches) > 1 else parser

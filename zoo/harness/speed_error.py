@@ -14,7 +14,8 @@ from typing import Any
 import torch
 from torch.utils import _pytree as pytree
 
-# The key of the output-deviation figures (schema 2; "error" is a failure message only) in a speed row's metrics and in each auto candidate.
+# The key of the output-deviation figures in a speed row's metrics and in each auto candidate (row schema 2;
+# a row's "error" is a failure message only).
 DEVIATION = "output_deviation"
 BOX_SCORE_MIN = 0.25
 BOX_IOU_MIN = 0.5
