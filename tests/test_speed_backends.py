@@ -135,7 +135,7 @@ CALLS = []
 @register_backend
 class Toy(Backend):
     name = "toy"
-    capabilities = Capabilities(devices=("cpu",), dtypes=("fp32",), tasks={tasks!r})
+    capabilities = Capabilities(devices=("cpu",), dtypes=("fp32", "int8"), tasks={tasks!r})
     priority = 5
 
     def prepare(self, model, config, device, example_inputs):
@@ -172,6 +172,13 @@ def test_a_toy_backend_in_its_own_module_is_used_by_zoo_bench(toy_backend, regis
     assert [r["settings"]["backend"] for r in rows] == ["toy", "toy"]
     assert rows[0]["command"].startswith(f"zoo bench {registered_tiny} --device cpu --batch-size 1,2 --backend toy")
     assert set(toy.CALLS) == {1, 2}
+    # a dtype only a registered backend declares (say int8) is accepted for it, and refused for the others
+    assert main(["bench", registered_tiny, "--backend", "toy", "--dtype", "int8", "--warmup", "1", "--min-iters", "2",
+                 "--min-duration", "0", "--no-write", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["backend_used"] == "toy+int8+cast" and "peak_tflops" not in row["metrics"]
+    assert main(["bench", registered_tiny, "--backend", "eager", "--dtype", "int8", "--no-write"]) == 2
+    assert "backend eager runs fp32, bf16, fp16 only" in capsys.readouterr().err
     assert "toy" in build_parser("bench")._subparsers._group_actions[0].choices["bench"].format_help()
 
 

@@ -36,7 +36,7 @@ from ..results import append_row, make_row, raw_path, read_rows
 from ..weights.sources import locations
 from .backends import AUTO, check_backend
 from .speed_config import BenchConfig
-from .speed_cost import count_flops, count_params, device_peak
+from .speed_cost import DTYPES, count_flops, count_params, device_peak
 from .speed_measure import decoded_items, measure_batch, one_line, pad_sequence
 from .speed_oom import try_run
 
@@ -164,7 +164,7 @@ class _PeakCache:
         self.peaks: dict[str, dict] = {}
 
     def get(self, dtype: str) -> dict | None:
-        if not self.enabled:
+        if not self.enabled or dtype not in DTYPES:  # no probe for a dtype torch does not compute in (int8)
             return None
         if dtype not in self.peaks:
             self.log(f"measuring {self.device} {dtype} matmul peak (cached afterwards)")
