@@ -6,7 +6,8 @@ is written on a ``zoo bench`` command line and parsed back from one). The row ke
 settings, the reproducing command line and the CLI options are all derived from these fields.
 
 Fields hold what was asked for; ``resolved()`` fills in the defaults that depend on other fields
-(fp32 unless auto; inductor freezing and bf16 autocast for compile on CPU).
+(fp32 unless auto; the rest from the backend's ``setting_defaults``, e.g. inductor freezing and bf16
+autocast for compile on CPU).
 """
 
 from __future__ import annotations
@@ -119,12 +120,17 @@ class BenchConfig:
     def resolved(self) -> dict[str, Any]:
         """The ``key`` fields with their defaults filled in: what a row records and its key is made of."""
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.metadata["key"]}
+        # auto's candidates bring their own settings; its key records freezing as compile's CPU default
+        if self.backend == AUTO:
+            defaults = {"freezing": self.cpu}
+        else:
+            defaults = get_backend(self.backend).setting_defaults(self.cpu)
         if self.dtype is None:
             out["dtype"] = None if self.backend == AUTO else "fp32"
         if self.freezing is None:
-            out["freezing"] = self.backend in ("compile", AUTO) and self.cpu
+            out["freezing"] = defaults.get("freezing", False)
         if self.precision is None:
-            out["precision"] = "autocast" if self.backend == "compile" and self.cpu else "cast"
+            out["precision"] = defaults.get("precision", "cast")
         return out
 
     def backend_config(self) -> BackendConfig:

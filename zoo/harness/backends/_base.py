@@ -118,6 +118,11 @@ class Backend:
         """The configurations of this backend that ``--backend auto`` tries (none unless overridden)."""
         return []
 
+    def setting_defaults(self, cpu: bool) -> dict[str, Any]:
+        """Defaults of BenchConfig settings left unset (``precision``: "cast", ``freezing``: False unless
+        given here). They are part of a row's key: changing one makes old rows count as other settings."""
+        return {}
+
 
 # --- plumbing shared by the PyTorch-based backends ------------------------------------------------------
 

@@ -39,6 +39,10 @@ class Compile(Backend):
         info = {"compile": {"mode": config.compile_mode or "default", "freezing": config.freezing, "dynamic": False}}
         return finish_forward(fn, module, config, device, to_inputs, example_inputs, info)
 
+    def setting_defaults(self, cpu: bool) -> dict[str, Any]:
+        # on CPU, freezing folds weights (and their bf16 casts) into constants; autocast keeps fp32 weights
+        return {"freezing": True, "precision": "autocast"} if cpu else {}
+
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
         low, vision = ctx.low_dtype, ctx.vision
         if ctx.cuda:
