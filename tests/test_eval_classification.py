@@ -306,8 +306,9 @@ def test_reference_check_delta_and_tolerance():
     assert below["delta_pp"] == pytest.approx(-0.43) and below["outside_tolerance"] is True
     above = reference_check(spec, "top1", 76.53, 50_000, "val")
     assert above["delta_pp"] == pytest.approx(0.40) and above["outside_tolerance"] is True
-    # the same 0.4 pp delta is sampling noise on 240 images
-    assert reference_check(spec, "top1", 76.53, 240, "sample")["outside_tolerance"] is False
+    # the same 0.4 pp delta is sampling noise on 240 images; and 240 images are not ImageNet val: no verdict at all
+    small = reference_check(spec, "top1", 76.53, 240, "sample")
+    assert small["tolerance_pp"] > 5 and small["reference_comparable"] is False and small["outside_tolerance"] is None
     floor = reference_check(spec, "top5", 99.60, 50_000, "val")
     assert floor["delta_pp"] == pytest.approx(-0.35) and floor["tolerance_pp"] == 0.3 and floor["outside_tolerance"]
     assert inside["reference_comparable"] is True  # the full 50,000-image ImageNet val: the same test
@@ -316,9 +317,13 @@ def test_reference_check_delta_and_tolerance():
     assert reference_check(spec, "top1", None, 50_000, "val") is None
 
 
-def test_eval_row_flags_reference_outside_tolerance(digits, monkeypatch, results_dir, capsys):
+@pytest.mark.parametrize("same_data", [True, False], ids=["reference-data", "other-data"])
+def test_eval_row_flags_reference_outside_tolerance(digits, monkeypatch, results_dir, capsys, same_data):
     """Through zoo.evaluate: references placed just inside and well outside the tolerance of the measured values
-    (240 images) come back with the right delta, tolerance and flag, in the row and on stdout."""
+    (240 images) come back with the right delta, tolerance and flag, in the row and on stdout, when the data is
+    the reference's data (here: declared so). On other data (240 digits are not ImageNet val) both figures are
+    printed and said to be on different data: no verdict, in the row (outside_tolerance None) or on stdout."""
+    import zoo.tasks.base
     import dataclasses
 
     import zoo.registry
@@ -333,6 +338,8 @@ def test_eval_row_flags_reference_outside_tolerance(digits, monkeypatch, results
     spec = dataclasses.replace(real_get_spec(MODEL), references=(
         Reference("top1", ref1, "ImageNet-1K val", "ref-a"), Reference("top5", ref5, "ImageNet-1K val", "ref-b")))
     monkeypatch.setattr(zoo.registry, "get_spec", lambda name: spec if name == MODEL else real_get_spec(name))
+    if same_data:
+        monkeypatch.setattr(zoo.tasks.base, "_is_reference_dataset", lambda ref, name, n: True)
 
     rc = zoo_main(["eval", MODEL, "--data", str(data), "--checkpoint", str(ckpt), "--workers", "0"])
     assert rc == 0
@@ -344,10 +351,16 @@ def test_eval_row_flags_reference_outside_tolerance(digits, monkeypatch, results
         assert r["measured"] == pytest.approx(measured) and r["reference"] == ref
         assert r["delta_pp"] == pytest.approx(measured - ref)
         assert r["tolerance_pp"] == pytest.approx(_binomial_tolerance(ref, n))
-        assert r["reference_comparable"] is False  # 240 digits are not ImageNet val
-    assert refs["top1"]["outside_tolerance"] is False and refs["top5"]["outside_tolerance"] is True
-    assert f"delta {top1 - ref1:+.2f} pp, within tolerance" in out
-    assert f"delta {top5 - ref5:+.2f} pp, OUTSIDE tolerance" in out
+        assert r["reference_comparable"] is same_data
+    if same_data:
+        assert refs["top1"]["outside_tolerance"] is False and refs["top5"]["outside_tolerance"] is True
+        assert f"delta {top1 - ref1:+.2f} pp, within tolerance" in out
+        assert f"delta {top5 - ref5:+.2f} pp, OUTSIDE tolerance" in out
+        return
+    assert refs["top1"]["outside_tolerance"] is None and refs["top5"]["outside_tolerance"] is None
+    assert "tolerance" not in out and "delta" not in out
+    assert f"top5: measured {top5:.2f} on {data.name} ({n} items); published {ref5:.2f} on ImageNet-1K val" in out
+    assert out.count("different data, so the two figures are not compared") == 2
 
 
 # --- bad input ----------------------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def pycocotools_map(gt_json: Path, preds_jsonl: Path, img_ids=None) -> tuple[flo
 def test_coco_map_equals_pycocotools(tmp_path, results_dir, capsys):
     preds = tmp_path / "dets.jsonl"
     rc = zoo_main(["eval", MODEL, "--data", str(COCO / "annotations" / "instances.json"), "--predictions",
-                   str(preds), "--workers", "0", "--batch-size", "5"])
+                   str(preds), "--workers", "0", "--batch-size", "5", "--random-init"])  # the oracle has no weights
     assert rc == 0
     out = capsys.readouterr().out
     row = json.loads((results_dir / "eval.jsonl").read_text())
@@ -137,7 +137,7 @@ def test_coco_map_equals_pycocotools(tmp_path, results_dir, capsys):
 def test_folder_layout_and_limit_restrict_images(tmp_path, results_dir):
     preds = tmp_path / "dets.jsonl"
     r = zoo.evaluate(MODEL, COCO / "annotations" / "instances.json", limit=10, workers=0, predictions=preds,
-                     write=False)
+                     write=False, pretrained=False)
     ids = sorted(json.loads(line)["image_id"] for line in preds.read_text().splitlines())
     assert len(ids) == 10 and r["n"] == 10
     ref_map, ref_map50 = pycocotools_map(GT_JSON, preds, ids)
@@ -178,7 +178,7 @@ def test_yolo_labels_convert_to_the_same_coco_ground_truth():
 
 
 def test_yolo_folder_eval(tmp_path, results_dir):
-    r = zoo.evaluate(MODEL, COCO, workers=0, write=False, limit=6)
+    r = zoo.evaluate(MODEL, COCO, workers=0, write=False, limit=6, pretrained=False)
     assert r["layout"] == "yolo" and r["n"] == 6 and r["metrics"]["map"] > 10
 
 
@@ -233,14 +233,14 @@ def test_torchrun_detection_same_map_as_one_process(tmp_path, results_dir):
     import subprocess
     import sys
 
-    single = zoo.evaluate(MODEL, GT_JSON, workers=0, write=False)
+    single = zoo.evaluate(MODEL, GT_JSON, workers=0, write=False, pretrained=False)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     preds = tmp_path / "p.jsonl"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(port), __file__, "eval", MODEL, "--data", str(GT_JSON), "--workers", "0",
-           "--predictions", str(preds)]
+           "--predictions", str(preds), "--random-init"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]

@@ -1,11 +1,12 @@
-"""zoo eval NAME [--data X] [--checkpoint FILE|FOLDER] [--predictions OUT.jsonl] [--limit N] [--device DEV]
-[--batch-size B] [--workers W] [--json]
+"""zoo eval NAME [--data X] [--checkpoint FILE|FOLDER | --pretrained | --random-init] [--predictions OUT.jsonl]
+[--limit N] [--device DEV] [--batch-size B] [--workers W] [--quiet] [--json]
 
 Accuracy of a registered model on a data set, the same way for every task: top-1/top-5 (image
 classification), COCO mAP (detection), accuracy/F1 (sst2), BLEU/chrF (multi30k), EM/F1 (squad), accuracy
 (digits). ``--data`` is what the model's task reads (an image folder, a COCO json or YOLO folder, a bundled
-text set sst2|multi30k|squad or a file in its format, digits or a CSV). Appends one row to
-results/raw/eval.jsonl. Under ``torchrun --nproc_per_node N -m zoo eval ...`` the data is sharded.
+text set sst2|multi30k|squad, a file in its format or a Hugging Face set ``hf:glue/sst2``, digits or a CSV).
+Appends one row to results/raw/eval.jsonl. Under ``torchrun --nproc_per_node N -m zoo eval ...`` the data is
+sharded. A model with no trained weights here is refused unless ``--random-init`` says to score random weights.
 """
 
 from __future__ import annotations
@@ -21,13 +22,16 @@ from ..harness.evaluate import evaluate
 def register(sub) -> None:
     p = sub.add_parser("eval", help="measure a model's accuracy (top-1/top-5, COCO mAP, text metrics)")
     p.add_argument("name", help="registered model name (zoo list)")
-    p.add_argument("--data", help="image folder, COCO json / YOLO folder, sst2 | multi30k | squad or a file in that "
-                                  "format, digits or a CSV (text and tabular models: default their bundled set)")
+    p.add_argument("--data", help="image folder, COCO json / YOLO folder, sst2 | multi30k | squad, a file in that "
+                                  "format or an HF set (hf:glue/sst2, hf:bentrevett/multi30k, hf:rajpurkar/squad, "
+                                  "hf:ID[:CONFIG]), digits or a CSV (text and tabular models: default their bundled set)")
     p.add_argument("--task", help="deprecated: the same as --data")
-    p.add_argument("--split", default="test", help="split of a bundled data set (default: test)")
+    p.add_argument("--split", help="split of a bundled or HF data set (default: test; HF sets whose test split "
+                                   "has no labels: validation)")
     p.add_argument("--checkpoint", help="a state-dict file (safetensors or torch) or a checkpoint folder "
                                         "(`zoo train` output), instead of the default weights")
-    p.add_argument("--labels", help="label file for --data (labels.tsv or '<file> <index>' list) if not inside it")
+    p.add_argument("--labels", help="label file for --data (labels.tsv or '<file> <index>' list) if not inside it; "
+                                    "also maps a data set's classes to the model's (class_index in the model's classes)")
     p.add_argument("--predictions", metavar="OUT.jsonl", help="write one JSON line per item (must not exist)")
     p.add_argument("--limit", type=int, help="evaluate only the first N items (data order)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (default: cpu)")
@@ -38,7 +42,8 @@ def register(sub) -> None:
     w = p.add_mutually_exclusive_group()
     w.add_argument("--pretrained", action="store_true", default=None,
                    help="load the spec's pretrained weights (default when they are a whole trained model)")
-    w.add_argument("--random-init", action="store_true", help="do not load pretrained weights")
+    w.add_argument("--random-init", action="store_true",
+                   help="score random weights on purpose (default: refused when no trained weights are here)")
     p.add_argument("--no-write", action="store_true", help="do not append the row to results/raw/eval.jsonl")
     p.add_argument("--json", action="store_true", help="print the row as JSON on stdout (messages go to stderr)")
     p.set_defaults(func=run)
@@ -62,6 +67,7 @@ def run(args) -> int:
         device=args.device, batch_size=args.batch_size, workers=args.workers, predictions=args.predictions,
         write=not args.no_write, labels=args.labels, decode=args.decode, log=log,
         pretrained=False if args.random_init else (True if args.pretrained else None),
+        progress=False if getattr(args, "quiet", False) else None,
     )
     if args.json and distributed.from_env().is_main:  # under torchrun every rank returns the row
         print(json.dumps(row, sort_keys=True, default=str))

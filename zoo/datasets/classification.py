@@ -238,32 +238,55 @@ def load_classification(root: str | Path, labels: str | Path | None = None) -> C
     return ClassificationData(root, root.name, "image-folder", samples, len(names), names, mapping)
 
 
-def check_classes(data: ClassificationData, num_classes: int, model_class_names: list[str] | None, model: str) -> None:
-    """Refuse data whose class indices cannot be the model's: too many classes, or names that disagree."""
+MAP_HINT = ("; map the data's classes to the model's with --labels FILE.tsv (columns filename, class_index in "
+            "the model's classes)")
+
+
+def _norm(name: str) -> str:
+    return " ".join(name.lower().replace("_", " ").replace("-", " ").split())
+
+
+def _same_class(data_name: str, model_name: str) -> bool:
+    """The data's class name is the model's: equal, or one of its comma-separated synonyms (ImageNet's
+    "tench, Tinca tinca"), ignoring case, '_' and '-'."""
+    return _norm(data_name) in {_norm(n) for n in model_name.split(",")}
+
+
+def _named_classes(data: ClassificationData) -> dict[int, str]:
+    """index -> name for the classes the data names by a word (not wnids, which are checked on reading, and
+    not bare numbers)."""
+    if data.numeric or data.layout in ("synset-folders", "ground-truth-list") or not data.class_names:
+        return {}
+    return {i: n for i, n in enumerate(data.class_names) if n and not n.isdigit() and not _is_wnid(n)}
+
+
+def check_classes(data: ClassificationData, num_classes: int, model_class_names, model: str, *,
+                  explicit_labels: bool = False) -> None:
+    """Refuse data whose label space is not the model's: more classes than the model's outputs, or class names
+    that disagree with the model's (``model_class_names``: index -> name, synonyms comma-separated, when known).
+
+    ``explicit_labels``: the user gave --labels, the mapping to the model's indices: only the count is checked."""
     top = max(i for _, i in data.samples)
     if data.num_classes > num_classes or top >= num_classes:
-        raise UserError(
-            f"class mapping does not match: {data.root} has {data.num_classes} classes ({data.mapping}) but "
-            f"model {model!r} has {num_classes} outputs"
-        )
-    if data.layout == "image-folder" and not data.numeric and num_classes == 1000 and data.num_classes != 1000 and not model_class_names:
-        raise UserError(
-            f"class mapping does not match: {data.root} has {data.num_classes} class folders that are not "
-            f"ImageNet wnids, and model {model!r} predicts the 1000 ImageNet classes; use wnid folder names or "
-            "a labels.tsv with class_index"
-        )
-    if data.layout == "image-folder" and not data.numeric and data.num_classes != num_classes and not model_class_names:
-        raise UserError(
-            f"class mapping does not match: {data.root} has {data.num_classes} classes but model {model!r} has "
-            f"{num_classes}; add a classes.txt listing the model's classes in index order"
-        )
-    if model_class_names and data.layout == "image-folder" and not data.numeric and data.class_names:
-        wrong = [(i, n, model_class_names[i]) for i, n in enumerate(data.class_names)
-                 if i < len(model_class_names) and n != model_class_names[i]]
-        if wrong:
-            i, got, want = wrong[0]
-            raise UserError(
-                f"class mapping does not match: class {i} is {got!r} in {data.root} but {want!r} for model "
-                f"{model!r} ({len(wrong)} of {data.num_classes} classes differ)"
-            )
-
+        raise UserError(f"class mapping does not match: {data.root} has {data.num_classes} classes ({data.mapping}) but "
+                        f"model {model!r} has {num_classes} outputs" + MAP_HINT)
+    if explicit_labels:
+        return
+    folder = data.layout == "image-folder" and not data.numeric
+    if folder and num_classes == 1000 and data.num_classes != 1000 and not model_class_names:
+        raise UserError(f"class mapping does not match: {data.root} has {data.num_classes} class folders that are not "
+                        f"ImageNet wnids, and model {model!r} predicts the 1000 ImageNet classes" + MAP_HINT)
+    if folder and data.num_classes != num_classes and not model_class_names:
+        raise UserError(f"class mapping does not match: {data.root} has {data.num_classes} classes but model {model!r} "
+                        f"has {num_classes}; add a classes.txt listing the model's classes in index order" + MAP_HINT)
+    named = _named_classes(data)
+    if not model_class_names or not named:
+        return
+    wrong = [(i, n) for i, n in named.items() if not _same_class(n, model_class_names[i])]
+    if wrong:
+        i, got = wrong[0]
+        want = model_class_names[i].split(",")[0]
+        label_set = "the 1000 ImageNet-1k classes" if num_classes == 1000 else f"{num_classes} classes"
+        raise UserError(f"class mapping does not match: class {i} is {got!r} in {data.root} but {want!r} for model "
+                        f"{model!r}, which predicts {label_set} ({len(wrong)} of {len(named)} named classes differ)"
+                        + MAP_HINT)

@@ -9,16 +9,25 @@ SQuAD has no training set here, so the v1.1 dev file is split BY ARTICLE: the fi
 "train", the last 24 "test" (``SQUAD_SPLIT_NOTE``; every SQuAD row and table says so).
 ``dataset_sha256(task, split)`` is the sha256 of the files a split reads (sha256 over file hashes when two).
 The data folder is ``$ZOO_DATA`` when set, else ``data/`` at the repository root.
+
+``--data hf:ID[:CONFIG]`` reads a Hugging Face hub data set in a bundled set's format through
+``datasets.load_dataset`` (``read_hf``): the HF copies of the bundled sets have short names (``hf:glue/sst2``,
+``hf:stanfordnlp/sst2``, ``hf:bentrevett/multi30k``, ``hf:rajpurkar/squad``; ``HF_SETS``). Offline
+(ZOO_OFFLINE / HF_HUB_OFFLINE / HF_DATASETS_OFFLINE) only the local HF datasets cache is read; a set not in it
+is a one-line error with the command to run on a connected machine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..offline import is_offline
 from ..results import sha256_file
 
 TASKS = ("sst2", "multi30k", "squad")
@@ -221,3 +230,122 @@ def example_texts(task: str, n: int) -> list:
     if task == "multi30k":
         return cols["en"][:n]
     return [{"question": q, "context": c} for q, c in zip(cols["question"][:n], cols["context"][:n])]
+
+
+# --- Hugging Face hub data sets ----------------------------------------------------------------------------
+
+HF_PREFIX = "hf:"
+
+
+@dataclass(frozen=True)
+class HFSet:
+    """A hub data set in the format of a bundled one: its id, config, the bundled format it has (sst2 |
+    multi30k | squad), zoo split -> hub split (the GLUE / SQuAD test splits carry no labels: "test" reads the
+    validation split), and the short names ``--data hf:NAME`` accepts for it."""
+
+    repo: str
+    config: str | None
+    task: str
+    splits: dict = field(default_factory=dict)
+    aliases: tuple[str, ...] = ()
+    cached_as: tuple[str, ...] = ()  # older names a cache may hold it under (the hub renamed "glue")
+
+
+HF_SETS = (
+    HFSet("nyu-mll/glue", "sst2", "sst2", {"test": "validation"}, ("glue/sst2", "glue:sst2"), ("glue",)),
+    HFSet("stanfordnlp/sst2", None, "sst2", {"test": "validation"}),
+    HFSet("bentrevett/multi30k", None, "multi30k"),
+    HFSet("rajpurkar/squad", None, "squad", {"test": "validation"}, (), ("squad",)),
+)
+
+
+def is_hf(data) -> bool:
+    return isinstance(data, str) and data.startswith(HF_PREFIX)
+
+
+def resolve_hf(data: str, task: str) -> HFSet:
+    """``hf:ID[:CONFIG]`` -> the HFSet to read for a model of the bundled format ``task``."""
+    ref = data[len(HF_PREFIX):].strip()
+    for known in HF_SETS:
+        if ref in (known.repo, *known.aliases) or (known.config and ref == f"{known.repo}:{known.config}"):
+            if known.task != task:
+                raise UserError(f"{data} is {known.task} data; this model takes {task} data")
+            return known
+    repo, _, config = ref.partition(":")
+    if not repo or repo.count("/") > 1:
+        raise UserError(f"--data {data}: expected hf:ID or hf:ID:CONFIG (e.g. hf:glue/sst2, hf:rajpurkar/squad)")
+    return HFSet(repo, config or None, task)
+
+
+def _hf_cache_dir() -> str:
+    """HF_DATASETS_CACHE, else $HF_HOME/datasets, read now (not when ``datasets`` was imported)."""
+    if os.environ.get("HF_DATASETS_CACHE"):
+        return os.environ["HF_DATASETS_CACHE"]
+    if os.environ.get("HF_HOME"):
+        return str(Path(os.environ["HF_HOME"]) / "datasets")
+    return str(Path.home() / ".cache" / "huggingface" / "datasets")
+
+
+def _hf_offline() -> bool:
+    return is_offline() or os.environ.get("HF_DATASETS_OFFLINE", "").lower() in ("1", "true", "yes")
+
+
+@contextlib.contextmanager
+def _hf_quiet(offline: bool):
+    """datasets' cache-hit warnings off; its offline switch on for the call when zoo is offline (the switch is
+    read from the environment once, when datasets is imported)."""
+    import datasets  # deferred: HF datasets is heavy
+
+    level, was = datasets.logging.get_verbosity(), datasets.config.HF_HUB_OFFLINE
+    datasets.logging.set_verbosity_error()
+    datasets.config.HF_HUB_OFFLINE = was or offline
+    try:
+        yield datasets
+    finally:
+        datasets.logging.set_verbosity(level)
+        datasets.config.HF_HUB_OFFLINE = was
+
+
+def load_hf(hf: HFSet, split: str):
+    """The hub split as a ``datasets.Dataset``, from the local cache when offline; a one-line UserError when it
+    cannot be had (not cached offline, no such split, the hub unreachable)."""
+    hub_split = hf.splits.get(split, {"dev": "validation", "val": "validation"}.get(split, split))
+    args = f"{hf.repo!r}" + (f", {hf.config!r}" if hf.config else "")
+    fetch = f"python -c \"import datasets; datasets.load_dataset({args})\""
+    offline, cache, last = _hf_offline(), _hf_cache_dir(), None
+    with _hf_quiet(offline) as datasets:
+        for name in (hf.repo, *hf.cached_as):
+            try:
+                return datasets.load_dataset(name, hf.config, split=hub_split, cache_dir=cache), hub_split
+            except ValueError as e:  # datasets' "Unknown split" (the set is there, the split is not)
+                if "split" in str(e).lower():
+                    raise UserError(f"hf:{hf.repo} has no split {hub_split!r} ({str(e).splitlines()[0]})") from None
+                last = e
+            except Exception as e:  # noqa: BLE001 - any failure to get the set is the same one line below
+                last = e
+    why = "not in the HF datasets cache" if offline else f"could not be loaded ({type(last).__name__})"
+    raise UserError(f"hf:{hf.repo}{':' + hf.config if hf.config else ''} is {why} ({cache}); run on a connected "
+                    f"machine: {fetch} (then copy its cache folder here or set HF_DATASETS_CACHE)")
+
+
+def _labelled(repo: str, cols: dict[str, list], key: str) -> None:
+    if key in cols and any(v is None or v == -1 for v in cols[key]):
+        raise UserError(f"hf:{repo}: this split has no labels ({key} -1: a hidden test set); use --split validation")
+
+
+def read_hf(data: str, task: str, split: str) -> tuple[dict[str, list], HFSet, str, list[Path]]:
+    """``hf:ID[:CONFIG]`` as the columns ``read_split`` gives for ``task``, the set, the hub split read and its
+    cache files (for the data hash). Columns are checked against the format."""
+    hf = resolve_hf(data, task)
+    ds, hub_split = load_hf(hf, split)
+    need = {"sst2": ("sentence", "label"), "multi30k": ("en", "de"),
+            "squad": ("id", "title", "question", "context", "answers")}[task]
+    missing = [c for c in need if c not in ds.column_names]
+    if missing:
+        raise UserError(f"hf:{hf.repo} split {hub_split} has columns {ds.column_names}, not the {task} format "
+                        f"(missing {missing})")
+    cols = {c: ds[c] for c in need}
+    _labelled(hf.repo, cols, "label")
+    if task == "squad":
+        cols["answers"] = [{"text": list(a["text"]), "answer_start": list(a["answer_start"])} for a in cols["answers"]]
+    return cols, hf, hub_split, [Path(f["filename"]) for f in ds.cache_files]

@@ -1,6 +1,8 @@
 """The weights ``zoo eval`` scores: ``--checkpoint`` (a file or a folder, detected), else a task's default
 checkpoint (text: the folder ``zoo train`` writes), else the spec's pretrained weights when the task takes
-them by default, else random init (the row says "random-init").
+them by default. Random init is scored only when asked for (``--random-init`` / ``pretrained=False``): a
+model that would otherwise fall back to random weights is refused with one line saying what to train, fetch or
+give (``refuse_random_init``); when asked for, the row says "random-init" and the CLI says RANDOM WEIGHTS.
 
 A file is a state dict (safetensors or ``torch.load(weights_only=True)``) loaded strictly into the model built
 with random init; a folder is either a ``zoo train`` text checkpoint (``zoo_config.json`` + safetensors +
@@ -76,21 +78,44 @@ def _checkpoint_kind(path: Path, folder_ok: bool) -> tuple[str, Path]:
     return "file", path
 
 
-def build_model(name: str, task, *, checkpoint=None, pretrained: bool | None = None, device: str = "cpu",
-                overrides: dict | None = None):
-    """The ZooModel to evaluate, on ``device`` in eval mode, and what weights it holds (``LoadedWeights``)."""
-    spec = registry.get_spec(name)
+def resolve_weights(spec, task, checkpoint=None, pretrained: bool | None = None) -> tuple[Any, bool]:
+    """(checkpoint, pretrained) as ``build_model`` will use them: a given checkpoint, else the task's default
+    one (unless ``pretrained=True``), else the spec's pretrained weights when the task scores them by default."""
     if checkpoint is None and pretrained is not True:
         checkpoint = task.default_checkpoint(spec)
     if pretrained is None:
         pretrained = checkpoint is None and task.pretrained_by_default(spec)
+    return checkpoint, bool(pretrained) and checkpoint is None
+
+
+def refuse_random_init(spec, task, checkpoint=None, pretrained: bool | None = None) -> None:
+    """A one-line UserError when these settings would score random weights without ``pretrained=False``
+    (``--random-init``): a task metric of an untrained network is noise, not a result."""
+    checkpoint, use_pretrained = resolve_weights(spec, task, checkpoint, pretrained)
+    if checkpoint is not None or use_pretrained or pretrained is False:
+        return
+    ways = []
+    if spec.trainable and getattr(task, "dataset", ""):
+        ways.append(f"train it (`zoo train {spec.name} --task {task.dataset}`)")
+    if spec.weights is not None:
+        ways.append(f"fetch its published weights (`zoo fetch {spec.name}`, then --pretrained)")
+    ways.append("give --checkpoint FILE")
+    raise UserError(f"{spec.name} has no trained weights here: {', or '.join(ways)}; or pass --random-init to "
+                    "score random weights on purpose")
+
+
+def build_model(name: str, task, *, checkpoint=None, pretrained: bool | None = None, device: str = "cpu",
+                overrides: dict | None = None):
+    """The ZooModel to evaluate, on ``device`` in eval mode, and what weights it holds (``LoadedWeights``)."""
+    spec = registry.get_spec(name)
+    checkpoint, pretrained = resolve_weights(spec, task, checkpoint, pretrained)
     info = LoadedWeights()
     kind, path = _checkpoint_kind(Path(checkpoint).expanduser(), task.folder_checkpoints) if checkpoint else (None, None)
     threads = torch.get_num_threads()
     kw = dict(overrides or {})
     if kind == "folder":
         kw["checkpoint"] = path
-    model = registry.create_model(name, pretrained=bool(pretrained) and checkpoint is None, **kw)
+    model = registry.create_model(name, pretrained=pretrained, **kw)
     torch.set_num_threads(threads)  # ultralytics lowers the process's thread count when it builds a model
     if kind == "file":
         model.weights_id = load_checkpoint_into(model, path)

@@ -16,11 +16,18 @@ slowest process; ``items_per_s`` = items / seconds. Under ``torchrun`` the data 
 DistributedSampler and every (index, prediction) is gathered to rank 0, which drops the sampler's padding
 repeats, scores in data order (so the scores equal one process's), prints and writes; every rank returns
 the row. With ``decode="gpu"`` on CUDA, JPEGs are decoded and resized on the GPU (``gpu_decode``).
+
+A progress bar (tqdm, on stderr) follows the loop when stderr is a terminal (``progress=None``), never under
+``--quiet`` / ``progress=False`` or on ranks other than 0. Random weights are scored only when asked for
+(``pretrained=False``, ``--random-init``): otherwise a one-line error says what to train or fetch, and when asked
+for the output says RANDOM WEIGHTS. A published reference is compared (delta, tolerance, verdict) only when the
+data is the reference's data; otherwise both figures are printed and said to be on different data.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
@@ -29,8 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from .. import registry
+from ..datasets.labels import name_predictions
 from ..datasets.loader import ItemFiles, PreprocessCollate, default_workers, make_loader, read_bytes
 from ..errors import UserError
 from ..io import atomic_write_lines
@@ -38,7 +47,7 @@ from ..models.base import RANDOM_INIT, Batch, check_device, move_to
 from ..results import append_row, check_appendable, make_row, raw_path
 from ..tasks import EvalData, Task, get_task, reference_check, tolerance_pp
 from . import distributed as dist_
-from .eval_weights import LoadedWeights, build_model, load_checkpoint_into
+from .eval_weights import LoadedWeights, build_model, load_checkpoint_into, refuse_random_init
 from .gpu_decode import GpuTransform, gpu_batch, preprocess_repr
 
 __all__ = ["evaluate", "run_loop", "score", "build_model", "load_checkpoint_into", "reference_check",
@@ -84,7 +93,26 @@ def _predict(model, loader, gpu_tf: GpuTransform | None, device: str):
             yield [], [], bad
             continue
         out = model(move_to(inputs, device))
-        yield idx, model.postprocess(out, Batch(inputs, list(meta or []))), bad
+        preds = model.postprocess(out, Batch(inputs, list(meta or [])))
+        yield idx, name_predictions(model.spec.task, model.spec.num_classes, preds), bad
+
+
+def show_progress(progress: bool | None, dist: dist_.DistInfo = dist_.DistInfo()) -> bool:
+    """Whether to draw the progress bar: asked for (True / False), else only when stderr is a terminal and
+    nobody asked for quiet (``zoo --quiet`` sets ZOO_QUIET and TQDM_DISABLE); never on ranks other than 0."""
+    if not dist.is_main or progress is False:
+        return False
+    if progress is None:
+        quiet = any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("ZOO_QUIET", "TQDM_DISABLE"))
+        return _isatty(sys.stderr) and not quiet
+    return True
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a replaced or closed stream
+        return False
 
 
 def _sync(device: str) -> None:
@@ -94,11 +122,13 @@ def _sync(device: str) -> None:
 
 @torch.inference_mode()
 def run_loop(model, task: Task, data: EvalData, *, batch_size: int, workers: int = 0, device: str = "cpu",
-             decode: str = "pil", dist: dist_.DistInfo = dist_.DistInfo(), keep: bool = False) -> LoopResult:
+             decode: str = "pil", dist: dist_.DistInfo = dist_.DistInfo(), keep: bool = False,
+             progress: bool = False) -> LoopResult:
     """Predict every item of ``data`` and score it with ``task.metric``; the same result on every rank.
 
     One process feeds the metric batch by batch; under torchrun the predictions are gathered to rank 0 first
-    (``_finish``). ``keep``: also return the (index, prediction) pairs (for the predictions file)."""
+    (``_finish``). ``keep``: also return the (index, prediction) pairs (for the predictions file). ``progress``:
+    draw a tqdm bar on stderr (items done of this process's share)."""
     loader, gpu_tf, decode_used = _loader(model, data, batch_size, workers, device, decode, dist)
     metric = task.metric(data)
     stream = not dist.enabled
@@ -106,13 +136,17 @@ def run_loop(model, task: Task, data: EvalData, *, batch_size: int, workers: int
     bad: list[tuple[int, str]] = []
     _sync(device)
     t0 = time.perf_counter()
+    bar = tqdm(total=len(loader.sampler), desc=f"eval {model.spec.name}", unit="item", file=sys.stderr,
+               disable=not progress, leave=False, dynamic_ncols=True)
     for idx, preds, bad_items in _predict(model, loader, gpu_tf, device):
+        bar.update(len(idx) + len(bad_items))
         bad += bad_items
         if stream and idx:
             metric.add_batch(predictions=preds, references=[data.references[i] for i in idx])
         if keep or not stream:
             mine += zip(idx, preds)
     _sync(device)
+    bar.close()
     seconds = dist_.max_value(time.perf_counter() - t0, dist)
     return _finish(data, metric, mine, bad, LoopResult({}, 0, seconds, decode_used), dist, stream, batch_size, keep)
 
@@ -173,7 +207,7 @@ def evaluate(
     data: str | Path | None = None,
     *,
     checkpoint: str | Path | None = None,
-    split: str = "test",
+    split: str | None = None,
     limit: int | None = None,
     device: str = "cpu",
     batch_size: int | None = None,
@@ -185,14 +219,18 @@ def evaluate(
     pretrained: bool | None = None,
     overrides: dict | None = None,
     log=None,
+    progress: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluate model ``name`` on ``data`` and return the "eval" row (metrics under "metrics").
 
     ``data``: what the model's task reads: an image folder, a COCO json / YOLO folder, a bundled text set
     (sst2, multi30k, squad; the default for text models) or a path in its format, digits or a CSV.
-    ``split``: the bundled set's split. ``checkpoint``: a state-dict file or a checkpoint folder (see
-    zoo.harness.eval_weights). ``predictions``: a JSON-lines file to write (refused if it exists).
-    ``overrides``: model settings (e.g. ``{"num_beams": 1}``). ``write``: append the row to eval.jsonl.
+    ``split``: the split of a bundled or HF set (default: the task's, "test"). ``checkpoint``: a state-dict
+    file or a checkpoint folder (see zoo.harness.eval_weights). ``pretrained``: False scores random weights on
+    purpose (``--random-init``); without a checkpoint or pretrained weights that is the only way to score a
+    random network (else a one-line UserError). ``predictions``: a JSON-lines file to write (refused if it
+    exists). ``overrides``: model settings (e.g. ``{"num_beams": 1}``). ``write``: append the row to eval.jsonl.
+    ``progress``: the progress bar (None: when stderr is a terminal).
     """
     spec = registry.get_spec(name)
     task = get_task(spec.task)
@@ -205,20 +243,22 @@ def evaluate(
         return _evaluate(spec, task, data, dist, checkpoint=checkpoint, split=split, limit=limit, device=device,
                          batch_size=batch_size or task.default_batch_size, workers=workers, pred_path=pred_path,
                          write=write, labels=labels, decode=decode, pretrained=pretrained, overrides=overrides,
-                         log=log)
+                         log=log, progress=show_progress(progress, dist))
     finally:
         dist_.shutdown(dist)
 
 
 def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device, batch_size, workers, pred_path,
-              write, labels, decode, pretrained, overrides, log) -> dict[str, Any]:
+              write, labels, decode, pretrained, overrides, log, progress) -> dict[str, Any]:
     device = dist_.local_device(device, dist)
     log = log or (print if dist.is_main else _quiet)
     ds = task.load(data, split=split, labels=labels, spec=spec).take(limit)
+    refuse_random_init(spec, task, checkpoint, pretrained)
     model, loaded = build_model(spec.name, task, checkpoint=checkpoint, pretrained=pretrained, device=device,
                                 overrides=overrides)
     if model.weights_id == RANDOM_INIT:
-        log(f"note: {spec.name} runs with random-init weights (no checkpoint given and no pretrained weights used)")
+        log(f"RANDOM WEIGHTS: {spec.name} is scored with random-init weights (--random-init); its scores measure "
+            "an untrained network, not the model")
         if dist.enabled:  # every process must score the same network: rank 0's random draw
             model.load_state_dict(dist_.broadcast({k: v.cpu() for k, v in model.state_dict().items()}, dist))
     pre = preprocess_repr(model)
@@ -226,13 +266,13 @@ def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device,
         log(f"preprocessing: {pre}")
     if workers is None:
         workers = default_workers() if ds.default_workers is None else ds.default_workers
-    settings = {"batch_size": batch_size, "workers": workers, "device": device, "limit": limit, "split": split,
+    settings = {"batch_size": batch_size, "workers": workers, "device": device, "limit": limit, "split": ds.split or split,
                 "data": str(data) if data is not None else getattr(task, "dataset", None), "world_size": dist.world_size, "backend": dist.backend,
                 "checkpoint": loaded.checkpoint, "dtype": "float32", "threads": torch.get_num_threads()}
     if getattr(model, "num_beams", None) is not None:
         settings["num_beams"] = model.num_beams
     res = run_loop(model, task, ds, batch_size=batch_size, workers=workers, device=device, decode=decode,
-                   dist=dist, keep=pred_path is not None)
+                   dist=dist, keep=pred_path is not None, progress=progress)
     if res.n == 0:
         noun = "images" if ds.read is not None else "items"
         raise UserError(f"no readable {noun} in {ds.path or ds.name} ({len(res.skipped_files)} unreadable)")
@@ -283,14 +323,23 @@ def _report(spec, task: Task, ds: EvalData, row: dict, res: LoopResult, log) -> 
     if res.skipped_files:
         line += f", {len(res.skipped_files)} unreadable {noun} skipped"
     rate = m["items_per_s"] or float("nan")
-    log(line + f"; {rate:.1f} {noun}/s over {res.seconds:.1f} s; weights {str(row['weights'])[:12]}")
+    weights = "RANDOM WEIGHTS (random-init)" if row["weights"] == RANDOM_INIT else str(row["weights"])[:12]
+    log(line + f"; {rate:.1f} {noun}/s over {res.seconds:.1f} s; weights {weights}")
     for v in (row.get("signatures") or {}).values():
         log(f"  sacrebleu {v}")
     for r in row["references"]:
-        flag = "OUTSIDE tolerance" if r["outside_tolerance"] else "within tolerance"
-        same = "" if r["reference_comparable"] else f" (reference is on {r['reference_dataset']}, not this data)"
-        log(f"  {r['metric']}: measured {r['measured']:.2f} vs reference {r['reference']:.2f} [{r['source']}]: "
-            f"delta {r['delta_pp']:+.2f} pp, {flag} ±{r['tolerance_pp']:.2f}{same}")
+        log("  " + _reference_line(r, ds.name, res.n))
+
+
+def _reference_line(r: dict, data_name: str, n: int) -> str:
+    """One reference, measured beside published: a verdict only when the data is the reference's data."""
+    if not r["reference_comparable"]:
+        return (f"{r['metric']}: measured {r['measured']:.2f} on {data_name} ({n} items); published "
+                f"{r['reference']:.2f} on {r['reference_dataset']} [{r['source']}]: different data, so the two "
+                "figures are not compared")
+    flag = "OUTSIDE tolerance" if r["outside_tolerance"] else "within tolerance"
+    return (f"{r['metric']}: measured {r['measured']:.2f} vs reference {r['reference']:.2f} on {r['reference_dataset']} "
+            f"[{r['source']}]: delta {r['delta_pp']:+.2f} pp, {flag} ±{r['tolerance_pp']:.2f}")
 
 
 def _prediction_lines(task: Task, ds: EvalData, records: list[tuple[int, dict]]):

@@ -1,13 +1,14 @@
-"""What the three text tasks share: ``--data`` is a bundled set (sst2, multi30k, squad) or a path in that
-set's format (``zoo.datasets.text.read_path``), and a model ``zoo train`` trained has a default checkpoint."""
+"""What the three text tasks share: ``--data`` is a bundled set (sst2, multi30k, squad), a path in that set's
+format (``zoo.datasets.text.read_path``) or a Hugging Face hub set in it (``hf:glue/sst2``, ``hf:ID[:CONFIG]``,
+``zoo.datasets.text.read_hf``), and a model ``zoo train`` trained has a default checkpoint."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from ..datasets.text import (DATASET_NAMES, SQUAD_SPLIT_NOTE, TASKS, dataset_sha256, files_sha256, path_files,
-                             read_path, read_split)
+from ..datasets.text import (DATASET_NAMES, SQUAD_SPLIT_NOTE, TASKS, dataset_sha256, files_sha256, is_hf,
+                             path_files, read_hf, read_path, read_split)
 from ..errors import UserError
 from ..models.text.checkpoint import CONFIG, default_checkpoint_dir
 from .base import EvalData, Task
@@ -25,12 +26,17 @@ class TextTask(Task):
         task head is new until fine-tuned, so its default is the ``zoo train`` checkpoint or random init."""
         return not spec.trainable and spec.weights is not None
 
-    def load(self, data, *, split="test", labels=None, spec=None) -> EvalData:
+    def load(self, data, *, split=None, labels=None, spec=None) -> EvalData:
+        split = split or "test"
         if data is None or data == self.dataset:
             cols = read_split(self.dataset, split)
             return self.from_columns(cols, f"{DATASET_NAMES[self.dataset]} {split}",
-                                     lambda: dataset_sha256(self.dataset, split),
+                                     lambda: dataset_sha256(self.dataset, split), split=split,
                                      info={"note": SQUAD_SPLIT_NOTE} if self.dataset == "squad" else {})
+        if is_hf(data):
+            cols, hf, hub_split, files = read_hf(str(data), self.dataset, split)
+            name = f"hf:{hf.repo}{':' + hf.config if hf.config else ''} {hub_split}"
+            return self.from_columns(cols, name, lambda: files_sha256(files), split=hub_split)
         if str(data) in TASKS:
             who = f"{spec.name} is a {self.name} model" if spec is not None else f"{self.name} models take"
             raise UserError(f"{who}: it takes --data {self.dataset} (or a path in that format), not {data}")
@@ -39,12 +45,12 @@ class TextTask(Task):
                                  path=str(Path(data).resolve()))
 
     def from_columns(self, cols: dict[str, list], name: str = "", sha256=None, *, path: str | None = None,
-                     info: dict | None = None) -> EvalData:
+                     info: dict | None = None, split: str | None = None) -> EvalData:
         """Columns as ``read_split`` gives them -> EvalData (items are the model's raw text inputs)."""
         items, refs = self.columns_to_items(cols)
         ids = [str(x) for x in cols["id"]] if "id" in cols else [str(i) for i in range(len(items))]
         return EvalData(name, items, refs, ids, sha256=sha256 or (lambda: None), path=path,
-                        info={"n_split": len(items), **(info or {})})
+                        info={"n_split": len(items), **(info or {})}, split=split)
 
     def columns_to_items(self, cols: dict[str, list]) -> tuple[list[Any], list[Any]]:
         raise NotImplementedError

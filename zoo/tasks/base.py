@@ -43,6 +43,7 @@ class EvalData:
     gpu_decodable: bool = False  # sources are image files that ``--decode gpu`` may decode on CUDA
     default_workers: int | None = 0  # DataLoader workers unless the user says (None: the loader's default)
     detail: Any = None  # the dataset object the task's metric needs (e.g. the COCO ground truth)
+    split: str | None = None  # the split read, when the data has splits (the row's settings["split"])
 
     def __len__(self) -> int:
         return len(self.sources)
@@ -74,7 +75,7 @@ class Task:
     data_help: str = ""  # what --data takes, for error messages
     folder_checkpoints: bool = False  # --checkpoint may be a `zoo train` folder (zoo_config.json), not only a file
 
-    def load(self, data: str | Path | None, *, split: str = "test", labels: str | Path | None = None,
+    def load(self, data: str | Path | None, *, split: str | None = None, labels: str | Path | None = None,
              spec=None) -> EvalData:
         raise NotImplementedError
 
@@ -130,12 +131,14 @@ def _is_reference_dataset(ref_dataset: str, data_name: str, n: int) -> bool:
 def reference_check(spec, metric: str, measured: float | None, n: int, data_name: str,
                     tol: float | None = None) -> dict[str, Any] | None:
     """Measured beside the spec's reference for ``metric`` (percent), with delta and tolerance (pp). A data set
-    that is not the reference's is marked ``reference_comparable=False``: its delta is shown, not the same test."""
+    that is not the reference's is marked ``reference_comparable=False`` and gets no verdict
+    (``outside_tolerance`` None): the two figures are on different data, so they are not the same test."""
     ref = spec.reference(metric)
     if ref is None or measured is None or (isinstance(measured, float) and math.isnan(measured)):
         return None
     tol = tolerance_pp(ref.value, n) if tol is None else tol
     delta = measured - ref.value
+    same = _is_reference_dataset(ref.dataset, data_name, n)
     return {"metric": metric, "reference": ref.value, "reference_dataset": ref.dataset, "source": ref.source,
-            "measured": measured, "delta_pp": delta, "tolerance_pp": tol, "outside_tolerance": abs(delta) > tol,
-            "reference_comparable": _is_reference_dataset(ref.dataset, data_name, n)}
+            "measured": measured, "delta_pp": delta, "tolerance_pp": tol,
+            "outside_tolerance": abs(delta) > tol if same else None, "reference_comparable": same}

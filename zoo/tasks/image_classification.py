@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..datasets.classification import check_classes, load_classification
+from ..datasets.labels import class_synonyms, imagenet_names
 from ..datasets.loader import read_rgb
 from ..results import sha256_tree
 from ._registry import register_task
@@ -44,11 +45,12 @@ class ImageClassification(Task):
     throughput_key = "images_per_s"
     data_help = "an image folder: ImageNet layout, labels.tsv or ImageFolder"
 
-    def load(self, data, *, split="test", labels=None, spec=None) -> EvalData:
+    def load(self, data, *, split=None, labels=None, spec=None) -> EvalData:
         self.require_data(data)
         ds = load_classification(data, labels)
         if spec is not None:
-            check_classes(ds, spec.num_classes, spec.extra.get("class_names"), spec.name)
+            names = spec.extra.get("class_names") or class_synonyms(spec.task, spec.num_classes)
+            check_classes(ds, spec.num_classes, names, spec.name, explicit_labels=labels is not None)
         paths = [p for p, _ in ds.samples]
         return EvalData(ds.name, paths, [y for _, y in ds.samples], [ds.sample_id(p) for p in paths],
                         sha256=lambda: sha256_tree(ds.root), read=read_rgb, path=str(Path(data).resolve()),
@@ -59,10 +61,16 @@ class ImageClassification(Task):
         return TopKAccuracy()
 
     def record(self, prediction: dict, reference: int) -> dict:
-        top5 = [[int(c), float(p)] for c, p in prediction["topk"][:5]]
+        """Indices, top-5 and hits; with the class names where the model's label set is known (ImageNet-1k:
+        ``pred_name``, ``label_name``, ``top5_names``; the data's indices are the model's, checked on loading)."""
+        top5 = [[int(c), float(p)] for c, p, *_ in prediction["topk"][:5]]
         pred = int(prediction["label"])
-        return {"label": int(reference), "pred": pred, "top5": top5, "correct1": pred == int(reference),
-                "correct5": int(reference) in [c for c, _ in top5]}
+        out = {"label": int(reference), "pred": pred, "top5": top5, "correct1": pred == int(reference),
+               "correct5": int(reference) in [c for c, _ in top5]}
+        if prediction.get("name") is not None:  # zoo names the ImageNet-1k label set only (zoo.datasets.labels)
+            out.update(pred_name=prediction["name"], top5_names=prediction.get("topk_names", [])[:5],
+                       label_name=imagenet_names()[int(reference)] if 0 <= int(reference) < 1000 else None)
+        return out
 
     def summary(self, name: str, data: EvalData, m: dict) -> str:
         return (f"{name} on {data.name}: top-1 {m['top1']:.2f}% ({m['correct1']}/{m['n']}), "

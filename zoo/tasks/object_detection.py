@@ -94,7 +94,7 @@ class ObjectDetection(Task):
     throughput_key = "images_per_s"
     data_help = "a COCO instances json, a folder with annotations/ + images/, or a YOLO folder"
 
-    def load(self, data, *, split="test", labels=None, spec=None) -> EvalData:
+    def load(self, data, *, split=None, labels=None, spec=None) -> EvalData:
         self.require_data(data)
         ds = load_detection(data)
         ids = [i for i, _ in ds.images]
@@ -107,7 +107,8 @@ class ObjectDetection(Task):
 
     def record(self, prediction: dict, reference: int) -> dict:
         return {"image_id": int(reference), "boxes": [[float(v) for v in b] for b in prediction["boxes"]],
-                "scores": [float(s) for s in prediction["scores"]], "labels": [int(c) for c in prediction["labels"]]}
+                "scores": [float(s) for s in prediction["scores"]], "labels": [int(c) for c in prediction["labels"]],
+                **({"names": prediction["names"]} if "names" in prediction else {})}
 
     def summary(self, name: str, data: EvalData, m: dict) -> str:
         fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731

@@ -27,10 +27,11 @@ class TabularClassification(Task):
     default_batch_size = 256
     data_help = "digits, or a CSV file with a 'label' column and numeric features"
 
-    def load(self, data, *, split="test", labels=None, spec=None) -> EvalData:
-        ds = load_digits_split(split) if data in (None, "digits") else load_csv(data)
+    def load(self, data, *, split=None, labels=None, spec=None) -> EvalData:
+        ds = load_digits_split(split or "test") if data in (None, "digits") else load_csv(data)
         return EvalData(ds.name, ds.rows, ds.labels, [str(i) for i in range(len(ds.rows))], sha256=lambda: ds.sha256,
-                        path=None if data in (None, "digits") else str(Path(data).resolve()))
+                        path=None if data in (None, "digits") else str(Path(data).resolve()),
+                        split=(split or "test") if data in (None, "digits") else None)
 
     def metric(self, data: EvalData) -> LabelMetric:
         return LabelMetric(tabular_metrics)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from ..datasets.labels import SST2_NAMES
 from ._registry import register_task
 from ._text import TextTask
 from .base import Metric
@@ -48,5 +49,8 @@ class TextClassification(TextTask):
         return LabelMetric()
 
     def record(self, prediction: dict, reference: int) -> dict:
-        return {"label": int(reference), "pred": int(prediction["label"]), "probs": prediction.get("probs"),
-                "correct": int(prediction["label"]) == int(reference)}
+        out = {"label": int(reference), "pred": int(prediction["label"]), "probs": prediction.get("probs"),
+               "correct": int(prediction["label"]) == int(reference)}
+        if prediction.get("name") is not None:  # a 2-class model: SST-2's negative / positive (zoo.datasets.labels)
+            out.update(pred_name=prediction["name"], label_name=SST2_NAMES[int(reference)])
+        return out
