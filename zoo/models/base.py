@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from ..datasets.labels import name_predictions
 from ..errors import UserError
 from ..spec import RANDOM_INIT, ModelSpec
 
@@ -114,7 +115,9 @@ class ZooModel(nn.Module):
 
     @torch.inference_mode()
     def predict(self, items: Sequence[Any], device: str | torch.device | None = None) -> list[dict]:
-        """Raw items in, predictions out: preprocess -> forward -> postprocess."""
+        """Raw items in, predictions out: preprocess -> forward -> postprocess, with class names added where the
+        label set is known (ImageNet-1k, COCO, SST-2: ``name`` / ``topk_names`` / ``names``, zoo.datasets.labels)."""
         device = device or next(self.parameters()).device
         batch = self.preprocess(items)
-        return self.postprocess(self(move_to(batch.inputs, device)), batch)
+        preds = self.postprocess(self(move_to(batch.inputs, device)), batch)
+        return name_predictions(self.spec.task, self.spec.num_classes, preds)
