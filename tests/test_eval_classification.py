@@ -339,7 +339,10 @@ def test_eval_row_flags_reference_outside_tolerance(digits, monkeypatch, results
         Reference("top1", ref1, "ImageNet-1K val", "ref-a"), Reference("top5", ref5, "ImageNet-1K val", "ref-b")))
     monkeypatch.setattr(zoo.registry, "get_spec", lambda name: spec if name == MODEL else real_get_spec(name))
     if same_data:
+        import zoo.tasks.image_classification
+
         monkeypatch.setattr(zoo.tasks.base, "_is_reference_dataset", lambda ref, name, n: True)
+        monkeypatch.setattr(zoo.tasks.image_classification, "imagenet_labelled", lambda data: True)
 
     rc = zoo_main(["eval", MODEL, "--data", str(data), "--checkpoint", str(ckpt), "--workers", "0"])
     assert rc == 0

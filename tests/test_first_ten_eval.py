@@ -80,6 +80,30 @@ def test_trained_weights_are_not_refused(tmp_path):
     assert row["weights"] != "random-init"
 
 
+def test_imagenet_reference_is_the_same_test_only_on_imagenet_labelled_data(tmp_path):
+    """50,000 images are not enough: CIFAR-10's train set has 50,000 too. Only wnid-labelled data of the
+    reference's size is compared with a verdict."""
+    import dataclasses
+
+    from zoo.datasets.classification import ClassificationData
+    from zoo.spec import Reference
+    from zoo.tasks import EvalData, get_task
+
+    spec = dataclasses.replace(zoo.get_spec("mlp"), references=(Reference("top1", 76.0, "ImageNet-1K val", "s"),))
+    task, metrics = get_task("image-classification"), {"top1": 70.0, "top5": None, "n": 50_000}
+
+    def checks(layout, mapping):
+        detail = ClassificationData(tmp_path, "val", layout, [], 1000, None, mapping)
+        data = EvalData("val", [], [], [], sha256=lambda: "", detail=detail)
+        [check] = task.reference_checks(spec, metrics, data)
+        return check["reference_comparable"], check["outside_tolerance"]
+
+    assert checks("synset-folders", "synset folder -> sorted ILSVRC-2012 wnid index") == (True, True)
+    assert checks("label-file", "labels.tsv (wnid -> sorted ILSVRC-2012 index, checked)") == (True, True)
+    assert checks("image-folder", "sorted folder names (torchvision ImageFolder order)") == (False, None)
+    assert checks("label-file", "to_imagenet.tsv class_index") == (False, None)
+
+
 # --- item 6: label space ----------------------------------------------------------------------------------
 
 def _cifar_like(root: Path, labels_tsv: bool) -> Path:
@@ -173,6 +197,12 @@ def test_hf_dataset_not_cached_offline_is_the_connected_machine_line(tmp_path, m
     assert "datasets.load_dataset('rajpurkar/squad')" in err
     err = _one_line_error(["eval", "lstm", "--data", "hf:bentrevett/multi30k", "--random-init"], capsys)
     assert "is multi30k data; this model takes sst2 data" in err
+    cache = tmp_path / "hf-datasets"
+    _put_in_hf_cache(cache, "someone/sst5", None, "validation", {"sentence": ["a", "b", "c"], "label": [0, 4, 2]})
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(cache))
+    err = _one_line_error(["eval", "lstm", "--data", "hf:someone/sst5", "--split", "validation", "--random-init"],
+                          capsys)
+    assert "has labels [2, 4] but model 'lstm' predicts classes 0..1" in err
     assert connects == []
 
 

@@ -24,14 +24,16 @@ def register(sub) -> None:
     p.add_argument("name", help="registered model name (zoo list)")
     p.add_argument("--data", help="image folder, COCO json / YOLO folder, sst2 | multi30k | squad, a file in that "
                                   "format or an HF set (hf:glue/sst2, hf:bentrevett/multi30k, hf:rajpurkar/squad, "
-                                  "hf:ID[:CONFIG]), digits or a CSV (text and tabular models: default their bundled set)")
+                                  "hf:ID[:CONFIG]), digits or a CSV (text and tabular models: default their "
+                                  "bundled set)")
     p.add_argument("--task", help="deprecated: the same as --data")
     p.add_argument("--split", help="split of a bundled or HF data set (default: test; HF sets whose test split "
                                    "has no labels: validation)")
     p.add_argument("--checkpoint", help="a state-dict file (safetensors or torch) or a checkpoint folder "
                                         "(`zoo train` output), instead of the default weights")
     p.add_argument("--labels", help="label file for --data (labels.tsv or '<file> <index>' list) if not inside it; "
-                                    "also maps a data set's classes to the model's (class_index in the model's classes)")
+                                    "also maps a data set's classes to the model's (class_index in the model's "
+                                    "classes)")
     p.add_argument("--predictions", metavar="OUT.jsonl", help="write one JSON line per item (must not exist)")
     p.add_argument("--limit", type=int, help="evaluate only the first N items (data order)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (default: cpu)")

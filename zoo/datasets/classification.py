@@ -238,6 +238,13 @@ def load_classification(root: str | Path, labels: str | Path | None = None) -> C
     return ClassificationData(root, root.name, "image-folder", samples, len(names), names, mapping)
 
 
+def imagenet_labelled(data: ClassificationData) -> bool:
+    """The labels are ImageNet-1k's by their wnids (synset folders, the val ground truth or devkit, a label file
+    whose wnids were checked), not only indices below 1000."""
+    checked_wnids = "ILSVRC-2012" in data.mapping and "checked" in data.mapping
+    return data.layout in ("synset-folders", "ground-truth-list") or checked_wnids
+
+
 MAP_HINT = ("; map the data's classes to the model's with --labels FILE.tsv (columns filename, class_index in "
             "the model's classes)")
 
@@ -268,8 +275,8 @@ def check_classes(data: ClassificationData, num_classes: int, model_class_names,
     ``explicit_labels``: the user gave --labels, the mapping to the model's indices: only the count is checked."""
     top = max(i for _, i in data.samples)
     if data.num_classes > num_classes or top >= num_classes:
-        raise UserError(f"class mapping does not match: {data.root} has {data.num_classes} classes ({data.mapping}) but "
-                        f"model {model!r} has {num_classes} outputs" + MAP_HINT)
+        raise UserError(f"class mapping does not match: {data.root} has {data.num_classes} classes ({data.mapping}) "
+                        f"but model {model!r} has {num_classes} outputs" + MAP_HINT)
     if explicit_labels:
         return
     folder = data.layout == "image-folder" and not data.numeric

@@ -338,8 +338,8 @@ def _reference_line(r: dict, data_name: str, n: int) -> str:
                 f"{r['reference']:.2f} on {r['reference_dataset']} [{r['source']}]: different data, so the two "
                 "figures are not compared")
     flag = "OUTSIDE tolerance" if r["outside_tolerance"] else "within tolerance"
-    return (f"{r['metric']}: measured {r['measured']:.2f} vs reference {r['reference']:.2f} on {r['reference_dataset']} "
-            f"[{r['source']}]: delta {r['delta_pp']:+.2f} pp, {flag} ±{r['tolerance_pp']:.2f}")
+    return (f"{r['metric']}: measured {r['measured']:.2f} vs reference {r['reference']:.2f} on "
+            f"{r['reference_dataset']} [{r['source']}]: delta {r['delta_pp']:+.2f} pp, {flag} ±{r['tolerance_pp']:.2f}")
 
 
 def _prediction_lines(task: Task, ds: EvalData, records: list[tuple[int, dict]]):

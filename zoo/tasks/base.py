@@ -129,16 +129,17 @@ def _is_reference_dataset(ref_dataset: str, data_name: str, n: int) -> bool:
 
 
 def reference_check(spec, metric: str, measured: float | None, n: int, data_name: str,
-                    tol: float | None = None) -> dict[str, Any] | None:
+                    tol: float | None = None, same_data: bool = True) -> dict[str, Any] | None:
     """Measured beside the spec's reference for ``metric`` (percent), with delta and tolerance (pp). A data set
     that is not the reference's is marked ``reference_comparable=False`` and gets no verdict
-    (``outside_tolerance`` None): the two figures are on different data, so they are not the same test."""
+    (``outside_tolerance`` None): the two figures are on different data, so they are not the same test.
+    ``same_data=False``: the caller knows the data is not the reference's (e.g. not ImageNet-labelled)."""
     ref = spec.reference(metric)
     if ref is None or measured is None or (isinstance(measured, float) and math.isnan(measured)):
         return None
     tol = tolerance_pp(ref.value, n) if tol is None else tol
     delta = measured - ref.value
-    same = _is_reference_dataset(ref.dataset, data_name, n)
+    same = same_data and _is_reference_dataset(ref.dataset, data_name, n)
     return {"metric": metric, "reference": ref.value, "reference_dataset": ref.dataset, "source": ref.source,
             "measured": measured, "delta_pp": delta, "tolerance_pp": tol,
             "outside_tolerance": abs(delta) > tol if same else None, "reference_comparable": same}

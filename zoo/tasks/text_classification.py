@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ..datasets.labels import SST2_NAMES
+from ..errors import UserError
 from ._registry import register_task
 from ._text import TextTask
 from .base import Metric
@@ -44,6 +45,15 @@ class TextClassification(TextTask):
 
     def columns_to_items(self, cols):
         return cols["sentence"], cols["label"]
+
+    def load(self, data, *, split=None, labels=None, spec=None):
+        """The data, with its labels checked against the model's classes (an SST-5 set has five)."""
+        ds = super().load(data, split=split, labels=labels, spec=spec)
+        bad = sorted({int(y) for y in ds.references} - set(range(spec.num_classes))) if spec is not None else []
+        if bad:
+            raise UserError(f"{ds.name} has labels {bad[:5]} but model {spec.name!r} predicts classes "
+                            f"0..{spec.num_classes - 1}; the label spaces differ")
+        return ds
 
     def metric(self, data) -> LabelMetric:
         return LabelMetric()
