@@ -61,7 +61,7 @@ def test_eval_progress_bar_on_a_terminal_only_and_not_when_quiet(monkeypatch, ca
 
 def test_random_weights_are_refused_with_what_to_train_unless_random_init(zoo_cache, results_dir, capsys):
     err = _one_line_error(["eval", "minilm_sst2", "--data", "sst2", "--limit", "4"], capsys)
-    assert "minilm_sst2 has no trained weights here" in err and "zoo train minilm_sst2 --task sst2" in err
+    assert "minilm_sst2 has no trained weights here" in err and "zoo train minilm_sst2 --task sst2 --pretrained" in err
     assert "--checkpoint" in err and "--random-init" in err
     err = _one_line_error(["eval", "mlp", "--limit", "4"], capsys)
     assert "--checkpoint" in err and "--random-init" in err

@@ -1,7 +1,7 @@
 """The weights ``zoo eval`` scores: ``--checkpoint`` (a file or a folder, detected), else a task's default
 checkpoint (text: the folder ``zoo train`` writes), else the spec's pretrained weights when the task takes
 them by default. Random init is scored only when asked for (``--random-init`` / ``pretrained=False``): a
-model that would otherwise fall back to random weights is refused with one line saying what to train, fetch or
+model that would otherwise fall back to random weights is refused with one line saying what to train or
 give (``refuse_random_init``); when asked for, the row says "random-init" and the CLI says RANDOM WEIGHTS.
 
 A file is a state dict (safetensors or ``torch.load(weights_only=True)``) loaded strictly into the model built
@@ -96,9 +96,9 @@ def refuse_random_init(spec, task, checkpoint=None, pretrained: bool | None = No
         return
     ways = []
     if spec.trainable and getattr(task, "dataset", ""):
-        ways.append(f"train it (`zoo train {spec.name} --task {task.dataset}`)")
-    if spec.weights is not None:
-        ways.append(f"fetch its published weights (`zoo fetch {spec.name}`, then --pretrained)")
+        # published weights that are not a whole task model (MiniLM's encoder) are where training starts
+        start = " --pretrained" if spec.weights is not None else ""
+        ways.append(f"train it (`zoo train {spec.name} --task {task.dataset}{start}`)")
     ways.append("give --checkpoint FILE")
     raise UserError(f"{spec.name} has no trained weights here: {', or '.join(ways)}; or pass --random-init to "
                     "score random weights on purpose")
