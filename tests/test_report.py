@@ -129,10 +129,13 @@ def test_every_generated_file_carries_the_marker(raw):
 
             with Image.open(p) as im:
                 assert im.format == "PNG" and im.info["Comment"] == GENERATED and im.info["Title"]
+        elif p.suffix == ".csv":  # plain data (issue 14 item 8): header first, no marker; listed in the manifest
+            assert not p.read_text(encoding="utf-8").startswith("#"), rel
+            assert rel in (out / MANIFEST).read_text(), rel
         else:
             first = p.read_text(encoding="utf-8").splitlines()[0]
             assert GENERATED in first, rel
-            assert first.startswith("# ") if p.suffix in (".csv", "") else first.startswith("<!--")
+            assert first.startswith("# ") if p.suffix == "" else first.startswith("<!--")
     idx = (out / "README.md").read_text()
     for rel in res.generated:  # the index names every table and plot
         if rel.endswith((".md", ".png")) and rel != "README.md":
@@ -282,7 +285,7 @@ def test_render_formats_and_escapes():
     assert md.startswith(f"<!-- {GENERATED} -->\n# Demo\n") and md.endswith("\n") and "\r" not in md
     assert "a\\|b" in md and "1.235" in md and "—" in md and "- from test" in md and "- [1] a paper" in md
     c = to_csv(t)
-    assert c.startswith(f"# {GENERATED}\n") and "# note: from test\n" in c
+    assert c.startswith("name,value,n\n") and "#" not in c and "from test" not in c  # plain; notes: the markdown
     assert "c,," in c and '"a|b",1.235,3' in c.replace("a|b,", '"a|b",')
     with pytest.raises(ValueError, match="slug"):
         to_markdown(Table(slug="Bad Slug", title="x", columns=[], rows=[]))
@@ -332,7 +335,7 @@ def test_every_topic_module_is_deterministic_and_marks_its_files(tmp_path, with_
 
             with Image.open(p) as im:
                 assert im.info.get("Comment") == GENERATED, rel
-        elif p.suffix in (".md", ".csv"):
+        elif p.suffix == ".md":
             text = p.read_text(encoding="utf-8")
             assert GENERATED in text.splitlines()[0], rel
             if p.suffix == ".md" and rel != "README.md":  # every table says where its numbers come from

@@ -359,7 +359,7 @@ def test_cli_smoke(registered_tiny, results_dir, capsys):
     rows = json.loads(capsys.readouterr().out)
     assert [r["settings"]["batch_size"] for r in rows] == [1, 2]
     assert rows[0]["command"].startswith("zoo bench speedtest_tiny --device cpu --batch-size 1,2")
-    assert main(args + ["--force", "--no-write"]) == 0
+    assert main(args + ["--force", "--no-write", "--wide"]) == 0
     out = capsys.readouterr().out
     assert "p50 ms" in out and "% peak" in out and "SingleStream" in out
     assert len(read_rows(results_dir / "speed.jsonl")) == 2

@@ -19,7 +19,10 @@ import sys
 from pathlib import Path
 
 from . import commands
+from .console import quiet_libraries, set_quiet
 from .errors import UserError
+
+_NO_DEFAULT = (None, False, argparse.SUPPRESS)
 
 
 def command_names() -> list[str]:
@@ -41,13 +44,34 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The ``zoo`` parser. ``command=None``: every command's full parser (imports every command module);
     otherwise only that command's, the others as one-line entries (their modules are not imported)."""
     parser = argparse.ArgumentParser(prog="zoo", description="Vision and NLP model zoo with benchmarks.")
+    _add_output_options(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in command_names():
         if command is None or name == command:
             importlib.import_module(f"{commands.__name__}.{name}").register(sub)
         else:
             sub.add_parser(name, help=_help_line(name))
+    for p in sub.choices.values():
+        _add_output_options(p, argparse.SUPPRESS)  # SUPPRESS: `zoo --quiet bench` is not undone by the subparser
+        _add_defaults_to_help(p)
     return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """--quiet / --verbose, before the command (``zoo --quiet bench``) or after it (``zoo bench --quiet``)."""
+    parser.add_argument("--quiet", "-q", action="store_true", default=default,
+                        help="no progress bars (they show only on a terminal anyway)")
+    parser.add_argument("--verbose", action="store_true", default=default,
+                        help="let third-party libraries print their banners, warnings and download bars")
+
+
+def _add_defaults_to_help(parser: argparse.ArgumentParser) -> None:
+    """Every option's help ends with its default when it has one and the help does not say it already."""
+    for action in parser._actions:  # noqa: SLF001  (argparse keeps no public list)
+        if action.help in (None, argparse.SUPPRESS) or action.default in _NO_DEFAULT or action.nargs == 0:
+            continue
+        if "default" not in action.help:
+            action.help += " (default: %(default)s)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,8 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    set_quiet(bool(getattr(args, "quiet", False)))
+    quiet_libraries(verbose=bool(getattr(args, "verbose", False)))
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        sys.stdout.flush()  # inside the try: a reader that left shows up here, not at interpreter exit
+        return rc
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -1,12 +1,46 @@
-"""Plain-text tables for the terminal (rich when the output is a terminal, aligned text otherwise)."""
+"""Plain-text tables for the terminal (rich when the output is a terminal, aligned text otherwise).
+
+``fit=True``: one line per row, as wide as the terminal (``shutil.get_terminal_size``: $COLUMNS, else the
+terminal's width; no limit when the output is neither): the widest columns are cut first, with "…"; short
+cells (figures) are never cut, and the first column (the row's name) keeps 24 characters while it can.
+"""
 
 from __future__ import annotations
 
+import shutil
 import sys
 from typing import Sequence
 
+MIN_COLUMN = 6  # a cut column keeps at least this many characters (or its header's length)
+SHORT_CELL = 12  # cells up to this long (figures, dates) are never cut
+NAME_COLUMN = 24  # the first column is cut below this only when the others cannot give more
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str | None = None) -> None:
+
+def terminal_width() -> int:
+    """Columns of the terminal ($COLUMNS first); 0 when unknown (output to a file or a pipe)."""
+    return shutil.get_terminal_size(fallback=(0, 0)).columns
+
+
+def fit_widths(widths: Sequence[int], floors: Sequence[int], width: int, sep: int = 2) -> list[int]:
+    """Column widths whose total (with ``sep`` spaces between) is at most ``width``: the widest column is
+    narrowed one character at a time, never below its floor. ``width`` 0: unchanged."""
+    out = list(widths)
+    if width <= 0:
+        return out
+    while sum(out) + sep * (len(out) - 1) > width:
+        cuttable = [i for i, w in enumerate(out) if w > floors[i]]
+        if not cuttable:
+            break
+        out[max(cuttable, key=lambda i: out[i])] -= 1
+    return out
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str | None = None,
+                fit: bool = False) -> None:
     cells = [[("" if v is None else str(v)) for v in r] for r in rows]
     if sys.stdout.isatty():
         # deferred: rich takes ~0.1 s to import and only a terminal needs it
@@ -15,15 +49,20 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title:
 
         t = Table(title=title)
         for h in headers:
-            t.add_column(h)
+            t.add_column(h, no_wrap=fit, overflow="ellipsis" if fit else "fold")
         for r in cells:
             t.add_row(*r)
         Console().print(t)
         return
     widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    if fit:
+        floors = [max([MIN_COLUMN, min(len(h), w)] + [len(r[i]) for r in cells if len(r[i]) <= SHORT_CELL])
+                  for i, (h, w) in enumerate(zip(headers, widths))]
+        named = [max(floors[0], min(widths[0], NAME_COLUMN))] + floors[1:]
+        widths = fit_widths(fit_widths(widths, named, terminal_width()), floors, terminal_width())
     if title:
         print(title)
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip())
+    print("  ".join(_cut(h, w).ljust(w) for h, w in zip(headers, widths)).rstrip())
     print("  ".join("-" * w for w in widths))
     for r in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(_cut(c, w).ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -1,9 +1,14 @@
 """zoo bench NAME... [--device cpu|cuda] [--batch-size N[,N...]] [--dtype fp32|bf16|fp16]
-[--backend eager|compile|onnxruntime|int8|...|auto] [--json]
+[--backend eager|compile|onnxruntime|int8|...|auto] [--json] [--wide]
 
 One name runs in this process; several names (or wildcards, or "all") run as a sweep, each model in a
 fresh subprocess, resuming from the rows already in results/raw/speed.jsonl. The measurement options are
 BenchConfig's fields (zoo/harness/speed_config.py); the backends are the modules of zoo/harness/backends/.
+
+A setting whose row exists already (this machine kind, committed rows included) is not measured again:
+one stderr line each says when it was measured and that --force measures again; its row is shown (and in
+--json, marked "existing": true). --no-write always measures. The table shows the columns a person reads;
+--wide shows them all.
 """
 
 from __future__ import annotations
@@ -27,13 +32,17 @@ def register(sub) -> None:
     p = sub.add_parser("bench", help="measure speed: latency percentiles, items/s, memory, FLOPs, share of peak")
     p.add_argument("names", nargs="+", metavar="NAME", help="model names, wildcards ('*resnet*'), or 'all'")
     add_arguments(p)
-    p.add_argument("--no-write", action="store_true", help="print only; append no rows")
+    p.add_argument("--no-write", action="store_true",
+                   help="measure (even settings measured before) and print; append no rows")
     p.add_argument("--force", action="store_true", help="measure again even if rows with the same settings exist")
     p.add_argument("--retry-errors", action="store_true", help="measure again settings whose last row is an error")
     p.add_argument("--isolate", action="store_true", help="run even a single model in a fresh subprocess")
     p.add_argument("--timeout", type=float, default=None, help="seconds per model in a sweep before it is killed")
     p.add_argument("--refresh-peak", action="store_true", help="measure the device matmul peak again")
-    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.add_argument("--json", action="store_true",
+                   help='print the rows as JSON (rows of skipped settings included, with "existing": true)')
+    p.add_argument("--wide", action="store_true", help="every column (latency percentiles, memory, FLOPs, "
+                   "share of peak, output deviation) instead of the ones a person reads first")
     p.set_defaults(func=run)
 
 
@@ -61,27 +70,44 @@ def _f(x, digits=2):
     return str(x)
 
 
-def print_rows(rows: list[dict]) -> None:
+WIDE = ("model", "device", "batch", "scenario", "backend", "p50 ms", "p90 ms", "p99 ms", "items/s", "peak MiB",
+        "GFLOPs/item", "TFLOP/s", "% peak", "x fp32", "rel L2", "agree", "weights")
+NARROW = ("model", "batch", "backend", "p50 ms", "p99 ms", "items/s", "x fp32", "weights")
+
+
+def _cells(r: dict) -> dict[str, object]:
+    """Every column of one row, by header."""
+    m, s = r.get("metrics", {}), r.get("settings", {})
+    weights = "random" if r.get("weights") == "random-init" else (r.get("weights") or "")[:8]
+    if r.get("status") != "ok":
+        return {"model": r["model"], "device": s.get("device"), "batch": s.get("requested_batch_size"),
+                "backend": "ERROR", "scenario": "ERROR", "p50 ms": " ".join(str(r.get("error", "")).split()),
+                "weights": weights}
+    dev = m.get(DEVIATION) or {}
+    agree = dev.get("top1_agreement", dev.get("box_agreement"))
+    share = m.get("share_of_peak")
+    return {
+        "model": r["model"], "device": s.get("device"), "batch": s.get("batch_size"), "scenario": r.get("scenario"),
+        "backend": r.get("backend_used"), "p50 ms": _f(m.get("p50_ms"), 3), "p90 ms": _f(m.get("p90_ms"), 3),
+        "p99 ms": _f(m.get("p99_ms"), 3), "items/s": _f(m.get("items_per_s"), 1),
+        "peak MiB": _f(m.get("peak_mem_mib"), 0), "GFLOPs/item": _f(m.get("gflops_per_item"), 3),
+        "TFLOP/s": _f(m.get("achieved_tflops"), 4), "% peak": "-" if share is None else f"{100 * share:.1f}%",
+        "x fp32": _f(m.get("speedup_vs_fp32_eager")), "rel L2": _f(dev.get("rel_l2"), 5) if dev else "-",
+        "agree": _f(agree) if dev else "-", "weights": weights,
+    }
+
+
+def print_rows(rows: list[dict], wide: bool = False) -> None:
+    """The result table: NARROW columns (or every one with ``wide``), fitted to the terminal's width;
+    a "measured" column (now, or the date of an existing row) when some rows were not measured now."""
+    headers = list(WIDE if wide else NARROW)
+    if any(r.get("existing") for r in rows):
+        headers.append("measured")
     table = []
     for r in rows:
-        m, s = r.get("metrics", {}), r.get("settings", {})
-        dev = m.get(DEVIATION) or {}
-        agree = dev.get("top1_agreement", dev.get("box_agreement"))
-        if r.get("status") != "ok":
-            table.append((r["model"], s.get("device"), s.get("requested_batch_size"), "ERROR", r.get("error", "")[:90],
-                          *[""] * 12))
-            continue
-        share = m.get("share_of_peak")
-        table.append((
-            r["model"], s.get("device"), s.get("batch_size"), r.get("scenario"), r.get("backend_used"),
-            _f(m.get("p50_ms"), 3), _f(m.get("p90_ms"), 3), _f(m.get("p99_ms"), 3), _f(m.get("items_per_s"), 1),
-            _f(m.get("peak_mem_mib"), 0), _f(m.get("gflops_per_item"), 3), _f(m.get("achieved_tflops"), 4),
-            "-" if share is None else f"{100 * share:.1f}%", _f(m.get("speedup_vs_fp32_eager")),
-            _f(dev.get("rel_l2"), 5) if dev else "-", _f(agree) if dev else "-",
-            "random" if r.get("weights") == "random-init" else (r.get("weights") or "")[:8],
-        ))
-    print_table(("model", "device", "batch", "scenario", "backend", "p50 ms", "p90 ms", "p99 ms", "items/s",
-                 "peak MiB", "GFLOPs/item", "TFLOP/s", "% peak", "x fp32", "rel L2", "agree", "weights"), table)
+        cells = {**_cells(r), "measured": str(r.get("time", ""))[:10] if r.get("existing") else "now"}
+        table.append([cells.get(h, "") for h in headers])
+    print_table(headers, table, fit=True)
 
 
 def run(args) -> int:
@@ -94,19 +120,20 @@ def run(args) -> int:
             torch.set_num_threads(cfg.threads)
         for dt in {cfg.dtype or "fp32", "fp32"}:
             device_peak(cfg.device, dt, refresh=True)
-    log = None if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
+    def log(line: str) -> None:  # stderr: progress and skipped settings; stdout keeps the table or the JSON
+        print(line, file=sys.stderr, flush=True)
+
+    resume = not (args.force or args.no_write)  # --no-write: the user asked for figures, so measure
     if len(names) == 1 and not args.isolate:
-        rows = run_bench(names[0], cfg, write=not args.no_write, resume=not args.force,
-                         retry_errors=args.retry_errors, log=log)
+        rows = run_bench(names[0], cfg, write=not args.no_write, resume=resume, retry_errors=args.retry_errors,
+                         log=log, include_existing=True)
     else:
         if args.no_write:
             raise UserError("a sweep writes its rows (workers report through the raw file); drop --no-write or bench one model")
-        rows = sweep(names, cfg, timeout_s=args.timeout, progress=not args.json, resume=not args.force,
-                     retry_errors=args.retry_errors)
+        rows = sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
+                     include_existing=True)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
-    elif rows:
-        print_rows(rows)
     else:
-        print("nothing to measure: rows with these settings exist already (--force measures again)")
+        print_rows(rows, wide=args.wide)
     return 0 if all(r.get("status") == "ok" for r in rows) else 1

@@ -29,6 +29,7 @@ from typing import Any, Callable
 
 import torch
 
+from ..console import progress
 from ..errors import UserError
 from ..models.base import check_device
 from ..registry import create_model, get_spec
@@ -42,20 +43,22 @@ from .speed_oom import try_run
 
 TOPIC = "speed"
 
-__all__ = ["BenchConfig", "TOPIC", "bench", "existing_keys", "run_bench"]
+__all__ = ["BenchConfig", "TOPIC", "bench", "existing_keys", "existing_rows", "run_bench", "skip_line"]
 
 
 def bench(name: str | None = None, config: BenchConfig | None = None, *, model: Any = None, write: bool = True,
           resume: bool = True, retry_errors: bool = False, raw_file: str | Path | None = None,
-          command: str | None = None, log: Callable[[str], None] | None = None, **settings: Any) -> list[dict[str, Any]]:
+          command: str | None = None, log: Callable[[str], None] | None = None, include_existing: bool = False,
+          **settings: Any) -> list[dict[str, Any]]:
     """Measure one model; returns the rows (also appended to ``raw_file``, default results/raw/speed.jsonl).
 
     Settings are BenchConfig's fields, as a ``config`` or as keywords (``batch_sizes=(1, 8)``,
     ``backend="auto"``, ``dtype="bf16"``, ``min_duration_s=...``; keywords override the config's).
     write: append the rows. resume: skip batch sizes whose row (same key) is already in raw_file
-    (``retry_errors``: measure again those whose row is an error). command: the command line to record
-    (default: the ``zoo bench`` line that reproduces the config). model: a ZooModel to use instead of
-    building ``name`` from the registry.
+    (``retry_errors``: measure again those whose row is an error); each skipped batch size is one ``log``
+    line (``skip_line``), and with ``include_existing`` its existing row is returned too, marked
+    ``"existing": True``. command: the command line to record (default: the ``zoo bench`` line that
+    reproduces the config). model: a ZooModel to use instead of building ``name`` from the registry.
     """
     if config is not None and not isinstance(config, BenchConfig):
         raise TypeError(f"bench(name, config): config must be a BenchConfig, got {config!r} (settings go by keyword)")
@@ -63,12 +66,33 @@ def bench(name: str | None = None, config: BenchConfig | None = None, *, model: 
     if name is None and model is None:
         raise ValueError("bench() needs a model name or a model")
     return run_bench(name or model.spec.name, cfg, model=model, write=write, resume=resume,
-                     retry_errors=retry_errors, raw_file=raw_file, command=command, log=log)
+                     retry_errors=retry_errors, raw_file=raw_file, command=command, log=log,
+                     include_existing=include_existing)
+
+
+def existing_rows(path: Path, include_errors: bool = True) -> dict[str, dict[str, Any]]:
+    """key -> the latest speed row with that key in ``path`` (ok rows only unless ``include_errors``)."""
+    return {r["key"]: r for r in read_rows(path)
+            if r.get("kind") == "speed" and r.get("key") and (include_errors or r.get("status") == "ok")}
 
 
 def existing_keys(path: Path, include_errors: bool = True) -> set[str]:
-    return {r["key"] for r in read_rows(path)
-            if r.get("kind") == "speed" and r.get("key") and (include_errors or r.get("status") == "ok")}
+    return set(existing_rows(path, include_errors))
+
+
+def skip_line(row: dict[str, Any]) -> str:
+    """One line for a setting skipped because ``row`` holds it already: when it was measured, how to redo it."""
+    s = row.get("settings") or {}
+    when = str(row.get("time") or "an unknown date")[:16].replace("T", " ")
+    what = f"{row.get('model')} batch {s.get('requested_batch_size', s.get('batch_size'))} {s.get('backend', '')}"
+    if row.get("status") != "ok":
+        return f"{what.rstrip()}: skipped, its last row ({when} UTC) is an error; --retry-errors measures again"
+    return f"{what.rstrip()}: skipped, measured {when} UTC on this machine kind; --force measures again"
+
+
+def as_existing(row: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a stored row marked as not measured by this call."""
+    return {**row, "existing": True}
 
 
 class RowWriter:
@@ -100,8 +124,9 @@ class RowWriter:
 
 def run_bench(name: str, cfg: BenchConfig, *, model: Any = None, write: bool = True, resume: bool = True,
               retry_errors: bool = False, raw_file: str | Path | None = None, command: str | None = None,
-              log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
-    """``bench`` with a BenchConfig: resume, build, then measure each batch size left to do."""
+              log: Callable[[str], None] | None = None, include_existing: bool = False) -> list[dict[str, Any]]:
+    """``bench`` with a BenchConfig: resume (one log line per skipped batch size), build, then measure each
+    batch size left to do; rows in batch-size order (existing ones too with ``include_existing``)."""
     log = log or (lambda s: None)
     dev = check_device(cfg.device)
     if cfg.backend != AUTO:
@@ -109,13 +134,24 @@ def run_bench(name: str, cfg: BenchConfig, *, model: Any = None, write: bool = T
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     path = Path(raw_file) if raw_file else raw_path(TOPIC)
-    done = existing_keys(path, include_errors=not retry_errors) if resume else set()
-    todo = [bs for bs in cfg.batch_sizes if cfg.row_key(name, bs) not in done]
+    done = existing_rows(path, include_errors=not retry_errors) if resume else {}
+    keys = {bs: cfg.row_key(name, bs) for bs in cfg.batch_sizes}
+    for bs, key in keys.items():
+        if key in done:
+            log(skip_line(done[key]))
+    todo = [bs for bs, key in keys.items() if key not in done]
+    measured = dict(zip(todo, _measure(name, cfg, todo, dev, model, path if write else None, command, log)))
+    return [measured[bs] if bs in measured else as_existing(done[key]) for bs, key in keys.items()
+            if bs in measured or include_existing]
+
+
+def _measure(name: str, cfg: BenchConfig, todo: list[int], dev: str, model: Any, path: Path | None,
+             command: str | None, log: Callable[[str], None]) -> list[dict[str, Any]]:
+    """Build the model (unless given) and measure each batch size of ``todo``: one row each."""
     if not todo:
-        log(f"{name}: every batch size already measured (resume); nothing to do")
         return []
     n_threads = torch.get_num_threads()
-    rows = RowWriter(name, cfg, command or cfg.command([name]), path if write else None, n_threads)
+    rows = RowWriter(name, cfg, command or cfg.command([name]), path, n_threads)
     t_build = time.perf_counter()
     try:
         if model is None:
@@ -133,7 +169,8 @@ def run_bench(name: str, cfg: BenchConfig, *, model: Any = None, write: bool = T
         if dev.startswith("cuda"):
             model.to(dev)
         peaks = _PeakCache(dev, n_threads, cfg.peak, log)
-        return [_bench_one(model, cfg, bs, dev, rows, common, peaks, log) for bs in todo]
+        bar = progress(todo, desc=name, unit="setting", disable=len(todo) < 2)  # a sweep of batch sizes
+        return [_bench_one(model, cfg, bs, dev, rows, common, peaks, log) for bs in bar]
 
 
 def _bench_one(model: Any, cfg: BenchConfig, bs: int, dev: str, rows: RowWriter, common: dict[str, Any],

@@ -75,7 +75,8 @@ class BenchConfig:
         None, key=True, flag="--threads", type=int, metavar="N", help="torch intra-op threads (default: torch's)")
     pretrained: bool | str = _setting(
         "auto", key=True, switches={False: "--random-weights", True: "--pretrained"},
-        help="random init even when weights are cached | require pretrained weights (error when missing)")
+        help="random init even when weights are cached (default: cached weights, else random init) | "
+             "require pretrained weights (error when missing; default: cached weights, else random init)")
     compare: bool = _setting(
         False, key=True, switches={True: "--compare"}, help="also time fp32 eager side by side; record the speedup")
     seq_len: int | None = _setting(

@@ -24,24 +24,26 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
-from tqdm import tqdm
-
+from ..console import progress as progress_bar
 from ..errors import UserError
 from ..results import raw_path, read_rows
-from .speed import TOPIC, RowWriter, existing_keys, run_bench
+from .speed import TOPIC, RowWriter, as_existing, existing_rows, run_bench, skip_line
 from .speed_config import BenchConfig
 
 
 def sweep(names: Sequence[str], config: BenchConfig | None = None, *, factories: dict[str, str] | None = None,
           resume: bool = True, retry_errors: bool = False, timeout_s: float | None = None, progress: bool = True,
-          raw_file: str | Path | None = None, **settings: Any) -> list[dict[str, Any]]:
-    """Bench each name in its own subprocess; returns the rows written.
+          raw_file: str | Path | None = None, log: Callable[[str], None] | None = None,
+          include_existing: bool = False, **settings: Any) -> list[dict[str, Any]]:
+    """Bench each name in its own subprocess; returns the rows written (and, with ``include_existing``, the
+    rows of the settings skipped because they exist, marked ``"existing": True``).
 
     Settings: a BenchConfig and/or its fields as keywords, as for ``bench``. A worker that exits non-zero
     or times out leaves an error row per unmeasured batch size, naming the exit code and the last line it
-    printed to stderr.
+    printed to stderr. ``progress``: a bar over the settings (model x batch size) on a terminal; ``log``
+    gets one line per skipped setting (``skip_line``).
     """
     if timeout_s is not None and not timeout_s > 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {timeout_s!r}")
@@ -50,13 +52,18 @@ def sweep(names: Sequence[str], config: BenchConfig | None = None, *, factories:
     path = Path(raw_file or raw_path(TOPIC)).resolve()
     command = cfg.command(list(names))
     env = {**os.environ, "ZOO_RESULTS_DIR": str(path.parent)}
+    say = log or (lambda s: None)
     written: list[dict[str, Any]] = []
-    bar = tqdm(list(names), desc="zoo bench", unit="model", disable=not progress or None, file=sys.stderr)
-    for name in bar:
+    bar = progress_bar(desc="zoo bench", total=len(names) * len(set(cfg.batch_sizes)), unit="setting",
+                       disable=not progress)
+    for name in names:
         keys = {bs: cfg.row_key(name, bs) for bs in cfg.batch_sizes}
-        done = existing_keys(path, include_errors=not retry_errors) if resume else set()
+        done = existing_rows(path, include_errors=not retry_errors) if resume else {}
+        for key in (k for k in keys.values() if k in done):
+            say(skip_line(done[key]))
+            written += [as_existing(done[key])] if include_existing else []
+        bar.update(sum(k in done for k in keys.values()))
         if all(k in done for k in keys.values()):
-            bar.set_postfix_str(f"{name}: done before (resume)")
             continue
         bar.set_postfix_str(f"{name}: running")
         payload = {"name": name, "config": cfg.to_dict(), "parent": os.getpid(),
@@ -72,6 +79,8 @@ def sweep(names: Sequence[str], config: BenchConfig | None = None, *, factories:
             written += [writer.row(bs, "error", {"wall_s": wall_s}, error=why)
                         for bs, key in keys.items() if key not in now]
         bar.set_postfix_str(f"{name}: {'ok' if rc == 0 else 'failed'}")
+        bar.update(sum(k not in done for k in keys.values()))
+    bar.close()
     return written
 
 

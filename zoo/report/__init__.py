@@ -24,6 +24,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from ..console import progress
 from ..errors import UserError
 from ..results import CorruptResultsError, raw_dir, read_all
 from . import leaderboard
@@ -108,7 +109,10 @@ def _manifest_text(paths: list[str]) -> str:
 
 
 def _is_generated(path: Path) -> bool:
-    """Whether an existing file carries zoo's generated marker (a text first line, or a PNG Comment)."""
+    """Whether an existing file carries zoo's generated marker (a text first line, or a PNG Comment); a CSV,
+    plain data without a marker, counts when its markdown twin does."""
+    if path.suffix.lower() == ".csv":
+        return path.with_suffix(".md").is_file() and _is_generated(path.with_suffix(".md"))
     try:
         if path.suffix.lower() == ".png":
             from PIL import Image  # deferred: heavy
@@ -167,7 +171,7 @@ def _render_all(rows, stage: Path, raw: Path, out: Path, result: ReportResult, m
     made: list[tuple[Table, str]] = []
     seen: dict[str, str] = {}
     plot_owner: dict[str, str] = {}
-    for mod in modules:
+    for mod in progress(modules, desc="zoo report", unit="topic"):  # plots take seconds each
         made += [(t, _topic_name(mod)) for t in _render_tables(mod, rows, stage, seen)]
         if callable(getattr(mod, "plots", None)):
             _render_plots(mod, rows, stage, plot_owner)

@@ -1,9 +1,10 @@
 """Table -> markdown and CSV text, byte for byte the same for the same table.
 
-Every generated text file starts with the GENERATED line (an HTML comment in markdown, a ``#`` comment in
-CSV). Floats are formatted by ``fmt`` with the table's ``digits``; None renders as "—" in markdown and as an
-empty cell in CSV; newlines are "\\n" only. Notes and references follow the table (markdown) or precede the
-header row as ``#`` comment lines (CSV; ``pandas.read_csv(path, comment="#")`` reads it).
+Every generated markdown file starts with the GENERATED line (an HTML comment). A CSV is plain data: the
+header row first, then one line per row, nothing else (``pandas.read_csv(path)`` and ``csv.reader`` read it
+as is); its title, notes, references and provenance are in its markdown twin, which links it, and zoo
+knows it generated the CSV from the manifest (results/.generated). Floats are formatted by ``fmt`` with the
+table's ``digits``; None renders as "—" in markdown and as an empty cell in CSV; newlines are "\\n" only.
 """
 
 from __future__ import annotations
@@ -80,7 +81,8 @@ def to_markdown(table: Table) -> str:
         out += ["", "Notes:", ""] + [f"- {_one_line(n)}" for n in notes]
     if table.references:
         out += ["", "References:", ""] + [f"- {_one_line(r)}" for r in table.references]
-    out += ["", f"CSV: [{table.slug}.csv]({table.slug}.csv)", ""]
+    out += ["", f"CSV: [{table.slug}.csv]({table.slug}.csv) (the same rows, plain: header first; the notes above are "
+            "its provenance)", ""]
     return "\n".join(out)
 
 
@@ -89,15 +91,9 @@ def _csv_cell(x: Any, digits: int) -> str:
 
 
 def to_csv(table: Table) -> str:
-    """CSV twin of the table: ``# generated ...`` and ``# note: ...`` comment lines, header, rows."""
+    """CSV twin of the table: the header row, then the rows; no comment lines (provenance: the markdown)."""
     check_slug(table.slug)
     buf = io.StringIO()
-    buf.write(f"# {GENERATED}\n")
-    buf.write(f"# {_one_line(table.title)}\n")
-    for n in table_notes(table):
-        buf.write(f"# note: {_one_line(n)}\n")
-    for r in table.references:
-        buf.write(f"# reference: {_one_line(r)}\n")
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([_one_line(c) for c in table.columns])
     for r in table.rows:

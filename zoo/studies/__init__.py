@@ -30,7 +30,7 @@ import torch
 from ..errors import UserError
 from ..models.base import RANDOM_INIT
 from ..results import append_row, check_appendable, make_row, raw_path
-from .common import DATASET, digits
+from .common import DATASET, digits, run_progress
 
 STUDIES = ("activations", "ff_vs_recurrent", "learning_rate", "metrics", "gd_variants", "regularization",
            "local_minima")
@@ -68,7 +68,7 @@ def run_study(name: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, scale: str = "
         check_appendable(raw_path(TOPIC))
     run_id = run_id or new_run_id()
     t0 = time.perf_counter()
-    with one_thread():
+    with one_thread(), run_progress(name):
         records = mod.run(list(seeds), scale)
     elapsed = time.perf_counter() - t0
     data = digits()

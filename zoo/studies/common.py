@@ -8,14 +8,16 @@ go through the model's own preprocessing (pixel counts / 16).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import math
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 
+from ..console import progress
 from ..harness.train import set_seed
 from ..registry import create_model
 
@@ -63,8 +65,26 @@ def digits() -> Digits:
     return Digits(split(tr), split(va), split(te), sha)
 
 
+_open_bars: list[Any] = []  # the running study's progress bar: run_progress() opens it, build() ticks it
+
+
+@contextlib.contextmanager
+def run_progress(study: str) -> Iterator[Any]:
+    """A progress bar (on a terminal, unless --quiet) counting the training runs of ``study`` as they start:
+    every study builds each run's model with ``build``, so the count needs nothing from the study."""
+    bar = progress(desc=f"study {study}", unit="run")
+    _open_bars.append(bar)
+    try:
+        yield bar
+    finally:
+        _open_bars.remove(bar)
+        bar.close()
+
+
 def build(name: str, seed: int, **overrides):
-    """A registered model with its weights initialized from ``seed``."""
+    """A registered model with its weights initialized from ``seed`` (one training run starts: one tick)."""
+    for bar in _open_bars:
+        bar.update(1)
     set_seed(seed)
     return create_model(name, **overrides)
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 import torch
 from torch import nn
 
+from ... import console
 from ...errors import UserError
 from ...models.base import check_device, move_to
 from .. import distributed
@@ -181,11 +182,8 @@ class _Trainer:
         distributed.barrier(self.dist)
 
     def open_progress(self, progress: bool, desc: str) -> None:
-        if progress and self.dist.is_main:
-            from tqdm.auto import tqdm  # deferred: third-party, only for interactive runs
-
-            self.bar = tqdm(total=self.total_steps, initial=self.st["step"], desc=desc, unit="step",
-                            dynamic_ncols=True, leave=False)
+        if progress and self.dist.is_main:  # on a terminal only, and not with --quiet (zoo.console)
+            self.bar = console.progress(total=self.total_steps, initial=self.st["step"], desc=desc, unit="step")
 
     def finished(self) -> bool:
         st, c = self.st, self.config
