@@ -160,6 +160,17 @@ def test_quiet_before_or_after_the_command(argv, monkeypatch):
     assert not console.show_progress()
 
 
+def test_quiet_silences_the_fetch_download_bar(monkeypatch):
+    from zoo.weights import download
+
+    tty_stderr(monkeypatch)
+    bar = download._progress(10, "weights.pt")
+    assert hasattr(bar, "n")  # a tqdm bar on a terminal
+    bar.close()
+    assert main(["--quiet", "list"]) == 0
+    assert not hasattr(download._progress(10, "weights.pt"), "n")
+
+
 def test_no_bar_when_stderr_is_not_a_terminal(monkeypatch):
     _unset(monkeypatch, "TQDM_DISABLE", console.QUIET_ENV)
     monkeypatch.setattr(sys, "stderr", io.StringIO())

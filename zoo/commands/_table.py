@@ -39,6 +39,15 @@ def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
+def _fitted(headers: Sequence[str], cells: list[list[str]], width: int, sep: int) -> list[int]:
+    """Column widths that fit ``width`` (see the module docstring); ``sep``: characters between columns."""
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    floors = [max([MIN_COLUMN, min(len(h), w)] + [len(r[i]) for r in cells if len(r[i]) <= SHORT_CELL])
+              for i, (h, w) in enumerate(zip(headers, widths))]
+    named = [max(floors[0], min(widths[0], NAME_COLUMN))] + floors[1:]
+    return fit_widths(fit_widths(widths, named, width, sep), floors, width, sep)
+
+
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str | None = None,
                 fit: bool = False) -> None:
     cells = [[("" if v is None else str(v)) for v in r] for r in rows]
@@ -47,19 +56,23 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title:
         from rich.console import Console
         from rich.table import Table
 
+        console = Console()
         t = Table(title=title)
-        for h in headers:
-            t.add_column(h, no_wrap=fit, overflow="ellipsis" if fit else "fold")
+        # rich draws a border and one space of padding each side: 3 characters per column, 1 more at the end
+        widths = _fitted(headers, cells, console.width - 3 * len(headers) - 1, 0) if fit else None
+        for i, h in enumerate(headers):
+            if widths:
+                t.add_column(_cut(h, widths[i]), no_wrap=True, min_width=widths[i], max_width=widths[i])
+            else:
+                t.add_column(h)
         for r in cells:
-            t.add_row(*r)
-        Console().print(t)
+            t.add_row(*(_cut(c, widths[i]) if widths else c for i, c in enumerate(r)))
+        console.print(t)
         return
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     if fit:
-        floors = [max([MIN_COLUMN, min(len(h), w)] + [len(r[i]) for r in cells if len(r[i]) <= SHORT_CELL])
-                  for i, (h, w) in enumerate(zip(headers, widths))]
-        named = [max(floors[0], min(widths[0], NAME_COLUMN))] + floors[1:]
-        widths = fit_widths(fit_widths(widths, named, terminal_width()), floors, terminal_width())
+        widths = _fitted(headers, cells, terminal_width(), 2)
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
     if title:
         print(title)
     print("  ".join(_cut(h, w).ljust(w) for h, w in zip(headers, widths)).rstrip())
