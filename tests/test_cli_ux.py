@@ -201,7 +201,20 @@ def test_report_shows_a_bar_per_topic(monkeypatch, tmp_path):
 def test_bench_settings_tick_a_bar(registered_tiny, results_dir, monkeypatch):
     err = tty_stderr(monkeypatch)
     assert main(["bench", registered_tiny, "--batch-size", "1,2", *QUICK, "--json"]) == 0
-    assert "2/2" in err.getvalue() and "setting" in err.getvalue()
+    assert "/2 [" in err.getvalue() and "setting" in err.getvalue()
+
+
+def test_a_sweep_counts_settings_and_reports_skipped_ones(registered_tiny, results_dir, monkeypatch, capsys):
+    from zoo.harness.speed_sweep import sweep
+
+    assert main(["bench", registered_tiny, "--batch-size", "1,2", *QUICK, "--json"]) == 0
+    capsys.readouterr()
+    err = tty_stderr(monkeypatch)
+    said: list[str] = []
+    rows = sweep([registered_tiny], batch_sizes=(1, 2), warmup=1, min_iters=2, min_duration_s=0.01,
+                 log=said.append, include_existing=True)  # every setting exists: no worker starts
+    assert [r["existing"] for r in rows] == [True, True] and len(said) == 2 and "--force" in said[0]
+    assert "0/2 [" in err.getvalue() and "setting/s" in err.getvalue()  # one bar over model x batch size
 
 
 # --- item 3: skipped settings say so; --no-write measures; --json and the demo show the existing rows --------
