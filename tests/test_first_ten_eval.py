@@ -187,6 +187,10 @@ def test_hf_dataset_from_the_local_cache_offline(tmp_path, monkeypatch, connects
     assert row["metrics"]["accuracy"] == by_file["metrics"]["accuracy"]
     assert len(row["dataset_sha256"]) == 64
     assert zoo.evaluate("lstm", "hf:nyu-mll/glue:sst2", checkpoint=ck, write=False)["n"] == 12
+    old = tmp_path / "cached-as-glue"  # a cache written before the hub renamed "glue" to "nyu-mll/glue"
+    _put_in_hf_cache(old, "glue", "sst2", "validation", {"sentence": sentences[:5], "label": labels[:5]})
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(old))
+    assert zoo.evaluate("lstm", "hf:glue/sst2", checkpoint=ck, write=False)["n"] == 5
     assert connects == []
 
 
