@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 import zoo
 from zoo.cli import main as zoo_main
@@ -272,9 +273,67 @@ def test_nms_scores_classes_and_caps():
     assert cls.tolist() == [0]
 
 
-def test_coco_ids_match_the_datasets_table():
-    from zoo.datasets.detection import COCO80_TO_91
+def test_labels_are_coco_category_ids_from_the_datasets_table():
+    """Class index -> COCO category id through zoo.datasets.detection's one table (no copy in the model):
+    person 0 -> 1, stop sign 11 -> 13 (id 12 is unused), toothbrush 79 -> 90."""
+    from zoo.datasets import detection
 
-    assert nets.COCO80_TO_91 == tuple(COCO80_TO_91)
-    ultra = pytest.importorskip("ultralytics.data.converter")
-    assert list(nets.COCO80_TO_91) == list(ultra.coco80_to_coco91_class())
+    assert nets.COCO80_TO_91 is detection.COCO80_TO_91
+    model = zoo.create_model("yolov5n", imgsz=64)
+    out = torch.zeros(1, 3, 85)
+    for i, (cx, c) in enumerate(((10.0, 0), (30.0, 11), (50.0, 79))):
+        out[0, i, :5] = torch.tensor([cx, 32.0, 8.0, 8.0, 0.9])
+        out[0, i, 5 + c] = 0.9
+    batch = model.preprocess([Image.new("RGB", (64, 64))])
+    (pred,) = model.postprocess(out, batch)
+    assert sorted(pred["labels"]) == [1, 13, 90]
+
+
+# --- speed: stages and backends (plumbing only: tiny timing budgets, rows in a tmp folder) ---------------
+
+_FAST = dict(warmup=1, min_iters=2, min_duration_s=0.01, rounds=1, error_items=2, peak=False, write=False)
+
+
+@pytest.mark.parametrize("backend", ["eager", "onnxruntime"])
+def test_bench_stages_decode_letterbox_forward_nms(backend):
+    """zoo bench on yolov5n times decode (JPEG file -> PIL), letterbox, forward, NMS and end to end from the
+    file; a backend other than fp32 eager is compared with it on the real sample photos (box agreement)."""
+    from zoo.harness.speed import bench
+
+    model = zoo.create_model("yolov5n", imgsz=320)
+    (row,) = bench(model=model, backend=backend, compare=True, stages=True, **_FAST)
+    assert row["status"] == "ok", row.get("error")
+    st = row["metrics"]["stages"]
+    assert st["names"] == {"decode": "decode", "preprocess": "letterbox", "forward": "forward", "postprocess": "NMS"}
+    assert st["e2e_from"] == "stored items"
+    assert all(st[k] > 0 for k in ("decode_p50_ms", "preprocess_p50_ms", "postprocess_p50_ms", "e2e_p50_ms"))
+    if backend != "eager":
+        dev = row["metrics"]["output_deviation"]
+        assert dev["error_items"] == 2 and dev["ref_boxes"] > 0 and dev["box_agreement"] is not None
+
+
+@pytest.mark.slow
+def test_bench_compile_runs_yolov5n():
+    from zoo.harness.speed import bench
+
+    (row,) = bench(model=zoo.create_model("yolov5n", imgsz=256), backend="compile", compare=True, stages=False,
+                   **_FAST)
+    assert row["status"] == "ok", row.get("error")
+    assert row["backend_used"].startswith("compile") and "box_agreement" in row["metrics"]["output_deviation"]
+
+
+def test_bench_pretrained_auto_boxes_agree_on_real_photos(imported, tmp_path, monkeypatch):
+    """`zoo bench yolov5n --pretrained --backend auto` (compile left out: it is timed in the slow test) with
+    the real weights: the row says real weights, and ONNX Runtime's boxes on bus.jpg / zidane.jpg match
+    fp32 eager's."""
+    from zoo.harness.backends import BackendConfig
+    from zoo.harness.speed import bench
+
+    monkeypatch.setattr("zoo.harness.speed_measure.auto_candidates",
+                        lambda *a, **k: [BackendConfig("eager", "fp32"), BackendConfig("onnxruntime", "fp32")])
+    raw = tmp_path / "speed.jsonl"
+    (row,) = bench("yolov5n", backend="auto", pretrained=True, stages=True, raw_file=raw, **{**_FAST, "write": True})
+    assert row["status"] == "ok" and row["weights"] == y5.SHA256 and not row["flags"]
+    (cand,) = [c for c in row["metrics"]["candidates"] if c["config"] == "onnxruntime+fp32"]
+    assert cand["output_deviation"]["box_agreement"] >= 0.95 and cand["output_deviation"]["ref_boxes"] >= 5
+    assert "--pretrained" in row["command"] and "--backend auto" in row["command"] and raw.is_file()

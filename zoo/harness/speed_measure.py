@@ -30,15 +30,20 @@ from .speed_timing import TimingPolicy, percentile, summarize, timer_for
 
 BASELINE = BackendConfig("eager", "fp32")
 STAGE_TASKS = ("object-detection", "text-classification", "question-answering", "translation")
+STAGES = ("decode", "preprocess", "forward", "postprocess")  # the stage slots, in pipeline order
+
+
+def stored_items(model: Any, n: int) -> list[Any]:
+    """``n`` items as stored, before the model's ``decode`` (image files for image models), cycled."""
+    items = list(model.example_files(n))
+    return (items * math.ceil(n / max(1, len(items))))[:n] if len(items) < n else items[:n]
 
 
 def decoded_items(model: Any, n: int) -> list[Any]:
-    """``n`` raw items, image paths decoded to PIL (end-to-end timing starts from a decoded image)."""
-    items = list(model.example_items(n))
+    """``n`` decoded items (``model.decode`` of the stored ones: image files -> PIL), what preprocess takes."""
+    items = list(model.decode(stored_items(model, n)))
     if model.spec.task in ("image-classification", "object-detection"):
-        items = [load_image(i) if isinstance(i, (str, Path)) else i for i in items]
-    if len(items) < n:
-        items = (items * math.ceil(n / max(1, len(items))))[:n]
+        items = [load_image(i) if isinstance(i, (str, Path)) else i for i in items]  # a model that left paths
     return items
 
 
@@ -105,32 +110,48 @@ def measure_rounds(fns: list[Callable[[], Any]], timer, policy: TimingPolicy, ro
     return times
 
 
-def time_stages(model: Any, prep: Prepared, items: list[Any], device: str, policy: TimingPolicy,
+def stage_names(model: Any) -> dict[str, str]:
+    """What the model does in each stage slot (``ZooModel.stage_names``; the slot's name by default)."""
+    own = getattr(model, "stage_names", None) or {}
+    return {slot: str(own.get(slot, slot)) for slot in STAGES}
+
+
+def time_stages(model: Any, prep: Prepared, stored: list[Any], device: str, policy: TimingPolicy,
                 seq_len: int | None = None) -> dict[str, Any]:
-    """ms per call of preprocess (raw items -> tensors), postprocess (outputs -> predictions) and the whole
-    path, decoded image / raw text -> final predictions, end to end (p50 and items/s).
+    """ms per call of each stage and of the whole path, from the items as stored to final predictions.
+
+    Stages (slots; ``names`` says what the model does in each, e.g. letterbox, NMS): decode (stored items,
+    e.g. JPEG files -> PIL; timed only where the model decodes: ``model.decode`` returns new objects),
+    preprocess (-> tensors), postprocess (outputs -> predictions); the forward is the row's own latency.
+    End to end = decode + preprocess + forward + postprocess in one call chain (p50 and items/s);
+    ``e2e_from`` says where it starts ("stored items" or "decoded items").
 
     Text inputs are padded to ``seq_len`` in every stage, as in the forward timing, so that the end-to-end
     path runs the same network shapes as the forward it is compared with."""
     short = replace(policy, min_duration_s=max(0.2, policy.min_duration_s / 2), warmup=min(policy.warmup, 2))
+    items = list(model.decode(stored))
+    decodes = any(a is not b for a, b in zip(stored, items))
 
-    def preprocess():
-        return pad_sequence(model.preprocess(items), seq_len)
+    def preprocess(raw):
+        return pad_sequence(model.preprocess(raw), seq_len)
 
     def e2e():
-        b = preprocess()
+        b = preprocess(model.decode(stored) if decodes else items)
         return model.postprocess(outputs_to_fp32(prep.run(prep.to_inputs(b.inputs))), b)
 
-    pre = summarize(timer_for("cpu").run(preprocess, short), len(items))
-    batch = preprocess()
-    out = prep.run(prep.to_inputs(batch.inputs))
-    post = summarize(timer_for("cpu").run(lambda: model.postprocess(outputs_to_fp32(out), batch), short), len(items))
+    cpu = timer_for("cpu")
+    out: dict[str, Any] = {"names": stage_names(model), "e2e_from": "stored items" if decodes else "decoded items"}
+    if decodes:
+        out["decode_p50_ms"] = summarize(cpu.run(lambda: model.decode(stored), short), len(stored))["p50_ms"]
+    out["preprocess_p50_ms"] = summarize(cpu.run(lambda: preprocess(items), short), len(items))["p50_ms"]
+    batch = preprocess(items)
+    raw_out = prep.run(prep.to_inputs(batch.inputs))
+    out["postprocess_p50_ms"] = summarize(
+        cpu.run(lambda: model.postprocess(outputs_to_fp32(raw_out), batch), short), len(items))["p50_ms"]
     end = summarize(timer_for(device).run(e2e, short), len(items))
-    return {
-        "preprocess_p50_ms": pre["p50_ms"], "postprocess_p50_ms": post["p50_ms"],
-        "e2e_p50_ms": end["p50_ms"], "e2e_p90_ms": end["p90_ms"], "e2e_p99_ms": end["p99_ms"],
-        "e2e_items_per_s": end["items_per_s"], "e2e_iterations": end["iterations"],
-    }
+    out.update({"e2e_p50_ms": end["p50_ms"], "e2e_p90_ms": end["p90_ms"], "e2e_p99_ms": end["p99_ms"],
+                "e2e_items_per_s": end["items_per_s"], "e2e_iterations": end["iterations"]})
+    return out
 
 
 # --- one batch size -------------------------------------------------------------------------------------
@@ -234,7 +255,7 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
         metrics["peak_tflops"] = probe["tflops"]
         metrics["peak_probe"] = probe
     if cfg.stages if cfg.stages is not None else model.spec.task in STAGE_TASKS:
-        metrics["stages"] = time_stages(model, chosen.prep, items[:bs], device, cfg.timing(), cfg.seq_len)
+        metrics["stages"] = time_stages(model, chosen.prep, stored_items(model, bs), device, cfg.timing(), cfg.seq_len)
     extra = {"backend_config": chosen.prep.config.as_dict(),
              **{k: v for k, v in chosen.entry.items() if k in ("compile", "onnx", "quantized", "cuda_graphs")}}
     return metrics, extra, chosen.prep.config.label

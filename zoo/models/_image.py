@@ -13,7 +13,7 @@ from .. import weights as zw
 from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import ImageTransform, letterbox_params, load_image
-from ._vision import sample_images
+from ._vision import sample_image_files, sample_images
 from .base import RANDOM_INIT, Batch, ZooModel
 
 
@@ -48,7 +48,18 @@ def build_image_classifier(spec: ModelSpec, pretrained: bool, overrides: dict,
     return ImageClassifier(spec, net, weights_id)
 
 
-class ImageClassifier(ZooModel):
+class ImageModel(ZooModel):
+    """An image model's items as stored are image files: ``example_files`` gives the sample JPEGs and
+    ``decode`` reads them to PIL RGB (the decode stage ``zoo bench`` times before preprocess)."""
+
+    def example_files(self, n: int = 1) -> list:
+        return sample_image_files(n)
+
+    def decode(self, items: Sequence[Any]) -> list:
+        return [load_image(it) for it in items]
+
+
+class ImageClassifier(ImageModel):
     """An ImageNet-style classifier: resize -> centre crop -> normalize (from the spec), network, softmax top-5.
 
     preprocess: PIL/path -> float tensor (B, 3, H, W) on CPU (zoo.transforms.ImageTransform)
@@ -83,13 +94,15 @@ class ImageClassifier(ZooModel):
         return sample_images(n)
 
 
-class LetterboxDetector(ZooModel):
+class LetterboxDetector(ImageModel):
     """The stages YOLO-style detectors share; subclasses add ``forward`` and ``postprocess`` (their own NMS).
 
     preprocess: PIL/path -> letterbox to the spec's crop size (aspect kept, grey 114 padding, centred) ->
         [0, 1] float tensor (B, 3, H, W); meta keeps each image's scale, padding and original size.
     ``to_original(boxes, meta)`` maps xyxy boxes from letterboxed-input pixels back to the original image.
     """
+
+    stage_names = {"preprocess": "letterbox", "postprocess": "NMS"}
 
     def __init__(self, spec: ModelSpec, net: torch.nn.Module, weights_id: str = RANDOM_INIT):
         super().__init__(spec, net, weights_id)

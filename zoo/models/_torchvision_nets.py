@@ -17,8 +17,8 @@ from torchvision.transforms import functional as F
 from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import load_image
-from ._image import ImageClassifier, build_image_classifier, fetch_state_dict, sample_images
-from .base import RANDOM_INIT, Batch, ZooModel
+from ._image import ImageClassifier, ImageModel, build_image_classifier, fetch_state_dict, sample_images
+from .base import RANDOM_INIT, Batch
 from .torchvision import detector_postprocess, detector_preprocess
 
 
@@ -28,7 +28,7 @@ def build_classifier(spec: ModelSpec, pretrained: bool = False, **overrides) -> 
                                   lambda n: getattr(tvm, spec.architecture)(weights=None, num_classes=n, **kwargs))
 
 
-class TorchvisionDetector(ZooModel):
+class TorchvisionDetector(ImageModel):
     """A torchvision COCO detector split into three stages the harness can time separately.
 
     preprocess: PIL/path -> [0, 1] float tensor -> the model's own ``GeneralizedRCNNTransform`` on CPU
@@ -45,6 +45,8 @@ class TorchvisionDetector(ZooModel):
     ``preprocess -> forward -> postprocess`` returns exactly what ``self.net(images)`` returns in eval mode
     (tests/test_models.py checks this).
     """
+
+    stage_names = {"preprocess": "resize + normalize", "postprocess": "box decoding + NMS"}
 
     def __init__(self, spec: ModelSpec, net: torch.nn.Module, weights_id: str = RANDOM_INIT):
         super().__init__(spec, net, weights_id)

@@ -30,6 +30,11 @@ def sample_images(n: int) -> list:
     return out
 
 
+def sample_image_files(n: int) -> list[Path]:
+    """``n`` paths of the photos packaged in zoo/data/images/ (JPEG files, cycled): raw items as stored."""
+    return [SAMPLE_IMAGES_DIR / SAMPLE_IMAGES[i % len(SAMPLE_IMAGES)] for i in range(n)]
+
+
 def preprocess_from_torchvision(weights) -> ImagePreprocess:
     """Read resize/crop/interpolation/antialias/mean/std from a torchvision weight's ``transforms()``."""
     t = weights.transforms()

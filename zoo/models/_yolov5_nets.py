@@ -20,29 +20,20 @@ category ids (91-id space).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
 
 import torch
 
+from ..datasets.detection import COCO80_TO_91
 from ..errors import UserError
 from ..spec import ModelSpec
-from ..transforms import ImageTransform, letterbox_params, load_image
 from ..weights import ensure_weights, known_sha256
 from ..weights.unpickle import Stub, load_restricted, module_state_dict
-from ._vision import sample_images
+from ._image import LetterboxDetector
 from ._yolov5_arch import BN_EPS, STRIDES, YOLOv5
-from .base import RANDOM_INIT, Batch, ZooModel
+from .base import RANDOM_INIT, Batch
 from .yolov5 import EVAL_NMS, PREDICT_NMS
 
 MAX_NMS = 30000  # YOLOv5's cap on boxes going into NMS (highest scores kept)
-
-# COCO-80 class index (YOLOv5's order) -> COCO category id (1..90). zoo.datasets.detection holds the same
-# table, but zoo.models sits below zoo.datasets; tests/test_yolov5.py checks the two are equal.
-COCO80_TO_91 = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33,
-    34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60,
-    61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
-)
 
 # Every class the release pickle names (shared/weights/MANIFEST.md), each read as an inert stub.
 STAND_INS = (
@@ -54,46 +45,20 @@ STAND_INS = (
 )
 
 
-class YOLOv5Detector(ZooModel):
-    """preprocess: letterbox to imgsz square, [0, 1] RGB (B, 3, imgsz, imgsz); meta keeps scale and padding.
-    forward: the network with Detect's decoding -> (B, anchors, 85): cx, cy, w, h (input pixels), obj, 80 cls.
-    postprocess: YOLOv5's NMS (settings from spec.extra["postprocess"]), boxes back in original pixels,
-    labels as COCO category ids."""
-
-    def __init__(self, spec: ModelSpec, net: torch.nn.Module, weights_id: str = RANDOM_INIT):
-        super().__init__(spec, net, weights_id)
-        self.transform = ImageTransform(spec.preprocess)
-        self.nms = dict(spec.extra["postprocess"])
-
-    def preprocess(self, items: Sequence[Any]) -> Batch:
-        if not len(items):
-            raise ValueError("preprocess needs at least one image")
-        xs, meta = [], []
-        for it in items:
-            img = load_image(it)
-            r, (top, left), _ = letterbox_params(img.height, img.width, self.spec.preprocess.crop_size)
-            xs.append(self.transform(img))
-            meta.append({"orig_size": (img.height, img.width), "scale": r, "pad": (top, left)})
-        return Batch(torch.stack(xs), meta)
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        return self.net(inputs)
+class YOLOv5Detector(LetterboxDetector):
+    """decode: image file -> PIL RGB. preprocess (letterbox): to imgsz square, [0, 1] RGB (B, 3, imgsz, imgsz);
+    meta keeps scale and padding (``LetterboxDetector``). forward: the network with Detect's decoding ->
+    (B, anchors, 85): cx, cy, w, h (input pixels), obj, 80 cls. postprocess (NMS): YOLOv5's NMS (settings from
+    spec.extra["postprocess"]), boxes back in original pixels, labels as COCO category ids."""
 
     @torch.no_grad()
     def postprocess(self, outputs: torch.Tensor, batch: Batch) -> list[dict]:
         preds = []
         for out, m in zip(outputs.float().cpu(), batch.meta):
             boxes, scores, cls = nms(out, **self.nms)
-            top, left = m["pad"]
-            h, w = m["orig_size"]
-            boxes[:, [0, 2]] = ((boxes[:, [0, 2]] - left) / m["scale"]).clamp(0, w)
-            boxes[:, [1, 3]] = ((boxes[:, [1, 3]] - top) / m["scale"]).clamp(0, h)
-            preds.append({"boxes": boxes.tolist(), "scores": scores.tolist(),
+            preds.append({"boxes": self.to_original(boxes, m).tolist(), "scores": scores.tolist(),
                           "labels": [COCO80_TO_91[int(c)] for c in cls.tolist()]})
         return preds
-
-    def example_items(self, n: int = 1) -> list:
-        return sample_images(n)
 
 
 def nms(pred: torch.Tensor, conf: float, iou: float, max_det: int, multi_label: bool):

@@ -110,6 +110,20 @@ class ZooModel(nn.Module):
         """``n`` raw items of the right kind (real sample data where zoo ships some) for smoke tests and timing."""
         raise NotImplementedError
 
+    # The stages ``zoo bench`` times, by fixed slot: decode (items as stored -> what preprocess takes),
+    # preprocess, forward, postprocess. A model names what its slots do here, e.g. a YOLO detector
+    # {"preprocess": "letterbox", "postprocess": "NMS"}; the speed rows and tables show these names.
+    stage_names: dict[str, str] = {}
+
+    def example_files(self, n: int = 1) -> list[Any]:
+        """``n`` items as stored, before ``decode`` (image files for image models): where end-to-end timing
+        starts. Default: ``example_items`` (then ``decode`` is the identity)."""
+        return self.example_items(n)
+
+    def decode(self, items: Sequence[Any]) -> list[Any]:
+        """Items as stored -> the decoded items ``preprocess`` takes (an image file -> PIL RGB). Identity by default."""
+        return list(items)
+
     def example_batch(self, batch_size: int = 1) -> Batch:
         return self.preprocess(self.example_items(batch_size))
 

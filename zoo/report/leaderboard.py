@@ -42,6 +42,10 @@ _RUN_LENGTH_SETTINGS = ("warmup", "min_iters", "max_iters", "min_duration_s", "i
 # Settings that are part of the key but not worth a word in "other settings" (shown elsewhere, or derived).
 _QUIET_SETTINGS = ("backend_config", "compare", "pretrained", "task")
 _SHOWN_SETTINGS = ("scenario", "batch_size", "dtype", "backend")
+RANDOM_INIT = "random-init"
+# Tasks whose timed path depends on the weight values (detection: how many boxes reach NMS), so that a
+# timing made with random-init weights is not a real one either.
+WEIGHT_DEPENDENT_SPEED = ("object-detection",)
 # --- row helpers ------------------------------------------------------------------------------------
 
 def _number(v: Any) -> float | int | None:
@@ -197,9 +201,9 @@ def entries(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]]
     def group_of(e):  # scores are ranked only against the same metric on the same data, on the same device
         return (e["device"], e["task"] or "~", str(e["dataset"] or "~"), str(e["score_metric"] or "~"))
 
-    def order(e):
-        return (*group_of(e), e["score"] is None, -(e["score"] or 0.0), -(e["items_per_s"] or 0.0), e["model"],
-                e["settings"])
+    def order(e):  # ranked entries first, then the random-init ones (listed, not ranked), then unscored
+        return (*group_of(e), e["random_init"], e["score"] is None, -(e["score"] or 0.0), -(e["items_per_s"] or 0.0),
+                e["model"], e["settings"])
 
     out.sort(key=order)
     rank, last_group = 0, None
@@ -207,12 +211,20 @@ def entries(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]]
         group = group_of(e)
         rank = 0 if group != last_group else rank
         last_group = group
-        if e["score"] is not None and e["speed_row"] is not None:
+        if e["score"] is not None and e["speed_row"] is not None and not e["random_init"]:
             rank += 1
             e["rank"] = rank
         else:
             e["rank"] = None
     return out, {"speed_rows": len(speed), "accuracy_rows": len(acc), "error_rows": errors}
+
+
+def is_random_init(task: str | None, speed_row: dict[str, Any] | None, acc_row: dict[str, Any] | None) -> bool:
+    """Whether an entry's figures come from random-init weights, which keeps it out of the ranking: its score
+    does, or (tasks in WEIGHT_DEPENDENT_SPEED, i.e. detection) its timing does."""
+    if acc_row is not None and acc_row.get("weights") == RANDOM_INIT:
+        return True
+    return task in WEIGHT_DEPENDENT_SPEED and speed_row is not None and speed_row.get("weights") == RANDOM_INIT
 
 
 def _entry(model, dev, task, r, a, runs) -> dict[str, Any]:
@@ -221,7 +233,7 @@ def _entry(model, dev, task, r, a, runs) -> dict[str, Any]:
         "model": model, "device": dev, "task": task, "speed_row": r, "acc_row": a, "runs": runs,
         "settings": settings_key(r) if r else "",
         "score_metric": sc[0] if sc else None, "score": sc[1] if sc else None,
-        "dataset": a.get("dataset") if a else None,
+        "dataset": a.get("dataset") if a else None, "random_init": is_random_init(task, r, a),
     }
     for f in SPEED_FIELDS:
         e[f] = speed_value(r, f) if r else None
@@ -260,7 +272,7 @@ def _num(x: Any, scale: float = 1.0) -> float | None:
 def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
     ents, counts = entries(rows)
     body = [[
-        e["device"], e["task"], e["rank"], e["model"], e["scenario"], e["batch_size"], e["dtype"], e["backend"],
+        e["device"], e["task"], RANDOM_INIT if e["random_init"] else e["rank"], e["model"], e["scenario"], e["batch_size"], e["dtype"], e["backend"],
         e["other_settings"], e["score_metric"], _num(e["score"]), e["dataset"], _num(e["items_per_s"]),
         _num(e["p50"]), _num(e["p90"]), _num(e["p99"]), _num(e["e2e_items_per_s"]), _num(e["mem"]),
         _num(e["params"], 1e6), sig(_num(e["flops"], 1e9)), sig(_num(e["tflops"])), _num(e["pct_peak"]),
@@ -274,6 +286,9 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
         "evaluation (no --limit), then the test split, then the latest row.",
         "rank is within one (device, task, dataset, metric) group, by score then items/s: CPU and GPU rows are "
         "never ranked together, nor scores on different data. Models that were scored but never timed are listed under '— (not timed)' without a rank.",
+        "Only real weights are ranked: an entry whose score comes from random-init weights (or, for detection, "
+        "whose timing does: NMS work depends on the weights) shows 'random-init' in the rank column and is listed "
+        "below the ranked entries of its group.",
         "score weights 'same' = the score was measured with the very weights (sha256) that were timed; "
         "'(differs)' = the score comes from other weights (e.g. timing with random-init weights, score from the "
         "pretrained checkpoint): speed does not depend on weight values for dense networks, but detection "
