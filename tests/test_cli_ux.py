@@ -234,7 +234,8 @@ def test_skipped_settings_are_one_line_each_and_shown(registered_tiny, results_d
     assert len(skips) == 2 and all(date in ln and "--force" in ln for ln in skips), captured.err
     assert main(args) == 0  # the table shows them too, dated
     out = capsys.readouterr().out
-    assert "measured" in out.splitlines()[0] and date in out
+    (header,) = [ln for ln in out.splitlines() if ln.startswith("model ")]
+    assert header.split()[-1] == "measured" and date in out
     assert len(read_rows(results_dir / "speed.jsonl")) == 2
 
 
@@ -266,10 +267,10 @@ def _row(**over):
 
 def test_bench_table_default_and_wide_columns(capsys):
     bench_cmd.print_rows([_row()])
-    header = capsys.readouterr().out.splitlines()[0].split()
+    header = capsys.readouterr().out.splitlines()[1].split()
     assert header == ["model", "batch", "backend", "p50", "ms", "p99", "ms", "items/s", "x", "fp32", "weights"]
     bench_cmd.print_rows([_row()], wide=True)
-    header = capsys.readouterr().out.splitlines()[0]
+    header = capsys.readouterr().out.splitlines()[1]
     assert "% peak" in header and "p90 ms" in header and "GFLOPs/item" in header
 
 
@@ -277,9 +278,16 @@ def test_bench_table_fits_the_terminal(monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "80")
     err = _row(status="error", error="worker process failed (exit code -9): " + "a very long message " * 10)
     bench_cmd.print_rows([_row(model="timm/a_model_with_a_long_name.in1k"), err])
-    lines = capsys.readouterr().out.splitlines()
+    lines = capsys.readouterr().out.splitlines()[2:]  # after the two weights lines
     assert len(lines) == 4 and max(map(len, lines)) <= 80 and "…" in lines[-1]
     assert "timm/a_model" in lines[2] and "10.000" in lines[2]  # the figures are whole: text columns are cut
+
+
+def test_bench_says_whether_the_weights_are_real(capsys):
+    bench_cmd.print_rows([_row(), _row(model="resnet50", weights="random-init")])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "efficientnet_lite0: pretrained weights, sha256 aaaaaaaaaaaa…"
+    assert out[1].startswith("resnet50: RANDOM WEIGHTS") and "zoo fetch resnet50" in out[1]
 
 
 def test_fit_widths_cuts_the_widest_first():

@@ -25,6 +25,7 @@ from ..harness.speed_cost import device_peak
 from ..harness.speed_error import DEVIATION
 from ..harness.speed_sweep import sweep
 from ..registry import get_spec, list_models
+from ..spec import RANDOM_INIT, weights_label
 from ._table import print_table
 
 
@@ -97,6 +98,19 @@ def _cells(r: dict) -> dict[str, object]:
     }
 
 
+def weights_lines(rows: list[dict]) -> list[str]:
+    """One line per model above the table: real weights (and which), or RANDOM WEIGHTS said plainly."""
+    lines = []
+    for model in dict.fromkeys(r["model"] for r in rows):
+        ids = sorted({str(r.get("weights")) for r in rows if r["model"] == model and r.get("weights")})
+        if RANDOM_INIT in ids:
+            lines.append(f"{model}: RANDOM WEIGHTS (random init; `zoo fetch {model}` caches real ones where the model "
+                         "has them): the speed is representative, the outputs are not")
+        elif ids:
+            lines.append(f"{model}: pretrained weights, {', '.join(weights_label(w) for w in ids)}")
+    return lines
+
+
 def print_rows(rows: list[dict], wide: bool = False) -> None:
     """The result table: NARROW columns (or every one with ``wide``), fitted to the terminal's width;
     a "measured" column (now, or the date of an existing row) when some rows were not measured now."""
@@ -107,6 +121,8 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
     for r in rows:
         cells = {**_cells(r), "measured": str(r.get("time", ""))[:10] if r.get("existing") else "now"}
         table.append([cells.get(h, "") for h in headers])
+    for line in weights_lines(rows):
+        print(line)
     print_table(headers, table, fit=True)
 
 
