@@ -272,7 +272,8 @@ def _num(x: Any, scale: float = 1.0) -> float | None:
 def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
     ents, counts = entries(rows)
     body = [[
-        e["device"], e["task"], RANDOM_INIT if e["random_init"] else e["rank"], e["model"], e["scenario"], e["batch_size"], e["dtype"], e["backend"],
+        e["device"], e["task"], RANDOM_INIT if e["random_init"] else e["rank"], e["model"], e["scenario"],
+        e["batch_size"], e["dtype"], e["backend"],
         e["other_settings"], e["score_metric"], _num(e["score"]), e["dataset"], _num(e["items_per_s"]),
         _num(e["p50"]), _num(e["p90"]), _num(e["p99"]), _num(e["e2e_items_per_s"]), _num(e["mem"]),
         _num(e["params"], 1e6), sig(_num(e["flops"], 1e9)), sig(_num(e["tflops"])), _num(e["pct_peak"]),

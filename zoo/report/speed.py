@@ -201,9 +201,9 @@ def _candidates_table(rows: list[dict]) -> Table:
 
 def _stage_names(st: dict[str, Any]) -> str | None:
     """What the model does in its preprocess / postprocess slots, when it names them (e.g. letterbox / NMS)."""
-    names = st.get("names") or {}
-    shown = [names.get(k) for k in ("preprocess", "postprocess")]
-    return " / ".join(str(n) for n in shown) if any(n and n != k for n, k in zip(shown, ("preprocess", "postprocess"))) else None
+    slots = ("preprocess", "postprocess")
+    shown = [(st.get("names") or {}).get(k) for k in slots]
+    return " / ".join(str(n) for n in shown) if any(n and n != k for n, k in zip(shown, slots)) else None
 
 
 def _stages_table(rows: list[dict]) -> Table:
