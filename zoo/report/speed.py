@@ -298,8 +298,10 @@ def _detection_table(rows: list[dict]) -> Table:
             "postprocessing (NMS over near-uniform scores) is not representative",
             f"{', '.join(REAL_WEIGHT_DETECTORS)}: not in the article; official COCO weights that can be imported "
             "offline (`zoo fetch yolov5n --from FILE`), timed with them",
-            "reproduce: `zoo bench yolov5n --pretrained --backend auto --compare --stages`; the article's detectors: "
-            "`zoo bench yolov3 ssd300_vgg16 fasterrcnn_resnet50_fpn --backend auto --compare --stages`",
+            "reproduce: `zoo bench yolov5n --pretrained --backend auto`; the article's detectors: "
+            "`zoo bench yolov3 ssd300_vgg16 fasterrcnn_resnet50_fpn --backend auto` (auto times fp32 eager beside "
+            "every candidate and records each one's box agreement with it on the sample photos; stages are timed "
+            "for detectors by default)",
             "GPU rows exist only where a GPU was lent to the measuring session; otherwise the device column says cpu",
         ], references=[ARTICLE_SOURCE], digits=1)
 
