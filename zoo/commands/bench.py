@@ -136,6 +136,7 @@ def run(args) -> int:
             torch.set_num_threads(cfg.threads)
         for dt in {cfg.dtype or "fp32", "fp32"}:
             device_peak(cfg.device, dt, refresh=True)
+
     def log(line: str) -> None:  # stderr: progress and skipped settings; stdout keeps the table or the JSON
         print(line, file=sys.stderr, flush=True)
 
