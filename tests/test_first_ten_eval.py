@@ -52,8 +52,9 @@ def test_eval_progress_bar_on_a_terminal_only_and_not_when_quiet(monkeypatch, ca
     assert "eval mlp:" in err and "/40 [" in err  # a terminal: the bar, items done of the total
     zoo.evaluate("mlp", "digits", limit=40, batch_size=8, pretrained=False, write=False, progress=False)
     assert "eval mlp" not in capsys.readouterr().err
-    monkeypatch.setenv("ZOO_QUIET", "1")  # what `zoo --quiet` sets
-    assert zoo_main(["eval", "mlp", "--limit", "40", "--random-init", "--no-write"]) == 0
+    monkeypatch.setenv("ZOO_QUIET", "")  # `--quiet` sets ZOO_QUIET / TQDM_DISABLE: monkeypatch restores them after
+    monkeypatch.setenv("TQDM_DISABLE", "")
+    assert zoo_main(["eval", "mlp", "--limit", "40", "--random-init", "--no-write", "--quiet"]) == 0
     assert "eval mlp" not in capsys.readouterr().err
 
 

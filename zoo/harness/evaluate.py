@@ -27,7 +27,6 @@ data is the reference's data; otherwise both figures are printed and said to be 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import warnings
@@ -38,7 +37,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .. import registry
+from .. import console, registry
 from ..datasets.labels import name_predictions
 from ..datasets.loader import ItemFiles, PreprocessCollate, default_workers, make_loader, read_bytes
 from ..errors import UserError
@@ -102,17 +101,7 @@ def show_progress(progress: bool | None, dist: dist_.DistInfo = dist_.DistInfo()
     nobody asked for quiet (``zoo --quiet`` sets ZOO_QUIET and TQDM_DISABLE); never on ranks other than 0."""
     if not dist.is_main or progress is False:
         return False
-    if progress is None:
-        quiet = any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("ZOO_QUIET", "TQDM_DISABLE"))
-        return _isatty(sys.stderr) and not quiet
-    return True
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):  # a replaced or closed stream
-        return False
+    return True if progress else console.show_progress()
 
 
 def _sync(device: str) -> None:
@@ -197,8 +186,10 @@ def _check_args(limit, decode, batch_size, workers, predictions) -> Path | None:
     path = Path(predictions).expanduser()
     if path.exists():
         raise UserError(f"{path} already exists; zoo does not overwrite it (remove it or pick another name)")
-    if not path.parent.exists():
-        raise UserError(f"folder {path.parent} for the predictions file does not exist")
+    if not path.parent.is_dir():
+        raise UserError(f"folder {path.parent} for the predictions file does not exist or is not a folder")
+    if not os.access(path.parent, os.W_OK):  # checked now: the file is written only after the whole loop
+        raise UserError(f"folder {path.parent} is not writable: zoo cannot write the predictions file {path.name}")
     return path
 
 
