@@ -27,6 +27,7 @@ data is the reference's data; otherwise both figures are printed and said to be 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import warnings
