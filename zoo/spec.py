@@ -41,6 +41,8 @@ def weights_label(weights_id: str | None) -> str:
     if weights_id in (None, ""):
         return "unrecorded"
     w = str(weights_id)
+    if w.startswith("unpinned:"):  # loaded under --allow-unpinned: zoo had no hash to check it against
+        return f"UNPINNED sha256 {w[9:21]}…"
     return w if w == RANDOM_INIT or len(w) <= 16 else f"sha256 {w[:12]}…"
 
 

@@ -12,11 +12,13 @@ sharded. A model with no trained weights here is refused unless ``--random-init`
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from ..errors import UserError
 from ..harness import distributed
 from ..harness.evaluate import evaluate
+from ..weights import ALLOW_UNPINNED_ENV
 
 
 def register(sub) -> None:
@@ -48,6 +50,9 @@ def register(sub) -> None:
                    help="score random weights on purpose (default: refused when no trained weights are here)")
     p.add_argument("--no-write", action="store_true", help="do not append the row to results/raw/eval.jsonl")
     p.add_argument("--json", action="store_true", help="print the row as JSON on stdout (messages go to stderr)")
+    p.add_argument("--allow-unpinned", action="store_true",
+                   help="load a weight file zoo has no sha256 to check (refused otherwise); the row records "
+                        "weights 'unpinned:<sha256>'")
     p.set_defaults(func=run)
 
 
@@ -63,6 +68,8 @@ def data_argument(args) -> str | None:
 
 
 def run(args) -> int:
+    if args.allow_unpinned:  # the environment, so torchrun's other ranks and subprocesses opt in too
+        os.environ[ALLOW_UNPINNED_ENV] = "1"
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else None
     row = evaluate(
         args.name, data_argument(args), checkpoint=args.checkpoint, split=args.split, limit=args.limit,

@@ -1,4 +1,6 @@
-"""zoo verify [NAME...] [--json]: re-hash cached weight files; mismatched copies in caches are moved aside."""
+"""zoo verify [NAME...] [--json]: re-hash cached weight files; mismatched copies in caches are moved aside.
+
+Exit status 1 when a copy mismatches or is unpinned (zoo has no hash to check it against), else 0."""
 
 from __future__ import annotations
 
@@ -25,4 +27,4 @@ def run(args) -> int:
             note = f"moved to {r['moved_to']}" if r.get("moved_to") else (r.get("where") or "")
             table.append((r["name"], r["kind"] or "-", r["status"], (r["sha256"] or "")[:16], r["file"] or "", note))
         print_table(("name", "kind", "status", "sha256[:16]", "file", "note"), table)
-    return 1 if any(r["status"] == "mismatch" for r in rows) else 0
+    return 1 if any(r["status"] in ("mismatch", "unpinned") for r in rows) else 0  # unpinned: nothing checked it

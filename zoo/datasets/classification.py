@@ -100,6 +100,8 @@ def _read_label_file(root: Path, path: Path) -> ClassificationData:
             idx = int(r["class_index"])
         except (TypeError, ValueError):
             raise UserError(f"{path}:{i}: class_index {r['class_index']!r} is not an integer") from None
+        if idx < 0:  # would be scored as a wrong prediction, not refused
+            raise UserError(f"{path}:{i}: class_index {idx} is negative; class indices start at 0")
         samples.append((_resolve_image(root, r[file_col]), idx))
         names.setdefault(idx, r.get("wnid") or r.get("label"))
     wnids = {r["wnid"] for r in rows if r.get("wnid")}
@@ -135,6 +137,8 @@ def _read_ground_truth(root: Path, path: Path) -> ClassificationData:
                 continue
             if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
                 raise UserError(f"{path}:{i}: expected '<file name> <class index>', got {line!r}")
+            if not 0 <= int(parts[1]) < 1000:  # a sorted-wnid index; -1 would be scored as a wrong prediction
+                raise UserError(f"{path}:{i}: class index {parts[1]} is outside 0-999 (ImageNet-1k, sorted wnids)")
             samples.append((_resolve_image(root, parts[0]), int(parts[1])))
         mapping = f"{path.name} (0-based class index, sorted-wnid order)"
     if not samples:

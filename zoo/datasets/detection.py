@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..results import sha256_tree
-from .loader import is_image
+from .loader import is_image, pil_open, unreadable_errors
 
 # COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
 # files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.
@@ -86,11 +86,7 @@ def _load_coco(json_path: Path, root: Path) -> DetectionData:
         gt = json.loads(json_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{json_path} is not valid JSON ({e})") from None
-    for key in ("images", "annotations", "categories"):
-        if key not in gt:
-            raise UserError(f"{json_path} is not a COCO instances file: no {key!r}")
-    if not gt["images"]:
-        raise UserError(f"{json_path} lists no images")
+    _check_coco(json_path, gt)
     img_dir = _coco_image_dir(json_path, root, gt)
     images = sorted((im["id"], img_dir / im["file_name"]) for im in gt["images"])
     missing = [str(p) for _, p in images if not p.is_file()]
@@ -103,6 +99,26 @@ def _load_coco(json_path: Path, root: Path) -> DetectionData:
     return DetectionData(base, f"{base.name}:{json_path.stem}", "coco-json", images, gt, [json_path, img_dir])
 
 
+def _check_coco(json_path: Path, gt) -> None:
+    """The COCO instances fields zoo reads, with their types; a one-line UserError naming the first bad entry."""
+    if not isinstance(gt, dict):
+        raise UserError(f"{json_path} is not a COCO instances file: it holds a JSON {type(gt).__name__}, not an object")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(gt.get(key), list):
+            raise UserError(f"{json_path} is not a COCO instances file: no {key!r} list")
+    if not gt["images"]:
+        raise UserError(f"{json_path} lists no images")
+    num = (int, float)
+    needs = {"images": {"id": int, "file_name": str}, "categories": {"id": int},
+             "annotations": {"id": int, "image_id": int, "category_id": int, "bbox": list, "area": num}}
+    for key, fields in needs.items():
+        for i, entry in enumerate(gt[key]):
+            bad = [f for f, t in fields.items() if not isinstance(entry, dict) or not isinstance(entry.get(f), t)]
+            if bad:
+                kind = "a number" if fields[bad[0]] is num else fields[bad[0]].__name__
+                raise UserError(f"{json_path}: {key}[{i}] has no valid {bad[0]!r} ({kind}); not a COCO instances file")
+
+
 def _coco_categories() -> list[dict]:
     """The 80 COCO categories (id, name) in the 91-id space, names from data/coco's json."""
     here = Path(__file__).resolve().parents[2] / "data" / "coco" / "annotations" / "instances.json"
@@ -111,9 +127,17 @@ def _coco_categories() -> list[dict]:
     return [{"id": c, "name": str(c), "supercategory": ""} for c in COCO80_TO_91]
 
 
-def _load_yolo(root: Path) -> DetectionData:
-    from PIL import Image  # deferred: PIL is only needed when images are read
+def _image_size(p: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, or None when PIL cannot read it (the eval loop then skips and
+    counts the image, as for any unreadable file)."""
+    try:
+        with pil_open(p) as im:
+            return im.size
+    except unreadable_errors():
+        return None
 
+
+def _load_yolo(root: Path) -> DetectionData:
     img_dir = root / "images"
     if not img_dir.is_dir():
         raise UserError(f"{root}: YOLO layout needs images/ beside labels/")
@@ -123,13 +147,13 @@ def _load_yolo(root: Path) -> DetectionData:
     label_dir = root / "labels"
     images, anns = [], []
     for image_id, p in enumerate(paths, start=1):
-        with Image.open(p) as im:
-            w, h = im.size
+        size = _image_size(p)
+        w, h = size or (0, 0)
         rel = p.relative_to(img_dir)
         images.append({"id": image_id, "file_name": rel.as_posix(), "width": w, "height": h})
         lab = (label_dir / rel).with_suffix(".txt")
-        if not lab.is_file():
-            continue  # an image without a label file has no objects (YOLO convention)
+        if size is None or not lab.is_file():
+            continue  # unreadable: no boxes (never scored); no label file: no objects (YOLO convention)
         for ln, line in enumerate(lab.read_text().splitlines(), start=1):
             parts = line.split()
             if not parts:

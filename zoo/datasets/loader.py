@@ -6,6 +6,7 @@ runs the model's own ``preprocess``, and the DataLoader settings (file order, wo
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -13,15 +14,35 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".
 UNREADABLE = (OSError, SyntaxError, ValueError)  # PIL: UnidentifiedImageError (an OSError), truncated files
 
 
+def unreadable_errors() -> tuple[type[BaseException], ...]:
+    """What reading one image may raise that means "this file cannot be used" (skip and count it): UNREADABLE,
+    plus PIL's refusal of a decompression bomb (a 15000x15000 JPEG): DecompressionBombError, and
+    DecompressionBombWarning where warnings are errors (``-W error``)."""
+    from PIL import Image  # deferred: PIL is only needed when images are read
+
+    return (*UNREADABLE, Image.DecompressionBombError, Image.DecompressionBombWarning)
+
+
 def is_image(p: Path) -> bool:
     return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def read_rgb(path: Path):
-    """The image at ``path`` decoded with PIL, as RGB (the reference decode path)."""
+def pil_open(path: Path):
+    """``PIL.Image.open`` as Pillow ships it. Importing ultralytics replaces ``Image.open`` process-wide with
+    one that, on a file Pillow cannot identify, pip-installs and imports pi_heif (ModuleNotFoundError offline,
+    a download online) instead of raising UnidentifiedImageError; zoo calls the original it keeps."""
     from PIL import Image  # deferred: PIL is only needed when images are read
 
-    with Image.open(path) as im:
+    patches = sys.modules.get("ultralytics.utils.patches")
+    original = getattr(patches, "_image_open", None)
+    if original is not None and Image.open is getattr(patches, "image_open", None):
+        return original(path)
+    return Image.open(path)
+
+
+def read_rgb(path: Path):
+    """The image at ``path`` decoded with PIL, as RGB (the reference decode path)."""
+    with pil_open(path) as im:
         return im.convert("RGB")
 
 
@@ -53,7 +74,7 @@ class ItemFiles:
             return i, src, None
         try:
             return i, self.read(src), None
-        except UNREADABLE as e:
+        except unreadable_errors() as e:  # evaluated only when reading raised
             return i, None, f"{type(e).__name__}: {e}"
 
 

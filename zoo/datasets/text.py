@@ -150,20 +150,29 @@ def read_squad(path: Path, split: str) -> dict[str, list]:
     return squad_columns(path, articles)
 
 
+def _squad_field(path: Path, obj, key: str, kind: type, where: str):
+    """``obj[key]`` when obj is a dict holding a ``kind`` there, else a one-line UserError naming the entry."""
+    if not isinstance(obj, dict) or not isinstance(obj.get(key), kind):
+        raise UserError(f"{path}: {where} has no {key!r} ({kind.__name__}); not a SQuAD JSON file")
+    return obj[key]
+
+
 def squad_columns(path: Path, articles: list) -> dict[str, list]:
     """SQuAD articles as columns (id, title, question, context, answers); every answer span is checked."""
     cols: dict[str, list] = {"id": [], "title": [], "question": [], "context": [], "answers": []}
-    for a in articles:
-        for p in a["paragraphs"]:
-            ctx = p["context"]
-            for qa in p["qas"]:
+    for ai, a in enumerate(articles):
+        for pi, p in enumerate(_squad_field(path, a, "paragraphs", list, f"article {ai}")):
+            ctx = _squad_field(path, p, "context", str, f"article {ai} paragraph {pi}")
+            for qi, qa in enumerate(_squad_field(path, p, "qas", list, f"article {ai} paragraph {pi}")):
+                for key in ("id", "question"):
+                    _squad_field(path, qa, key, str, f"article {ai} paragraph {pi} question {qi}")
                 answers = qa.get("answers") or []
                 for ans in answers:
-                    s = ans.get("answer_start")
+                    s = ans.get("answer_start") if isinstance(ans, dict) else None
                     if not isinstance(s, int) or ctx[s : s + len(ans.get("text", ""))] != ans.get("text"):
                         raise UserError(f"{path}: question {qa.get('id')}: answer span does not match its context")
                 cols["id"].append(qa["id"])
-                cols["title"].append(a["title"])
+                cols["title"].append(a.get("title", ""))
                 cols["question"].append(qa["question"])
                 cols["context"].append(ctx)
                 cols["answers"].append(

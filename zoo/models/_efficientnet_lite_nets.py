@@ -14,7 +14,7 @@ from torch import nn
 from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import ImageTransform
-from ..weights import ensure_weights, known_sha256, load_state_dict
+from ..weights import ensure_weights, load_state_dict, weights_id as weights_id_of
 from .base import RANDOM_INIT, Batch, ZooModel
 from .efficientnet_lite import (
     PREPROCESS_KEYS,
@@ -83,5 +83,5 @@ def build(spec: ModelSpec, pretrained: bool = False, **overrides) -> LiteClassif
     if pretrained:
         path = ensure_weights(spec)
         net.load_state_dict(remap_efficientnet_pytorch(load_state_dict(path), net), strict=True)
-        weights_id = known_sha256(path)
+        weights_id = weights_id_of(path)  # "unpinned:<sha256>" when loaded under allow_unpinned
     return LiteClassifier(spec, net, weights_id).eval()

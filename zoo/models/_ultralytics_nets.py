@@ -91,7 +91,7 @@ def _load_checkpoint_tensors(spec: ModelSpec, sha256: str | None) -> tuple[dict[
     model = ckpt.get("ema") or ckpt.get("model")
     if not isinstance(model, torch.nn.Module):
         raise UserError(f"{path} holds no ultralytics model")
-    return {k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()}, zw.known_sha256(path)
+    return {k: v.float() if v.is_floating_point() else v for k, v in model.state_dict().items()}, zw.weights_id(path)
 
 
 _OVERRIDES = ("imgsz", "conf", "iou", "max_det", "sha256")

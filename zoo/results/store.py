@@ -253,9 +253,13 @@ def _remember(key: str, f, ident: tuple[int, int], size: int, lines: int, mtime_
 
 
 def _check_writable(path: Path) -> None:
+    if path.exists() and not path.is_file():
+        raise UserError(f"{path} is not a file: zoo cannot record rows in it")
     target = path if path.exists() else path.parent
     while not target.exists():
         target = target.parent
+    if target != path and not target.is_dir():
+        raise UserError(f"{target} is not a folder: zoo cannot record rows in {path}")
     if not os.access(target, os.W_OK):
         raise UserError(f"{target} is not writable: zoo cannot record rows in {path}")
 

@@ -9,9 +9,11 @@ Kinds of source (``spec.weights.kind``) and their caches: see ``zoo.weights.sour
 ``zoo fetch NAME...`` and ``zoo verify [NAME...]``.
 """
 
-from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, known_sha256, sha256_file
+from .integrity import (WeightsHashMismatch, WeightsUnavailable, WeightsUnpinned, hash_matches, known_sha256,
+                        sha256_file)
 from .sources import cached_path
-from .store import ensure_files, ensure_weights, fetch, fetch_from, load_state_dict, verify, weight_files
+from .store import (ALLOW_UNPINNED_ENV, allow_unpinned, ensure_files, ensure_weights, fetch, fetch_from,
+                    load_state_dict, unpinned_label, verify, weight_files, weights_id)
 
 __all__ = [
     "ensure_weights",
@@ -27,4 +29,9 @@ __all__ = [
     "hash_matches",
     "WeightsUnavailable",
     "WeightsHashMismatch",
+    "WeightsUnpinned",
+    "allow_unpinned",
+    "ALLOW_UNPINNED_ENV",
+    "weights_id",
+    "unpinned_label",
 ]

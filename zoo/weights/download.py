@@ -20,6 +20,7 @@ from ..io import atomic_open, atomic_write_text
 from .integrity import CHUNK, WeightsHashMismatch, aside_name, hash_matches
 
 SIDECAR_SUFFIX = ".sha256"  # written beside a file whose spec pins no hash (trust on first download)
+NETWORK_TIMEOUT_S = 10.0  # seconds of silence (connecting, or between two reads) before a download gives up
 
 
 def _progress(total: int | None, desc: str):
@@ -73,9 +74,10 @@ def write_verified(stream: BinaryIO, dest: Path, expected: str, *, what: str, to
     return digest
 
 
-def download_url(url: str, dest: Path, expected: str, *, timeout: float = 60.0) -> str:
+def download_url(url: str, dest: Path, expected: str, *, timeout: float = NETWORK_TIMEOUT_S) -> str:
     """Download ``url`` to ``dest`` (see ``write_verified``); returns the sha256. Network errors propagate
-    as OSError (urllib.error.URLError is one)."""
+    as OSError (urllib.error.URLError is one; a silent network: TimeoutError after ``timeout`` seconds, which
+    urllib applies to the connect and to each read)."""
     req = urllib.request.Request(url, headers={"User-Agent": f"zoo/{version('zoo')}"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         length = resp.headers.get("Content-Length")
@@ -88,4 +90,4 @@ def copy_verified(src: Path, dest: Path, expected: str, *, what: str) -> str:
         return write_verified(f, dest, expected, what=what, total=src.stat().st_size)
 
 
-__all__ = ["download_url", "write_verified", "copy_verified", "SIDECAR_SUFFIX"]
+__all__ = ["download_url", "write_verified", "copy_verified", "SIDECAR_SUFFIX", "NETWORK_TIMEOUT_S"]

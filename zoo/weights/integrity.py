@@ -24,6 +24,10 @@ class WeightsHashMismatch(UserError):
     """A weight file's sha256 is not the one the spec pins; the file was not loaded."""
 
 
+class WeightsUnpinned(UserError):
+    """A weight file zoo has no hash to check against; not loaded as pretrained without the opt-in."""
+
+
 def sha256_file(path: str | Path) -> str:
     """Full sha256 hex digest of a file, read in 1 MiB chunks."""
     path = Path(path)

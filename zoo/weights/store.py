@@ -9,13 +9,22 @@ missing file is a one-line ``WeightsUnavailable`` naming the file and ``zoo fetc
 A model may load other files from the same source together with its weights (a transformers checkpoint's
 config.json and tokenizer files, MiniLM's tokenizer.json): ``spec.extra["weight_files"]`` names them, and
 ``ensure_files`` / ``zoo fetch`` / ``zoo verify`` treat each exactly like the weight file.
+
+A file zoo has no hash for (no pin in the spec, not an HF cache link to a ``blobs/<sha256>`` or git blob, no
+digest recorded at download) is "unpinned": it is refused (``WeightsUnpinned``, one line naming the opt-in)
+unless the caller opts in (``zoo eval --allow-unpinned``, ``ZOO_ALLOW_UNPINNED=1``, or
+``with zoo.weights.allow_unpinned(): ...``); a model built from it then reports ``weights_id(path)`` =
+``"unpinned:<sha256>"``, which its rows record. ``zoo verify`` exits non-zero on it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
+import os
 import pickle
+import re
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Iterable, Mapping
 
@@ -25,12 +34,45 @@ from ..registry import get_spec, list_models
 from ..spec import ModelSpec, Weights
 from . import sources
 from .download import copy_verified
-from .integrity import WeightsHashMismatch, WeightsUnavailable, hash_matches, move_aside, sha256_file
+from .integrity import (WeightsHashMismatch, WeightsUnavailable, WeightsUnpinned, hash_matches, known_sha256,
+                        move_aside, sha256_file)
 
 if TYPE_CHECKING:
     import torch
 
 log = logging.getLogger(__name__)
+
+ALLOW_UNPINNED_ENV = "ZOO_ALLOW_UNPINNED"  # "1": load weight files zoo cannot check (the CLI's --allow-unpinned)
+_allowed_here = 0  # depth of ``with allow_unpinned():`` blocks
+_unpinned_loaded: set[str] = set()  # sha256 of the files accepted unpinned in this process
+
+
+@contextlib.contextmanager
+def allow_unpinned():
+    """Within this block, a weight file zoo has no hash for is loaded (with a warning) instead of refused;
+    the model's ``weights_id`` is then ``"unpinned:<sha256>"``."""
+    global _allowed_here
+    _allowed_here += 1
+    try:
+        yield
+    finally:
+        _allowed_here -= 1
+
+
+def unpinned_allowed() -> bool:
+    return _allowed_here > 0 or os.environ.get(ALLOW_UNPINNED_ENV, "").lower() in ("1", "true", "yes", "on")
+
+
+def weights_id(path: str | Path) -> str:
+    """What a model built from ``path`` records as its weights: the file's sha256, or ``"unpinned:<sha256>"``
+    when it was loaded under ``allow_unpinned`` without a hash to check it against."""
+    digest = known_sha256(path)
+    return f"unpinned:{digest}" if digest in _unpinned_loaded else digest
+
+
+def unpinned_label(weights: str) -> str:
+    """``weights_id`` for a sha256 already known (a builder that got the digest from elsewhere)."""
+    return f"unpinned:{weights}" if weights in _unpinned_loaded else weights
 
 
 def _weights_of(spec_or_weights: ModelSpec | Weights) -> tuple[str, Weights]:
@@ -80,8 +122,7 @@ def _ensure(name: str, w: Weights) -> Path:
         if row["status"] == "ok":
             return loc.path
         if row["status"] == "unpinned":
-            log.warning("%s: %s has no pinned sha256 to check against (sha256 %s)", name, loc.path, row["sha256"])
-            return loc.path
+            return _accept_unpinned(name, w, loc.path, row["sha256"])
         log.warning(_mismatch_message(name, row))
         bad.append(row)
     target = sources.cached_path(w)
@@ -101,6 +142,20 @@ def _ensure(name: str, w: Weights) -> Path:
         raise WeightsUnavailable(
             f"{name}: could not download {w.url} ({reason}); run `zoo fetch {name}` on a connected machine and {sources.where_to_copy(w)}"
         ) from None
+
+
+def _accept_unpinned(name: str, w: Weights, path: Path, digest: str) -> Path:
+    """``path`` when the caller opted in (recorded: ``weights_id`` says unpinned), else WeightsUnpinned."""
+    why = ("a plain file, not a link to an HF cache blob (blobs/<sha256>)" if w.kind == "hf-hub" and not path.is_symlink()
+           else "no sha256 in the spec and none recorded at download")
+    if not unpinned_allowed():
+        raise WeightsUnpinned(f"{name}: {path} cannot be checked ({why}; sha256 {digest[:16]}…); not loaded as pretrained. "
+                              f"Remove it and run `zoo fetch {name}` for a checked copy, or pass --allow-unpinned "
+                              f"({ALLOW_UNPINNED_ENV}=1, zoo.weights.allow_unpinned()) to load it as weights 'unpinned:<sha256>'")
+    log.warning("%s: %s cannot be checked (%s); loaded because unpinned weights are allowed, recorded as unpinned:%s",
+                name, path, why, digest)
+    _unpinned_loaded.add(digest)
+    return path
 
 
 def weight_files(spec: ModelSpec) -> dict[str, str]:
@@ -191,6 +246,13 @@ def verify(names: Iterable[str] | None = None) -> list[dict]:
     return rows
 
 
+def _unpickle_reason(e: Exception) -> str:
+    """torch's reason after its paragraph of advice (which suggests weights_only=False, never zoo's way)."""
+    text = " ".join(str(e).split())
+    m = re.search(r"WeightsUnpickler error: (.*?)(?: Check the documentation|$)", text)
+    return (m.group(1).strip() if m else text) or type(e).__name__
+
+
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Tensors from a checkpoint: safetensors, or ``torch.load(weights_only=True)`` (no pickled code runs).
 
@@ -199,16 +261,24 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """
     # deferred: torch (and safetensors.torch, which imports it); zoo fetch / zoo verify never load tensors
     import torch
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
     if path.suffix == ".safetensors":
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except SafetensorError as e:
+            raise UserError(f"{path} is not a safetensors file ({e})") from None
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save: a zip file, or (legacy) a pickle
+        raise UserError(f"{path} is not a checkpoint (neither safetensors nor a torch.save file: it starts with {head!r})")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{path} is not a plain tensor checkpoint (torch.load(weights_only=True) refused it: {first}); zoo runs no pickled code") from None
+        raise UserError(f"{path} is not a plain tensor checkpoint (torch.load(weights_only=True) refused it: "
+                        f"{_unpickle_reason(e)}); zoo runs no pickled code") from None
     if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("state_dict", "model_state_dict", "model"):
             if isinstance(obj.get(key), dict):

@@ -9,7 +9,7 @@ from transformers import AutoTokenizer
 
 from ...errors import UserError
 from ...spec import ModelSpec
-from ...weights import ensure_files, ensure_weights, known_sha256, load_state_dict
+from ...weights import ensure_files, ensure_weights, load_state_dict, weights_id as weights_id_of
 from ...weights.sources import companion
 from ..base import RANDOM_INIT
 from . import HF_DROPOUT_OPTIONS, MINILM_TOKENIZER_FILES, RNN_OPTIONS, SEQ2SEQ_OPTIONS, TASK_OF, minilm_weights
@@ -119,7 +119,7 @@ def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str 
         if spec.weights is None:
             raise UserError(f"{spec.name} has no pretrained weights registered; train it with `zoo train {spec.name}`")
         folder = ensure_files(spec)  # weights + config/tokenizer files, each verified; offline + missing: `zoo fetch`
-        weights_id = known_sha256(folder / Path(spec.weights.file_name).name)
+        weights_id = weights_id_of(folder / Path(spec.weights.file_name).name)  # "unpinned:<sha256>" if allowed so
     tokenizer = _tokenizer(spec, checkpoint, folder)
     net = _build_net(spec, len(tokenizer), overrides, hf_config, folder)
     if checkpoint is not None:
