@@ -102,6 +102,24 @@ def test_unpinned_timm_weights_load_only_with_the_opt_in_and_the_row_records_it(
         spec.builder(spec, pretrained=True)
 
 
+def test_eval_allow_unpinned_flag_opts_in_for_the_whole_run(monkeypatch, capsys):
+    """`zoo eval --allow-unpinned` sets ZOO_ALLOW_UNPINNED, which every process of the run inherits."""
+    import zoo.commands.eval as eval_cmd
+
+    seen = {}
+
+    def fake_evaluate(*a, **k):
+        seen["env"] = os.environ.get("ZOO_ALLOW_UNPINNED")
+        raise UserError("stop here")
+
+    monkeypatch.delenv("ZOO_ALLOW_UNPINNED", raising=False)
+    monkeypatch.setattr(eval_cmd, "evaluate", fake_evaluate)
+    run_cli(["eval", "timm/resnet50", "--data", "x"], capsys)
+    assert seen["env"] is None
+    run_cli(["eval", "timm/resnet50", "--data", "x", "--allow-unpinned"], capsys)
+    assert seen["env"] == "1"
+
+
 def test_hub_blob_link_is_pinned_by_its_sha256_name(zoo_cache, tmp_path):
     """What can be known is checked: a snapshot file linking to blobs/<sha256> with that content loads
     without any opt-in, and is recorded as its plain sha256."""
