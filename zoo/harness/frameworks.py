@@ -151,7 +151,7 @@ def _weights(arch: str, seed: int) -> tuple[dict[str, torch.Tensor], str]:
         from ..registry import get_spec, list_models
 
         if arch in list_models() and get_spec(arch).weights is not None:
-            from ..models._vision import fetch_state_dict
+            from ..models._image import fetch_state_dict
             from ..weights import cached_path
 
             if cached_path(get_spec(arch).weights).is_file():  # never download for a comparison
