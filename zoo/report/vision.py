@@ -8,7 +8,7 @@ frameworks rows (frameworks.jsonl).
 - ``coco_detection_accuracy``: COCO mAP@[.5:.95] / mAP@.5 per detector and data set, with the reference.
 - ``eval_runs``: every other vision eval (checkpoints, random init, other data), latest per setting.
 - ``frameworks``: the same weights in torchvision, timm, transformers and ONNX Runtime: logits agreement,
-  top-1 agreement and speed, side by side (``python -m zoo.harness.frameworks``).
+  top-1 agreement and speed, side by side (``python -m zoo.experiments.frameworks``).
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def frameworks_table(rows: dict[str, list[dict]]) -> Table:
                     f"{m['top1_agree']}/{m['n']}", sig(m["ms_per_batch_median"]), sig(m["images_per_s"]),
                     s.get("batch_size"), s.get("threads")])
     notes = [
-        "measured: `python -m zoo.harness.frameworks --arch resnet50` (rows in results/raw/frameworks.jsonl)",
+        "measured: `python -m zoo.experiments.frameworks --arch resnet50` (rows in results/raw/frameworks.jsonl)",
         "one state dict (torchvision's; zoo's pretrained file when cached, else random init with seed 0) loaded "
         "into every framework through checked key maps; the same preprocessed tensor (zoo's resnet50 transform "
         "on data/coco photos) fed to each",

@@ -1,6 +1,6 @@
 """The frameworks table, measured: one architecture from several libraries, the SAME weights, the same images.
 
-    python -m zoo.harness.frameworks --arch resnet50 --images 16 --batch-size 8
+    python -m zoo.experiments.frameworks --arch resnet50 --images 16 --batch-size 8
 
 torchvision's ResNet is the reference. Its state dict is loaded, through explicit and checked key maps
 (every name, shape and the count must line up), into timm's ResNet (identical names), Hugging Face
@@ -21,6 +21,7 @@ Rows go to results/raw/frameworks.jsonl.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import statistics
 import tempfile
@@ -33,7 +34,12 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
+from ..models._image import fetch_state_dict
 from ..models.base import RANDOM_INIT
+from ..registry import get_spec, list_models
+from ..results import append_row, check_appendable, make_row, raw_path, sha256_file
+from ..transforms import ImageTransform
+from ..weights import cached_path
 
 REPO_COCO_IMAGES = Path(__file__).resolve().parents[2] / "data" / "coco" / "images"
 
@@ -148,12 +154,7 @@ def build_runners(arch: str, sd: dict[str, torch.Tensor], example: torch.Tensor,
 def _weights(arch: str, seed: int) -> tuple[dict[str, torch.Tensor], str]:
     """zoo's pretrained torchvision weights for ``arch`` when cached, else seeded random init."""
     try:
-        from ..registry import get_spec, list_models
-
         if arch in list_models() and get_spec(arch).weights is not None:
-            from ..models._image import fetch_state_dict
-            from ..weights import cached_path
-
             if cached_path(get_spec(arch).weights).is_file():  # never download for a comparison
                 return fetch_state_dict(get_spec(arch))
     except (UserError, ImportError, KeyError):
@@ -168,16 +169,10 @@ def compare(arch: str = "resnet50", *, n_images: int = 16, batch_size: int = 8, 
             frameworks: tuple[str, ...] = ("timm", "transformers", "onnxruntime"), seed: int = 0,
             images: list[Path] | None = None, write: bool = True, log=print) -> list[dict]:
     """One row per framework (torchvision first); see the module docstring for what is measured."""
-    from ..registry import get_spec
-    from ..results import append_row, make_row, raw_path, sha256_file
-    from ..transforms import ImageTransform
-    import hashlib
 
     if arch not in RESNETS:
         raise UserError(f"frameworks comparison supports {sorted(RESNETS)}, not {arch!r}")
     if write:
-        from ..results import check_appendable
-
         check_appendable(raw_path("frameworks"))
     images = images or sorted(REPO_COCO_IMAGES.glob("*.jpg"))[:n_images]
     if not images:
@@ -231,7 +226,7 @@ def compare(arch: str = "resnet50", *, n_images: int = 16, batch_size: int = 8, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m zoo.harness.frameworks", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m zoo.experiments.frameworks", description=__doc__.split("\n")[0])
     p.add_argument("--arch", default="resnet50", choices=sorted(RESNETS))
     p.add_argument("--images", type=int, default=16)
     p.add_argument("--batch-size", type=int, default=8)
