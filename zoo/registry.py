@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import UnknownModelError
-from .spec import SOURCES, TASKS, BuilderRef, ModelSpec
+from .spec import SOURCES, BuilderRef, ModelSpec, known_tasks
 
 
 
@@ -55,8 +55,8 @@ _COST_FILES: list[Path] = []  # measured params/FLOPs per name (zoo/models/cost.
 
 def register_model(name: str, *, task: str, source: str):
     """Decorator: register ``spec_fn`` under ``name``. A duplicate name is an error, never an overwrite."""
-    if task not in TASKS:
-        raise ValueError(f"{name}: unknown task {task!r}; expected one of {TASKS}")
+    if task not in known_tasks():
+        raise ValueError(f"{name}: unknown task {task!r}; expected one of {known_tasks()}")
     if source not in SOURCES:
         raise ValueError(f"{name}: unknown source {source!r}; expected one of {SOURCES}")
 

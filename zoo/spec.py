@@ -26,6 +26,20 @@ TASKS = (
     "tabular-classification",
 )
 
+_ADDED_TASKS: list[str] = []
+
+
+def add_task(name: str) -> None:
+    """Make ``name`` a known task (``zoo.tasks.register_task`` calls this for a task module outside zoo)."""
+    if name not in TASKS and name not in _ADDED_TASKS:
+        _ADDED_TASKS.append(name)
+
+
+def known_tasks() -> tuple[str, ...]:
+    """zoo's own tasks, then any a task module registered: what specs and eval rows may name."""
+    return TASKS + tuple(_ADDED_TASKS)
+
+
 SOURCES = ("torchvision", "timm", "ultralytics", "transformers", "torch", "zoo")
 
 # Where a weight file comes from; each kind is handled by zoo.weights.

@@ -10,7 +10,7 @@ Every row, any kind (``make_row`` fills the provenance fields):
             device: str, note: str | None
 
 kind "eval" (results/raw/eval.jsonl; every task, vision and text; written by ``zoo eval``):
-    model: str   task: str (a zoo.spec.TASKS name)   dataset: str (data set name)   n: int (items scored)
+    model: str   task: str (a zoo.spec.known_tasks() name)   dataset: str (data set name)   n: int (items scored)
     metrics: {<the task's score keys>: number, ...; optional "seconds": wall time of the loop (s),
               "items_per_s": items scored per second}
       score keys used so far: image-classification top1, top5 (%), correct1, correct5;
@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import UserError
-from ..spec import TASKS
+from ..spec import known_tasks
 
 SCHEMA_VERSION = 2
 
@@ -134,8 +134,8 @@ def _check_fields(row: dict[str, Any], required: dict[str, tuple], optional: dic
 
 
 def _check_eval(row: dict[str, Any]) -> None:
-    if row["task"] not in TASKS:
-        raise RowSchemaError(f"field 'task': {row['task']!r} is not a task ({', '.join(TASKS)})")
+    if row["task"] not in known_tasks():
+        raise RowSchemaError(f"field 'task': {row['task']!r} is not a task ({', '.join(known_tasks())})")
     for k, v in row["metrics"].items():
         if not _type_ok(v, (_NUM, _NONE, _DICT, _LIST)):
             raise RowSchemaError(f"field 'metrics.{k}': must be a number, null, dict or list")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
+from ..spec import add_task
 from .base import Task
 
 _TASKS: dict[str, Task] = {}
@@ -17,6 +18,7 @@ def register_task(cls: type[Task]) -> type[Task]:
     if have is not None and (type(have).__module__, type(have).__qualname__) != (cls.__module__, cls.__qualname__):
         raise ValueError(f"task {cls.name!r} is already registered by {type(have).__module__}")
     _TASKS[cls.name] = cls()
+    add_task(cls.name)  # specs and eval rows may name it from now on
     return cls
 
 
