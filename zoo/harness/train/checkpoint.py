@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ...errors import UserError
+from ...io import atomic_write_bytes
 from .config import TRAJECTORY, TrainConfig
 
 CHECKPOINT_NAME = "last.safetensors"
@@ -54,7 +55,7 @@ def _join_state(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig,
                     state: dict, best_state: dict[str, torch.Tensor] | None) -> None:
-    from safetensors.torch import save_file  # deferred: heavy third-party import
+    from safetensors.torch import save  # deferred: heavy third-party import
 
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     optim_skeleton = _split_state(optimizer.state_dict(), "optim", tensors)
@@ -71,10 +72,7 @@ def save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimiz
         seen.add(ptr)
     meta = {"zoo_checkpoint": "1", "state": json.dumps(state), "optim": json.dumps(optim_skeleton),
             "config": json.dumps(config.settings())}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, save(tensors, metadata=meta))
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict, dict, dict[str, torch.Tensor]]:
