@@ -215,3 +215,26 @@ def test_sha256_tree_changes_with_content(tmp_path):
     h1 = sha256_tree(tmp_path)
     (tmp_path / "a.txt").write_text("y")
     assert sha256_tree(tmp_path) != h1
+
+
+def test_rows_written_earlier_do_not_make_the_checkout_dirty(tmp_path):
+    """A second measurement in one checkout must not be labelled -dirty because the first appended a row:
+    only code (tracked files outside results/) makes a checkout dirty."""
+    import subprocess
+
+    from zoo.results.provenance import checkout_commit
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results" / "raw").mkdir(parents=True)
+    (tmp_path / "results" / "raw" / "eval.jsonl").write_text("")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "results" / "raw" / "eval.jsonl").write_text('{"row": 1}\n')
+    assert checkout_commit(tmp_path / "results") == head
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert checkout_commit(tmp_path / "results") == head + "-dirty"

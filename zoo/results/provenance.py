@@ -96,17 +96,25 @@ def library_versions() -> dict[str, str | None]:
     return out
 
 
-@functools.cache
-def git_commit() -> str | None:
-    """HEAD of the zoo checkout (with "-dirty" when tracked files differ), or None outside a checkout."""
-    here = Path(__file__).resolve().parent
+# Measurements change results/ (raw rows, generated tables) and nothing else: they never make a checkout dirty.
+_NOT_CODE = ":(top,exclude)results"
+
+
+def checkout_commit(folder: str | Path) -> str | None:
+    """HEAD of the git checkout holding ``folder``, with "-dirty" when a tracked file outside results/ differs
+    from it; None outside a checkout."""
     try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=here, capture_output=True, text=True, timeout=10
-        )
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/", _NOT_CODE],
+                               cwd=folder, capture_output=True, text=True, timeout=10)
         return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+@functools.cache
+def git_commit() -> str | None:
+    """The commit of the zoo checkout this code runs from (see ``checkout_commit``)."""
+    return checkout_commit(Path(__file__).resolve().parent)
