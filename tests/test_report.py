@@ -209,7 +209,7 @@ def test_leaderboard_join_ranking_and_devices(raw):
     r8 = by[("resnet50", "cpu", 8)]
     assert r8["items_per_s"] == 62.0 and r8["runs"] == 2
     # random-init speed row joined to a pretrained score: said so
-    assert r8["score"] == 80.1 and r8["speed_weights"] == "random-init" and r8["score_weights"] == SHA_B[:12] + " (differs)"
+    assert r8["score"] == 80.1 and r8["speed_weights"] == "random-init" and r8["score_weights"] == f"sha256 {SHA_B[:12]}… (differs)"
     # same-weights accuracy row preferred over a later row from other weights
     lite = by[("efficientnet_lite0", "cpu", 1)]
     assert lite["score"] == 74.5 and lite["score_weights"] == "same"

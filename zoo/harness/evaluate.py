@@ -45,6 +45,7 @@ from ..errors import UserError
 from ..io import atomic_write_lines
 from ..models.base import RANDOM_INIT, Batch, check_device, move_to
 from ..results import append_row, check_appendable, make_row, raw_path
+from ..spec import weights_label
 from ..tasks import EvalData, Task, get_task, reference_check, tolerance_pp
 from . import distributed as dist_
 from .eval_weights import LoadedWeights, build_model, load_checkpoint_into, refuse_random_init
@@ -315,7 +316,7 @@ def _report(spec, task: Task, ds: EvalData, row: dict, res: LoopResult, log) -> 
     if res.skipped_files:
         line += f", {len(res.skipped_files)} unreadable {noun} skipped"
     rate = m["items_per_s"] or float("nan")
-    weights = "RANDOM WEIGHTS (random-init)" if row["weights"] == RANDOM_INIT else str(row["weights"])[:12]
+    weights = "RANDOM WEIGHTS (random-init)" if row["weights"] == RANDOM_INIT else weights_label(row["weights"])
     log(line + f"; {rate:.1f} {noun}/s over {res.seconds:.1f} s; weights {weights}")
     for v in (row.get("signatures") or {}).values():
         log(f"  sacrebleu {v}")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import get_spec
+from ..spec import RANDOM_INIT, weights_label
 from .base import Table, sig
 from .plots import latency_plot, pareto_plot
 
@@ -42,7 +43,6 @@ _RUN_LENGTH_SETTINGS = ("warmup", "min_iters", "max_iters", "min_duration_s", "i
 # Settings that are part of the key but not worth a word in "other settings" (shown elsewhere, or derived).
 _QUIET_SETTINGS = ("backend_config", "compare", "pretrained", "task")
 _SHOWN_SETTINGS = ("scenario", "batch_size", "dtype", "backend")
-RANDOM_INIT = "random-init"
 # Tasks whose timed path depends on the weight values (detection: how many boxes reach NMS), so that a
 # timing made with random-init weights is not a real one either.
 WEIGHT_DEPENDENT_SPEED = ("object-detection",)
@@ -131,9 +131,7 @@ def _other_settings(row: dict[str, Any]) -> str | None:
 
 
 def short_weights(w: Any) -> str:
-    if not w:
-        return "unrecorded"
-    return "random-init" if w == "random-init" else str(w)[:12]
+    return weights_label(w)
 
 
 def _time(row: dict[str, Any]) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import get_spec
+from ..spec import weights_label
 from .base import Table, provenance, rows_of_kind, sig
 
 APPLICATIONS = {"text-classification": "Sentiment analysis", "translation": "Machine translation (en→de)",
@@ -80,7 +81,7 @@ def applications_table(rows: list[dict]) -> Table:
             APPLICATIONS[task], ARCHITECTURES.get(model, model), model, r.get("dataset"), r.get("n"), label,
             met.get(m1), met.get(m2), TARGETS.get((model, task)), _reference(model, m1), r.get("params"),
             train_min, f"{tr.get('device', 'cpu')}: {_device(r)}, {tr.get('threads', '?')} thread(s)" if tr else None,
-            met.get("items_per_s"), "random-init" if w == "random-init" else f"sha256 {str(w)[:12]}",
+            met.get("items_per_s"), weights_label(w),
         ])
     sigs = sorted({f"{k}: {v}" for r in used for k, v in (r.get("signatures") or {}).items()})
     notes = provenance(used) + [
@@ -116,7 +117,7 @@ def training_table(rows: list[dict]) -> Table:
             (m.get("train_time_s") or 0) / 60, s.get("max_minutes"), m.get("best_val"), m.get("best_epoch"),
             m.get("final_train_loss"), s.get("seed"), r.get("device") or "cpu", s.get("dtype", "fp32"), s.get("threads"),
             s.get("world_size"), s.get("limit"),
-            "random-init" if init == "random-init" else f"sha256 {str(init)[:12]}",
+            weights_label(init),
             f"sha256 {str(r.get('checkpoint_sha256'))[:12]}", str(r.get("time"))[:16],
         ])
     return Table(

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..spec import RANDOM_INIT, weights_label
 from .base import Table, provenance, rows_of_kind
 from .plots import latency_plot
 
@@ -36,8 +37,7 @@ def _dev(r: dict[str, Any]) -> str:
 
 
 def _weights(r: dict[str, Any]) -> str:
-    w = r.get("weights")
-    return "random" if w in ("random-init", None) else f"sha256 {str(w)[:12]}"
+    return weights_label(r.get("weights"))
 
 
 def _setting(r: dict[str, Any]) -> str:
@@ -264,7 +264,7 @@ def _compared(r: dict[str, Any]) -> str:
 
 def _real_or_random(r: dict[str, Any]) -> str:
     w = r.get("weights")
-    return "random-init" if w in ("random-init", None) else f"real (sha256 {str(w)[:12]})"
+    return weights_label(w) if w in (RANDOM_INIT, None) else f"real ({weights_label(w)})"
 
 
 def _detection_table(rows: list[dict]) -> Table:

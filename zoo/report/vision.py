@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from ..registry import get_spec
+from ..spec import weights_label
 from .base import Table, rows_of_kind, sig
 
 ARTICLE_MODELS = ("vgg16", "resnet50", "inception_v3")
@@ -29,7 +30,7 @@ TRAIN2017_DATA = ("coco", "coco128")  # detection data sets (name before ":") ma
 
 
 def _weights(w: Any) -> str:
-    return "random-init" if w in (None, "random-init") else f"sha256 {str(w)[:12]}"
+    return weights_label(w)
 
 
 def _latest(rows: list[dict], key) -> dict[Any, dict]:
