@@ -300,3 +300,22 @@ def test_print_table_unfitted_by_default(monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "20")
     print_table(["name"], [["x" * 50]])
     assert "x" * 50 in capsys.readouterr().out
+
+
+def test_torch_cpu_compile_warning_is_library_noise():
+    """`zoo bench --backend auto` printed torch's 'No CUDA runtime is found' warning (a compile candidate on a
+    CPU-only machine): it is third-party noise, silenced like the others unless --verbose."""
+    import logging
+
+    from zoo.console import quiet_libraries
+
+    log = logging.getLogger("torch.utils.cpp_extension")
+    level = log.level
+    try:
+        log.setLevel(logging.NOTSET)
+        quiet_libraries(verbose=True)
+        assert log.level == logging.NOTSET  # --verbose leaves it alone
+        quiet_libraries()
+        assert not log.isEnabledFor(logging.WARNING)
+    finally:
+        log.setLevel(level)

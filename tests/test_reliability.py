@@ -392,3 +392,17 @@ def test_silent_network_fails_within_ten_seconds(kind, silent_server, network_on
     msg = one_line(e.value)
     assert "could not download" in msg and "zoo fetch zoo_test_silent" in msg and "connected machine" in msg
     assert 9 <= elapsed < 20, elapsed  # 10 s of silence, plus a busy machine's slack
+
+
+def test_report_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    """`zoo report --out FILE` where FILE is a file: one line, exit 2, the file untouched."""
+    from zoo.cli import main
+
+    target = tmp_path / "results.txt"
+    target.write_text("mine\n")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    assert main(["report", "--raw", str(raw), "--out", str(target)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and str(target) in err
+    assert target.read_text() == "mine\n"

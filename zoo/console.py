@@ -34,8 +34,9 @@ LIBRARY_ENV = {
     "TOKENIZERS_PARALLELISM": "false",  # the "process just got forked" warning
     "TF_CPP_MIN_LOG_LEVEL": "3",
 }
+# torch.utils.cpp_extension: torch.compile on a CPU-only machine warns "No CUDA runtime is found" once per process
 LIBRARY_LOGGERS = ("ultralytics", "transformers", "huggingface_hub", "datasets", "timm", "torch._dynamo",
-                   "torch._inductor")
+                   "torch._inductor", "torch.utils.cpp_extension")
 _LIBRARY_MODULES = r"(ultralytics|transformers|huggingface_hub|datasets|timm|torchvision|onnxruntime)(\.|$)"
 
 
