@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from ..errors import UserError
+from ..results.provenance import sha256_file as file_sha256
 
 CHUNK = 1 << 20  # bytes read per hash update
 
@@ -29,13 +30,9 @@ class WeightsUnpinned(UserError):
 
 
 def sha256_file(path: str | Path) -> str:
-    """Full sha256 hex digest of a file, read in 1 MiB chunks."""
+    """Full sha256 hex digest of a file (zoo.results' hashing), remembered by size and mtime for known_sha256."""
     path = Path(path)
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-    digest = h.hexdigest()
+    digest = file_sha256(path, CHUNK)
     st = path.stat()
     _LAST_HASH[str(path)] = (st.st_size, st.st_mtime_ns, digest)
     return digest
