@@ -82,6 +82,10 @@ class BenchConfig:
     seq_len: int | None = _setting(
         None, key=True, flag="--seq-len", type=int, metavar="TOKENS",
         help="pad text inputs to this many tokens (e.g. 128)")
+    accuracy_budget: float | None = _setting(  # recorded, not part of the key: it decides the pick, not the timing
+        None, record=True, flag="--accuracy-budget", type=float, metavar="POINTS",
+        help="with --backend auto, a bf16/fp16/int8 configuration is picked only if its eval row loses at most "
+             "this many points of the headline score vs fp32 eager (default 1.0: top-1, mAP, accuracy/F1)")
     stages: bool | None = _setting(
         None, switches={True: "--stages", False: "--no-stages"},
         help="time preprocess / postprocess / end to end (default: detection and text models) | skip the stage timing")
@@ -107,7 +111,7 @@ class BenchConfig:
         if self.precision is not None and self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
         for name, low in (("threads", 1), ("seq_len", 1), ("warmup", 0), ("min_iters", 1), ("rounds", 1),
-                          ("error_items", 1), ("min_duration_s", 0)):
+                          ("error_items", 1), ("min_duration_s", 0), ("accuracy_budget", 0)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low):
                 raise UserError(f"{_flag_of(name)} must be a number >= {low}, got {value!r}")

@@ -22,7 +22,9 @@ from torch.utils import _pytree as pytree
 
 from ..models.base import move_to
 from ..transforms import load_image
-from .backends import AUTO, BackendConfig, Prepared, auto_candidates, outputs_to_fp32, prepare
+from . import accuracy_budget
+from .backends import (AUTO, BackendConfig, Calibration, Prepared, accuracy_checked, auto_candidates, outputs_to_fp32,
+                       prepare)
 from .speed_config import BenchConfig
 from .speed_cost import MemoryMeter
 from .speed_error import DEVIATION, output_error
@@ -31,6 +33,7 @@ from .speed_timing import TimingPolicy, percentile, summarize, timer_for
 BASELINE = BackendConfig("eager", "fp32")
 STAGE_TASKS = ("object-detection", "text-classification", "question-answering", "translation")
 STAGES = ("decode", "preprocess", "forward", "postprocess")  # the stage slots, in pipeline order
+SETUP_KEYS = ("compile", "onnx", "openvino", "quantized", "calibration", "cuda_graphs")  # prep.info kept in settings
 
 
 def stored_items(model: Any, n: int) -> list[Any]:
@@ -173,17 +176,21 @@ def candidate_configs(model: Any, cfg: BenchConfig, device: str) -> list[Backend
 
 def _prepare_all(model: Any, configs: list[BackendConfig], batch: Any, device: str, ref: _Reference | None,
                  tolerate: bool) -> tuple[list[_Candidate], list[dict[str, Any]]]:
-    """Set up and call each configuration once (compilation, export, autotuning happen here, untimed).
+    """Set up and call each configuration once (compilation, export, calibration, quantization, autotuning
+    happen here, untimed: ``setup_s``; the backends record their own parts, e.g. ``quantized.quantize_s``).
 
-    With ``tolerate`` (auto), a configuration other than the baseline that fails is recorded and skipped."""
+    With ``tolerate`` (auto), a configuration other than the baseline that fails is recorded and skipped.
+    Calibrating backends share one set of calibration items (built on first need)."""
     ready: list[_Candidate] = []
     entries: list[dict[str, Any]] = []
+    calibration = Calibration(model)
     for cfg in configs:
         entry: dict[str, Any] = {"config": cfg.label}
         entries.append(entry)
         try:
             t0 = time.perf_counter()
-            prep = prepare(model if cfg == BASELINE else copy.deepcopy(model), cfg, device, batch.inputs)
+            prep = prepare(model if cfg == BASELINE else copy.deepcopy(model), cfg, device, batch.inputs,
+                           calibration=calibration)
             x = prep.to_inputs(batch.inputs)
             t1 = time.perf_counter()
             prep.run(x)
@@ -245,9 +252,11 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     if baseline_times is not None:
         for c, t in zip(ready, times):
             c.entry["speedup_vs_fp32_eager"] = percentile(baseline_times, 50) / percentile(t, 50)
-    best = min(range(len(ready)), key=lambda i: percentile(times[i], 50)) if cfg.backend == AUTO else len(ready) - 1
+    best = _pick(model, cfg, ready, times)
     chosen = ready[best]
     metrics = _chosen_metrics(chosen, times[best], baseline_times, bs, device)
+    if "accuracy" in chosen.entry:
+        metrics["accuracy_check"] = chosen.entry["accuracy"]
     if len(entries) > 1:
         metrics["candidates"] = entries
     probe = get_peak(chosen.prep.config.dtype)
@@ -257,8 +266,28 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     if cfg.stages if cfg.stages is not None else model.spec.task in STAGE_TASKS:
         metrics["stages"] = time_stages(model, chosen.prep, stored_items(model, bs), device, cfg.timing(), cfg.seq_len)
     extra = {"backend_config": chosen.prep.config.as_dict(),
-             **{k: v for k, v in chosen.entry.items() if k in ("compile", "onnx", "quantized", "cuda_graphs")}}
+             **{k: v for k, v in chosen.entry.items() if k in SETUP_KEYS}}
     return metrics, extra, chosen.prep.config.label
+
+
+def _pick(model: Any, cfg: BenchConfig, ready: list[_Candidate], times: list[list[float]]) -> int:
+    """The index of the configuration the row reports: the one asked for, or auto's fastest among those the
+    accuracy budget allows (``accuracy_budget.check``; every bf16/fp16/int8 candidate's entry says why)."""
+    rows = None
+    allowed = []
+    for i, c in enumerate(ready):
+        if c.prep.config == BASELINE or not accuracy_checked(c.prep.config):
+            allowed.append(i)
+            continue
+        if rows is None:
+            rows = accuracy_budget.eval_rows()
+        c.entry["accuracy"] = accuracy_budget.check(model.spec.name, model.spec.task, model.weights_id,
+                                                    c.prep.config, cfg.accuracy_budget, rows)
+        if c.entry["accuracy"]["eligible"]:
+            allowed.append(i)
+    if cfg.backend != AUTO:
+        return len(ready) - 1
+    return min(allowed or [0], key=lambda i: percentile(times[i], 50))
 
 
 def one_line(e: BaseException) -> str:

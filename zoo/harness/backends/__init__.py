@@ -23,11 +23,12 @@ from typing import Any
 from torch import nn
 
 from ...errors import UserError
+from ..calibration import Calibration
 from ._base import (AutoContext, Backend, BackendConfig, Capabilities, Prepared, bf16_supported, outputs_to_fp32)
 
-__all__ = ["AUTO", "AutoContext", "Backend", "BackendConfig", "Capabilities", "Prepared", "auto_candidates",
-           "backend_dtypes", "bf16_supported", "check_backend", "get_backend", "list_backends", "outputs_to_fp32",
-           "prepare", "register_backend"]
+__all__ = ["AUTO", "AutoContext", "Backend", "BackendConfig", "Calibration", "Capabilities", "Prepared",
+           "accuracy_checked", "auto_candidates", "backend_dtypes", "bf16_supported", "check_backend", "get_backend",
+           "list_backends", "outputs_to_fp32", "prepare", "register_backend"]
 
 AUTO = "auto"  # not a backend: measure every matching candidate side by side and keep the fastest
 
@@ -95,10 +96,27 @@ def check_backend(config: BackendConfig, device: str, task: str | None = None) -
     return backend
 
 
-def prepare(model: nn.Module, config: BackendConfig, device: str, example_inputs: Any) -> Prepared:
-    """Set ``model`` up per ``config`` with its backend (``model`` may be modified: pass a copy to keep it)."""
+def prepare(model: nn.Module, config: BackendConfig, device: str, example_inputs: Any,
+            calibration: Calibration | None = None) -> Prepared:
+    """Set ``model`` up per ``config`` with its backend (``model`` may be modified: pass a copy to keep it).
+
+    A backend that calibrates (``needs_calibration``) gets ``calibration``, by default ``Calibration(model)``
+    (real items of the model's task data, zoo.harness.calibration); pass one to share it between candidates.
+    Its record lands in ``Prepared.info["calibration"]``; the other backends are called as before."""
     task = getattr(getattr(model, "spec", None), "task", None)
-    return check_backend(config, device, task).prepare(model, config, device, example_inputs)
+    backend = check_backend(config, device, task)
+    if not backend.needs_calibration(config):
+        return backend.prepare(model, config, device, example_inputs)
+    calibration = calibration if calibration is not None else Calibration(model)
+    prep = backend.prepare(model, config, device, example_inputs, calibration=calibration)
+    prep.info.setdefault("calibration", dict(calibration.info))
+    return prep
+
+
+def accuracy_checked(config: BackendConfig) -> bool:
+    """Whether ``config`` computes with less than fp32 (bf16, fp16, int8, or quantized weights): such a
+    configuration changes the model's answers, so ``--backend auto`` picks it only within an accuracy budget."""
+    return config.dtype != "fp32" or get_backend(config.backend).quantizes
 
 
 def auto_candidates(device: str, task: str | None, model: nn.Module, dtype: str | None = None) -> list[BackendConfig]:

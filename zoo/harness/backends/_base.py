@@ -38,7 +38,7 @@ class BackendConfig:
     def label(self) -> str:
         """e.g. ``compile+bf16+autocast+channels_last+default+freezing`` (rows record it as backend_used)."""
         parts = [self.backend, self.dtype]
-        if self.dtype != "fp32":
+        if self.dtype not in ("fp32", "int8"):  # an int8 graph is quantized: no cast / autocast to name
             parts.append(self.precision)
         if self.channels_last:
             parts.append("channels_last")
@@ -49,6 +49,12 @@ class BackendConfig:
         if self.cuda_graphs:
             parts.append("cuda_graphs")
         return "+".join(parts)
+
+    @property
+    def numerics(self) -> str:
+        """What decides the outputs' numbers (backend, dtype, precision), not layout or compile settings:
+        an eval row of one configuration checks the accuracy of every configuration with the same numerics."""
+        return "+".join([self.backend, self.dtype] + ([self.precision] if self.dtype not in ("fp32", "int8") else []))
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "label": self.label}
@@ -108,11 +114,17 @@ class Backend:
     name: ClassVar[str] = ""
     capabilities: ClassVar[Capabilities] = Capabilities()
     priority: ClassVar[int] = 100  # --backend auto tries backends in ascending priority
+    quantizes: ClassVar[bool] = False  # its fp32 configurations still run quantized weights (accuracy-checked)
 
     def prepare(self, model: nn.Module, config: BackendConfig, device: str, example_inputs: Any) -> Prepared:
         """Set ``model`` up per ``config`` (it may be modified: pass a copy to keep it). ``example_inputs``:
-        CPU inputs of the batch size to be timed (export and graph capture use them)."""
+        CPU inputs of the batch size to be timed (export and graph capture use them). A backend whose
+        ``needs_calibration(config)`` is true also gets ``calibration=`` (a ``zoo.harness.calibration.Calibration``)."""
         raise NotImplementedError
+
+    def needs_calibration(self, config: BackendConfig) -> bool:
+        """Whether ``prepare`` takes calibration data for ``config`` (post-training static quantization)."""
+        return False
 
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
         """The configurations of this backend that ``--backend auto`` tries (none unless overridden)."""

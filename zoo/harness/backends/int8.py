@@ -20,6 +20,7 @@ class Int8(Backend):
     name = "int8"
     capabilities = Capabilities(devices=("cpu",), dtypes=("fp32",))
     priority = 40
+    quantizes = True
 
     def prepare(self, model: nn.Module, config: BackendConfig, device: str, example_inputs: Any) -> Prepared:
         model = torch.ao.quantization.quantize_dynamic(model.to(device), {nn.Linear}, dtype=torch.qint8)

@@ -1,0 +1,122 @@
+"""``openvino``: the model converted with ``openvino.convert_model`` and compiled for OpenVINO's CPU plugin,
+``PERFORMANCE_HINT=LATENCY`` (one synchronous request per call: THROUGHPUT's parallel streams would need
+concurrent requests), as many inference threads as torch uses.
+
+dtypes: fp32 (``INFERENCE_PRECISION_HINT=f32``, so no CPU silently computes in bf16), bf16
+(``INFERENCE_PRECISION_HINT=bf16``: OpenVINO's own mixed precision) and int8: NNCF post-training
+quantization (``nncf.quantize`` on the converted model, ``nncf.Dataset`` of real items of the model's task
+data, ``zoo.harness.calibration``; transformer preset for text models).
+
+The graph is compiled for the example inputs' static shapes (what is timed); other shapes (the last batch
+of an eval, another sentence length) run on a second, dynamic-shape compilation made on first need.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils import _pytree as pytree
+
+from ...errors import UserError
+from . import register_backend
+from ._base import AutoContext, Backend, BackendConfig, Capabilities, Prepared, make_to_inputs
+from ._export import Flat, calibration_arrays, dynamic_dims, flatten_io, numpy_leaves
+
+PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8: the layers left unquantized run f32
+TEXT_TASKS = ("text-classification", "question-answering", "translation")
+
+
+def _ov():
+    try:
+        import openvino as ov  # deferred: optional heavy dependency
+    except ImportError:
+        raise UserError("backend openvino needs the openvino package: pip install 'zoo[speed]'") from None
+    return ov
+
+
+def _quantize(ov_model: Any, calibration: Any, task: str | None) -> tuple[Any, dict[str, Any]]:
+    """NNCF post-training quantization of the converted model on the calibration batches."""
+    try:
+        import nncf  # deferred: optional heavy dependency
+    except ImportError:
+        raise UserError("backend openvino --dtype int8 needs the nncf package: pip install 'zoo[speed]'") from None
+    nncf.set_log_level(logging.ERROR)  # no progress bars on stdout (zoo eval --json prints the row there)
+    t0 = time.perf_counter()
+    arrays = [tuple(a) for a in calibration_arrays(calibration.batches())]
+    t_data = time.perf_counter() - t0
+    kw = {"model_type": nncf.ModelType.TRANSFORMER} if task in TEXT_TASKS else {}
+    t1 = time.perf_counter()
+    quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
+    record = {"method": "nncf.quantize (post-training, default preset"
+                        + (", transformer model type)" if kw else ")"),
+              "nncf": nncf.__version__, "calibration_data_s": round(t_data, 2),
+              "quantize_s": round(time.perf_counter() - t1, 2)}
+    return quantized, record
+
+
+def _shapes(ov: Any, leaves: list[torch.Tensor], dynamic: bool) -> dict[int, Any]:
+    return {i: ov.PartialShape([-1 if dynamic and d in dynamic_dims(t) else s for d, s in enumerate(t.shape)])
+            for i, t in enumerate(leaves)}
+
+
+@register_backend
+class OpenVino(Backend):
+    name = "openvino"
+    capabilities = Capabilities(devices=("cpu",), dtypes=("fp32", "bf16", "int8"))
+    priority = 45
+
+    def needs_calibration(self, config: BackendConfig) -> bool:
+        return config.dtype == "int8"
+
+    def setting_defaults(self, cpu: bool) -> dict[str, Any]:
+        return {"precision": "hint"}  # bf16 is OpenVINO's INFERENCE_PRECISION_HINT, not a torch cast
+
+    def prepare(self, model: nn.Module, config: BackendConfig, device: str, example_inputs: Any,
+                calibration: Any = None) -> Prepared:
+        ov = _ov()
+        model = model.to("cpu").eval()
+        leaves, in_spec, out_spec = flatten_io(model, example_inputs, "openvino")
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
+        ov_model.reshape(_shapes(ov, leaves, dynamic=True))
+        info: dict[str, Any] = {}
+        convert_s = time.perf_counter() - t0
+        if config.dtype == "int8":
+            ov_model, info["quantized"] = _quantize(ov_model, calibration, getattr(model.spec, "task", None))
+        props = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+                 "INFERENCE_PRECISION_HINT": PRECISION_HINTS[config.dtype]}
+        core = ov.Core()
+        static = ov_model.clone()
+        static.reshape(_shapes(ov, leaves, dynamic=False))
+        t1 = time.perf_counter()
+        request = core.compile_model(static, "CPU", props).create_infer_request()
+        compile_s = time.perf_counter() - t1
+        static_shapes = [tuple(t.shape) for t in leaves]
+        dynamic: list[Any] = []  # the dynamic-shape request, compiled on first need
+
+        def run(x: Any) -> Any:
+            arrays = numpy_leaves(x)
+            req = request
+            if [a.shape for a in arrays] != static_shapes:
+                if not dynamic:
+                    dynamic.append(core.compile_model(ov_model, "CPU", props).create_infer_request())
+                req = dynamic[0]
+            req.infer(arrays)
+            outs = [torch.tensor(t.data) for t in req.output_tensors]
+            return pytree.tree_unflatten(outs, out_spec)
+
+        info["openvino"] = {"version": ov.get_version(), "convert_s": round(convert_s, 2),
+                            "compile_s": round(compile_s, 2), "static_shapes": static_shapes,
+                            **{k.lower(): v for k, v in props.items()}}
+        return Prepared(config, run, make_to_inputs("cpu", None, False), info, module=None)
+
+    def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
+        cands = [BackendConfig("openvino", "fp32")]
+        if ctx.low_dtype == "bf16":
+            cands.append(BackendConfig("openvino", "bf16", precision="hint"))
+        return cands + [BackendConfig("openvino", "int8")]
