@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from torch.utils import _pytree as pytree
 
 from ..console import progress
 from ..errors import UserError
@@ -37,7 +38,7 @@ from ..results import append_row, make_row, raw_path, read_rows
 from ..weights.sources import locations
 from .backends import AUTO, check_backend
 from .speed_config import BenchConfig
-from .speed_cost import DTYPES, count_flops, count_params, device_peak
+from .speed_cost import PEAK_DTYPES, count_flops, count_params, device_peak
 from .speed_measure import decoded_items, measure_batch, one_line, pad_sequence
 from .speed_oom import try_run
 
@@ -104,9 +105,10 @@ class RowWriter:
         self.threads_used = threads_used
         self.model: Any = None
 
-    def row(self, bs: int, status: str, metrics: dict, extra_settings: dict | None = None, **extra) -> dict:
+    def row(self, bs: int, status: str, metrics: dict, extra_settings: dict | None = None,
+            more_flags: list[str] | None = None, **extra) -> dict:
         spec = self.model.spec if self.model is not None else None
-        flags = []
+        flags = list(more_flags or [])
         if spec and spec.task == "object-detection" and not self.model.pretrained:
             flags.append("random-weights detection: postprocessing (NMS over near-uniform scores) is not representative")
         row = make_row(
@@ -168,17 +170,17 @@ def _measure(name: str, cfg: BenchConfig, todo: list[int], dev: str, model: Any,
         common = _cost(model, cfg, time.perf_counter() - t_build)
         if dev.startswith("cuda"):
             model.to(dev)
-        peaks = _PeakCache(dev, n_threads, cfg.peak, log)
+        peaks = PeakCache(dev, n_threads, cfg.peak, log)
         bar = progress(todo, desc=name, unit="setting", disable=len(todo) < 2)  # a sweep of batch sizes
         return [_bench_one(model, cfg, bs, dev, rows, common, peaks, log) for bs in bar]
 
 
 def _bench_one(model: Any, cfg: BenchConfig, bs: int, dev: str, rows: RowWriter, common: dict[str, Any],
-               peaks: "_PeakCache", log: Callable[[str], None]) -> dict[str, Any]:
+               peaks: "PeakCache", log: Callable[[str], None]) -> dict[str, Any]:
     """One row: the measurement at ``bs``, halved on out-of-memory (speed_oom), or an error row."""
     def run(b: int):
         log(f"{rows.name}: batch {b}, backend {cfg.backend}")
-        return measure_batch(model, cfg, b, dev, peaks.get)
+        return measure_batch(model, cfg, b, dev, lambda _dtype: None)  # the peak is added below, per chosen config
 
     attempt = try_run(run, bs, dev, log=lambda s: log(f"{rows.name}: {s}"))
     oom = {"oom_batch_sizes": attempt.oom_batch_sizes} if attempt.oom_batch_sizes else {}
@@ -187,40 +189,86 @@ def _bench_one(model: Any, cfg: BenchConfig, bs: int, dev: str, rows: RowWriter,
                         error=one_line(attempt.error))
     metrics, extra_settings, used = attempt.result
     metrics.update(common)
+    metrics.update(peaks.metrics(extra_settings.get("backend_config") or {}))
     _add_throughput_share(metrics)
     metrics.update(oom)
     return rows.row(bs, "ok", metrics, {"batch_size": attempt.batch_size, **extra_settings},
-                    scenario="SingleStream" if attempt.batch_size == 1 else "Offline", backend_used=used)
+                    more_flags=peak_flags(metrics), scenario="SingleStream" if attempt.batch_size == 1 else "Offline",
+                    backend_used=used)
 
 
-class _PeakCache:
-    """The device's measured matmul peak per dtype, probed on first use (and cached across runs)."""
+INT8_BACKENDS = ("int8",)  # backends whose GEMMs run in int8 whatever BackendConfig.dtype says (dynamic int8)
+OVER_PEAK = "share of peak above 100 %"
+
+
+def peak_dtype(backend_config: dict[str, Any]) -> str:
+    """The dtype whose peak bounds a configuration: "int8" for int8 configurations (dtype "int8", or a
+    backend that quantizes to int8 whatever its dtype), else its dtype (fp32 when unknown)."""
+    dtype = str(backend_config.get("dtype") or "fp32")
+    backend = str(backend_config.get("backend") or "")
+    if dtype == "int8" or backend in INT8_BACKENDS or "int8" in backend.split("_"):
+        return "int8"
+    return dtype
+
+
+class PeakCache:
+    """The device's peak per dtype for one bench process: probed here on first use (best of a few short
+    rounds, <= 2 s), merged into zoo's cache, which keeps the best ever seen per machine and dtype."""
 
     def __init__(self, device: str, threads: int, enabled: bool, log: Callable[[str], None]):
         self.device, self.threads, self.enabled, self.log = device, threads, enabled, log
         self.peaks: dict[str, dict] = {}
 
     def get(self, dtype: str) -> dict | None:
-        if not self.enabled or dtype not in DTYPES:  # no probe for a dtype torch does not compute in (int8)
+        if not self.enabled or dtype not in PEAK_DTYPES:
             return None
         if dtype not in self.peaks:
-            self.log(f"measuring {self.device} {dtype} matmul peak (cached afterwards)")
+            self.log(f"measuring {self.device} {dtype} peak (this process; the cache keeps the best ever seen)")
             self.peaks[dtype] = device_peak(self.device, dtype, self.threads)
         return self.peaks[dtype]
+
+    def metrics(self, backend_config: dict[str, Any]) -> dict[str, Any]:
+        """The row's peak fields for the chosen configuration: the best-known peak ("% of peak" divides by
+        it), this process's own probe, and the probe record (empty when the probe is off)."""
+        probe = self.get(peak_dtype(backend_config))
+        if probe is None:
+            return {}
+        return {"peak_tflops": probe["tflops"], "peak_tflops_this_process": probe["this_process"]["tflops"],
+                "peak_dtype": probe["dtype"], "peak_probe": probe}
+
+
+def peak_flags(metrics: dict[str, Any]) -> list[str]:
+    """A row flag when the achieved rate is above the best-known peak: the probe, not the model, is wrong."""
+    share = metrics.get("share_of_peak")
+    if share is None or share <= 1:
+        return []
+    return [f"{OVER_PEAK} ({100 * share:.0f} %): the {metrics.get('peak_dtype')} peak probe reads below what this "
+            "configuration reaches (it does not exercise the kernels this configuration runs)"]
 
 
 def _cost(model: Any, cfg: BenchConfig, build_s: float) -> dict[str, Any]:
     """Params and FLOPs per item (counted on one real item), shared by every row of the model."""
-    flops_error = None
+    flops_error, tokens = None, None
     try:
-        flops = count_flops(model, pad_sequence(model.preprocess(decoded_items(model, 1)), cfg.seq_len).inputs)
+        inputs = pad_sequence(model.preprocess(decoded_items(model, 1)), cfg.seq_len).inputs
+        tokens = token_count(inputs)
+        flops = count_flops(model, inputs)
     except Exception as e:  # some ops cannot be counted; the row says so
         flops, flops_error = None, one_line(e)
     common = {"params": count_params(model), "flops_per_item": flops,
               "gflops_per_item": flops / 1e9 if flops else None, "build_s": round(build_s, 2)}
+    if tokens is not None:
+        common["seq_len"] = tokens  # tokens per item the FLOPs were counted at (padded to --seq-len when given)
     if flops_error:
         common["flops_error"] = flops_error
     return common
+
+
+def token_count(inputs: Any) -> int | None:
+    """Sequence length of a text input: the width of its 2-D integer tensors (token ids), None for others."""
+    widths = [t.shape[1] for t in pytree.tree_leaves(inputs)
+              if isinstance(t, torch.Tensor) and t.dim() == 2 and not t.is_floating_point()]
+    return int(max(widths)) if widths else None
 
 
 def _add_throughput_share(m: dict[str, Any]) -> None:

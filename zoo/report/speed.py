@@ -71,6 +71,11 @@ def _deviation(r: dict[str, Any]) -> tuple[Any, Any]:
     return e.get("rel_l2"), e.get("top1_agreement", e.get("box_agreement"))
 
 
+SEQ_NOTE = ("seq len: tokens per item for text models (padded to `--seq-len` when given; 'unpadded' = the example "
+            "texts' own lengths, rows from before the length was recorded): FLOPs and speed depend on it, so rows "
+            "at different lengths are separate lines")
+
+
 def _commands(rows: list[dict]) -> list[str]:
     cmds = sorted({r["command"] for r in rows if r.get("command")})
     shown = cmds[:8]
@@ -109,16 +114,41 @@ def _common_notes(rows: list[dict], all_rows: list[dict]) -> list[str]:
                  "one real input; % peak = achieved TFLOP/s / measured matmul peak of the same dtype")
     notes.append("memory: CUDA max allocated on GPU; peak process RSS (MiB, since the process started) on CPU")
     if any(((r.get("metrics") or {}).get("share_of_peak") or 0) > 1 for r in rows):
-        notes.append("% of peak above 100 means the peak probe recorded in that row was below what the device really does: "
-        "rows measured before the CPU probe also ran a 3x3 convolution (oneDNN) beside the matmul; newer rows "
-        "name the probe that set the peak")
+        notes.append("% of peak marked '>100 %!': the peak that row divided by was below what the row reached, so "
+                     "the probe, not the model, is wrong there (rows measured before every bench process re-probed "
+                     "could divide by a probe measured once on a busy machine and cached; newer rows divide by the "
+                     "best peak ever seen on the machine, record this process's own probe beside it, and carry "
+                     "the flag 'share of peak above 100 %')")
     if errors:
         notes.append(f"{errors} error row(s) (build failures, crashes, unsupported backends) are not shown; see results/raw/speed.jsonl")
     return notes + _probe_notes(rows) + _commands(rows)
 
 
+TEXT_TASKS = ("text-classification", "question-answering", "translation")
+
+
+def _seq_len(r: dict[str, Any]) -> int | str | None:
+    """Tokens per item a text row ran at: --seq-len (padded), else the length the row's FLOPs were counted at,
+    else "unpadded" (rows from before the length was recorded: the example texts' own lengths); None for
+    models that take no token sequence."""
+    s, m = r.get("settings") or {}, r.get("metrics") or {}
+    if s.get("seq_len"):
+        return int(s["seq_len"])
+    if m.get("seq_len"):
+        return int(m["seq_len"])
+    return "unpadded" if r.get("task") in TEXT_TASKS else None
+
+
+def _share_cell(share: float | None) -> float | str | None:
+    """% of peak; a row above 100 % is marked (its peak probe reads below what the row reached)."""
+    if share is None:
+        return None
+    return 100 * share if share <= 1 else f"{100 * share:.1f} (>100 %!)"
+
+
 def _group(r: dict[str, Any]) -> tuple:
-    return (_dev(r), r.get("model"), _setting(r), _weights(r))
+    """(device, model, setting, weights, sequence length): rows at different lengths are different settings."""
+    return (_dev(r), r.get("model"), _setting(r), _weights(r), str(_seq_len(r)))
 
 
 def _main_table(rows: list[dict], all_rows: list[dict]) -> Table:
@@ -137,17 +167,19 @@ def _main_table(rows: list[dict], all_rows: list[dict]) -> Table:
         out.append([
             g[0], g[1], g[2], (single or {}).get("backend_used"), sm.get("p50_ms"), sm.get("p90_ms"), sm.get("p99_ms"),
             bm.get("items_per_s"), best["settings"].get("batch_size"), best.get("backend_used"), bm.get("peak_mem_mib"),
-            bm.get("gflops_per_item"), bm.get("achieved_tflops"), None if share is None else 100 * share, rel, agree, g[3],
+            bm.get("gflops_per_item"), bm.get("achieved_tflops"), _share_cell(share), rel, agree, g[3],
+            _seq_len(single or best),
         ])
     return Table(
         slug="speed", title="Speed: SingleStream latency (batch 1) and Offline throughput (best over the batch sweep)",
         columns=["device", "model", "setting", "backend used (batch 1)", "p50 ms", "p90 ms", "p99 ms",
                  "Offline items/s", "at batch", "backend used (Offline)", "peak MiB", "GFLOPs/item", "TFLOP/s",
-                 "% of peak", "rel L2 vs fp32 eager", "top-1/box agreement", "weights"],
+                 "% of peak", "rel L2 vs fp32 eager", "top-1/box agreement", "weights", "seq len"],
         rows=out, notes=_common_notes(rows, all_rows) + [
             "SingleStream and Offline are MLPerf's scenario names; here SingleStream = batch 1 latency of the "
             "forward, Offline = the best items/s over the batch sizes measured (no query generator).",
             "rel L2 and agreement: output error against fp32 eager on 8 real example items (empty for fp32 eager itself)",
+            SEQ_NOTE,
         ] + ([] if any(str(r.get("device", "")).startswith("cuda") for r in rows) else [
             "no GPU rows: no GPU was available to the sessions that measured these rows; the CUDA paths "
             "(CUDA events, CUDA graphs, max_memory_allocated) run when `--device cuda` finds one"]), digits=3)
@@ -157,7 +189,7 @@ def _speedup_table(rows: list[dict]) -> Table:
     cand = [r for r in rows if (r.get("metrics") or {}).get("speedup_vs_fp32_eager") is not None]
     latest = _latest(cand, lambda r: (*_group(r), r["settings"].get("batch_size")))
     out = []
-    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4] or 0)):
+    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4], k[5] or 0)):
         r = latest[k]
         m, s = r["metrics"], r["settings"]
         rel, agree = _deviation(r)
@@ -166,18 +198,20 @@ def _speedup_table(rows: list[dict]) -> Table:
         hand = HAND_SPEEDUP_CPU.get(r["model"]) if cpu and s.get("batch_size") == 1 else None
         sp = m["speedup_vs_fp32_eager"]
         out.append([k[0], r["model"], s.get("batch_size"), k[2], r.get("backend_used"), m.get("fp32_eager_p50_ms"),
-                    m.get("p50_ms"), sp, rel, agree, target, None if target is None else sp >= target, hand, k[3]])
+                    m.get("p50_ms"), sp, rel, agree, target, None if target is None else sp >= target, hand, k[3],
+                    _seq_len(r)])
     return Table(
         slug="speed_vs_fp32_eager",
         title="Fastest configuration against plain fp32 eager, timed side by side in alternating rounds",
         columns=["device", "model", "batch", "setting", "backend used", "fp32 eager p50 ms", "p50 ms", "speedup",
                  "rel L2 vs fp32 eager", "top-1/box agreement", "target", "target met", "hand-measured (issue 4)",
-                 "weights"],
+                 "weights", "seq len"],
         rows=out, notes=_common_notes(cand, cand) + [
             "speedup = median fp32 eager latency / median latency of the configuration, both measured in the same "
             "process in alternating rounds (speed on a shared VM drifts, so only side-by-side ratios are compared)",
             "target: issue 4 asks for >= 2.5x at batch 1 on this 2-core CPU for resnet50, vgg16, inception_v3 and "
             "a BERT-base-sized classifier",
+            SEQ_NOTE,
         ], references=["hand-measured: issue 4 (torch.compile + freezing + bf16 autocast + channels_last, "
                        "batch 1, this machine kind): resnet50 2.45x, vgg16 3.5x, inception_v3 3.9x"], digits=3)
 
@@ -186,16 +220,16 @@ def _candidates_table(rows: list[dict]) -> Table:
     auto = [r for r in rows if (r.get("metrics") or {}).get("candidates")]
     latest = _latest(auto, lambda r: (*_group(r), r["settings"].get("batch_size")))
     out = []
-    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4] or 0)):
+    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4], k[5] or 0)):
         r = latest[k]
         for c in r["metrics"]["candidates"]:
             e = c.get("output_deviation") or {}
             out.append([k[0], r["model"], r["settings"].get("batch_size"), c.get("config"), c.get("p50_ms"),
                         c.get("speedup_vs_fp32_eager"), e.get("rel_l2"), e.get("top1_agreement", e.get("box_agreement")),
-                        c.get("first_call_s"), c.get("config") == r.get("backend_used"), c.get("failed")])
+                        c.get("first_call_s"), c.get("config") == r.get("backend_used"), c.get("failed"), _seq_len(r)])
     return Table(slug="speed_backend_candidates", title="Every configuration `--backend auto` tried",
                  columns=["device", "model", "batch", "candidate", "p50 ms", "speedup vs fp32 eager", "rel L2",
-                          "top-1/box agreement", "first call s (compile/export)", "chosen", "failed"],
+                          "top-1/box agreement", "first call s (compile/export)", "chosen", "failed", "seq len"],
                  rows=out, notes=_common_notes(auto, auto), digits=3)
 
 
@@ -210,18 +244,18 @@ def _stages_table(rows: list[dict]) -> Table:
     st = [r for r in rows if (r.get("metrics") or {}).get("stages")]
     latest = _latest(st, lambda r: (*_group(r), r["settings"].get("batch_size")))
     out = []
-    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4] or 0)):
+    for k in sorted(latest, key=lambda k: (k[0], str(k[1]), k[2], k[4], k[5] or 0)):
         r = latest[k]
         m, s = r["metrics"], r["metrics"]["stages"]
         out.append([k[0], r["model"], r["settings"].get("batch_size"), r.get("backend_used"), s.get("decode_p50_ms"),
                     s.get("preprocess_p50_ms"), m.get("p50_ms"), s.get("postprocess_p50_ms"), s.get("e2e_p50_ms"),
                     s.get("e2e_items_per_s"), _e2e_from(s), _stage_names(s), "; ".join(r.get("flags") or []) or None,
-                    k[3]])
+                    k[3], _seq_len(r)])
     return Table(slug="speed_stages",
                  title="Where the time goes: decode, preprocess, forward, postprocess, end to end (p50, ms per batch)",
                  columns=["device", "model", "batch", "backend used", "decode", "preprocess", "forward", "postprocess",
                           "end to end", "end-to-end items/s", "end to end from", "preprocess / postprocess are",
-                          "flags", "weights"],
+                          "flags", "weights", "seq len"],
                  rows=out, notes=_common_notes(st, st) + [
                      "end to end: from the image file ('from' file: decode + preprocess + network + postprocess) or "
                      "from the decoded image (PIL) or raw text ('from' decoded; image rows measured before the decode "
