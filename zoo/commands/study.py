@@ -7,12 +7,13 @@ import time
 
 from ..errors import UserError
 from ..report import report
-from ..studies import STUDIES, new_run_id, run_study, study_module
+from ..studies import MISCONCEPTION_STUDIES, STUDIES, new_run_id, run_study, study_module
 
 
 def register(sub) -> None:
     p = sub.add_parser("study", help="run a gradient-descent study (or all seven); write raw rows and tables",
-                       description="Studies: " + ", ".join(STUDIES) + ". Rows go to results/raw/studies.jsonl; "
+                       description="Studies: " + ", ".join(STUDIES) + " (all: these seven); misconceptions: "
+                       + ", ".join(MISCONCEPTION_STUDIES) + ". Rows go to results/raw/studies.jsonl; "
                        "then `zoo report` regenerates results/ (tables study_*.md/.csv, plots/studies_*.png).")
     p.add_argument("name", help="a study name, or 'all'")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2; at least 3 for a table)")

@@ -34,13 +34,16 @@ from .common import DATASET, digits, run_progress
 
 STUDIES = ("activations", "ff_vs_recurrent", "learning_rate", "metrics", "gd_variants", "regularization",
            "local_minima")
+# The article's misconceptions (zoo/report/misconceptions.py): run by name, not by `all` (faithfulness needs the
+# ImageNet sample photos and real weights; its rows name those weights, not random-init).
+MISCONCEPTION_STUDIES = ("bigger_better", "faithfulness")
 DEFAULT_SEEDS = (0, 1, 2)
 TOPIC = "studies"
 
 
 def study_module(name: str):
-    if name not in STUDIES:
-        raise UserError(f"unknown study {name!r}; expected one of {', '.join(STUDIES)} or all")
+    if name not in STUDIES + MISCONCEPTION_STUDIES:
+        raise UserError(f"unknown study {name!r}; expected one of {', '.join(STUDIES + MISCONCEPTION_STUDIES)} or all")
     return importlib.import_module(f"{__name__}.{name}")
 
 
@@ -77,7 +80,7 @@ def run_study(name: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, scale: str = "
         row = make_row(
             "study",
             model=rec["model"],
-            weights=RANDOM_INIT,
+            weights=rec.get("weights") or RANDOM_INIT,  # a study of a pretrained model names its weights
             dataset=rec.get("dataset") or DATASET,
             dataset_sha256=rec.get("dataset_sha256") or data.sha256,
             settings={**rec["config"], "seed": rec["seed"], "scale": scale, "threads": 1},
