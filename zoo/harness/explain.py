@@ -102,6 +102,11 @@ def load_model(name: str, checkpoint: str | None = None):
     return model, model.weights_id != RANDOM_INIT
 
 
+def _names(spec):
+    """index -> class name: the spec's own (a model trained on an ImageFolder), else the known label set's."""
+    return (spec.extra or {}).get("class_names") or label_names(spec.task, spec.num_classes)
+
+
 def class_index(spec, target: str | int | None) -> int | None:
     """``target`` as a class index: an integer, or a class name the model's label set knows ("tabby", "positive")."""
     if target is None:
@@ -110,7 +115,7 @@ def class_index(spec, target: str | int | None) -> int | None:
     if text.lstrip("-").isdigit():
         idx = int(text)
     else:
-        names = label_names(spec.task, spec.num_classes) or []
+        names = _names(spec) or []
         found = [i for i, n in enumerate(names) if str(n).lower() == text.lower()]
         if not found:
             raise UserError(f"--target {text!r}: not a class of {spec.name} (give an index 0-{spec.num_classes - 1}"
@@ -122,7 +127,7 @@ def class_index(spec, target: str | int | None) -> int | None:
 
 
 def _class_name(spec, idx: int) -> str | None:
-    names = label_names(spec.task, spec.num_classes)
+    names = _names(spec)
     try:
         return None if names is None else str(names[idx])
     except (IndexError, KeyError):
