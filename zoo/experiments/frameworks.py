@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -126,8 +127,6 @@ class Local:
         self.torch, self.net, self.x = torch, net, x
 
     def time(self, framework: str, batch: int, iters: int) -> list[float]:
-        import time
-
         xb = self.x[np.arange(batch) % len(self.x)].contiguous()
         ms = []
         with self.torch.inference_mode():
