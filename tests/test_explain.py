@@ -9,7 +9,9 @@ import torch
 from PIL import Image
 from torch import nn
 
-from zoo.cli import main
+pytest.importorskip("captum")  # zoo[explain]
+
+from zoo.cli import main  # noqa: E402
 from zoo.harness.explain import RANDOM_NOTE, TEXT_WIDTH, conv_layer, crop_box, explain, to_original
 from zoo.harness.explain_render import write_png
 from zoo.models.base import Batch, ZooModel

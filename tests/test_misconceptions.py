@@ -65,6 +65,7 @@ def test_top_mask_takes_the_top_pixels_and_breaks_ties():
 def test_deletion_by_the_maps_hurts_more_than_random():
     """The model reads only the left half: Grad-CAM and saliency point there, so deleting their top pixels
     lowers the true-class score more than deleting as many random pixels (half of which land on the right)."""
+    pytest.importorskip("captum")
     model = Wrapper().eval()
     merged = faithfulness.deletion_study(model, noise_images(6), [1] * 6, ks=(25,), seeds=(0, 1), batch=4)
     recs = {(r["config"]["method"], r["seed"]): r["metrics"] for r in faithfulness.summarize(merged, (25,), (0, 1))}
@@ -82,6 +83,7 @@ def test_faithfulness_needs_its_photos(monkeypatch, tmp_path):
 
 @pytest.mark.skipif(not os.path.isfile(os.path.join(SHARED, "labels.tsv")), reason="imagenet_sample_dev absent")
 def test_faithfulness_rows_name_the_real_weights(monkeypatch):
+    pytest.importorskip("captum")
     monkeypatch.setenv(faithfulness.DATA_ENV, SHARED)
     monkeypatch.setitem(faithfulness.SCALES, "tiny", dict(model="efficientnet_lite0", images=2, ks=(50,), batch=2))
     rows = run_study("faithfulness", seeds=[0], scale="tiny", write=False)

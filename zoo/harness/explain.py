@@ -136,6 +136,15 @@ def _class_name(spec, idx: int) -> str | None:
 
 # --- image attributions ------------------------------------------------------------------------------------
 
+def captum_attr():
+    """``captum.attr``, or one line saying how to install it (an optional dependency: zoo[explain])."""
+    try:
+        import captum.attr as attr  # deferred: captum is heavy and optional
+    except ImportError:
+        raise UserError("attribution maps need captum: pip install 'zoo[explain]' (or captum)") from None
+    return attr
+
+
 def conv_layer(net: torch.nn.Module, example: torch.Tensor, name: str | None = None) -> tuple[str, torch.nn.Module]:
     """Grad-CAM's layer: ``name`` (a module path in ``net``), else the family rule (FAMILY_LAYERS), else the
     last ``Conv2d`` whose output on ``example`` is still spatial (more than 1x1)."""
@@ -166,25 +175,21 @@ def conv_layer(net: torch.nn.Module, example: torch.Tensor, name: str | None = N
 
 def gradcam(model, x: torch.Tensor, target: torch.Tensor, layer: torch.nn.Module) -> torch.Tensor:
     """(B, H, W) Grad-CAM maps at the input's size (ReLU of the channel-weighted feature map, upsampled)."""
-    from captum.attr import LayerAttribution, LayerGradCam  # deferred: captum is heavy
-
-    attr = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
-    return LayerAttribution.interpolate(attr, tuple(x.shape[-2:]), interpolate_mode="bilinear")[:, 0].detach()
+    ca = captum_attr()
+    attr = ca.LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True)
+    return ca.LayerAttribution.interpolate(attr, tuple(x.shape[-2:]), interpolate_mode="bilinear")[:, 0].detach()
 
 
 def saliency(model, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(B, H, W) |gradient of the target logit w.r.t. each pixel|, max over colour channels (Simonyan et al. 2014)."""
-    from captum.attr import Saliency  # deferred: captum is heavy
-
-    return Saliency(model).attribute(x.clone().requires_grad_(True), target=target, abs=True).amax(1).detach()
+    grads = captum_attr().Saliency(model).attribute(x.clone().requires_grad_(True), target=target, abs=True)
+    return grads.amax(1).detach()
 
 
 def integrated_gradients(model, x: torch.Tensor, target: torch.Tensor, steps: int = IG_STEPS) -> torch.Tensor:
     """(B, H, W) |integrated gradients| from a black image (zeros in [0, 1] pixel space), summed over channels."""
-    from captum.attr import IntegratedGradients  # deferred: captum is heavy
-
-    attr = IntegratedGradients(model).attribute(x, baselines=_black(model, x), target=target, n_steps=steps,
-                                                internal_batch_size=max(1, len(x)) * 8)
+    attr = captum_attr().IntegratedGradients(model).attribute(
+        x, baselines=_black(model, x), target=target, n_steps=steps, internal_batch_size=max(1, len(x)) * 8)
     return attr.abs().sum(1).detach()
 
 
@@ -298,15 +303,14 @@ def token_scores(model, ids: torch.Tensor, mask: torch.Tensor, target: int, meth
         with torch.no_grad():
             att = net(input_ids=ids, attention_mask=mask, output_attentions=True).attentions[-1]
         return att[0].mean(0)[0].numpy()
-    from captum.attr import LayerGradientXActivation, LayerIntegratedGradients  # deferred: captum is heavy
-
+    ca = captum_attr()
     layer = _embedding(model)
     if method == "ig":
-        attr = LayerIntegratedGradients(forward, layer).attribute(
+        attr = ca.LayerIntegratedGradients(forward, layer).attribute(
             ids, baselines=_baseline_ids(model.tokenizer, ids), additional_forward_args=(mask,), target=target,
             n_steps=IG_STEPS)
     elif method == "gradxinput":
-        attr = LayerGradientXActivation(forward, layer).attribute(ids, additional_forward_args=(mask,), target=target)
+        attr = ca.LayerGradientXActivation(forward, layer).attribute(ids, additional_forward_args=(mask,), target=target)
     else:
         raise UserError(f"unknown method {method!r} for a text classifier; expected {', '.join(TEXT_METHODS)}")
     return attr.sum(-1)[0].detach().numpy()

@@ -4,8 +4,8 @@ Claim tested: on a small training set, widening a network past some point buys n
 its size (and cost) keeps growing; the train - held-out gap widens and the held-out loss rises as the wider
 network fits its training set more confidently. Set-up: MLPs with one hidden ReLU layer of width 4 ... 4,096
 (He init), each trained from scratch on the same 100 or 500 digits (fixed subsets of the training split, the
-100 inside the 500) with Adam for a fixed number of epochs (no early stopping, no regularization: the over-fitting is what is measured),
-scored on the 360-image test split; 3 seeds per width.
+100 inside the 500) with Adam for a fixed number of epochs (no early stopping, no regularization: the
+over-fitting is what is measured), scored on the 360-image test split; 3 seeds per width.
 
 The other half of misconception 3 (params, FLOPs, latency and accuracy of the real-weight classifiers on the
 same photos) is a report over the committed eval and speed rows: zoo/report/misconceptions.py.
