@@ -101,9 +101,10 @@ def test_bigger_better_tiny_run():
 
 # --- the report, on rows built here -------------------------------------------------------------------------
 
-def _eval(model, top1, weights, n=200):
+def _eval(model, top1, weights, n=200, **settings):
     return make_row("eval", model=model, task="image-classification", dataset="imagenet_sample_dev", n=n,
-                    weights=weights, metrics={"top1": top1, "top5": 99.0})
+                    weights=weights, metrics={"top1": top1, "top5": 99.0},
+                    settings={"backend": None, "dtype": "float32", **settings})
 
 
 def _speed(model, p50, params, gflops, backend="eager+fp32"):
@@ -128,7 +129,7 @@ def _faith_records():
 
 def test_report_tables_from_rows():
     rows = {"eval": [_eval("efficientnet_lite0", 90.0, "a" * 64), _eval("efficientnet_lite2", 92.0, "b" * 64),
-                     _eval("resnet50", 10.0, "random-init")],
+                     _eval("resnet50", 10.0, "random-init"), _eval("efficientnet_lite2", 50.0, "b" * 64, dtype="int8")],
             "speed": [_speed("efficientnet_lite0", 20.0, 4_652_008, 0.77), _speed("efficientnet_lite2", 30.0, 6_092_072, 1.72),
                       _speed("efficientnet_lite2", 5.0, 6_092_072, 1.72, backend="onnxruntime+fp32")],
             "studies": _study("faithfulness", _faith_records())
@@ -139,6 +140,7 @@ def test_report_tables_from_rows():
     t = {x.slug: x for x in rep.tables(rows)}
     size = t["misconception3_size_vs_accuracy"]
     assert [r[0] for r in size.rows] == ["efficientnet_lite0", "efficientnet_lite2"]  # random-init left out
+    assert size.rows[1][size.columns.index("top-1 (%)")] == 92.0  # the later int8 row is not the model's score
     col = size.columns.index
     lite2 = size.rows[1]
     assert lite2[col("latency p50 (ms, batch 1)")] == 30.0  # eager, not the faster onnxruntime row

@@ -40,11 +40,14 @@ def _groups(rows: Sequence[dict], key: Callable[[dict], Any]) -> list[tuple[Any,
 # --- misconception 3 (a): size, cost, latency, accuracy from existing rows ----------------------------------
 
 def real_weight_evals(rows: dict[str, list[dict]]) -> list[dict]:
-    """The latest image-classification eval row per (model, data set, weights) with real or trained weights."""
+    """The latest image-classification eval row per (model, data set, weights) with real or trained weights,
+    scored in fp32 eager (rows through another backend or precision are left out)."""
     latest: dict[tuple, dict] = {}
     for r in rows_of_kind(rows, "eval"):
         if r.get("task") != "image-classification" or r.get("weights") in (None, RANDOM_INIT) or r.get("error"):
             continue
+        if r.get("backend") or _s(r, "backend") not in (None, "eager") or _s(r, "dtype") not in (None, "float32"):
+            continue  # scored through another backend or precision (zoo eval --backend): not the model itself
         key = (r["model"], r.get("dataset"), r.get("weights"))
         if key not in latest or str(r.get("time", "")) >= str(latest[key].get("time", "")):
             latest[key] = r
