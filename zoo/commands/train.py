@@ -1,4 +1,11 @@
 """zoo train NAME --task TASK [--epochs N] [--batch-size B] [--lr LR] [--max-minutes M] [--out DIR] [--resume] ...
+zoo train IMAGE_CLASSIFIER --data IMAGEFOLDER [--image-size S] [--freeze none|head|last:N] [--no-augment]
+    [--random-init] [--linear-probe] ...
+zoo train yolov8n --data coco128 [--epochs N] [--image-size S] [--limit N]
+
+Image classifiers (zoo.harness.train.vision): fine-tuned from their pretrained weights (or from random init) on an
+ImageFolder with a fresh head for its classes; ``--linear-probe``: the frozen-backbone baseline. Detectors
+(zoo.harness.train.detection): ultralytics' own trainer, offline. Both write a "train" row.
 
 Trains a text model on a bundled data set (sst2, multi30k, squad) with a progress bar (loss, items/s), writes
 a checkpoint folder (safetensors weights + tokenizer + zoo_config.json; default $ZOO_CACHE/checkpoints/NAME-TASK,
@@ -14,7 +21,10 @@ import json
 
 from ..errors import UserError
 from ..harness.train.config import TrainConfig, cli_fields, cli_flag
+from ..harness.train.detection import train_detector
 from ..harness.train.text import defaults_help, text_config, train_text
+from ..harness.train.vision import VisionRun, image_config, linear_probe, train_image_classifier
+from ..harness.train.vision_model import FREEZE_HELP
 from ..models.text import TASK_OF
 from ..registry import get_spec
 
@@ -36,6 +46,19 @@ def register(sub) -> None:
                    help="model option, e.g. --set attention=bahdanau --set hidden_size=256 (JSON values)")
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("--no-write", action="store_true", help="do not append the train row")
+    g = p.add_argument_group("image classifiers and detectors")
+    g.add_argument("--data", help="image classifiers: an ImageFolder (DIR/<class>/<images>); detectors: coco128, "
+                                  "coco (the bundled 24 images), a YOLO folder or an ultralytics data yaml")
+    g.add_argument("--image-size", type=int, help="input size in px (classifiers: default 128, the whole image "
+                                                  "resized; detectors: imgsz, default 640)")
+    g.add_argument("--freeze", default="none", help=FREEZE_HELP + " (default none)")
+    g.add_argument("--no-augment", action="store_true", help="no random crop / flip (timm's train transform)")
+    g.add_argument("--label-smoothing", type=float, default=0.1, help="cross-entropy label smoothing (default 0.1)")
+    g.add_argument("--random-init", action="store_true", help="train from random weights (default: pretrained "
+                                                               "backbone / detector weights where zoo has them)")
+    g.add_argument("--linear-probe", action="store_true",
+                   help="baseline: frozen backbone, sklearn LogisticRegression on its features as the head")
+    g.add_argument("--C", type=float, default=1.0, help="--linear-probe: inverse L2 strength (default 1.0)")
     p.set_defaults(func=run)
 
 
@@ -60,6 +83,12 @@ def config_from_args(args, task: str) -> TrainConfig:
 
 def run(args) -> int:
     spec = get_spec(args.name)
+    if spec.task == "image-classification":
+        return _run_vision(args)
+    if spec.task == "object-detection":
+        return _run_detection(args)
+    if args.data is not None:
+        raise UserError(f"{args.name} is a text model: give --task (sst2, multi30k, squad), not --data")
     if spec.builder is None or spec.extra.get("arch") is None:
         raise UserError(f"zoo train handles the text models; {args.name} is a {spec.task} model")
     for flag in ("limit", "val_limit", "threads"):
@@ -75,4 +104,50 @@ def run(args) -> int:
         best = f", best validation {r['best']:.2f} (epoch {r['best_epoch']})" if r.get("best") is not None else ""
         print(f"{args.name} on {task}: {r['step']} steps in {r['train_time_s']:.0f} s{best}")
         print(f"checkpoint: {r['checkpoint']} (sha256 {r['checkpoint_sha256'][:12]}…)")
+    return 0
+
+
+def _given(args) -> dict:
+    return {f.name: getattr(args, f.name) for f in cli_fields() if getattr(args, f.name) is not None}
+
+
+def _run_vision(args) -> int:
+    if args.data is None:
+        raise UserError(f"zoo train {args.name} needs --data DIR: an ImageFolder (DIR/<class name>/<images>)")
+    if args.task is not None or args.set or args.pretrained:
+        raise UserError("image classifiers take --data (not --task / --set); pretrained weights are the default "
+                        "(--random-init for none)")
+    run = VisionRun(image_size=args.image_size or VisionRun.image_size, freeze=args.freeze,
+                    augment=not args.no_augment, pretrained=not args.random_init,
+                    label_smoothing=args.label_smoothing, limit=args.limit, threads=args.threads)
+    if args.linear_probe:
+        if _given(args) or args.resume:
+            raise UserError("--linear-probe fits a LogisticRegression once: training-loop flags do not apply")
+        r = linear_probe(args.name, args.data, run, out=args.out, C=args.C, write=not args.no_write)
+        print(f"{args.name} linear probe on {args.data}: train accuracy {r['train_accuracy']:.2f}% "
+              f"({r['items']} images) in {r['train_time_s']:.0f} s")
+    else:
+        r = train_image_classifier(args.name, args.data, image_config(**_given(args)), run, out=args.out,
+                                   resume=args.resume, write=not args.no_write)
+        if "checkpoint_sha256" not in r:
+            return 0  # torchrun: rank 0 reports
+        print(f"{args.name} on {args.data}: {r['steps']} steps in {r['train_time_s']:.0f} s "
+              f"({r['trainable_params']:,} of {r['params']:,} parameters trained)")
+    print(f"checkpoint: {r['checkpoint']} (sha256 {r['checkpoint_sha256'][:12]}…); score it with "
+          f"zoo eval {args.name} --checkpoint {r['checkpoint']} --data HELDOUT_DIR")
+    return 0
+
+
+def _run_detection(args) -> int:
+    if args.data is None:
+        raise UserError(f"zoo train {args.name} needs --data: coco128, coco, a YOLO folder or a data yaml")
+    unused = [k for k in ("lr", "optimizer", "max_minutes", "schedule") if getattr(args, k) is not None]
+    if unused or args.resume or args.linear_probe or args.freeze != "none" or args.no_augment:
+        raise UserError("detectors train through ultralytics' trainer: --epochs, --batch-size, --image-size, "
+                        "--limit, --seed, --random-init, --out and --threads apply, nothing else")
+    r = train_detector(args.name, args.data, epochs=args.epochs or 1, batch=args.batch_size or 16,
+                       imgsz=args.image_size or 640, limit=args.limit, seed=args.seed or 0,
+                       pretrained=not args.random_init, out=args.out, threads=args.threads,
+                       write=not args.no_write)
+    print(r["summary"])
     return 0

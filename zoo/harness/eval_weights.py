@@ -6,7 +6,9 @@ give (``refuse_random_init``); when asked for, the row says "random-init" and th
 
 A file is a state dict (safetensors or ``torch.load(weights_only=True)``) loaded strictly into the model built
 with random init; a folder is either a ``zoo train`` text checkpoint (``zoo_config.json`` + safetensors +
-tokenizer, built with ``create_model(NAME, checkpoint=FOLDER)``) or a folder holding one ``model.safetensors``.
+tokenizer, built with ``create_model(NAME, checkpoint=FOLDER)``), a ``zoo train`` image-classifier folder
+(``zoo_vision.json``: its classes and input size, ``zoo.harness.train.vision_model``) or a folder holding one
+``model.safetensors``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..errors import UserError
 from ..models.text.checkpoint import CONFIG, WEIGHTS, read_config
 from ..results import sha256_file
 from ..weights import load_state_dict
+from .train.vision_model import VISION_CONFIG, load_trained_classifier, read_vision_config
 
 
 @dataclass
@@ -65,6 +68,8 @@ def load_checkpoint_into(model, path: str | Path) -> str:
 def _checkpoint_kind(path: Path, folder_ok: bool) -> tuple[str, Path]:
     """("folder", path) for a zoo train checkpoint folder, ("file", file) for a state dict."""
     if path.is_dir():
+        if (path / VISION_CONFIG).is_file():  # a `zoo train` image-classifier folder (classes, input size)
+            return "vision", path
         if (path / CONFIG).is_file():
             if not folder_ok:
                 raise UserError(f"{path} is a text-model checkpoint folder ({CONFIG}); give this model a "
@@ -115,11 +120,15 @@ def build_model(name: str, task, *, checkpoint=None, pretrained: bool | None = N
     kw = dict(overrides or {})
     if kind == "folder":
         kw["checkpoint"] = path
-    model = registry.create_model(name, pretrained=pretrained, **kw)
+    if kind == "vision":
+        model = load_trained_classifier(path, name)
+    else:
+        model = registry.create_model(name, pretrained=pretrained, **kw)
     torch.set_num_threads(threads)  # ultralytics lowers the process's thread count when it builds a model
     if kind == "file":
         model.weights_id = load_checkpoint_into(model, path)
     if checkpoint is not None:
         info = LoadedWeights(str(checkpoint), model.weights_id,
-                             read_config(path).get("train", {}) if kind == "folder" else {})
+                             read_config(path).get("train", {}) if kind == "folder" else
+                             read_vision_config(path).get("train", {}) if kind == "vision" else {})
     return model.to(device).eval(), info

@@ -50,6 +50,7 @@ from ..tasks import EvalData, Task, get_task, reference_check, tolerance_pp
 from . import distributed as dist_
 from .eval_weights import LoadedWeights, build_model, load_checkpoint_into, refuse_random_init
 from .gpu_decode import GpuTransform, gpu_batch, preprocess_repr
+from .train.vision_model import checkpoint_spec
 
 __all__ = ["evaluate", "run_loop", "score", "build_model", "load_checkpoint_into", "reference_check",
            "tolerance_pp"]
@@ -245,7 +246,7 @@ def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device,
               write, labels, decode, pretrained, overrides, log, progress) -> dict[str, Any]:
     device = dist_.local_device(device, dist)
     log = log or (print if dist.is_main else _quiet)
-    ds = task.load(data, split=split, labels=labels, spec=spec).take(limit)
+    ds = task.load(data, split=split, labels=labels, spec=checkpoint_spec(spec, checkpoint)).take(limit)
     refuse_random_init(spec, task, checkpoint, pretrained)
     model, loaded = build_model(spec.name, task, checkpoint=checkpoint, pretrained=pretrained, device=device,
                                 overrides=overrides)

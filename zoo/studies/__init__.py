@@ -36,7 +36,7 @@ STUDIES = ("activations", "ff_vs_recurrent", "learning_rate", "metrics", "gd_var
            "local_minima")
 # The article's misconceptions (zoo/report/misconceptions.py): run by name, not by `all` (faithfulness needs the
 # ImageNet sample photos and real weights; its rows name those weights, not random-init).
-MISCONCEPTION_STUDIES = ("bigger_better", "faithfulness")
+MISCONCEPTION_STUDIES = ("bigger_better", "faithfulness", "more_data")
 DEFAULT_SEEDS = (0, 1, 2)
 TOPIC = "studies"
 
