@@ -1,5 +1,5 @@
 """zoo eval NAME [--data X] [--checkpoint FILE|FOLDER | --pretrained | --random-init] [--predictions OUT.jsonl]
-[--limit N] [--device DEV] [--batch-size B] [--workers W] [--quiet] [--json]
+[--limit N] [--device DEV] [--batch-size B] [--workers W] [--backend B [--dtype D]] [--quiet] [--json]
 
 Accuracy of a registered model on a data set, the same way for every task: top-1/top-5 (image
 classification), COCO mAP (detection), accuracy/F1 (sst2), BLEU/chrF (multi30k), EM/F1 (squad), accuracy
@@ -7,6 +7,8 @@ classification), COCO mAP (detection), accuracy/F1 (sst2), BLEU/chrF (multi30k),
 text set sst2|multi30k|squad, a file in its format or a Hugging Face set ``hf:glue/sst2``, digits or a CSV).
 Appends one row to results/raw/eval.jsonl. Under ``torchrun --nproc_per_node N -m zoo eval ...`` the data is
 sharded. A model with no trained weights here is refused unless ``--random-init`` says to score random weights.
+``--backend B [--dtype D]`` runs the forward through a speed backend (e.g. ``--backend openvino --dtype int8``):
+the row names the configuration, and ``zoo bench --backend auto`` reads it for its accuracy budget.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 
 from ..errors import UserError
 from ..harness import distributed
+from ..harness.backends import backend_dtypes, list_backends
 from ..harness.evaluate import evaluate
 from ..weights import ALLOW_UNPINNED_ENV
 
@@ -48,6 +51,12 @@ def register(sub) -> None:
                    help="load the spec's pretrained weights (default when they are a whole trained model)")
     w.add_argument("--random-init", action="store_true",
                    help="score random weights on purpose (default: refused when no trained weights are here)")
+    p.add_argument("--backend", metavar="NAME", help="run the forward through this speed backend (one of: "
+                   f"{', '.join(list_backends())}; default plain fp32 eager): what bf16 or int8 does to accuracy")
+    p.add_argument("--dtype", metavar="DTYPE", help=f"with --backend: one of {', '.join(backend_dtypes())} "
+                                                    "(default fp32; int8 quantizes, calibrated on task data)")
+    p.add_argument("--precision", choices=("cast", "autocast"),
+                   help="with --backend eager/compile and bf16/fp16: cast the weights or autocast (default as zoo bench)")
     p.add_argument("--no-write", action="store_true", help="do not append the row to results/raw/eval.jsonl")
     p.add_argument("--json", action="store_true", help="print the row as JSON on stdout (messages go to stderr)")
     p.add_argument("--allow-unpinned", action="store_true",
@@ -77,6 +86,7 @@ def run(args) -> int:
         write=not args.no_write, labels=args.labels, decode=args.decode, log=log,
         pretrained=False if args.random_init else (True if args.pretrained else None),
         progress=False if getattr(args, "quiet", False) else None,
+        backend=args.backend, dtype=args.dtype, precision=args.precision,
     )
     if args.json and distributed.from_env().is_main:  # under torchrun every rank returns the row
         print(json.dumps(row, sort_keys=True, default=str))

@@ -48,6 +48,8 @@ from ..results import append_row, check_appendable, make_row, raw_path
 from ..spec import weights_label
 from ..tasks import EvalData, Task, get_task, reference_check, tolerance_pp
 from . import distributed as dist_
+from .backends import get_backend
+from .eval_backend import BackendModel, eval_backend_config
 from .eval_weights import LoadedWeights, build_model, load_checkpoint_into, refuse_random_init
 from .gpu_decode import GpuTransform, gpu_batch, preprocess_repr
 from .train.vision_model import checkpoint_spec
@@ -214,6 +216,9 @@ def evaluate(
     overrides: dict | None = None,
     log=None,
     progress: bool | None = None,
+    backend: str | None = None,
+    dtype: str | None = None,
+    precision: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate model ``name`` on ``data`` and return the "eval" row (metrics under "metrics").
 
@@ -224,12 +229,15 @@ def evaluate(
     purpose (``--random-init``); without a checkpoint or pretrained weights that is the only way to score a
     random network (else a one-line UserError). ``predictions``: a JSON-lines file to write (refused if it
     exists). ``overrides``: model settings (e.g. ``{"num_beams": 1}``). ``write``: append the row to eval.jsonl.
-    ``progress``: the progress bar (None: when stderr is a terminal).
+    ``progress``: the progress bar (None: when stderr is a terminal). ``backend`` / ``dtype`` / ``precision``:
+    run the forward through that speed backend configuration (zoo.harness.eval_backend; the row's
+    ``backend`` field names it); default plain fp32 eager.
     """
     spec = registry.get_spec(name)
     task = get_task(spec.task)
     pred_path = _check_args(limit, decode, batch_size, workers, predictions)
     device = check_device(device)
+    bcfg = eval_backend_config(backend, dtype, precision, device, spec.task)
     if write:
         check_appendable(raw_path("eval"))
     dist = dist_.init(device)
@@ -237,13 +245,13 @@ def evaluate(
         return _evaluate(spec, task, data, dist, checkpoint=checkpoint, split=split, limit=limit, device=device,
                          batch_size=batch_size or task.default_batch_size, workers=workers, pred_path=pred_path,
                          write=write, labels=labels, decode=decode, pretrained=pretrained, overrides=overrides,
-                         log=log, progress=show_progress(progress, dist))
+                         log=log, progress=show_progress(progress, dist), bcfg=bcfg)
     finally:
         dist_.shutdown(dist)
 
 
 def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device, batch_size, workers, pred_path,
-              write, labels, decode, pretrained, overrides, log, progress) -> dict[str, Any]:
+              write, labels, decode, pretrained, overrides, log, progress, bcfg=None) -> dict[str, Any]:
     device = dist_.local_device(device, dist)
     log = log or (print if dist.is_main else _quiet)
     ds = task.load(data, split=split, labels=labels, spec=checkpoint_spec(spec, checkpoint)).take(limit)
@@ -258,11 +266,20 @@ def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device,
     pre = preprocess_repr(model)
     if pre:
         log(f"preprocessing: {pre}")
+    if bcfg is not None:
+        log(f"backend: {bcfg.label} (prepared once on an example batch of {batch_size}; not in the loop's seconds)")
+        model = BackendModel(model, bcfg, device, batch_size)
     if workers is None:
         workers = default_workers() if ds.default_workers is None else ds.default_workers
+    if bcfg is not None and workers and not get_backend(bcfg.backend).fork_safe:
+        log(f"workers: 0 (backend {bcfg.backend}: a process holding its model must not fork DataLoader workers)")
+        workers = 0
     settings = {"batch_size": batch_size, "workers": workers, "device": device, "limit": limit, "split": ds.split or split,
                 "data": str(data) if data is not None else getattr(task, "dataset", None), "world_size": dist.world_size, "backend": dist.backend,
-                "checkpoint": loaded.checkpoint, "dtype": "float32", "threads": torch.get_num_threads()}
+                "checkpoint": loaded.checkpoint, "dtype": bcfg.dtype if bcfg else "float32",
+                "threads": torch.get_num_threads()}
+    if bcfg is not None:
+        settings["backend_config"] = bcfg.label
     if getattr(model, "num_beams", None) is not None:
         settings["num_beams"] = model.num_beams
     res = run_loop(model, task, ds, batch_size=batch_size, workers=workers, device=device, decode=decode,
@@ -299,6 +316,8 @@ def _row(spec, task: Task, ds: EvalData, model, loaded: LoadedWeights, settings:
         extra["data_path"] = ds.path
     if loaded.checkpoint is not None:
         extra.update(checkpoint_sha256=loaded.checkpoint_sha256, train=loaded.train)
+    if isinstance(model, BackendModel):
+        extra["backend"] = model.record()
     return make_row(
         "eval", model=spec.name, spec_hash=spec.spec_hash, weights=model.weights_id, dataset=ds.name,
         dataset_sha256=ds.sha256() if dist.is_main else None, settings=settings, metrics=metrics, task=spec.task,

@@ -154,7 +154,7 @@ def split_rows(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict], list[
                 continue
             if r.get("kind") == "speed":
                 speed.append(r)
-            elif r.get("kind") == "eval":
+            elif r.get("kind") == "eval" and not r.get("backend"):  # backend evals are budget checks
                 if score_of(r, task_of(r)) is not None:
                     acc.append(r)
     return speed, acc, errors

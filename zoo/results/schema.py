@@ -20,7 +20,7 @@ kind "eval" (results/raw/eval.jsonl; every task, vision and text; written by ``z
     split when --limit scored fewer), references: list of dicts (published figures beside the measured
     ones), data_path, layout, class_mapping, architecture, source, predictions: str | None (path),
     signatures: dict (e.g. sacrebleu), params: int | None, train: dict (how the checkpoint was trained),
-    checkpoint_sha256: str | None
+    checkpoint_sha256: str | None, backend: dict | None (``zoo eval --backend``: label, numerics, config, setup)
   settings usually: batch_size, device, limit, dtype, split, data (the --data name, e.g. "sst2"), ...
 
 kind "speed" (results/raw/speed.jsonl; ``zoo bench``):
@@ -36,6 +36,9 @@ kind "train" (results/raw/train.jsonl; ``zoo train``): model: str, history: list
 kind "study" (results/raw/studies.jsonl; ``zoo study``): study, title, run_id, command, device: str;
     seeds: list; curves: dict; study_wall_s: number
 kind "frameworks" (results/raw/frameworks.jsonl): framework, framework_version: str; note: str | None
+kind "peers" (results/raw/peers.jsonl; python -m zoo.experiments.peers): peer, status ("ok" | "skipped" |
+    "error"), command, device: str; scope: "forward" | "end to end" | None; library: dict (the peer's versions);
+    metrics p50_ms, items_per_s, zoo_pick_p50_ms, speed_vs_zoo, ...; note: why a peer was skipped
 
 A field a kind does not list is an error, so a typo or a new field fails at write time: add a new field to
 its kind here (one line) when a harness starts writing it.
@@ -85,7 +88,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                    "data_path": (_STR,), "layout": (_STR, _NONE), "class_mapping": (_STR, _NONE),
                    "architecture": (_STR, _NONE), "source": (_STR, _NONE), "predictions": (_STR, _NONE),
                    "signatures": (_DICT,), "params": (_INT, _NONE), "train": (_DICT, _NONE),
-                   "checkpoint_sha256": (_STR, _NONE)}),
+                   "checkpoint_sha256": (_STR, _NONE), "backend": (_DICT, _NONE)}),
     Kind("speed",
          required={"status": (_STR,), "key": (_STR,), "command": (_STR,), "device": (_STR,)},
          optional={"backend_used": (_STR, _NONE), "flags": (_LIST,), "scenario": (_STR, _NONE),
@@ -99,6 +102,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                    "study_wall_s": (_NUM,), "command": (_STR,), "device": (_STR,)}),
     Kind("frameworks",
          required={"framework": (_STR,), "framework_version": (_STR,), "note": (_STR, _NONE)}),
+    Kind("peers",
+         required={"peer": (_STR,), "status": (_STR,), "command": (_STR,), "device": (_STR,)},
+         optional={"scope": (_STR, _NONE), "library": (_DICT,)}),
 )}
 
 SPEED_STATUSES = ("ok", "error")

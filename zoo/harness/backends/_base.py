@@ -115,6 +115,7 @@ class Backend:
     capabilities: ClassVar[Capabilities] = Capabilities()
     priority: ClassVar[int] = 100  # --backend auto tries backends in ascending priority
     quantizes: ClassVar[bool] = False  # its fp32 configurations still run quantized weights (accuracy-checked)
+    fork_safe: ClassVar[bool] = True  # a process holding a prepared model may fork (DataLoader workers)
 
     def prepare(self, model: nn.Module, config: BackendConfig, device: str, example_inputs: Any) -> Prepared:
         """Set ``model`` up per ``config`` (it may be modified: pass a copy to keep it). ``example_inputs``:

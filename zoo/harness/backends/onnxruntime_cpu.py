@@ -34,6 +34,7 @@ class OnnxRuntime(Backend):
     name = "onnxruntime"
     capabilities = Capabilities(devices=("cpu",), dtypes=("fp32", "int8"))
     priority = 30
+    fork_safe = False  # a test process forking DataLoader workers after an int8 session crashed (SIGSEGV)
 
     def needs_calibration(self, config: BackendConfig) -> bool:
         return config.dtype == "int8"

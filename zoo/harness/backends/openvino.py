@@ -13,6 +13,8 @@ of an eval, another sentence length) run on a second, dynamic-shape compilation 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import time
 from typing import Any
@@ -44,13 +46,14 @@ def _quantize(ov_model: Any, calibration: Any, task: str | None) -> tuple[Any, d
         import nncf  # deferred: optional heavy dependency
     except ImportError:
         raise UserError("backend openvino --dtype int8 needs the nncf package: pip install 'zoo[speed]'") from None
-    nncf.set_log_level(logging.ERROR)  # no progress bars on stdout (zoo eval --json prints the row there)
+    nncf.set_log_level(logging.ERROR)  # its INFO lines are noise beside zoo's own
     t0 = time.perf_counter()
     arrays = [tuple(a) for a in calibration_arrays(calibration.batches())]
     t_data = time.perf_counter() - t0
     kw = {"model_type": nncf.ModelType.TRANSFORMER} if task in TEXT_TASKS else {}
     t1 = time.perf_counter()
-    quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
+    with contextlib.redirect_stdout(io.StringIO()):  # NNCF draws its progress bars on stdout whatever the log level
+        quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
     record = {"method": "nncf.quantize (post-training, default preset"
                         + (", transformer model type)" if kw else ")"),
               "nncf": nncf.__version__, "calibration_data_s": round(t_data, 2),
@@ -68,6 +71,7 @@ class OpenVino(Backend):
     name = "openvino"
     capabilities = Capabilities(devices=("cpu",), dtypes=("fp32", "bf16", "int8"))
     priority = 45
+    fork_safe = False  # a process holding compiled graphs crashed (SIGSEGV) when DataLoader workers forked
 
     def needs_calibration(self, config: BackendConfig) -> bool:
         return config.dtype == "int8"
