@@ -147,7 +147,7 @@ def _run_detection(args) -> int:
                         "--limit, --seed, --random-init, --out and --threads apply, nothing else")
     r = train_detector(args.name, args.data, epochs=args.epochs or 1, batch=args.batch_size or 16,
                        imgsz=args.image_size or 640, limit=args.limit, seed=args.seed or 0,
-                       pretrained=not args.random_init, out=args.out, threads=args.threads,
+                       pretrained=args.pretrained, out=args.out, threads=args.threads,
                        write=not args.no_write)
     print(r["summary"])
     return 0

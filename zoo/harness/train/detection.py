@@ -8,7 +8,7 @@ run's mAP is near 0: the printed line and the row say "from scratch". Offline: `
 YOLO_OFFLINE / no auto-install / a config dir holding a font before ultralytics is imported; training runs
 with ``device="cpu"``, ``workers=0``, ``amp=False`` (the AMP check would fetch weights; it is a CUDA check
 anyway), ``plots=False``. The data yaml ultralytics needs is written under ``$ZOO_CACHE/ultralytics_data``
-with links to the images and labels, so ultralytics' label cache is written there, never into the data.
+with links to each image and label file, so ultralytics' label cache is written there, never into the data.
 ultralytics sets the process's torch threads to cores - 1 when it picks the device: restored afterwards.
 
 Data (``--data``): ``coco128`` (../shared/data/coco128, or $ZOO_SHARED_DATA/coco128), ``coco`` (the 24 bundled
@@ -19,6 +19,7 @@ generalisation, and the row says so.
 
 from __future__ import annotations
 
+import csv
 import os
 import shlex
 import time
@@ -73,11 +74,12 @@ def data_yaml(data: str, names: list[str]) -> tuple[Path, str, str]:
     if not any(images.iterdir()):
         raise UserError(f"--data {data}: {images} holds no images")
     work = zoo_cache_dir() / "ultralytics_data" / f"{root.name}-{sha256_tree(labels)[:12]}"
-    for kind, target in (("images", images), ("labels", labels)):
-        link = work / kind / "train"
-        link.parent.mkdir(parents=True, exist_ok=True)
-        if not link.exists():
-            link.symlink_to(target.resolve(), target_is_directory=True)
+    for kind, source in (("images", images), ("labels", labels)):  # file links: ultralytics resolves folders
+        folder = work / kind / "train"
+        folder.mkdir(parents=True, exist_ok=True)
+        for f in source.iterdir():
+            if f.is_file() and not (folder / f.name).exists():
+                (folder / f.name).symlink_to(f.resolve())
     yaml = work / "data.yaml"
     lines = [f"path: {work}", "train: images/train", "val: images/train", "names:"]
     yaml.write_text("\n".join(lines + [f"  {i}: {n}" for i, n in enumerate(names)]) + "\n")
@@ -93,7 +95,7 @@ def train_detector(name: str, data: str, *, epochs: int = 1, batch: int = 16, im
         raise UserError(f"zoo train trains the ultralytics detectors (yolov8n, yolo11n, yolov3); {name} is "
                         f"from {spec.source}")
     if pretrained:
-        raise UserError(f"{name}: zoo pins no ultralytics training weights; train from scratch with --random-init")
+        raise UserError(f"{name}: zoo pins no ultralytics training weights; train from scratch (the default for detectors)")
     for k, v in (("epochs", epochs), ("batch", batch), ("imgsz", imgsz), ("limit", limit), ("threads", threads)):
         if v is not None and v < 1:
             raise UserError(f"--{k} must be at least 1, got {v}")
@@ -151,11 +153,22 @@ def _ultralytics_train(spec, yaml: Path, out: Path, **kw) -> dict[str, Any]:
     metrics = {"map": 100.0 * float(m.get("metrics/mAP50-95(B)", 0.0)), "map50": 100.0 * float(m.get("metrics/mAP50(B)", 0.0)),
                "precision": 100.0 * float(m.get("metrics/precision(B)", 0.0)),
                "recall": 100.0 * float(m.get("metrics/recall(B)", 0.0))}
-    history = [{"epoch": kw["epochs"], "train_loss": float(trainer.tloss.sum()) if trainer.tloss is not None else None,
-                "complete": True}]
+    history = _history(Path(trainer.save_dir) / "results.csv")
     n_images = len(trainer.train_loader.dataset) if getattr(trainer, "train_loader", None) is not None else None
     return {"checkpoint": str(best), "checkpoint_sha256": sha256_file(best), "train_time_s": elapsed,
             "metrics": metrics, "history": history, "n_images": n_images}
+
+
+def _history(csv_path: Path) -> list[dict[str, Any]]:
+    """Per epoch, from ultralytics' results.csv: the summed train loss (box + cls + dfl) and the mAPs (%)."""
+    if not csv_path.is_file():
+        return []
+    with open(csv_path, newline="") as f:
+        rows = [{k.strip(): v for k, v in r.items()} for r in csv.DictReader(f)]
+    return [{"epoch": int(float(r["epoch"])), "complete": True,
+             "train_loss": sum(float(r[k]) for k in ("train/box_loss", "train/cls_loss", "train/dfl_loss")),
+             "val": {"map": 100.0 * float(r["metrics/mAP50-95(B)"]), "map50": 100.0 * float(r["metrics/mAP50(B)"])}}
+            for r in rows]
 
 
 def command_line(name, data, epochs, batch, imgsz, limit, seed, threads) -> str:
