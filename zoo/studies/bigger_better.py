@@ -1,8 +1,10 @@
 """Misconception 3 — "a bigger network is a better network": over-fitting against width on a small training set.
 
-Claim tested: on a small training set, widening a network past some point buys no held-out accuracy while
-its size (and cost) keeps growing; the train - held-out gap widens and the held-out loss rises as the wider
-network fits its training set more confidently. Set-up: MLPs with one hidden ReLU layer of width 4 ... 4,096
+Claims tested: (1) on a small training set, widening a network past some point buys little or no held-out
+accuracy while its size (and cost) keeps growing; (2) the folk version, "the bigger network over-fits more":
+does the train - held-out gap widen, and the held-out loss rise, with width? The table and plot answer both
+from the rows (zoo/report/misconceptions.py); the training-set size is varied beside the width, so the two
+levers can be compared. Set-up: MLPs with one hidden ReLU layer of width 4 ... 4,096
 (He init), each trained from scratch on the same 100 or 500 digits (fixed subsets of the training split, the
 100 inside the 500) with Adam for a fixed number of epochs (no early stopping, no regularization: the
 over-fitting is what is measured), scored on the 360-image test split; 3 seeds per width.
