@@ -148,9 +148,16 @@ def test_report_tables_from_rows():
     assert lite2[col("top-1 95 % interval")] == "87.4–95.0"
     faith = {(r[0], r[1]): r for r in t["misconception5_faithfulness"].rows}
     assert faith[(10, "Grad-CAM")][-1] == "yes" and faith[(10, "saliency")][-1] == "no"
-    assert faith[(10, "Grad-CAM")][-2] == "100.0"  # both photos dropped more than under the mean random draw
+    assert faith[(10, "Grad-CAM")][-3] == "100.0"  # both photos dropped more than under the mean random draw
+    assert faith[(10, "Grad-CAM")][-2] == "0.5"  # 2 of 2: the exact two-sided sign test
+
     width = t["misconception3_width"].rows
     assert [r[1] for r in width] == [4, 8] and width[0][4] == "90.0 ± 0.0"
+
+
+def test_sign_test_matches_the_binomial():
+    assert rep.sign_test(0, 0) == 1.0 and rep.sign_test(5, 5) == 1.0
+    assert abs(rep.sign_test(9, 1) - 22 / 1024) < 1e-12  # 2 x P(X >= 9), X ~ Bin(10, 1/2)
 
 
 def test_report_plots(tmp_path):

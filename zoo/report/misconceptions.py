@@ -10,6 +10,7 @@ Every figure is computed here from the rows; nothing is typed in.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -178,14 +179,26 @@ def width_table(run: list[dict]) -> Table:
 
 # --- misconception 5: faithfulness ----------------------------------------------------------------------------
 
-def _paired_share(method_rows: list[dict], random_rows: list[dict]) -> float | None:
-    """% of images whose drop under the method exceeds their mean drop under the random draws."""
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test (binomial, p = 1/2) of ``wins`` against ``losses`` (ties left out)."""
+    n = wins + losses
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(max(wins, losses), n + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def _paired(method_rows: list[dict], random_rows: list[dict]) -> tuple[float | None, float | None]:
+    """(% of images whose drop under the method exceeds their mean drop under the random draws, the sign
+    test's p-value of that split)."""
     if not method_rows or not random_rows:
-        return None
+        return None, None
     d = method_rows[0]["curves"]["drop"]
     draws = [r["curves"]["drop"] for r in random_rows]
     mean_rand = [sum(x) / len(x) for x in zip(*draws)]
-    return 100.0 * sum(a > b for a, b in zip(d, mean_rand)) / len(d)
+    wins = sum(a > b for a, b in zip(d, mean_rand))
+    losses = sum(a < b for a, b in zip(d, mean_rand))
+    return 100.0 * wins / len(d), sign_test(wins, losses)
 
 
 def faithfulness_table(run: list[dict]) -> Table:
@@ -195,10 +208,11 @@ def faithfulness_table(run: list[dict]) -> Table:
         rd, _, _ = mean_std([_m(r, "mean_drop") for r in rand.get(k, [])])
         drop, _, _ = mean_std([_m(r, "mean_drop") for r in g])
         is_random = method == "random"
+        share, p = (None, None) if is_random else _paired(g, rand.get(k, []))
         body.append([k, METHOD_NAMES.get(method, method), pm([_m(r, "mean_score") for r in g], 3),
                      pm([_m(r, "mean_drop") for r in g], 3), pm([_m(r, "top1") for r in g], 1),
                      None if is_random or rd is None else drop - rd,
-                     None if is_random else fmt(_paired_share(g, rand.get(k, [])), 1),
+                     None if share is None else fmt(share, 1), None if p is None else f"{p:.2g}",
                      "—" if is_random or rd is None else ("yes" if drop > rd else "no")])
     body.sort(key=lambda row: (row[0], list(METHOD_NAMES.values()).index(row[1]) if row[1] in METHOD_NAMES.values() else 9))
     r0 = run[0]
@@ -206,7 +220,7 @@ def faithfulness_table(run: list[dict]) -> Table:
         slug="misconception5_faithfulness", title="Misconception 5: are attribution maps faithful? (deletion test)",
         columns=["deleted (% of pixels)", "pixels chosen by", "true-class probability after", "drop from intact",
                  "top-1 after (%)", "drop minus random's", "images hurt more than by random (%)",
-                 "faithful (drop > random's)"],
+                 "sign test p", "faithful (drop > random's)"],
         rows=body, digits=3,
         notes=[
             f"{r0.get('model')} with weights {weights_label(r0.get('weights'))} on {_m(r0, 'n_images')} photos "
@@ -219,7 +233,8 @@ def faithfulness_table(run: list[dict]) -> Table:
             f"deleted pixels are replaced by a blurred copy of the photo ({_s(r0, 'fill')}); map ties broken by a "
             f"fixed random order (seed {_s(r0, 'tie_seed')})",
             "faithful: deleting the map's top pixels lowers the true-class probability more than deleting as many "
-            "random pixels; 'images hurt more': per photo, the method's drop against the mean of the random draws",
+            "random pixels; 'images hurt more': per photo, the method's drop against the mean of the random draws; "
+            "sign test p: two-sided exact binomial test of that per-photo split (ties left out) against 50/50",
             f"run {r0.get('run_id')}, study wall time {fmt(r0.get('study_wall_s'), 1)} s, one thread; command: "
             f"`{r0.get('command')}`",
         ],
