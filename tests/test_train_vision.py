@@ -58,6 +58,12 @@ def test_train_writes_checkpoint_and_row_then_eval_scores_it(folders, tmp_path, 
     ev = evaluate(MODEL, held_dir, checkpoint=out, progress=False)
     assert ev["n"] == 8 and ev["weights"] == r["checkpoint_sha256"] and ev["train"]["steps"] == 3
     assert 0 <= ev["metrics"]["top1"] <= 100 and ev["settings"]["checkpoint"] == str(out)
+    from zoo.report import nlp, vision_train
+
+    table, = vision_train.tables({"train": [row], "eval": [ev]})
+    assert table.rows[0][:3] == [MODEL, "fine-tune", str(train_dir)] and table.rows[0][7] == 1
+    assert table.rows[0][11] == f"top-1 {ev['metrics']['top1']:.2f} % (n 8, held)"
+    assert nlp.training_table([row]).rows == []  # not in the NLP table
     model = load_trained_classifier(out, MODEL)  # what `zoo explain` reuses
     assert model.spec.extra["class_names"] == ["blue", "red"] and model.weights_id == r["checkpoint_sha256"]
     with pytest.raises(UserError, match="was trained from 'efficientnet_lite0', not 'efficientnet_lite1'"):

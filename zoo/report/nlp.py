@@ -104,7 +104,8 @@ def applications_table(rows: list[dict]) -> Table:
 
 
 def training_table(rows: list[dict]) -> Table:
-    runs = sorted(rows, key=lambda r: (str(r.get("model")), str(r.get("time"))))
+    runs = sorted((r for r in rows if r.get("task") not in ("image-classification", "object-detection")),
+                  key=lambda r: (str(r.get("model")), str(r.get("time"))))  # vision runs: report/vision_train.py
     out = []
     for r in runs:
         s, m = r.get("settings") or {}, r.get("metrics") or {}
