@@ -135,3 +135,23 @@ def test_text_png_and_token_scores(tmp_path):
     path, size = write_png(expl, tmp_path / "t.png")
     with Image.open(path) as im:
         assert im.size == size and im.width == TEXT_WIDTH
+
+
+def test_explains_a_fine_tuned_checkpoint_with_its_class_names(tmp_path, results_dir, zoo_cache, capsys):
+    """A `zoo train` image-classifier folder: its classes are named, its weights are real (not the random note)."""
+    from zoo.harness.train.vision import VisionRun, image_config, train_image_classifier
+
+    for name, colour in (("blue", (40, 40, 210)), ("red", (210, 40, 40))):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (32, 32), colour).save(tmp_path / "data" / name / f"{i}.jpg")
+    ck = tmp_path / "ck"
+    train_image_classifier("efficientnet_lite0", tmp_path / "data", image_config(epochs=1, batch_size=4),
+                           VisionRun(image_size=32, freeze="last:1"), out=ck, progress=False)
+    out = tmp_path / "x.png"
+    assert main(["explain", "efficientnet_lite0", str(tmp_path / "data" / "red" / "0.jpg"), "--checkpoint", str(ck),
+                 "--target", "red", "--method", "saliency", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert RANDOM_NOTE not in text and ("predicted red" in text or "explained red" in text)
+    with Image.open(out) as im:
+        assert im.size == (2 * 32, 32)
