@@ -58,6 +58,7 @@ def test_train_writes_checkpoint_and_row_then_eval_scores_it(folders, tmp_path, 
     ev = evaluate(MODEL, held_dir, checkpoint=out, progress=False)
     assert ev["n"] == 8 and ev["weights"] == r["checkpoint_sha256"] and ev["train"]["steps"] == 3
     assert 0 <= ev["metrics"]["top1"] <= 100 and ev["settings"]["checkpoint"] == str(out)
+    assert ev["references"] == []  # Lite0's ImageNet figures are not about a 2-class checkpoint
     from zoo.report import nlp, vision_train
 
     table, = vision_train.tables({"train": [row], "eval": [ev]})
