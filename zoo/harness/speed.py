@@ -44,7 +44,7 @@ from .speed_oom import try_run
 
 TOPIC = "speed"
 
-__all__ = ["BenchConfig", "TOPIC", "bench", "existing_keys", "existing_rows", "run_bench", "skip_line"]
+__all__ = ["BenchConfig", "TOPIC", "bench", "build_model", "existing_keys", "existing_rows", "run_bench", "skip_line"]
 
 
 def bench(name: str | None = None, config: BenchConfig | None = None, *, model: Any = None, write: bool = True,
@@ -158,7 +158,7 @@ def _measure(name: str, cfg: BenchConfig, todo: list[int], dev: str, model: Any,
     try:
         if model is None:
             log(f"{name}: building")
-            model = _build(name, cfg.pretrained, n_threads)
+            model = build_model(name, cfg.pretrained, n_threads)
         else:
             torch.set_num_threads(n_threads)
     except UserError:
@@ -287,11 +287,13 @@ def _weights_cached(spec: Any) -> bool:
         return False
 
 
-def _build(name: str, pretrained: bool | str, threads: int) -> Any:
+def build_model(name: str, pretrained: bool | str = "auto", threads: int | None = None) -> Any:
     """Build the model; pretrained="auto" uses weights already on disk, else random init (recorded; no download).
 
-    Restores the thread count afterwards: ultralytics sets it to cores - 1 when it builds a model.
+    Restores the thread count afterwards (``threads``, default: the count before): ultralytics sets it to
+    cores - 1 when it builds a model.
     """
+    threads = threads or torch.get_num_threads()
     spec = get_spec(name)
     try:
         if pretrained != "auto":

@@ -1,0 +1,150 @@
+"""Peers side by side (issue 16 item 3): zoo's pick beside what users would pick instead, timed in one process
+in alternating rounds; rows of kind "peers"; the "zoo vs what users would pick instead" table.
+
+A tiny convnet (tests/test_speed.py) stands in for the registry's models; no timing figure is checked."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from zoo.errors import UserError
+from zoo.experiments import peers as P
+from zoo.harness.backends import BackendConfig
+from zoo.harness.speed_config import BenchConfig
+from zoo.harness.speed_timing import TimingPolicy
+from zoo.results import append_row, make_row, read_rows
+
+from test_speed import TinyClassifier, tiny, tiny_spec
+
+FAST = TimingPolicy(warmup=1, min_iters=3, min_duration_s=0.02)
+PICK = (BackendConfig("eager", "fp32", channels_last=True), "given by the test")
+
+
+def _run(which, model=None, pick=PICK):
+    return P.run_model("speedtest_tiny", 1, which, pick, FAST, 2, Path("/nonexistent/speed.jsonl"),
+                       model=model or tiny(), log=lambda s: None)
+
+
+def test_peers_run_side_by_side_and_rows_carry_the_ratio_to_zoos_pick(results_dir):
+    rows = _run(("zoo", "eager", "timm", "ultralytics"))
+    by = {r["peer"]: r for r in rows}
+    zoo = by["zoo's pick: eager+fp32+channels_last"]
+    eager = by["torch eager fp32"]
+    assert zoo["status"] == eager["status"] == "ok" and zoo["scope"] == eager["scope"] == "forward"
+    assert zoo["metrics"]["speed_vs_zoo"] == 1.0
+    assert eager["metrics"]["speed_vs_zoo"] == pytest.approx(zoo["metrics"]["p50_ms"] / eager["metrics"]["p50_ms"])
+    assert eager["settings"]["mode"] == "model.eval(); torch.no_grad()" and eager["library"]["torch"]
+    assert zoo["settings"]["backend_config"]["channels_last"] and zoo["settings"]["found_by"] == "given by the test"
+    assert by["timm benchmark.py"]["status"] == "skipped" and "not a timm model" in by["timm benchmark.py"]["note"]
+    assert by["ultralytics formats"]["status"] == "skipped"
+    assert len({r["settings"]["run"] for r in rows}) == 1 and all(r["weights"] == "random-init" for r in rows)
+    for r in rows:  # rows are valid "peers" rows: they append and read back
+        append_row(results_dir / "peers.jsonl", r)
+    assert len(read_rows(results_dir / "peers.jsonl")) == len(rows)
+
+
+def test_the_peers_alternate_round_by_round():
+    calls = []
+    fake = [P.Peer(n, P.FORWARD, (lambda n=n: calls.append(n)), {}) for n in "AB"]
+    P.time_peers(fake, TimingPolicy(warmup=0, min_iters=2, min_duration_s=0), rounds=3, log=lambda s: None)
+    timed = calls[2:]  # after one warm call each
+    assert timed.count("A") == timed.count("B") and timed[0] == "A"
+    switches = sum(a != b for a, b in zip(timed, timed[1:]))
+    assert switches >= 5  # ABABAB by rounds, not AAAAAA then BBBBBB
+
+
+def test_timm_models_get_timm_benchmark_settings():
+    spec = dataclasses.replace(tiny_spec(), source="timm")
+    rows = _run(("eager", "timm"), model=TinyClassifier(spec).eval(), pick=(None, ""))
+    timm_rows = [r for r in rows if r["peer"].startswith("timm benchmark.py")]
+    assert [r["settings"]["channels_last"] for r in timm_rows] == [False, True]
+    assert all(r["settings"]["precision"] == "float32" and not r["settings"]["torchscript"]
+               and "pytorch-image-models" in r["settings"]["source"] for r in timm_rows)
+    assert all("speed_vs_zoo" not in r["metrics"] for r in rows)  # no zoo pick timed: no ratio invented
+
+
+def test_graph_runtime_peers_use_their_defaults(results_dir):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("openvino")
+    rows = {r["peer"]: r for r in _run(("zoo", "onnxruntime", "openvino"))}
+    ort, ov = rows["ONNX Runtime defaults"], rows["OpenVINO latency hint"]
+    assert ort["status"] == ov["status"] == "ok", (ort.get("note"), ov.get("note"))
+    assert "default SessionOptions" in ort["settings"]["session"] and ort["library"]["onnxruntime"]
+    assert ov["settings"]["compile"] == {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}
+    assert "inference_precision_hint" in ov["settings"]["as_chosen_by_openvino"]
+    assert ort["metrics"]["speed_vs_zoo"] > 0 and ov["metrics"]["speed_vs_zoo"] > 0
+
+
+def test_a_peer_that_fails_is_an_error_row_not_a_crash(monkeypatch):
+    def broken(model, x, folder):
+        raise RuntimeError("export exploded")
+
+    monkeypatch.setattr(P, "onnxruntime_peer", broken)
+    rows = {r["peer"]: r for r in _run(("zoo", "onnxruntime"))}
+    assert rows["ONNX Runtime defaults"]["status"] == "error"
+    assert "export exploded" in rows["ONNX Runtime defaults"]["error"]
+    assert rows["zoo's pick: eager+fp32+channels_last"]["status"] == "ok"
+
+
+def test_zoo_pick_comes_from_the_latest_auto_row(tmp_path):
+    speed_file = tmp_path / "speed.jsonl"
+    key = BenchConfig(backend="auto", batch_sizes=(1,)).row_key("speedtest_tiny", 1)
+    for label, cl in (("eager+fp32", False), ("eager+fp32+channels_last", True)):
+        cfg = BackendConfig("eager", "fp32", channels_last=cl).as_dict()
+        append_row(speed_file, make_row("speed", model="speedtest_tiny", settings={"backend_config": cfg},
+                                        key=key, status="ok", command="zoo bench", device="cpu", backend_used=label))
+    config, how = P.zoo_pick(tiny(), 1, "rows", speed_file, log=lambda s: None)
+    assert config == BackendConfig("eager", "fp32", channels_last=True) and "latest auto row" in how
+    config, _ = P.zoo_pick(tiny(), 1, "eager+fp32", speed_file, log=lambda s: None)
+    assert config == BackendConfig("eager", "fp32")
+    with pytest.raises(UserError, match="no speed row"):
+        P.zoo_pick(tiny(), 1, "openvino+int8", speed_file, log=lambda s: None)
+
+
+def test_bad_arguments_are_one_line_errors():
+    with pytest.raises(UserError):
+        P.main(["--models", "resnet50", "--peers", "eager,tensorrt"])
+    with pytest.raises(UserError):
+        P.main(["--models", "no_such_model_xyz"])
+    with pytest.raises(UserError):
+        P.main(["--models", "resnet50", "--rounds", "0"])
+
+
+def test_yolov5n_has_no_ultralytics_peer_and_says_why():
+    from zoo.registry import get_spec
+
+    assert "yolov5nu" in P._not_applicable("ultralytics", get_spec("yolov5n"))
+    assert P._not_applicable("ultralytics", get_spec("yolov8n")) is None
+    assert P._not_applicable("timm", get_spec("efficientnet_lite0")) is None
+
+
+# --- the report table ---------------------------------------------------------------------------------
+
+def _row(peer, p50, run, scope="forward", status="ok", zoo_p50=10.0):
+    m = {} if status != "ok" else {"p50_ms": p50, "items_per_s": 1000 / p50, "zoo_pick_p50_ms": zoo_p50,
+                                   "speed_vs_zoo": zoo_p50 / p50}
+    return make_row("peers", model="resnet50", weights="random-init", peer=peer, scope=None if status != "ok" else scope,
+                    status=status, note=None if status == "ok" else "not a timm model",
+                    settings={"batch_size": 1, "run": run, "mode": "x"}, metrics=m, command="python -m zoo.experiments.peers",
+                    device="cpu", library={"torch": "2"})
+
+
+def test_report_shows_the_latest_run_with_ratios_and_says_when_zoo_loses():
+    from zoo.report import peers as report
+
+    old = [_row("zoo's pick: compile", 10.0, "run1"), _row("torch eager fp32", 30.0, "run1")]
+    new = [_row("zoo's pick: compile", 10.0, "run2"), _row("torch eager fp32", 25.0, "run2"),
+           _row("OpenVINO latency hint", 8.0, "run2"), _row("timm benchmark.py", None, "run2", status="skipped")]
+    (table,) = report.tables({"peers": old + new})
+    assert table.slug == "peers" and len(table.rows) == 4  # the old run is replaced as a whole
+    col = {c: i for i, c in enumerate(table.columns)}
+    by = {r[col["peer"]]: r for r in table.rows}
+    assert by["torch eager fp32"][col["speed vs zoo's pick"]] == pytest.approx(0.4)
+    assert by["OpenVINO latency hint"][col["speed vs zoo's pick"]] == pytest.approx(1.25)
+    assert "skipped" in by["timm benchmark.py"][col["exact settings"]]
+    assert table.rows[0][col["peer"]].startswith("zoo's pick")  # zoo's pick first, then the peers
+    assert any("OpenVINO latency hint at 1.25x" in n and "zoo loses" in n for n in table.notes)
+    assert report.tables({"speed": []}) == []
