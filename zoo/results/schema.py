@@ -39,9 +39,6 @@ kind "frameworks" (results/raw/frameworks.jsonl): framework, framework_version: 
 kind "peers" (results/raw/peers.jsonl; python -m zoo.experiments.peers): peer, status ("ok" | "skipped" |
     "error"), command, device: str; scope: "forward" | "end to end" | None; library: dict (the peer's versions);
     metrics p50_ms, items_per_s, zoo_pick_p50_ms, speed_vs_zoo, ...; note: why a peer was skipped
-kind "peers" (results/raw/peers.jsonl; python -m zoo.experiments.peers): peer, status ("ok" | "skipped" |
-    "error"), command, device: str; scope: "forward" | "end to end" | None; library: dict (the peer's versions);
-    metrics p50_ms, items_per_s, zoo_pick_p50_ms, speed_vs_zoo, ...; note: why a peer was skipped
 
 A field a kind does not list is an error, so a typo or a new field fails at write time: add a new field to
 its kind here (one line) when a harness starts writing it.
@@ -105,9 +102,6 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                    "study_wall_s": (_NUM,), "command": (_STR,), "device": (_STR,)}),
     Kind("frameworks",
          required={"framework": (_STR,), "framework_version": (_STR,), "note": (_STR, _NONE)}),
-    Kind("peers",
-         required={"peer": (_STR,), "status": (_STR,), "command": (_STR,), "device": (_STR,)},
-         optional={"scope": (_STR, _NONE), "library": (_DICT,)}),
     Kind("peers",
          required={"peer": (_STR,), "status": (_STR,), "command": (_STR,), "device": (_STR,)},
          optional={"scope": (_STR, _NONE), "library": (_DICT,)}),
