@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The GPU suite in one command, on a machine with a CUDA GPU and this repository copied to it
+# (it needs torch, torchvision, timm, transformers; ultralytics is not needed: no step uses it).
+#
+#   scripts/gpu_suite.sh              # rows under $OUT if set, else results/raw; summary on stdout
+#   scripts/gpu_suite.sh --dry-run    # the plan only
+#
+# Optional: ZOO_GPU_EVAL_DATA=/path/to/imagenet_folder adds resnet50's eval pipeline with --decode gpu.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python}"
+export ZOO_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE=1 YOLO_OFFLINE=1 YOLO_AUTOINSTALL=0
+export ZOO_RESULTS_DIR="${OUT:-$PWD/results/raw}"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+mkdir -p "$ZOO_RESULTS_DIR"
+"$PYTHON" -m zoo bench --suite gpu --device cuda "$@"
