@@ -162,3 +162,10 @@ def test_accuracy_budget_table_pairs_each_configuration_with_its_fp32_row():
     assert cells["configuration"] == "toyq+int8" and cells["loss (points)"] == pytest.approx(10.0)
     assert cells["verdict"] == "over budget" and cells["fp32 eager"] == "80.00" and cells["budget"] == 1.0
     assert tables({"eval": [eval_row("m", 80.0)]})[0].rows == []
+
+
+def test_skip_leaves_candidates_out_and_records_them(toyq, results_dir):
+    row = _auto_row(tiny(), skip="toyq+int8")
+    assert row["backend_used"] == "eager+fp32" and list(row["settings"]["skip"]) == ["toyq+int8"]
+    assert {"config": "toyq+int8", "skipped": "--skip"} in row["metrics"]["candidates"]
+    assert "--skip toyq+int8,compile" in BenchConfig(backend="auto", skip="toyq+int8, compile").command(["m"])
