@@ -104,3 +104,26 @@ def test_the_one_command_exists():
     assert "gpu-suite:" in (REPO / "Makefile").read_text()
     script = REPO / "scripts" / "gpu_suite.sh"
     assert os.access(script, os.X_OK) and "--suite gpu" in script.read_text()
+
+
+def test_yolov5n_device_postprocess_matches_the_models_own(results_dir):
+    """The e2e path's NMS on the outputs' device gives the predictions of the model's CPU postprocess."""
+    from zoo.harness.gpu_e2e import yolov5_device_postprocess
+    from zoo.harness.speed import build_model
+
+    model = build_model("yolov5n", pretrained=False).eval()
+    batch = model.preprocess(model.example_items(1))
+    with torch.inference_mode():
+        out = model(batch.inputs)
+        own = model.postprocess(out, batch)
+        mine = [yolov5_device_postprocess(model, o, m) for o, m in zip(out.float(), batch.meta)]
+    assert mine == own
+
+
+def test_the_summary_sets_the_eval_pipeline_against_the_model_alone():
+    e2e, ev = [s for s in gs.plan("cuda") if s.model == "yolov5n"]
+    speed_row = {"kind": "speed", "model": "yolov5n", "metrics": {"items_per_s": 100.0}, "settings": {"batch_size": 1},
+                 "backend_used": "eager+fp32"}
+    eval_row = {"kind": "eval", "model": "yolov5n", "metrics": {"items_per_s": 25.0}}
+    text = gs.summary([gs.Outcome(e2e, "ok", rows=[speed_row]), gs.Outcome(ev, "ok", rows=[eval_row])])
+    assert "eval pipeline 25.0 images/s vs the network alone 100.0 items/s" in text and "25%" in text

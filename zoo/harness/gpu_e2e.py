@@ -22,7 +22,10 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from ..datasets.detection import COCO80_TO_91
 from ..models._image import LetterboxDetector
+from ..models._yolov5_nets import YOLOv5Detector
+from ..models._yolov5_nets import nms as yolov5_nms
 from ..models.base import Batch, move_to
 from ..results import append_row, machine_info, make_row, raw_path
 from ..transforms import letterbox_params
@@ -52,7 +55,10 @@ def device_pipeline(model: Any, device: str) -> Callable[[list[torch.Tensor]], l
             imgs, _ = decode_on_gpu(raw, device)
             boxed = [letterbox_on_device(i, size) for i in imgs]
             x = torch.stack([b for b, _ in boxed])
-            return model.postprocess(model(x), Batch(x, [m for _, m in boxed]))
+            out = model(x)
+            if isinstance(model, YOLOv5Detector):  # its postprocess moves to the CPU first; NMS here stays on the device
+                return [yolov5_device_postprocess(model, o, m) for o, (_, m) in zip(out.float(), boxed)]
+            return model.postprocess(out, Batch(x, [m for _, m in boxed]))  # e.g. ultralytics' NMS, on out's device
 
         return run
     if hasattr(model.net, "transform"):  # a torchvision detector: its own transform and postprocess
@@ -65,6 +71,14 @@ def device_pipeline(model: Any, device: str) -> Callable[[list[torch.Tensor]], l
 
         return run_tv
     raise ValueError(f"{model.spec.name}: no device pipeline for {type(model).__name__}")
+
+
+def yolov5_device_postprocess(model: Any, out: torch.Tensor, meta: dict) -> dict:
+    """YOLOv5Detector.postprocess for one image with the outputs left on their device: zoo's YOLOv5 NMS
+    (``_yolov5_nets.nms``: torchvision batched_nms) runs there; only the final boxes come back as lists."""
+    boxes, scores, cls = yolov5_nms(out, **model.nms)
+    return {"boxes": model.to_original(boxes, meta).tolist(), "scores": scores.tolist(),
+            "labels": [COCO80_TO_91[int(c)] for c in cls.tolist()]}
 
 
 def measure(name: str, device: str = "cuda", batch_size: int = 1, factory: str | None = None,

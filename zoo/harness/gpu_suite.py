@@ -197,9 +197,28 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     lines = ["GPU suite summary:"]
     for o in outcomes:
         lines.append(f"  {o.step.model:<30} {o.step.what[:48]:<48} {o.status:<7} {_figure(o) or o.reason}")
+    lines += _eval_vs_model(outcomes)
     ok = sum(o.status == "ok" for o in outcomes)
     lines.append(f"  {ok} of {len(outcomes)} steps ok; rows: speed.jsonl / eval.jsonl in $ZOO_RESULTS_DIR")
     return "\n".join(lines)
+
+
+def _eval_vs_model(outcomes: Sequence[Outcome]) -> list[str]:
+    """The eval pipeline's images/s against the same model's network alone (the suite's own rows)."""
+    lines = []
+    for o in outcomes:
+        ev = [r for r in o.rows if r.get("kind") == "eval"]
+        if not ev:
+            continue
+        alone = [r for x in outcomes if x is not o for r in x.rows if r.get("kind") == "speed"
+                 and r.get("model") == o.step.model and (r.get("metrics") or {}).get("items_per_s")]
+        pipe = (ev[-1].get("metrics") or {}).get("items_per_s")
+        if alone and pipe:
+            best = max(alone, key=lambda r: r["metrics"]["items_per_s"])
+            lines.append(f"  {o.step.model}: eval pipeline {pipe:.1f} images/s vs the network alone "
+                         f"{best['metrics']['items_per_s']:.1f} items/s (batch {best['settings'].get('batch_size')}, "
+                         f"{best.get('backend_used')}): the pipeline reaches {pipe / best['metrics']['items_per_s']:.0%}")
+    return lines
 
 
 def cpu_substitute(steps: Sequence[Step], factory: str | None = None) -> list[Step]:
