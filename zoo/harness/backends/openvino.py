@@ -14,9 +14,11 @@ of an eval, another sentence length) run on a second, dynamic-shape compilation 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -121,6 +123,17 @@ class OpenVino(Backend):
 
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
         cands = [BackendConfig("openvino", "fp32")]
-        if ctx.low_dtype == "bf16":
+        if cpu_bf16():
             cands.append(BackendConfig("openvino", "bf16", precision="hint"))
         return cands + [BackendConfig("openvino", "int8")]
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16() -> bool:
+    """Whether the CPU has native bf16 (avx512_bf16 or AMX), where OpenVINO's CPU plugin lists BF16 among its
+    OPTIMIZATION_CAPABILITIES. Read from /proc/cpuinfo rather than by loading OpenVINO just to propose."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
