@@ -5,7 +5,8 @@
 #   scripts/gpu_suite.sh              # rows under $OUT if set, else results/raw; summary on stdout
 #   scripts/gpu_suite.sh --dry-run    # the plan only
 #
-# Optional: ZOO_GPU_EVAL_DATA=/path/to/imagenet_folder adds resnet50's eval pipeline with --decode gpu.
+# Optional: ZOO_GPU_EVAL_DATA=/path/to/imagenet_folder adds resnet50's eval pipeline with --decode gpu;
+# ZOO_GPU_SUITE_BUDGET_S (default 540) caps the whole suite in seconds (steps get what is left).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python}"

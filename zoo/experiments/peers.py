@@ -352,6 +352,9 @@ def run_model(name: str, bs: int, which: Sequence[str], pick: str | tuple[Backen
               seq_len: int | None = None) -> list[dict[str, Any]]:
     """Build ``name`` (or use ``model``), build its peers, time them side by side, return the rows.
     ``pick``: as ``zoo_pick``'s, or (config, how it was found) given directly."""
+    import torch._dynamo as dynamo  # deferred: heavy
+
+    dynamo.reset()  # a fresh compile state per model (recompile limits; PERF-NOTES)
     model = (model or build_model(name)).eval()
     with tempfile.TemporaryDirectory(prefix="zoo-peers-") as tmp:
         stored = stored_items(model, bs)
