@@ -14,4 +14,9 @@ export ZOO_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TRANSFORMERS_OFFLINE
 export ZOO_RESULTS_DIR="${OUT:-$PWD/results/raw}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$ZOO_RESULTS_DIR"
+# ImageNet-style photos for the classification eval pipeline (zoo eval resnet50 --decode gpu): copy
+# ../shared/data/imagenet_sample_dev (22 MB) to .cache/ (git-ignored) to carry it to the GPU machine.
+if [ -z "${ZOO_GPU_EVAL_DATA:-}" ] && [ -d .cache/imagenet_sample_dev ]; then
+    export ZOO_GPU_EVAL_DATA="$PWD/.cache/imagenet_sample_dev"
+fi
 "$PYTHON" -m zoo bench --suite gpu --device cuda "$@"

@@ -86,7 +86,8 @@ def plan(device: str = "cuda", eval_data: str | None = None) -> list[Step]:
     e2e = [Step(name, "end to end b1: nvjpeg decode, GPU preprocess, network, GPU NMS", "e2e",
                 {"device": device, "batch_size": 1, **TIMING}, 90) for name in DETECTORS]
     evals = [Step("yolov5n", "eval pipeline: zoo eval on data/coco (24 images), images/s", "eval",
-                  {"args": ["--data", str(REPO / "data" / "coco"), "--device", device, "--batch-size", "8"]}, 90)]
+                  {"args": ["--data", str(REPO / "data" / "coco"), "--device", device, "--batch-size", "8"]}, 90,
+                  ("torch", "torchvision", "pycocotools"))]  # COCO mAP: pycocotools
     if eval_data:
         evals.append(Step("resnet50", "eval pipeline: zoo eval --decode gpu, batch 256, images/s", "eval",
                           {"args": ["--data", eval_data, "--device", device, "--decode", "gpu", "--batch-size", "256"]},
