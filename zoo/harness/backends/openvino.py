@@ -52,12 +52,16 @@ def _quantize(ov_model: Any, calibration: Any, task: str | None) -> tuple[Any, d
     t0 = time.perf_counter()
     arrays = [tuple(a) for a in calibration_arrays(calibration.batches())]
     t_data = time.perf_counter() - t0
-    kw = {"model_type": nncf.ModelType.TRANSFORMER} if task in TEXT_TASKS else {}
+    kw: dict[str, Any] = {}
+    if task in TEXT_TASKS:
+        kw["model_type"] = nncf.ModelType.TRANSFORMER
+    elif task == "object-detection":  # asymmetric activations: box regressions are signed (as ultralytics' export)
+        kw["preset"] = nncf.QuantizationPreset.MIXED
     t1 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # NNCF draws its progress bars on stdout whatever the log level
         quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
-    record = {"method": "nncf.quantize (post-training, default preset"
-                        + (", transformer model type)" if kw else ")"),
+    settings = ", ".join(f"{k}={getattr(v, 'name', v)}" for k, v in kw.items()) or "default preset"
+    record = {"method": f"nncf.quantize (post-training, {settings})",
               "nncf": nncf.__version__, "calibration_data_s": round(t_data, 2),
               "quantize_s": round(time.perf_counter() - t1, 2)}
     return quantized, record
