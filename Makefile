@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench report clean-venv
+.PHONY: demo test lint bench report gpu-suite clean-venv
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ lint: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m pytest benchmarks $(PYTEST_ARGS)
+
+# The GPU suite (zoo/harness/gpu_suite.py): every GPU row in ~10 minutes; rows under $OUT or results/raw.
+# Runs with the machine's own python (a GPU machine has torch etc. installed; no venv is built).
+gpu-suite:
+	PYTHON=$(PYTHON) scripts/gpu_suite.sh
 
 report: $(VENV)/.installed
 	$(VENV)/bin/zoo report

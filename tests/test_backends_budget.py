@@ -149,3 +149,23 @@ def test_backend_eval_rows_are_budget_checks_not_the_models_accuracy():
     plain, quant = eval_row("m", 80.0), eval_row("m", 10.0, INT8)
     assert rows_of_kind({"eval": [plain, quant]}, "eval") == [plain]
     assert split_rows({"eval": [plain, quant]})[1] == [plain]
+
+
+def test_accuracy_budget_table_pairs_each_configuration_with_its_fp32_row():
+    from zoo.report.accuracy_budget import tables
+
+    quant = eval_row("m", 70.0, INT8, time="2026-11-30T11:00:00Z")
+    older = eval_row("m", 79.9, INT8, time="2026-11-30T09:00:00Z")  # the latest row of a configuration counts
+    (table,) = tables({"eval": [eval_row("m", 80.0), older, quant, eval_row("n", 50.0)]})
+    (row,) = table.rows
+    cells = dict(zip(table.columns, row))
+    assert cells["configuration"] == "toyq+int8" and cells["loss (points)"] == pytest.approx(10.0)
+    assert cells["verdict"] == "over budget" and cells["fp32 eager"] == "80.00" and cells["budget"] == 1.0
+    assert tables({"eval": [eval_row("m", 80.0)]})[0].rows == []
+
+
+def test_skip_leaves_candidates_out_and_records_them(toyq, results_dir):
+    row = _auto_row(tiny(), skip="toyq+int8")
+    assert row["backend_used"] == "eager+fp32" and list(row["settings"]["skip"]) == ["toyq+int8"]
+    assert {"config": "toyq+int8", "skipped": "--skip"} in row["metrics"]["candidates"]
+    assert "--skip toyq+int8,compile" in BenchConfig(backend="auto", skip="toyq+int8, compile").command(["m"])

@@ -148,3 +148,13 @@ def test_report_shows_the_latest_run_with_ratios_and_says_when_zoo_loses():
     assert table.rows[0][col["peer"]].startswith("zoo's pick")  # zoo's pick first, then the peers
     assert any("OpenVINO latency hint at 1.25x" in n and "zoo loses" in n for n in table.notes)
     assert report.tables({"speed": []}) == []
+
+
+def test_latest_auto_row_matches_sequence_length_and_any_weights_choice(tmp_path):
+    speed_file = tmp_path / "speed.jsonl"
+    key = BenchConfig(backend="auto", batch_sizes=(1,), seq_len=128, pretrained=True).row_key("bert_base", 1)
+    cfg = BackendConfig("int8", "fp32").as_dict()
+    append_row(speed_file, make_row("speed", model="bert_base", settings={"backend_config": cfg}, key=key,
+                                    status="ok", command="zoo bench", device="cpu", backend_used="int8+fp32"))
+    assert P.latest_auto_config("bert_base", 1, speed_file, seq_len=128)["backend"] == "int8"
+    assert P.latest_auto_config("bert_base", 1, speed_file) is None  # another length is another setting

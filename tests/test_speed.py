@@ -402,7 +402,8 @@ def test_pad_sequence_and_auto_candidates():
     assert out["attention_mask"].sum() == 3 and out["pixel"].shape == (1, 3)  # floats untouched
     cands = auto_candidates("cpu", "image-classification", TinyNet())
     assert cands[0] == BackendConfig("eager", "fp32")
-    assert {c.backend for c in cands} >= {"compile", "onnxruntime"}
+    assert {c.backend for c in cands} >= {"compile", "onnxruntime", "openvino"}
+    assert {BackendConfig("openvino", "int8"), BackendConfig("onnxruntime", "int8"), BackendConfig("openvino")} <= set(cands)
     linear_heavy = nn.Sequential(nn.Embedding(10, 4), nn.Linear(512, 512))
     assert any(c.backend == "int8" for c in auto_candidates("cpu", "text-classification", linear_heavy))
-    assert all(c.dtype in ("fp32", "bf16") for c in cands)
+    assert all(c.dtype in ("fp32", "bf16", "int8") for c in cands)

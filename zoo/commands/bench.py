@@ -1,4 +1,4 @@
-"""zoo bench NAME... [--device cpu|cuda] [--batch-size N[,N...]] [--dtype fp32|bf16|fp16]
+"""zoo bench NAME... | --suite gpu [--dry-run]  [--device cpu|cuda] [--batch-size N[,N...]] [--dtype fp32|bf16|fp16]
 [--backend eager|compile|onnxruntime|int8|...|auto] [--json] [--wide]
 
 One name runs in this process; several names (or wildcards, or "all") run as a sweep, each model in a
@@ -14,11 +14,13 @@ one stderr line each says when it was measured and that --force measures again; 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import torch
 
 from ..errors import UserError
+from ..harness import gpu_suite
 from ..harness.speed import run_bench
 from ..harness.speed_config import add_arguments, config_from_args
 from ..harness.speed_cost import PEAK_DTYPES, device_peak
@@ -31,7 +33,7 @@ from ._table import print_table
 
 def register(sub) -> None:
     p = sub.add_parser("bench", help="measure speed: latency percentiles, items/s, memory, FLOPs, share of peak")
-    p.add_argument("names", nargs="+", metavar="NAME", help="model names, wildcards ('*resnet*'), or 'all'")
+    p.add_argument("names", nargs="*", metavar="NAME", help="model names, wildcards ('*resnet*'), or 'all'")
     add_arguments(p)
     p.add_argument("--no-write", action="store_true",
                    help="measure (even settings measured before) and print; append no rows")
@@ -44,6 +46,11 @@ def register(sub) -> None:
                         "(every bench process probes anyway; the cache keeps the best ever seen)")
     p.add_argument("--json", action="store_true",
                    help='print the rows as JSON (rows of skipped settings included, with "existing": true)')
+    p.add_argument("--suite", metavar="gpu", help="run a whole suite instead of NAMEs: 'gpu' fills every GPU row "
+                   "(classification b1 CUDA graphs and b256 bf16+channels_last+compile, bert_base s128, detectors end "
+                   "to end with GPU decode and NMS, the eval pipeline) within ~10 minutes; see zoo/harness/gpu_suite.py")
+    p.add_argument("--dry-run", action="store_true", help="with --suite: print the plan (steps, settings, "
+                   "timeouts) and run nothing")
     p.add_argument("--wide", action="store_true", help="every column (latency percentiles, memory, FLOPs, "
                    "share of peak, output deviation) instead of the ones a person reads first")
     p.set_defaults(func=run)
@@ -142,7 +149,32 @@ def refresh_dtypes(cfg) -> list[str]:
     return [d for d in dict.fromkeys(dts) if d in PEAK_DTYPES]
 
 
+def run_suite_command(args) -> int:
+    """``zoo bench --suite gpu [--dry-run]``: the plan, or the suite run with a summary."""
+    gpu_suite.check_suite(args.suite)
+    if args.names:
+        raise UserError("--suite runs its own models; give no NAME")
+    device = args.device if str(args.device).startswith("cuda") else "cuda"
+    steps = gpu_suite.plan(device, os.environ.get(gpu_suite.EVAL_DATA_ENV))
+    print(gpu_suite.plan_text(steps))
+    if args.dry_run:
+        return 0
+    if not torch.cuda.is_available():
+        raise UserError("the GPU suite needs a CUDA device (torch.cuda.is_available() is False here); "
+                        "--dry-run prints the plan")
+    outcomes = gpu_suite.run_suite(steps, gpu_suite.default_raw_dir(),
+                                   log=lambda s: print(s, file=sys.stderr, flush=True))
+    print(gpu_suite.summary(outcomes))
+    return 0 if all(o.status != "failed" for o in outcomes) else 1
+
+
 def run(args) -> int:
+    if args.suite:
+        return run_suite_command(args)
+    if args.dry_run:
+        raise UserError("--dry-run goes with --suite")
+    if not args.names:
+        raise UserError("give at least one model NAME (or --suite gpu)")
     cfg = config_from_args(args)  # checks every setting first: one line for a bad one
     names = expand_names(args.names)
     if args.timeout is not None and not args.timeout > 0:

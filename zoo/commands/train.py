@@ -38,7 +38,8 @@ def register(sub) -> None:
         p.add_argument(cli_flag(f.name), *f.metadata["aliases"], dest=f.name, type=f.metadata["type"],
                        help=f.metadata["help"])
     p.add_argument("--pretrained", action="store_true", help="start from the model's pretrained weights (minilm_*)")
-    p.add_argument("--limit", type=int, help="train on the first N examples only")
+    p.add_argument("--limit", type=int, help="train on the first N examples only (image classifiers: of each class; "
+                                             "detectors: N images)")
     p.add_argument("--val-limit", type=int, help="validate on the first N examples only")
     p.add_argument("--resume", action="store_true", help="continue from OUT.state/last.safetensors if present")
     p.add_argument("--out", help="checkpoint folder (default: $ZOO_CACHE/checkpoints/NAME-TASK)")

@@ -51,9 +51,10 @@ import torch
 from ..errors import UserError
 from ..harness.backends import BackendConfig, outputs_to_fp32, prepare
 from ..harness.backends._export import Flat, export_onnx, flatten_io, numpy_leaves
-from ..harness.speed import bench, build_model
+from ..harness.speed import bench, build_model, token_count
 from ..harness.speed_config import BenchConfig
-from ..harness.speed_measure import decoded_items, latency_sample, measure_rounds, one_line, stored_items
+from ..harness.speed_measure import (decoded_items, latency_sample, measure_rounds, one_line, pad_sequence,
+                                     stored_items)
 from ..harness.speed_timing import CpuTimer, TimingPolicy, percentile, summarize
 from ..models._ultralytics_nets import import_ultralytics
 from ..registry import get_spec
@@ -207,27 +208,31 @@ def _cwd(folder: Path):
 
 # --- zoo's pick --------------------------------------------------------------------------------------------
 
-def latest_auto_config(name: str, batch_size: int, raw_file: Path) -> dict[str, Any] | None:
-    """The backend configuration of the latest ok ``--backend auto`` speed row of this model, batch size and
-    machine kind (same key as ``zoo bench NAME --backend auto --batch-size B``), or None."""
-    key = BenchConfig(backend="auto", batch_sizes=(batch_size,)).row_key(name, batch_size)
-    rows = [r for r in read_rows(raw_file) if r.get("kind") == "speed" and r.get("key") == key
-            and r.get("status") == "ok"]
+def latest_auto_config(name: str, batch_size: int, raw_file: Path, seq_len: int | None = None) -> dict[str, Any] | None:
+    """The backend configuration of the latest ok ``--backend auto`` speed row of this model, batch size,
+    sequence length and machine kind (the keys of ``zoo bench NAME --backend auto --batch-size B
+    [--seq-len S]``, with cached, --pretrained or --random-weights weights), or None."""
+    keys = {BenchConfig(backend="auto", batch_sizes=(batch_size,), seq_len=seq_len, pretrained=p).row_key(name, batch_size)
+            for p in ("auto", True, False)}
+    rows = sorted((r for r in read_rows(raw_file) if r.get("kind") == "speed" and r.get("key") in keys
+                   and r.get("status") == "ok"), key=lambda r: str(r.get("time")))
     return (rows[-1].get("settings") or {}).get("backend_config") if rows else None
 
 
-def zoo_pick(model: Any, batch_size: int, pick: str, speed_file: Path, log: Callable[[str], None]) -> tuple[BackendConfig, str]:
+def zoo_pick(model: Any, batch_size: int, pick: str, speed_file: Path, log: Callable[[str], None],
+             seq_len: int | None = None) -> tuple[BackendConfig, str]:
     """(zoo's configuration, how it was found). ``pick``: "rows" (the latest auto row, else run auto now),
     "auto" (run zoo's auto now, writing no speed row), or a configuration label from a row (e.g.
     ``compile+bf16+autocast+channels_last+default+freezing``: taken from that row)."""
     fields = set(BackendConfig.__dataclass_fields__)
     if pick == "rows":
-        found = latest_auto_config(model.spec.name, batch_size, speed_file)
+        found = latest_auto_config(model.spec.name, batch_size, speed_file, seq_len)
         if found:
             return BackendConfig(**{k: v for k, v in found.items() if k in fields}), f"latest auto row in {speed_file.name}"
     if pick in ("rows", "auto"):
         log(f"{model.spec.name}: running zoo's --backend auto to find its pick (no speed row written)")
-        (row,) = bench(model=model, backend="auto", batch_sizes=(batch_size,), write=False, resume=False, stages=False)
+        (row,) = bench(model=model, backend="auto", batch_sizes=(batch_size,), seq_len=seq_len, write=False,
+                       resume=False, stages=False)
         found = row["settings"]["backend_config"]
         return BackendConfig(**{k: v for k, v in found.items() if k in fields}), "zoo bench --backend auto, run now"
     rows = [r for r in read_rows(speed_file) if r.get("model") == model.spec.name and r.get("backend_used") == pick]
@@ -343,23 +348,31 @@ def peer_rows(model: Any, bs: int, peers: list[Peer | Skipped], times: list[list
 
 
 def run_model(name: str, bs: int, which: Sequence[str], pick: str | tuple[BackendConfig, str], policy: TimingPolicy,
-              rounds: int, speed_file: Path, model: Any = None, log: Callable[[str], None] = print) -> list[dict[str, Any]]:
+              rounds: int, speed_file: Path, model: Any = None, log: Callable[[str], None] = print,
+              seq_len: int | None = None) -> list[dict[str, Any]]:
     """Build ``name`` (or use ``model``), build its peers, time them side by side, return the rows.
     ``pick``: as ``zoo_pick``'s, or (config, how it was found) given directly."""
+    import torch._dynamo as dynamo  # deferred: heavy
+
+    dynamo.reset()  # a fresh compile state per model (recompile limits; PERF-NOTES)
     model = (model or build_model(name)).eval()
     with tempfile.TemporaryDirectory(prefix="zoo-peers-") as tmp:
         stored = stored_items(model, bs)
-        batch = model.preprocess(decoded_items(model, bs))
+        batch = pad_sequence(model.preprocess(decoded_items(model, bs)), seq_len)  # text: the same padded length
         config = pick if isinstance(pick, tuple) else (
-            zoo_pick(model, bs, pick, speed_file, log) if "zoo" in which else (None, ""))
+            zoo_pick(model, bs, pick, speed_file, log, seq_len) if "zoo" in which else (None, ""))
         peers = build_peers(model, batch, stored, which, config, Path(tmp))
         for p in peers:
             if isinstance(p, Skipped):
                 log(f"  {p.name}: {p.status}: {p.reason}")
         ran = [p for p in peers if isinstance(p, Peer)]
         times = time_peers(ran, policy, rounds, log) if ran else []
-    cmd = command_line(name, bs, which, pick if isinstance(pick, str) else getattr(pick[0], "label", "rows"), policy, rounds)
-    return peer_rows(model, bs, peers, times, cmd, policy, rounds)
+    cmd = command_line(name, bs, which, pick if isinstance(pick, str) else getattr(pick[0], "label", "rows"), policy,
+                       rounds) + (f" --seq-len {seq_len}" if seq_len else "")
+    rows = peer_rows(model, bs, peers, times, cmd, policy, rounds)
+    for r in rows:
+        r["settings"]["seq_len"] = seq_len or token_count(batch.inputs)
+    return rows
 
 
 def command_line(name: str, bs: int, which: Sequence[str], pick: str, policy: TimingPolicy, rounds: int) -> str:
@@ -374,6 +387,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m zoo.experiments.peers", description=__doc__.splitlines()[0])
     ap.add_argument("--models", required=True, help="comma-separated registered model names")
     ap.add_argument("--batch-size", type=int, default=1)
+    ap.add_argument("--seq-len", type=int, default=None, help="pad text inputs to this many tokens (e.g. 128)")
     ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     ap.add_argument("--min-duration", type=float, default=2.0, help="seconds timed per peer, over all rounds")
     ap.add_argument("--warmup", type=int, default=3)
@@ -394,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for n in names:
         print(f"{n}: building peers", file=sys.stderr, flush=True)
         rows = run_model(n, args.batch_size, which, args.zoo_pick, policy, args.rounds, raw_path("speed"),
-                         log=lambda s: print(s, file=sys.stderr, flush=True))
+                         log=lambda s: print(s, file=sys.stderr, flush=True), seq_len=args.seq_len)
         for r in rows:
             if not args.no_write:
                 append_row(out, r)

@@ -80,7 +80,7 @@ def _ref(row: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
             "commit": row.get("commit"), "scores": {k: (row.get("metrics") or {}).get(k) for k in keys}}
 
 
-def _pairs(name: str, weights: str, numerics: str, rows: list[dict[str, Any]]):
+def pairs(name: str, weights: str, numerics: str, rows: list[dict[str, Any]]):
     """(backend row, fp32 eager row on the same data), the latest backend rows first; the eager row may be None."""
     mine = [r for r in rows if r.get("model") == name and r.get("weights") == weights]
     cands = sorted((r for r in mine if row_numerics(r) == numerics), key=lambda r: str(r.get("time")), reverse=True)
@@ -103,7 +103,7 @@ def check(name: str, task: str, weights: str | None, config: BackendConfig, budg
     rows = eval_rows() if rows is None else rows
     out: dict[str, Any] = {"budget_points": points, "metric": "/".join(keys), "numerics": config.numerics}
     lonely = None
-    for cand, base in _pairs(name, weights, config.numerics, rows):
+    for cand, base in pairs(name, weights, config.numerics, rows):
         if base is None:
             lonely = lonely or cand
             continue

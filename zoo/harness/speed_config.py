@@ -86,6 +86,10 @@ class BenchConfig:
         None, record=True, flag="--accuracy-budget", type=float, metavar="POINTS",
         help="with --backend auto, a bf16/fp16/int8 configuration is picked only if its eval row loses at most "
              "this many points of the headline score vs fp32 eager (default 1.0: top-1, mAP, accuracy/F1)")
+    skip: tuple[str, ...] = _setting(  # also "a,b" or a list: __post_init__ parses it
+        (), record=True, flag="--skip", metavar="CONFIG[,CONFIG...]",
+        help="with --backend auto, leave out the candidates whose label starts with one of these, e.g. "
+             "openvino+int8,compile (recorded as skipped; cold setup of each int8 candidate takes 10-60 s)")
     stages: bool | None = _setting(
         None, switches={True: "--stages", False: "--no-stages"},
         help="time preprocess / postprocess / end to end (default: detection and text models) | skip the stage timing")
@@ -104,6 +108,8 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "batch_sizes", parse_batch_sizes(self.batch_sizes))
+        skip = self.skip.split(",") if isinstance(self.skip, str) else (self.skip or ())
+        object.__setattr__(self, "skip", tuple(str(x).strip() for x in skip if str(x).strip()))
         if self.backend != AUTO:
             get_backend(self.backend)  # a one-line UserError with the closest names
         if self.dtype is not None and self.dtype not in backend_dtypes():
@@ -170,7 +176,7 @@ class BenchConfig:
             value, meta = getattr(self, f.name), f.metadata
             always = f.name in ("device", "batch_sizes", "backend")
             if meta["flag"] and (always or value != f.default):
-                text = ",".join(map(str, value)) if f.name == "batch_sizes" else (
+                text = ",".join(map(str, value)) if f.name in ("batch_sizes", "skip") else (
                     f"{value:g}" if isinstance(value, float) else str(value))
                 parts += [meta["flag"], text]
             elif value != f.default and value in meta["switches"]:

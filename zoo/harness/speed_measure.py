@@ -236,6 +236,8 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     items = decoded_items(model, max(bs, n_err))
     batch = pad_sequence(model.preprocess(items[:bs]), cfg.seq_len)
     configs = candidate_configs(model, cfg, device)
+    skipped = [c for c in configs[1:] if cfg.backend == AUTO and c.label.startswith(cfg.skip or ("\0",))]
+    configs = [c for c in configs if c not in skipped]
     ref = None
     if any(c != BASELINE for c in configs):
         n_ref = bs * math.ceil(n_err / bs)
@@ -257,8 +259,8 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     metrics = _chosen_metrics(chosen, times[best], baseline_times, bs, device)
     if "accuracy" in chosen.entry:
         metrics["accuracy_check"] = chosen.entry["accuracy"]
-    if len(entries) > 1:
-        metrics["candidates"] = entries
+    if len(entries) + len(skipped) > 1:
+        metrics["candidates"] = entries + [{"config": c.label, "skipped": "--skip"} for c in skipped]
     probe = get_peak(chosen.prep.config.dtype)
     if probe is not None:
         metrics["peak_tflops"] = probe["tflops"]

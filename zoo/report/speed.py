@@ -51,6 +51,8 @@ def _setting(r: dict[str, Any]) -> str:
         parts.append(s["compile_mode"])
     if s.get("cuda_graphs"):
         parts.append("cuda_graphs")
+    if s.get("pipeline"):  # e.g. gpu_e2e: the GPU suite's device pipeline (decode, preprocess, NMS on the GPU)
+        parts.append(s["pipeline"])
     return "+".join(parts)
 
 

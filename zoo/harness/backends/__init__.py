@@ -11,6 +11,14 @@ Adding a backend is adding such a module here: the modules are discovered (as zo
 ``zoo bench --backend NAME``, its help text and the ``--backend auto`` candidates pick it up. ``auto`` asks
 only the backends whose capabilities match the device, dtype and task, in ascending ``priority``.
 CUDA graphs are an option of the PyTorch backends (``BackendConfig.cuda_graphs``), not a backend.
+
+Static quantization needs calibration data: a backend whose ``needs_calibration(config)`` is true gets
+``calibration=`` (zoo.harness.calibration: real items of the model's task data, seeded) from ``prepare``;
+the others are called as before. int8 configurations (openvino, onnxruntime ``--dtype int8``) and bf16 ones
+are picked by ``--backend auto`` only within the accuracy budget (zoo.harness.accuracy_budget).
+PT2E INT8 (torch.ao's X86InductorQuantizer + compile) is not here: torch 2.14.1 no longer ships
+``torch.ao.quantization.quantize_pt2e`` or ``torch.ao.quantization.quantizer`` (moved to torchao, not a
+dependency).
 """
 
 from __future__ import annotations

@@ -14,9 +14,11 @@ of an eval, another sentence length) run on a second, dynamic-shape compilation 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -50,12 +52,16 @@ def _quantize(ov_model: Any, calibration: Any, task: str | None) -> tuple[Any, d
     t0 = time.perf_counter()
     arrays = [tuple(a) for a in calibration_arrays(calibration.batches())]
     t_data = time.perf_counter() - t0
-    kw = {"model_type": nncf.ModelType.TRANSFORMER} if task in TEXT_TASKS else {}
+    kw: dict[str, Any] = {}
+    if task in TEXT_TASKS:
+        kw["model_type"] = nncf.ModelType.TRANSFORMER
+    elif task == "object-detection":  # asymmetric activations: box regressions are signed (as ultralytics' export)
+        kw["preset"] = nncf.QuantizationPreset.MIXED
     t1 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # NNCF draws its progress bars on stdout whatever the log level
         quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
-    record = {"method": "nncf.quantize (post-training, default preset"
-                        + (", transformer model type)" if kw else ")"),
+    settings = ", ".join(f"{k}={getattr(v, 'name', v)}" for k, v in kw.items()) or "default preset"
+    record = {"method": f"nncf.quantize (post-training, {settings})",
               "nncf": nncf.__version__, "calibration_data_s": round(t_data, 2),
               "quantize_s": round(time.perf_counter() - t1, 2)}
     return quantized, record
@@ -121,6 +127,17 @@ class OpenVino(Backend):
 
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
         cands = [BackendConfig("openvino", "fp32")]
-        if ctx.low_dtype == "bf16":
+        if cpu_bf16():
             cands.append(BackendConfig("openvino", "bf16", precision="hint"))
         return cands + [BackendConfig("openvino", "int8")]
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16() -> bool:
+    """Whether the CPU has native bf16 (avx512_bf16 or AMX), where OpenVINO's CPU plugin lists BF16 among its
+    OPTIMIZATION_CAPABILITIES. Read from /proc/cpuinfo rather than by loading OpenVINO just to propose."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags

@@ -9,11 +9,29 @@ This module registers no backend of its own: ``onnxruntime`` (onnxruntime_cpu.py
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 from ._export import calibration_arrays
+
+
+@contextlib.contextmanager
+def _quiet():
+    """onnxruntime.quantization logs its advice through the root logger and NumPy warns on constant
+    activations: noise beside zoo's own output (the record keeps what was done)."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
 
 
 def _reader(input_names: list[str], arrays: list[list[Any]]):
@@ -44,16 +62,18 @@ def quantize_onnx(path: Path, calibration: Any) -> tuple[Path, dict[str, Any]]:
     try:  # shape inference + optimization first, as onnxruntime recommends; optional when it fails
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
-        quant_pre_process(str(path), str(pre))
+        with _quiet():
+            quant_pre_process(str(path), str(pre))
         src = pre
     except Exception:  # noqa: BLE001  (a model the pre-processing cannot handle is quantized as exported)
         pass
     names = [i.name for i in ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).get_inputs()]
     out = path.with_name("model.int8.onnx")
     t1 = time.perf_counter()
-    quantize_static(str(src), str(out), _reader(names, calibration_arrays(batches)), quant_format=QuantFormat.QDQ,
-                    per_channel=True, weight_type=QuantType.QInt8, activation_type=QuantType.QInt8,
-                    calibrate_method=CalibrationMethod.MinMax)
+    with _quiet():
+        quantize_static(str(src), str(out), _reader(names, calibration_arrays(batches)),
+                        quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
+                        activation_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
     record = {"method": "onnxruntime.quantization.quantize_static (QDQ, per-channel QInt8 weights, QInt8 "
                         "activations, MinMax calibration)", "pre_processed": src == pre,
               "calibration_data_s": round(t_data, 2), "quantize_s": round(time.perf_counter() - t1, 2)}

@@ -1,15 +1,17 @@
 """Training image classifiers on an ImageFolder: ``zoo train NAME --data DIR`` -> a checkpoint folder + a "train" row.
 
-    r = train_image_classifier("efficientnet_lite0", "data/cifar10/train", image_config(epochs=3),
-                               VisionRun(image_size=128, freeze="last:6"))
-    r = linear_probe("efficientnet_lite0", "data/cifar10/train", VisionRun(image_size=128))
+    r = train_image_classifier("efficientnet_lite0", "data/cifar10/train", image_config(epochs=5),
+                               VisionRun(image_size=160, freeze="last:13"))
+    r = linear_probe("efficientnet_lite0", "data/cifar10/train", VisionRun(image_size=160))
     # then: zoo eval efficientnet_lite0 --checkpoint r["checkpoint"] --data data/cifar10/heldout
 
 Fine-tuning runs zoo's one training loop (``zoo.harness.train.train``: TrainConfig, resume, ``max_minutes``,
 progress bar, DDP under torchrun, safetensors state) on the network with a fresh head for the data's classes
 (``vision_model``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
-classifier). Loss: cross-entropy with label smoothing (``VisionRun.label_smoothing``). Training images go
-through timm's train transform (``create_transform(is_training=True)``: random-resized crop of 60-100 % of
+classifier). For EfficientNet-Lite0, ``freeze="last:13"`` trains the head, the head conv (+ BN) and the last 11
+of 16 blocks (its last four stages); the stem and the first three stages, which run at the highest
+resolutions and cost most in backward, stay frozen. Loss: cross-entropy with label smoothing (``VisionRun.label_smoothing``).
+Training images go through timm's train transform (``create_transform(is_training=True)``: random-resized crop of 60-100 % of
 the image, bicubic resize to ``image_size``, horizontal flip, the weights' mean/std; no colour jitter), or,
 with ``augment=False``, the evaluation transform (the whole image resized to ``image_size``).
 
