@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 import warnings
 from pathlib import Path
@@ -20,17 +21,22 @@ from ._export import calibration_arrays
 
 
 @contextlib.contextmanager
-def _quiet():
+def _quiet(workdir: Path):
     """onnxruntime.quantization logs its advice through the root logger and NumPy warns on constant
-    activations: noise beside zoo's own output (the record keeps what was done)."""
+    activations: noise beside zoo's own output (the record keeps what was done). Its shape inference and
+    calibration also write scratch files (sym_shape_infer_temp.onnx, <uuid>.data) into the current
+    directory: run them in ``workdir`` (the export's temporary folder), not the user's."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
+    cwd = os.getcwd()
     try:
+        os.chdir(workdir)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
+        os.chdir(cwd)
         root.setLevel(level)
 
 
@@ -62,7 +68,7 @@ def quantize_onnx(path: Path, calibration: Any) -> tuple[Path, dict[str, Any]]:
     try:  # shape inference + optimization first, as onnxruntime recommends; optional when it fails
         from onnxruntime.quantization.shape_inference import quant_pre_process
 
-        with _quiet():
+        with _quiet(path.parent):
             quant_pre_process(str(path), str(pre))
         src = pre
     except Exception:  # noqa: BLE001  (a model the pre-processing cannot handle is quantized as exported)
@@ -70,7 +76,7 @@ def quantize_onnx(path: Path, calibration: Any) -> tuple[Path, dict[str, Any]]:
     names = [i.name for i in ort.InferenceSession(str(src), providers=["CPUExecutionProvider"]).get_inputs()]
     out = path.with_name("model.int8.onnx")
     t1 = time.perf_counter()
-    with _quiet():
+    with _quiet(path.parent):
         quantize_static(str(src), str(out), _reader(names, calibration_arrays(batches)),
                         quant_format=QuantFormat.QDQ, per_channel=True, weight_type=QuantType.QInt8,
                         activation_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax)
