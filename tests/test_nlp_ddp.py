@@ -4,37 +4,21 @@ process on the same global batch (dropout off, so both runs draw no random masks
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
+from ddp_runs import one_and_two_processes, torchrun
 from zoo.results import read_rows
 
 ARGS = ["train", "lstm", "--task", "sst2", "--limit", "61", "--batch-size", "16", "--epochs", "1", "--val-limit", "8",
         "--set", "dropout=0", "--set", "hidden_size=32", "--set", "embed_dim=16", "--seed", "5"]
 
 
-def _torchrun():
-    exe = Path(sys.executable).parent / "torchrun"
-    return str(exe) if exe.exists() else shutil.which("torchrun")
-
-
-@pytest.mark.skipif(_torchrun() is None, reason="torchrun not installed")
+@pytest.mark.skipif(torchrun() is None, reason="torchrun not installed")
 def test_two_processes_give_the_weights_of_one(tmp_path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "ZOO_RESULTS_DIR": str(tmp_path / "raw")}
-    one = subprocess.run([sys.executable, "-m", "zoo", *ARGS, "--out", str(tmp_path / "one")], capture_output=True,
-                         text=True, env=env, timeout=300)
-    assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([_torchrun(), "--standalone", "--nproc_per_node", "2", "-m", "zoo", *ARGS, "--out",
-                          str(tmp_path / "two")], capture_output=True, text=True, env=env, timeout=300)
-    assert two.returncode == 0, two.stderr[-2000:]
-    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    a, b = one_and_two_processes(ARGS, tmp_path)
     assert a.keys() == b.keys()
     rows = read_rows(tmp_path / "raw" / "train.jsonl")
     assert [r["settings"]["world_size"] for r in rows] == [1, 2]  # rank 0 alone writes

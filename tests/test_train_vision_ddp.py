@@ -5,24 +5,15 @@ draw its own crops); 14 images: batches of 4, 4, 4 and a last one of 2 (one imag
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
+from ddp_runs import one_and_two_processes, torchrun
 from zoo.results import read_rows
-
-
-def _torchrun():
-    exe = Path(sys.executable).parent / "torchrun"
-    return str(exe) if exe.exists() else shutil.which("torchrun")
 
 
 def _folder(root: Path) -> Path:
@@ -35,19 +26,12 @@ def _folder(root: Path) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_torchrun() is None, reason="torchrun not installed")
+@pytest.mark.skipif(torchrun() is None, reason="torchrun not installed")
 def test_two_processes_give_the_weights_of_one(tmp_path):
     data = _folder(tmp_path / "data")
     args = ["train", "efficientnet_lite0", "--data", str(data), "--image-size", "32", "--freeze", "head", "--no-augment",
             "--label-smoothing", "0", "--batch-size", "4", "--epochs", "1", "--seed", "3"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_ADDR": "127.0.0.1", "ZOO_RESULTS_DIR": str(tmp_path / "raw")}
-    one = subprocess.run([sys.executable, "-m", "zoo", *args, "--out", str(tmp_path / "one")], capture_output=True,
-                         text=True, env=env, timeout=300)
-    assert one.returncode == 0, one.stderr[-2000:]
-    two = subprocess.run([_torchrun(), "--standalone", "--nproc_per_node", "2", "-m", "zoo", *args, "--out",
-                          str(tmp_path / "two")], capture_output=True, text=True, env=env, timeout=300)
-    assert two.returncode == 0, two.stderr[-2000:]
-    a, b = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
+    a, b = one_and_two_processes(args, tmp_path)
     rows = read_rows(tmp_path / "raw" / "train.jsonl")
     assert [r["settings"]["world_size"] for r in rows] == [1, 2] and rows[1]["metrics"]["steps"] == 4
     assert rows[1]["command"].startswith("torchrun --nproc_per_node 2 -m zoo train efficientnet_lite0")
