@@ -31,8 +31,8 @@ from zoo.offline import configure_ultralytics
 from zoo.results import check_appendable, make_row
 from zoo.spec import ImagePreprocess, ModelSpec, Weights, weights_label
 from zoo.weights import (WeightsUnavailable, WeightsUnpinned, allow_unpinned, ensure_weights, load_state_dict,
-from zoo.transforms import load_image
                          sha256_file, verify, weights_id)
+from zoo.transforms import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 COCO = REPO / "data" / "coco"
