@@ -90,7 +90,8 @@ def test_imagenet_reference_is_the_same_test_only_on_imagenet_labelled_data(tmp_
     from zoo.spec import Reference
     from zoo.tasks import EvalData, get_task
 
-    spec = dataclasses.replace(zoo.get_spec("mlp"), references=(Reference("top1", 76.0, "ImageNet-1K val", "s"),))
+    spec = dataclasses.replace(zoo.get_spec("mlp"), num_classes=1000,  # an ImageNet classifier
+                               references=(Reference("top1", 76.0, "ImageNet-1K val", "s"),))
     task, metrics = get_task("image-classification"), {"top1": 70.0, "top5": None, "n": 50_000}
 
     def checks(layout, mapping):

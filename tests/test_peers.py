@@ -158,3 +158,15 @@ def test_latest_auto_row_matches_sequence_length_and_any_weights_choice(tmp_path
                                     status="ok", command="zoo bench", device="cpu", backend_used="int8+fp32"))
     assert P.latest_auto_config("bert_base", 1, speed_file, seq_len=128)["backend"] == "int8"
     assert P.latest_auto_config("bert_base", 1, speed_file) is None  # another length is another setting
+
+
+def test_latest_auto_row_includes_one_measured_with_compare(tmp_path):
+    """Before: an older auto row without --compare was taken over the newer `zoo bench --backend auto --compare`
+    row (another key), so zoo's pick was a configuration auto no longer chooses."""
+    speed_file = tmp_path / "speed.jsonl"
+    for compare, backend, when in ((False, "compile", "2026-11-29T00:00:00"), (True, "openvino", "2026-11-30T00:00:00")):
+        key = BenchConfig(backend="auto", batch_sizes=(1,), compare=compare).row_key("resnet50", 1)
+        row = make_row("speed", model="resnet50", settings={"backend_config": BackendConfig(backend, "fp32").as_dict()},
+                       key=key, status="ok", command="zoo bench", device="cpu", backend_used=f"{backend}+fp32")
+        append_row(speed_file, {**row, "time": when})
+    assert P.latest_auto_config("resnet50", 1, speed_file)["backend"] == "openvino"

@@ -32,6 +32,7 @@ from zoo.results import check_appendable, make_row
 from zoo.spec import ImagePreprocess, ModelSpec, Weights, weights_label
 from zoo.weights import (WeightsUnavailable, WeightsUnpinned, allow_unpinned, ensure_weights, load_state_dict,
                          sha256_file, verify, weights_id)
+from zoo.transforms import load_image
 
 REPO = Path(__file__).resolve().parents[1]
 COCO = REPO / "data" / "coco"
@@ -210,6 +211,17 @@ def test_yolov8n_eval_skips_and_counts_unreadable_images(layout, tmp_path, resul
     assert not any("pi_heif" in f for f in r["skipped_files"])
     stored = json.loads((results_dir / "eval.jsonl").read_text())
     assert stored["skipped"] == 2 and len(stored["skipped_files"]) == 2
+
+
+def test_load_image_on_a_non_image_says_so_after_ultralytics_patched_pil(tmp_path, ultralytics_open):
+    """Before: zoo.transforms.load_image (zoo explain, bench's example items) went through ultralytics'
+    Image.open and ended in ModuleNotFoundError pi_heif instead of PIL's UnidentifiedImageError."""
+    from PIL import UnidentifiedImageError
+
+    bad = tmp_path / "notimg.jpg"
+    bad.write_bytes(b"this is not an image")
+    with pytest.raises(UnidentifiedImageError):
+        load_image(bad)
 
 
 # --- item 6: one line, before the work -----------------------------------------------------------------------

@@ -8,6 +8,7 @@ square with grey (114), no normalization (ultralytics' convention).
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +26,23 @@ _INTERP = {
 }
 
 
+def pil_open(path: str | Path):
+    """``PIL.Image.open`` as Pillow ships it. Importing ultralytics replaces ``Image.open`` process-wide with
+    one that, on a file Pillow cannot identify, pip-installs and imports pi_heif (ModuleNotFoundError offline,
+    a download online) instead of raising UnidentifiedImageError; zoo calls the original it keeps."""
+    patches = sys.modules.get("ultralytics.utils.patches")
+    original = getattr(patches, "_image_open", None)
+    if original is not None and Image.open is getattr(patches, "image_open", None):
+        return original(path)
+    return Image.open(path)
+
+
 def load_image(item: Any) -> Image.Image:
     """A PIL image in RGB from a PIL image or a path; a clear error for anything else."""
     if isinstance(item, Image.Image):
         return item.convert("RGB") if item.mode != "RGB" else item
     if isinstance(item, (str, Path)):
-        with Image.open(item) as im:
+        with pil_open(item) as im:
             return im.convert("RGB")
     raise TypeError(f"expected a PIL image or an image path, got {type(item).__name__}")
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..results import sha256_tree
-from .loader import is_image, pil_open, unreadable_errors
+from ..transforms import pil_open
+from .loader import is_image, unreadable_errors
 
 # COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
 # files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.

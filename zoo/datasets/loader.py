@@ -6,9 +6,10 @@ runs the model's own ``preprocess``, and the DataLoader settings (file order, wo
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
+
+from ..transforms import pil_open
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff", ".gif")
 UNREADABLE = (OSError, SyntaxError, ValueError)  # PIL: UnidentifiedImageError (an OSError), truncated files
@@ -25,19 +26,6 @@ def unreadable_errors() -> tuple[type[BaseException], ...]:
 
 def is_image(p: Path) -> bool:
     return p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def pil_open(path: Path):
-    """``PIL.Image.open`` as Pillow ships it. Importing ultralytics replaces ``Image.open`` process-wide with
-    one that, on a file Pillow cannot identify, pip-installs and imports pi_heif (ModuleNotFoundError offline,
-    a download online) instead of raising UnidentifiedImageError; zoo calls the original it keeps."""
-    from PIL import Image  # deferred: PIL is only needed when images are read
-
-    patches = sys.modules.get("ultralytics.utils.patches")
-    original = getattr(patches, "_image_open", None)
-    if original is not None and Image.open is getattr(patches, "image_open", None):
-        return original(path)
-    return Image.open(path)
 
 
 def read_rgb(path: Path):

@@ -211,9 +211,9 @@ def _cwd(folder: Path):
 def latest_auto_config(name: str, batch_size: int, raw_file: Path, seq_len: int | None = None) -> dict[str, Any] | None:
     """The backend configuration of the latest ok ``--backend auto`` speed row of this model, batch size,
     sequence length and machine kind (the keys of ``zoo bench NAME --backend auto --batch-size B
-    [--seq-len S]``, with cached, --pretrained or --random-weights weights), or None."""
-    keys = {BenchConfig(backend="auto", batch_sizes=(batch_size,), seq_len=seq_len, pretrained=p).row_key(name, batch_size)
-            for p in ("auto", True, False)}
+    [--seq-len S] [--compare]``, with cached, --pretrained or --random-weights weights), or None."""
+    keys = {BenchConfig(backend="auto", batch_sizes=(batch_size,), seq_len=seq_len, pretrained=p, compare=c)
+            .row_key(name, batch_size) for p in ("auto", True, False) for c in (False, True)}
     rows = sorted((r for r in read_rows(raw_file) if r.get("kind") == "speed" and r.get("key") in keys
                    and r.get("status") == "ok"), key=lambda r: str(r.get("time")))
     return (rows[-1].get("settings") or {}).get("backend_config") if rows else None
