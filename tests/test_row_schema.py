@@ -90,6 +90,9 @@ def test_every_kind_has_a_row_that_passes():
                  command="zoo study s", device="cpu"),
         make_row("frameworks", model="resnet50", framework="timm", framework_version="1.0", note=None),
         make_row("speed", model="m", status="ok", key="k", command="c", device="cpu"),
+        make_row("peers", model="resnet50", peer="torch eager fp32", scope="forward", status="ok",
+                 command="python -m zoo.experiments.peers", device="cpu", library={"torch": "2"},
+                 metrics={"p50_ms": 1.0, "items_per_s": 1000.0}),
     ]
     assert {r["kind"] for r in rows} == set(KINDS)
     for r in rows:
