@@ -35,7 +35,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +46,7 @@ from ..registry import create_model, get_spec
 from ..results import append_row, check_appendable, make_row, raw_path, sha256_file
 from ..transforms import ImageTransform
 from .frameworks_nets import ARCHS, key_map, map_state_dict
+from .frameworks_worker import time_calls
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "imagenet_sample_dev"
@@ -128,13 +128,8 @@ class Local:
 
     def time(self, framework: str, batch: int, iters: int) -> list[float]:
         xb = self.x[np.arange(batch) % len(self.x)].contiguous()
-        ms = []
         with self.torch.inference_mode():
-            for _ in range(iters):
-                t0 = time.perf_counter()
-                self.net(xb)
-                ms.append(1e3 * (time.perf_counter() - t0))
-        return ms
+            return time_calls(self.net, xb, iters)  # the workers' own timing loop
 
 
 def alternate(runners: dict[str, object], rounds: int, iters1: int, iters32: int) -> dict[str, dict]:
