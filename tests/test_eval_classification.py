@@ -26,7 +26,7 @@ from torch import nn
 import zoo
 from zoo.cli import main as zoo_main
 from zoo.errors import UserError
-from zoo.models.base import Batch, ZooModel
+from zoo.models._image import ImageClassifier
 from zoo.registry import _REGISTRY, register_model
 from zoo.results import sha256_file, sha256_tree
 from zoo.spec import ImagePreprocess, ModelSpec
@@ -49,18 +49,8 @@ class DigitsNet(nn.Module):
         return self.fc(self.features(x))
 
 
-class DigitsClassifier(ZooModel):
-    def __init__(self, spec, net):
-        super().__init__(spec, net)
-        self.transform = ImageTransform(spec.preprocess)
-
-    def preprocess(self, items):
-        return Batch(torch.stack([self.transform(it) for it in items]), [{} for _ in items])
-
-    def postprocess(self, out, batch):
-        p = out.softmax(-1)
-        v, i = p.topk(5, dim=-1)
-        return [{"label": int(ii[0]), "topk": [[int(c), float(s)] for c, s in zip(ii, vv)]} for ii, vv in zip(i, v)]
+class DigitsClassifier(ImageClassifier):
+    """zoo's own ImageNet-style classifier stages (transform, softmax top-5) around the digits network."""
 
     def example_items(self, n=1):
         from PIL import Image

@@ -14,10 +14,9 @@ pytest.importorskip("captum")  # zoo[explain]
 from zoo.cli import main  # noqa: E402
 from zoo.harness.explain import RANDOM_NOTE, TEXT_WIDTH, conv_layer, crop_box, explain, to_original
 from zoo.harness.explain_render import write_png
-from zoo.models.base import Batch, ZooModel
+from zoo.models._image import ImageClassifier
 from zoo.registry import _REGISTRY, register_model
 from zoo.spec import ImagePreprocess, ModelSpec
-from zoo.transforms import ImageTransform
 
 MODEL = "test_explain_tiny_cnn"
 SIZE = 16
@@ -41,16 +40,8 @@ class TinyCNN(nn.Module):
         return torch.stack([torch.full_like(left, 0.5), left], 1)
 
 
-class TinyClassifier(ZooModel):
-    def __init__(self, spec, net):
-        super().__init__(spec, net)
-        self.transform = ImageTransform(spec.preprocess)
-
-    def preprocess(self, items):
-        return Batch(torch.stack([self.transform(it) for it in items]), [{} for _ in items])
-
-    def postprocess(self, out, batch):
-        return [{"label": int(o.argmax()), "topk": []} for o in out]
+class TinyClassifier(ImageClassifier):
+    """zoo's own classifier stages (transform, softmax top-k) around the tiny network."""
 
     def example_items(self, n=1):
         return [Image.new("RGB", (SIZE, SIZE))] * n
