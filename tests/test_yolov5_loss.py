@@ -17,7 +17,7 @@ from zoo.datasets.yolo_format import (
     read_labels,
     read_yolo_folder,
 )
-from zoo.models._yolov5_arch import YOLOv5
+from zoo.models.yolov5_arch import YOLOv5
 from zoo.models.yolov5_loss import YOLOv5Loss, assign
 from zoo.models.yolov5_train import WithEMA, set_classes
 

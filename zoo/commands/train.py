@@ -24,8 +24,14 @@ from ..harness.train import trainer_kind
 from ..harness.train.config import TrainConfig, cli_fields, cli_flag
 from ..harness.train.detection import train_detector
 from ..harness.train.text import defaults_help, text_config, train_text
-from ..harness.train.vision import VisionRun, image_config, linear_probe, train_image_classifier
+from ..harness.train.vision import (
+    VisionRun,
+    image_config,
+    linear_probe,
+    train_image_classifier,
+)
 from ..harness.train.vision_model import FREEZE_HELP
+from ..harness.train.yolov5 import DetectRun, detection_config, train_yolov5
 from ..models.text import TASK_OF
 from ..registry import get_spec
 
@@ -61,6 +67,9 @@ def register(sub) -> None:
     g.add_argument("--linear-probe", action="store_true",
                    help="baseline: frozen backbone, sklearn LogisticRegression on its features as the head")
     g.add_argument("--C", type=float, default=1.0, help="--linear-probe: inverse L2 strength (default 1.0)")
+    g.add_argument("--heldout", type=int, default=0,
+                   help="yolov5n: score the N images after the training ones (mAP before and after training)")
+    g.add_argument("--classes", help="yolov5n: keep these COCO-80 class ids, e.g. 0,2, relabelled 0..k-1 (a new head)")
     p.set_defaults(func=run)
 
 
@@ -139,9 +148,44 @@ def _run_vision(args) -> int:
     return 0
 
 
+def _classes(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(c) for c in text.split(","))
+    except ValueError:
+        raise UserError(f"--classes takes COCO-80 class ids separated by commas, e.g. 0,2; got {text!r}") from None
+
+
+def _run_yolov5(args) -> int:
+    """yolov5n: fine-tuned from its official weights in zoo's own loop (zoo.harness.train.yolov5)."""
+    if args.linear_probe or args.freeze != "none" or args.random_init or args.task or args.set:
+        raise UserError(f"{args.name} fine-tunes from its official weights: --linear-probe, --freeze, "
+                        "--random-init, --task and --set do not apply")
+    run = DetectRun(imgsz=args.image_size or DetectRun.imgsz, limit=args.limit, heldout=args.heldout,
+                    classes=_classes(args.classes), augment=not args.no_augment, threads=args.threads)
+    r = train_yolov5(args.name, args.data, detection_config(**_given(args)), run, out=args.out, resume=args.resume,
+                     write=not args.no_write)
+    if "checkpoint_sha256" not in r:
+        return 0  # torchrun: rank 0 reports
+    m = r["metrics"]
+    scores = (f"; held-out mAP50-95 {m['map']:.2f} / mAP50 {m['map50']:.2f} (pretrained {m['pretrained_map']:.2f} / "
+              f"{m['pretrained_map50']:.2f})" if "map" in m else "")
+    print(f"{args.name} on {args.data}: {r['steps']} steps in {r['train_time_s']:.0f} s, train loss "
+          f"{r['history'][0]['train_loss']:.4f} -> {r['final_train_loss']:.4f}{scores}")
+    bad = {k: v for k, v in r["labels"].items() if k not in ("boxes", "examples") and v}
+    print(f"labels: {r['labels']['boxes']} boxes" + (f"; skipped or changed: {bad}" if bad else "; none bad"))
+    print(f"checkpoint: {r['checkpoint']} (sha256 {r['checkpoint_sha256'][:12]}…, the EMA weights)")
+    return 0
+
+
 def _run_detection(args) -> int:
     if args.data is None:
         raise UserError(f"zoo train {args.name} needs --data: coco128, coco, a YOLO folder or a data yaml")
+    if get_spec(args.name).source == "zoo":
+        return _run_yolov5(args)
+    if args.heldout or args.classes:
+        raise UserError("--heldout and --classes are for yolov5n (zoo's own detector training)")
     unused = [k for k in ("lr", "optimizer", "max_minutes", "schedule") if getattr(args, k) is not None]
     if unused or args.resume or args.linear_probe or args.freeze != "none" or args.no_augment:
         raise UserError("detectors train through ultralytics' trainer: --epochs, --batch-size, --image-size, "

@@ -171,19 +171,20 @@ def _uniform(lo: float, hi: float) -> float:
 
 def hsv_jitter(img: torch.Tensor, aug: Augment) -> torch.Tensor:
     """uint8 (3, h, w): hue shifted by up to +-hsv_h of the colour circle, saturation and value scaled by
-    1 +- hsv_s and 1 +- hsv_v (value = the largest of R, G, B, so scaling it is scaling RGB)."""
-    from torchvision.transforms.v2 import (
-        functional as TF,  # deferred: torchvision is heavy
-    )
+    1 +- hsv_s and 1 +- hsv_v; as YOLOv5, through lookup tables on the image in HSV (here Pillow's, which
+    is about 20x faster than converting the tensor with torchvision)."""
+    import numpy as np  # deferred: heavy third-party import
+    from PIL import Image
 
-    h, s, v = (_uniform(-1, 1) * g for g in (aug.hsv_h, aug.hsv_s, aug.hsv_v))
-    if aug.hsv_h:
-        img = TF.adjust_hue(img, h)
-    if aug.hsv_s:
-        img = TF.adjust_saturation(img, 1 + s)
-    if aug.hsv_v:
-        img = TF.adjust_brightness(img, 1 + v)
-    return img
+    if not (aug.hsv_h or aug.hsv_s or aug.hsv_v):
+        return img
+    dh, gs, gv = (_uniform(-1, 1) * g for g in (aug.hsv_h, aug.hsv_s, aug.hsv_v))
+    x = np.arange(256)
+    luts = ((x + round(dh * 256)) % 256, np.clip(x * (1 + gs), 0, 255), np.clip(x * (1 + gv), 0, 255))
+    hsv = Image.fromarray(img.permute(1, 2, 0).numpy()).convert("HSV")
+    bands = [b.point(lut.round().astype(int).tolist()) for b, lut in zip(hsv.split(), luts)]
+    rgb = Image.merge("HSV", bands).convert("RGB")
+    return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).contiguous()
 
 
 def letterbox(img: torch.Tensor, boxes: torch.Tensor, imgsz: int) -> tuple[torch.Tensor, torch.Tensor]:

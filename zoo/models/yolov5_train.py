@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from ._yolov5_arch import YOLOv5
+from .yolov5_arch import YOLOv5
 
 
 def set_classes(net: YOLOv5, nc: int) -> None:
