@@ -7,6 +7,7 @@ Needs ../shared/weights/yolov5n/yolov5n.pt and ../shared/data/coco128 (skipped w
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from zoo.harness.train import StopTraining
 from zoo.harness.train.yolov5 import DetectRun, detection_config, train_yolov5
 from zoo.results import read_rows
 
-from .test_yolov5 import REAL
+REAL = Path(__file__).resolve().parents[2] / "shared" / "weights" / "yolov5n" / "yolov5n.pt"
 
 
 @pytest.fixture
