@@ -5,6 +5,7 @@ scores, and its row records the recipe and the caching time. Tiny red-vs-blue da
 from __future__ import annotations
 
 import torch
+from test_train_vision import MODEL, folders  # noqa: F401  (the fixture)
 
 from zoo import evaluate
 from zoo.harness.loading.vision import prepare_classifier
@@ -12,8 +13,6 @@ from zoo.harness.train.vision import VisionRun, image_config, train_image_classi
 from zoo.harness.train.vision_fast import cache_views, fast_recipe, split_frozen_prefix
 from zoo.harness.train.vision_model import freeze
 from zoo.results import read_rows
-
-from test_train_vision import MODEL, folders  # noqa: F401  (the fixture)
 
 
 def test_prefix_then_suffix_is_the_whole_network():
@@ -41,9 +40,9 @@ def test_fast_run_is_a_checkpoint_and_a_row(folders, tmp_path, results_dir, zoo_
     train_dir, held_dir = folders
     run, cfg = fast_recipe(VisionRun(image_size=32, freeze="last:3"), image_config(), {"image_size", "freeze"},
                            {"epochs", "batch_size"})
-    r = train_image_classifier(MODEL, train_dir, cfg.replace(epochs=3, batch_size=4), run, out=tmp_path / "ck",
-                               progress=False)
-    assert r["steps"] == 9
+    r = train_image_classifier(MODEL, train_dir, cfg.replace(epochs=4, batch_size=4, lr=5e-3), run,
+                               out=tmp_path / "ck", progress=False)
+    assert r["steps"] == 12
     row, = read_rows(results_dir / "train.jsonl")
     assert row["settings"]["recipe"] == "fast" and "--recipe fast" in row["command"]
     m = row["metrics"]

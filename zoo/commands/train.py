@@ -29,11 +29,13 @@ from ..harness.train.config import TrainConfig, cli_fields, cli_flag
 from ..harness.train.detection import train_detector
 from ..harness.train.text import defaults_help, text_config, train_text
 from ..harness.train.vision import (
+    RECIPES,
     VisionRun,
     image_config,
     linear_probe,
     train_image_classifier,
 )
+from ..harness.train.vision_fast import fast_recipe
 from ..harness.train.vision_model import FREEZE_HELP
 from ..harness.train.yolov5 import DetectRun, detection_config, train_yolov5
 from ..models.text import TASK_OF

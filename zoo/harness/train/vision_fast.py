@@ -47,7 +47,7 @@ def fast_recipe(run, config: TrainConfig, given_run: set[str] = frozenset(), giv
     return run, config.replace(**{k: v for k, v in CONFIG.items() if k not in given_config})
 
 
-def split_frozen_prefix(net: nn.Module) -> tuple[nn.Sequential, "CachedSuffix"]:
+def split_frozen_prefix(net: nn.Module) -> tuple[nn.Sequential, CachedSuffix]:
     """(the leading modules without trainable weights, the rest as one module): for timm's EfficientNet /
     MobileNet layout (conv_stem, bn1, blocks, conv_head, bn2, global_pool, classifier)."""
     if not all(hasattr(net, a) for a in ("conv_stem", "bn1", "blocks", "conv_head", "bn2", "global_pool")):
@@ -98,7 +98,7 @@ def augmented_loss(label_smoothing: float):
     return step
 
 
-def prepare(net: nn.Module, items, labels: list[int]) -> tuple["CachedSuffix", tuple, float]:
+def prepare(net: nn.Module, items, labels: list[int]) -> tuple[CachedSuffix, tuple, float]:
     """(the module to train, its data (views, labels), seconds the caching took)."""
     t0 = time.perf_counter()
     prefix, suffix = split_frozen_prefix(net)
