@@ -38,7 +38,9 @@ def test_recipe_settings_unless_given():
 
 def test_fast_run_is_a_checkpoint_and_a_row(folders, tmp_path, results_dir, zoo_cache):  # noqa: F811
     train_dir, held_dir = folders
-    run, cfg = fast_recipe(VisionRun(image_size=32, freeze="last:3"), image_config(), {"image_size", "freeze"},
+    # only the head trains (a fresh head on cached features learns red vs blue surely; BatchNorm layers in
+    # trained blocks need bigger batches than this data has)
+    run, cfg = fast_recipe(VisionRun(image_size=32, freeze="head"), image_config(), {"image_size", "freeze"},
                            {"epochs", "batch_size"})
     r = train_image_classifier(MODEL, train_dir, cfg.replace(epochs=4, batch_size=4, lr=5e-3), run,
                                out=tmp_path / "ck", progress=False)
