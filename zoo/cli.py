@@ -84,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     set_quiet(bool(getattr(args, "quiet", False)))
     quiet_libraries(verbose=bool(getattr(args, "verbose", False)))
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err = ReaderMayLeave(real_stdout), ReaderMayLeave(real_stderr)
     try:
         rc = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try: a reader that left shows up here, not at interpreter exit
@@ -91,12 +93,54 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `zoo list --json | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would raise
-        return 0
     except UserError as e:  # one clear line for expected user errors; a traceback for bugs
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
+    finally:
+        sys.stdout, sys.stderr = real_stdout, real_stderr
+        for wrapped, real in ((out, real_stdout), (err, real_stderr)):
+            if wrapped.reader_left:  # Python's own flush at exit would raise on the closed pipe
+                _stdout_to_devnull(real)
+
+
+def _stdout_to_devnull(stream) -> None:
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError):  # a replaced stdout without a descriptor (tests)
+        pass
+
+
+class ReaderMayLeave:
+    """sys.stdout (and sys.stderr) while a command runs. When the reader of a pipe leaves (``zoo eval ... | head -n1``), the
+    rest of the output is dropped instead of raising BrokenPipeError out of a ``print``: an exception there
+    would unwind the command before it records its row. The command finishes, its rows are written, and its
+    exit status is its own (a reader that took what it wanted is not an error)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.reader_left = False
+
+    def write(self, s: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._inner.write(s)
+            except BrokenPipeError:
+                self._left()
+        return len(s)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._inner.flush()
+            except BrokenPipeError:
+                self._left()
+
+    def _left(self) -> None:
+        self.reader_left = True
+        _stdout_to_devnull(self._inner)  # what is still buffered in the wrapped stream then goes nowhere
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
 
 
 if __name__ == "__main__":
