@@ -21,6 +21,7 @@ from pathlib import Path
 from . import commands
 from .console import quiet_libraries, set_quiet
 from .errors import UserError
+from .signals import Terminated, terminate_as_exception
 
 _NO_DEFAULT = (None, False, argparse.SUPPRESS)
 
@@ -75,6 +76,20 @@ def _add_defaults_to_help(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit status 0 done, 1 done with a finding (the command's own), 2 a user error,
+    130 interrupted (Ctrl-C, at any point, imports included), 143 terminated (SIGTERM)."""
+    try:
+        with terminate_as_exception():  # SIGTERM unwinds like Ctrl-C: finally blocks and locks clean up
+            return _main(argv)
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("zoo: terminated", file=sys.stderr)
+        return 143
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), "")
     parser = build_parser(first if first in command_names() else "")
@@ -90,9 +105,6 @@ def main(argv: list[str] | None = None) -> int:
         rc = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try: a reader that left shows up here, not at interpreter exit
         return rc
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
     except UserError as e:  # one clear line for expected user errors; a traceback for bugs
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
