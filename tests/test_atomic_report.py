@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_report import ONLY, _all_files, _changed_rows, write_rows
 
-import zoo.report._commit as commit
+import zoo.report.commit as commit
 from zoo.report import report
 from zoo.signals import Terminated, terminate_as_exception
 
@@ -110,7 +110,7 @@ def test_a_kill_inside_the_commit_is_finished_or_undone_by_the_next_run(states, 
 _KILL_SCRIPT = """
 import os, signal, sys
 sys.path.insert(0, {tests!r})
-import zoo.report._commit as commit
+import zoo.report.commit as commit
 from zoo.report import report
 from test_report import ONLY
 def hook(name):

@@ -7,7 +7,7 @@
 Topic modules ``zoo/report/<topic>.py`` (see base.py) are discovered with pkgutil; the joined leaderboard
 (leaderboard.py) comes first. Everything is rendered into a staging folder first, so a failing topic
 module or a corrupt raw file leaves results/ untouched; then the files whose bytes changed are replaced and
-files that an earlier run generated but this run does not are removed, all or nothing (_commit.py): if one
+files that an earlier run generated but this run does not are removed, all or nothing (commit.py): if one
 target cannot be written, results/ (and the README) stay byte-identical. Which files zoo generated is
 recorded in ``results/.generated``: files zoo did not generate are never removed or overwritten.
 """
@@ -28,7 +28,7 @@ from ..console import progress
 from ..errors import UserError
 from ..results import CorruptResultsError, raw_dir, read_all
 from . import leaderboard
-from ._commit import JOURNAL, STAGING_PREFIX, commit_files, finish_interrupted, sweep_stale_staging
+from .commit import JOURNAL, STAGING_PREFIX, commit_files, finish_interrupted, sweep_stale_staging
 from .base import GENERATED, Table, fmt, provenance
 from .plots import normalize_png, png_title
 from .readme_excerpt import updated_readme
