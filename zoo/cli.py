@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import importlib
 import os
 import pkgutil
@@ -24,6 +25,7 @@ from .errors import UserError
 from .signals import Terminated, terminate_as_exception
 
 _NO_DEFAULT = (None, False, argparse.SUPPRESS)
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def command_names() -> list[str]:
@@ -107,6 +109,15 @@ def _main(argv: list[str] | None) -> int:
         return rc
     except UserError as e:  # one clear line for expected user errors; a traceback for bugs
         print(f"zoo: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        if e.errno not in _STORAGE_ERRNOS:
+            raise
+        # a full disk, a read-only or forbidden folder: the machine, not zoo; every zoo write is atomic, so
+        # what was there before is intact
+        where = f": {e.filename}" if e.filename else ""
+        print(f"zoo: error: {e.strerror or e}{where} (free space or point ZOO_CACHE / ZOO_RESULTS_DIR / --out at "
+              "a writable folder; files already there were left as they were)", file=sys.stderr)
         return 2
     finally:
         sys.stdout, sys.stderr = real_stdout, real_stderr
