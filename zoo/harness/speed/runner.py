@@ -33,7 +33,7 @@ from torch.utils import _pytree as pytree
 from ...console import progress
 from ...errors import UserError
 from ...models.base import check_device
-from ...results import append_row, make_row, raw_path, read_rows
+from ...results import append_row, check_appendable, make_row, raw_path, read_rows
 from ..backends import AUTO, check_backend, isa_flags
 from ..loading import decoded_items, load_model
 from .config import BenchConfig
@@ -135,6 +135,8 @@ def run_bench(name: str, cfg: BenchConfig, *, model: Any = None, write: bool = T
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     path = Path(raw_file) if raw_file else raw_path(TOPIC)
+    if write:
+        check_appendable(path)  # a full disk or damaged file: refused before minutes of measuring
     done = existing_rows(path, include_errors=not retry_errors) if resume else {}
     keys = {bs: cfg.row_key(name, bs) for bs in cfg.batch_sizes}
     for bs, key in keys.items():

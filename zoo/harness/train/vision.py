@@ -47,6 +47,7 @@ from ...results import append_row, check_appendable, make_row, raw_path
 from .. import distributed
 from .config import TrainConfig
 from .loop import set_seed, train
+from .out_folder import check_room, locked_out
 from ..loading.vision import VISION_CONFIG, head_of, prepare_classifier, save_vision_checkpoint
 from .vision_model import extract_features, freeze, parse_freeze
 
@@ -152,6 +153,12 @@ def train_image_classifier(name: str, data: str | Path, config: TrainConfig | No
     config, run = config or image_config(), run or VisionRun()
     folder = load_training_data(data, run.limit)
     out = Path(out) if out is not None else default_out(name, folder)
+    with locked_out(out, distributed.from_env().is_main):  # one run per --out; a killed swap finished first
+        return _train_image_classifier(name, folder, config, run, out, resume=resume, write=write, progress=progress)
+
+
+def _train_image_classifier(name: str, folder: ImageFolderData, config: TrainConfig, run: VisionRun, out: Path, *,
+                            resume: bool, write: bool, progress: bool) -> dict[str, Any]:
     _check_out(out, name)
     if write:
         check_appendable(raw_path(TOPIC))
@@ -164,6 +171,7 @@ def train_image_classifier(name: str, data: str | Path, config: TrainConfig | No
     set_seed(config.seed)
     model = prepare_classifier(name, folder.class_names, pretrained=run.pretrained, image_size=run.image_size,
                                seed=config.seed)
+    check_room(out, model.net)
     init_weights = model.weights_id
     counts = freeze(model.net, run.freeze)
     transform = augment_transform(model, run.image_size) if run.augment else model.transform
@@ -190,9 +198,6 @@ def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: V
     method = "fine-tune" if run.pretrained else "from scratch"
     train_info = {"method": method, "train_time_s": r["wall_s"], "steps": r["steps"], "epochs_run": len(r["history"]),
                   "data": str(folder.root), "n_train": len(folder), **asdict(run), **info, "config": config.settings()}
-    result["checkpoint_sha256"] = save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info})
-    if not write:
-        return
     history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "complete": h.get("complete", True),
                 "items_per_s": h["items_per_s"]} for h in r["history"]]
     settings = {**config.settings(), **asdict(run), "method": method, "task": TASK, "data": str(folder.root),
@@ -203,7 +208,13 @@ def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: V
                "final_train_loss": history[-1]["train_loss"] if history else None, "best_val": None,
                "best_epoch": None, "stopped_by": r["stopped_by"]}
     cmd = command_line(model.spec.name, folder, config, run, result["checkpoint"], r["world_size"])
-    _append(model, folder, settings, metrics, history, info["device"], result["checkpoint_sha256"], cmd)
+
+    def record(sha: str) -> None:  # after the new folder is complete, before it is swapped in
+        result["checkpoint_sha256"] = sha
+        if write:
+            _append(model, folder, settings, metrics, history, info["device"], sha, cmd)
+
+    save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info}, record)
 
 
 def _append(model, folder: ImageFolderData, settings: dict, metrics: dict, history: list, device: str, sha: str,
@@ -246,6 +257,11 @@ def linear_probe(name: str, data: str | Path, run: VisionRun | None = None, *, o
         raise UserError("the linear probe runs in one process; start it without torchrun")
     folder = load_training_data(data, run.limit)
     out = Path(out) if out is not None else default_out(name, folder).with_name(default_out(name, folder).name + "-probe")
+    with locked_out(out):
+        return _linear_probe(name, folder, run, out, C=C, write=write)
+
+
+def _linear_probe(name: str, folder: ImageFolderData, run: VisionRun, out: Path, *, C: float, write: bool) -> dict:
     _check_out(out, name)
     if write:
         check_appendable(raw_path(TOPIC))
@@ -306,9 +322,6 @@ def _save_probe(model, folder: ImageFolderData, run: VisionRun, C: float, fit: d
     method = "linear-probe (sklearn LogisticRegression on frozen features)"
     train_info = {"method": method, "train_time_s": result["train_time_s"], "data": str(folder.root),
                   "n_train": len(folder), "C": C, **asdict(run), **info}
-    result["checkpoint_sha256"] = save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info})
-    if not write:
-        return
     settings = {**asdict(run), "freeze": "all but head", "augment": False, "method": method, "C": C, "task": TASK,
                 "data": str(folder.root), "n_train": len(folder), "num_classes": len(folder.class_names),
                 "world_size": 1, "threads": torch.get_num_threads(), "trainable_params": info["trainable_params"],
@@ -318,4 +331,10 @@ def _save_probe(model, folder: ImageFolderData, run: VisionRun, C: float, fit: d
     cmd = command_line(model.spec.name, folder, None, run, result["checkpoint"], probe=True)
     if C != 1.0:
         cmd += f" --C {C}"
-    _append(model, folder, settings, metrics, [], "cpu", result["checkpoint_sha256"], cmd)
+
+    def record(sha: str) -> None:
+        result["checkpoint_sha256"] = sha
+        if write:
+            _append(model, folder, settings, metrics, [], "cpu", sha, cmd)
+
+    save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info}, record)
