@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import get_spec
+from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
 from .base import Table, sig
 from .plots import latency_plot, pareto_plot
@@ -89,12 +90,12 @@ def device_kind(row: dict[str, Any]) -> str:
 
 
 def device_name(row: dict[str, Any]) -> str:
-    """"cpu: <model> (N cores)" or "cuda: <GPU name>": the device a figure was measured on."""
+    """"cpu: <model> <N>c <isa tier>" (zoo.results.machine_identity) or "cuda: <GPU name>": where it ran."""
     m = row.get("machine") or {}
     kind = device_kind(row)
     if kind == "cuda":
         return f"cuda: {m.get('gpu') or 'unknown GPU'}"
-    return f"{kind}: {m.get('cpu', 'unknown CPU')} ({m.get('cores', '?')} cores)"
+    return f"{kind}: {machine_identity(m)}"
 
 
 def task_of(row: dict[str, Any]) -> str | None:

@@ -11,10 +11,12 @@ Every figure is computed here from the rows; nothing is typed in.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..registry import get_spec
+from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
 from .base import Table, _machine_label, fmt, rows_of_kind, sig
 from .plots import new_figure, save_figure, style
@@ -95,7 +97,7 @@ def _size_rows(evals: list[dict], speed: dict[str, dict]) -> list[list[Any]]:
                 sig(gflops), lat, _m(r, "top1"), _interval(r), _m(r, "top5"), r.get("n"),
                 _ratio(params, bp), _ratio(gflops, bf), _ratio(lat, bl),
                 None if _m(r, "top1") is None or _m(base, "top1") is None else _m(r, "top1") - _m(base, "top1"),
-                (sp.get("machine") or {}).get("cpu") if sp else "not measured: `zoo bench " + r["model"] + "`",
+                machine_identity(sp.get("machine")) if sp else "not measured: `zoo bench " + r["model"] + "`",
             ])
     return body
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..results import machine_identity
 from ..spec import weights_label
 from .base import Table, provenance, rows_of_kind
 
@@ -32,8 +33,7 @@ def _latest_run(rows: list[dict]) -> list[dict]:
 
 
 def _machine(r: dict[str, Any]) -> str:
-    m = r.get("machine") or {}
-    return f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores)"
+    return machine_identity(r.get("machine"))
 
 
 def _settings_text(r: dict[str, Any]) -> str:

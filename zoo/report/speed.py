@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
 from .base import Table, provenance, rows_of_kind
 from .plots import latency_plot
@@ -33,7 +34,7 @@ def _dev(r: dict[str, Any]) -> str:
     m = r.get("machine") or {}
     if str(r.get("device") or (r.get("settings") or {}).get("device") or "cpu").startswith("cuda"):
         return f"cuda: {m.get('gpu') or '?'}"
-    return f"cpu: {m.get('cpu', '?')} ({m.get('cores', '?')} cores, {(r.get('settings') or {}).get('threads', '?')} threads)"
+    return f"cpu: {machine_identity(m)} ({(r.get('settings') or {}).get('threads', '?')} torch threads)"
 
 
 def _weights(r: dict[str, Any]) -> str:

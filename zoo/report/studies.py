@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
+from ..results import machine_identity
 from .base import Table, _machine_label, fmt, rows_of_kind
 from .plots import new_figure, save_figure, style
 
@@ -89,7 +91,7 @@ def _notes(rows: Sequence[dict], extra: Sequence[str] = (), data: str = DATA_NOT
     return [
         data,
         seed_text,
-        f"hardware: {m.get('cpu', '?')}, {m.get('cores', '?')} cores; CPU, torch threads = {_s(r0, 'threads')}",
+        f"hardware: {machine_identity(m)}; CPU, torch threads = {_s(r0, 'threads')}",
         f"weights: random-init (trained here); scale: {_s(r0, 'scale')}; run {r0.get('run_id')}, "
         f"{r0.get('time', '')[:16]} UTC, study wall time {fmt(r0.get('study_wall_s'), 1)} s",
         *extra,
