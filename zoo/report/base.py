@@ -35,6 +35,65 @@ class Table:
     # The raw rows the figures come from (optional): the renderer then adds a standard provenance note
     # (machines, date range, commits, weights) made by ``provenance(sources)``.
     sources: list[dict[str, Any]] | None = field(default=None, repr=False)
+    # The markdown shows what answers the table's main question and fits a 120-column terminal; the CSV keeps
+    # every column. ``brief``: the columns the markdown shows, in that order (None: all that fit, left to
+    # right; the rest are named in a note). ``sections``: columns whose values split the markdown into one
+    # sub-table per value, under a heading (e.g. one leaderboard per task), instead of repeating them per row.
+    brief: list[str] | None = None
+    sections: list[str] = field(default_factory=list)
+
+
+# What each generated markdown shows, when its topic module does not say (Table.brief / Table.sections): the
+# columns that answer the table's main question, and the columns whose values become section headings. Every
+# column stays in the CSV; columns that do not fit 120 characters are named in a note (zoo/report/render.py).
+MARKDOWN_VIEW: dict[str, tuple[list[str] | None, list[str]]] = {
+    "accuracy_budget": (["model", "configuration", "verdict", "fp32 eager", "configuration score", "loss (points)",
+                         "budget", "metric"], []),
+    "coco_detection_accuracy": (["model", "data set", "images", "mAP %", "mAP@.5 %", "ref mAP %", "ref data set",
+                                 "weights"], []),
+    "eval_runs": (["model", "data set", "images", "top-1 % (n)", "top-5 % (n)", "weights", "images/s"], []),
+    "frameworks": (["framework (article)", "ours", "top-1 agree", "max |Δ logit|", "p50 ms b1", "items/s b32",
+                    "article claim"], []),
+    "imagenet_accuracy": (["model", "images", "top-1 % (n)", "ref top-1 %", "Δ top-1 pp (tolerance)",
+                           "ref data set", "data set", "images/s"], []),
+    "misconception3_size_vs_accuracy": (["model", "params (M)", "GFLOPs / image", "latency p50 (ms, batch 1)",
+                                         "top-1 (%)", "top-1 95 % interval", "images", "top-1 vs smallest (points)"], []),
+    "misconception5_faithfulness": (["deleted (% of pixels)", "pixels chosen by", "drop minus random's",
+                                     "sign test p", "faithful (drop > random's)", "drop from intact"], []),
+    "nlp_applications": (["application", "model", "metric", "score", "n", "published reference", "items/s",
+                          "architecture"], []),
+    "nlp_training": (["model", "task", "epochs run", "batch", "lr", "train min", "best val", "best epoch", "seed"], []),
+    "speed": (["model", "setting", "p50 ms", "p90 ms", "Offline items/s", "at batch", "% of peak", "weights"],
+              ["device"]),
+    "speed_backend_candidates": (["candidate", "p50 ms", "speedup vs fp32 eager", "rel L2", "top-1/box agreement",
+                                  "first call s (compile/export)", "chosen", "failed"], ["device", "model", "batch"]),
+    "speed_detection_realtime": (["detector (article)", "zoo model", "article claim FPS", "measured FPS end to end",
+                                  "measured / claim", "measured FPS network only", "best backend", "weights"], []),
+    "speed_stages": (["model", "batch", "decode", "preprocess", "forward", "postprocess", "end to end",
+                      "end-to-end items/s"], ["device"]),
+    "speed_vs_fp32_eager": (["model", "batch", "setting", "fp32 eager p50 ms", "p50 ms", "speedup", "target",
+                             "target met", "top-1/box agreement"], ["device"]),
+    "speed_harness_overhead": (["model", "method", "overhead %", "harness loop ns/call", "bare loop ns/call",
+                                "forward p50 ms"], ["device"]),
+    "vision_training": (["model", "method", "held-out score (zoo eval --checkpoint)", "images", "epochs",
+                         "train min", "training data"], []),
+    "detection_training": (["model", "data", "epochs", "imgsz", "batch", "train min", "mAP50-95", "mAP50",
+                            "start weights"], []),
+    "misconception3_width": (["training images", "hidden width", "params", "train accuracy (%)",
+                              "held-out accuracy (%)", "train - held-out (points)", "held-out loss"], []),
+    "study_more_data": (["experiment", "training images", "labels flipped", "augmentation", "held-out top-1 (%)",
+                         "train top-1, true labels (%)", "seeds"], []),
+}
+
+
+def markdown_view(table: Table) -> tuple[list[str] | None, list[str]]:
+    """(brief, sections) for ``table``'s markdown: its own, else MARKDOWN_VIEW's for its slug, else (all, none);
+    names that are not among the table's columns are skipped (a topic module may drop a column)."""
+    if table.brief is not None or table.sections:
+        return table.brief, table.sections
+    brief, sections = MARKDOWN_VIEW.get(table.slug, (None, []))
+    return ([c for c in brief if c in table.columns] if brief is not None else None,
+            [c for c in sections if c in table.columns])
 
 
 def rows_of_kind(rows: dict[str, list[dict[str, Any]]], *kinds: str) -> list[dict[str, Any]]:
@@ -54,6 +113,53 @@ def fmt(x: Any, digits: int = 2) -> str:
     if isinstance(x, float):
         return f"{x:.{digits}f}"
     return str(x)
+
+
+def wilson(correct_pct: float | None, n: int | None) -> tuple[float, float] | None:
+    """95 % Wilson score interval (in %) of an accuracy of ``correct_pct`` % measured on ``n`` items (scipy's
+    binomtest; the count of correct items is recovered from the percentage)."""
+    if correct_pct is None or not n or isinstance(n, bool):
+        return None
+    from scipy.stats import binomtest  # deferred: heavy
+
+    k = min(n, max(0, round(correct_pct * n / 100)))
+    ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+    return 100 * ci.low, 100 * ci.high
+
+
+def interval_text(correct_pct: float | None, n: int | None) -> str | None:
+    """"88.5–94.9": the 95 % Wilson interval with one decimal, or None."""
+    ci = wilson(correct_pct, n)
+    return None if ci is None else f"{ci[0]:.1f}–{ci[1]:.1f}"
+
+
+# Scores that are a share of items scored right: a binomial proportion, so a Wilson interval applies (mAP,
+# F1 over spans, BLEU are not proportions of items).
+PROPORTION_METRICS = ("top1", "top5", "accuracy", "exact_match")
+
+
+def score_interval(row: dict[str, Any] | None, metric: str | None) -> str | None:
+    """The 95 % Wilson interval of an eval row's ``metric`` (a proportion metric, in %) over its ``n`` items."""
+    if row is None or metric not in PROPORTION_METRICS:
+        return None
+    v = (row.get("metrics") or {}).get(metric)
+    return interval_text(v, row.get("n")) if isinstance(v, (int, float)) and v > 1 else None
+
+
+def data_label(row: dict[str, Any] | None) -> str | None:
+    """What an eval row scored, honestly sized: "imagenet_sample_dev: sample of 200, not ImageNet-1K val"
+    when the published figure beside it is on another data set, "X: 500 of 5609 items" under --limit, else
+    "X (n items)"."""
+    if row is None:
+        return None
+    n, name = row.get("n"), row.get("dataset")
+    other = sorted({str(r.get("reference_dataset")) for r in row.get("references") or []
+                    if isinstance(r, dict) and r.get("reference_comparable") is False and r.get("reference_dataset")})
+    if other and n:
+        return f"{name}: sample of {n}, not {' / '.join(other)}"
+    if isinstance(row.get("n_split"), int) and n and n < row["n_split"]:
+        return f"{name}: {n} of {row['n_split']} items"
+    return f"{name} ({n} items)" if n else name
 
 
 def _machine_label(m: dict[str, Any] | None) -> str:

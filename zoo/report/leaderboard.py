@@ -19,7 +19,7 @@ from typing import Any
 from ..registry import get_spec
 from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
-from .base import Table, sig
+from .base import Table, data_label, score_interval, sig
 from .plots import latency_plot, pareto_plot
 
 # Task -> the headline score of its eval rows (metrics key): the metric of that task's standard benchmark.
@@ -198,7 +198,7 @@ def entries(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]]
             out.append(_entry(model, "— (not timed)", task, None, _best_accuracy(arows, None, task), 0))
 
     def group_of(e):  # scores are ranked only against the same metric on the same data, on the same device
-        return (e["device"], e["task"] or "~", str(e["dataset"] or "~"), str(e["score_metric"] or "~"))
+        return (e["task"] or "~", e["device"], str(e["dataset"] or "~"), str(e["score_metric"] or "~"))
 
     def order(e):  # ranked entries first, then the random-init ones (listed, not ranked), then unscored
         return (*group_of(e), e["random_init"], e["score"] is None, -(e["score"] or 0.0), -(e["items_per_s"] or 0.0),
@@ -261,7 +261,51 @@ def _entry(model, dev, task, r, a, runs) -> dict[str, Any]:
 COLUMNS = ["device", "task", "rank", "model", "scenario", "batch", "dtype", "backend", "other settings",
            "score metric", "score", "dataset", "items/s", "p50 ms", "p90 ms", "p99 ms", "e2e items/s",
            "peak mem MiB", "params M", "GFLOPs/item", "TFLOP/s", "% of peak", "out err vs fp32", "agreement",
-           "speed weights", "score weights", "runs"]
+           "speed weights", "score weights", "runs", "ranked by", "95% CI", "n", "setting", "ms/item",
+           "p90"]
+# What leaderboard.md shows per (task, device, data) section; the CSV has every column above.
+BRIEF = ["rank", "model", "score", "95% CI", "items/s", "ms/item", "p90", "setting", "score weights"]
+SECTIONS = ["task", "device", "ranked by"]
+
+
+def _ranked_by(e: dict[str, Any]) -> str:
+    if e["score"] is None:
+        return "not scored (listed by items/s)"
+    return f"{e['score_metric']} on {data_label(e['acc_row'])}"
+
+
+def _per_item(e: dict[str, Any]) -> float | None:
+    b = e["batch_size"] if isinstance(e["batch_size"], int) and e["batch_size"] > 0 else 1
+    return _num(e["p50"], b)
+
+
+def _spread(e: dict[str, Any]) -> str | None:
+    """How much slower the 90th percentile call is than the median: "+12%"."""
+    p50, p90 = _num(e["p50"]), _num(e["p90"])
+    return f"+{100 * (p90 - p50) / p50:.0f}%" if p50 and p90 is not None else None
+
+
+# Short names in the setting label (the key is in the notes; the full backend name is in the CSV).
+BACKEND_ABBREV = {"onnxruntime": "ort", "openvino": "ov"}
+_DTYPES = ("fp32", "bf16", "fp16", "int8", "tf32")
+
+
+def setting_label(e: dict[str, Any]) -> str:
+    """Batch size and the backend that ran, short: "bs1 eager fp32", "bs1 auto→ov int8", "bs1 auto→compile
+    bf16+" (a trailing "+" = more options, named in the CSV's backend column)."""
+    backend = str(e["backend"] or "")
+    auto = backend.startswith("auto")
+    parts = [p for p in backend.removeprefix("auto").lstrip(": ").split("+") if p]
+    name = BACKEND_ABBREV.get(parts[0], parts[0]) if parts else "default"
+    dtype = next((p for p in parts if p in _DTYPES), e["dtype"] or "")
+    more = "+" if len([p for p in parts[1:] if p != dtype]) else ""
+    bs = f"bs{e['batch_size']} " if e["batch_size"] is not None else ""
+    return f"{bs}{'auto→' if auto else ''}{name} {dtype}".strip() + more
+
+
+SETTING_KEY = ("setting: bs = batch size; auto→X = `--backend auto` picked X; ort = ONNX Runtime, ov = OpenVINO; "
+               "a trailing + = more options (autocast, channels_last, freezing, compile mode: the CSV's backend "
+               "and other settings columns)")
 
 
 def _num(x: Any, scale: float = 1.0) -> float | None:
@@ -277,13 +321,20 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
         _num(e["p50"]), _num(e["p90"]), _num(e["p99"]), _num(e["e2e_items_per_s"]), _num(e["mem"]),
         _num(e["params"], 1e6), sig(_num(e["flops"], 1e9)), sig(_num(e["tflops"])), _num(e["pct_peak"]),
         f"{e['rel_err']:.1e}" if isinstance(e["rel_err"], (int, float)) else None, _num(e["agreement"]),
-        e["speed_weights"], e["score_weights"], e["runs"],
+        e["speed_weights"], e["score_weights"], e["runs"], _ranked_by(e), score_interval(e["acc_row"], e["score_metric"]),
+        (e["acc_row"] or {}).get("n"), setting_label(e) if e["speed_row"] else None, _per_item(e), _spread(e),
     ] for e in ents]
     used = list({id(r): r for e in ents for r in (e["speed_row"], e["acc_row"]) if r is not None}.values())
     notes = [
         "One row per model × device × settings: the latest speed row of each group (runs = how many rows it has); "
         "the task score is joined from the model's accuracy rows, preferring the same weights, then a full "
         "evaluation (no --limit), then the test split, then the latest row.",
+        "One section per task, device (CPU model, cores, ISA tier) and data set; sorted by score, speed beside it. "
+        "95% CI = Wilson score interval of the score over the n items scored (for scores that are a share of items "
+        "right); a sample's score is not the published figure on the full data set it was drawn from. "
+        "ms/item = median latency per item (p50 per call / batch size; per call: p50 ms); p90 = how much slower "
+        "the 90th percentile call is than the median (the spread).",
+        SETTING_KEY,
         "rank is within one (device, task, dataset, metric) group, by score then items/s: CPU and GPU rows are "
         "never ranked together, nor scores on different data. Models that were scored but never timed are listed under '— (not timed)' without a rank.",
         "Only real weights are ranked: an entry whose score comes from random-init weights (or, for detection, "
@@ -313,7 +364,8 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
             flagged.setdefault(f, set()).add(e["model"])
     notes += [f"flag on {', '.join(sorted(ms))}: {f}" for f, ms in sorted(flagged.items())]
     return [Table(slug="leaderboard", title="Leaderboard: task score, speed, memory and cost per model, device "
-                  "and settings", columns=COLUMNS, rows=body, notes=notes, sources=used, digits=2)]
+                  "and settings", columns=COLUMNS, rows=body, notes=notes, sources=used, digits=2,
+                  brief=BRIEF, sections=SECTIONS)]
 
 
 def slugify(text: str, limit: int = 48) -> str:

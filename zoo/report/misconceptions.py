@@ -18,7 +18,7 @@ from typing import Any
 from ..registry import get_spec
 from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
-from .base import Table, _machine_label, fmt, rows_of_kind, sig
+from .base import Table, _machine_label, fmt, interval_text, rows_of_kind, sig, wilson
 from .plots import new_figure, save_figure, style
 from .studies import latest_runs, mean_std, pm
 
@@ -102,19 +102,8 @@ def _size_rows(evals: list[dict], speed: dict[str, dict]) -> list[list[Any]]:
     return body
 
 
-def wilson(correct_pct: float | None, n: int | None, z: float = 1.96) -> tuple[float, float] | None:
-    """95 % Wilson score interval (in %) of an accuracy measured on ``n`` items."""
-    if correct_pct is None or not n:
-        return None
-    p = correct_pct / 100
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return 100 * (centre - half), 100 * (centre + half)
-
-
 def _interval(r: dict) -> str | None:
-    ci = wilson(_m(r, "top1"), r.get("n"))
-    return None if ci is None else f"{ci[0]:.1f}–{ci[1]:.1f}"
+    return interval_text(_m(r, "top1"), r.get("n"))
 
 
 def _ratio(x, base) -> str | None:
