@@ -132,6 +132,9 @@ def test_row_facets():
                           "random-init", "same"])
     assert f == {"task": "object-detection", "device": "cpu", "machine": "AMD EPYC 2c isa unknown",
                  "weights": "random-init", "dataset": "coco"}
+    # timed with random-init weights, scored with trained ones: a real entry (dense speed does not depend on values)
+    h = row_facets(cols, ["cpu: x", "text-classification", "2", "bilstm", "sst2", "random-init", "sha256 01… (differs)"])
+    assert h["weights"] == "real"
     g = row_facets(["machine", "weights"], ["AMD EPYC 2c avx2", "sha256 0123…"])
     assert g["machine"] == "AMD EPYC 2c avx2" and g["device"] == "" and g["weights"] == "real"
 

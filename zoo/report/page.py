@@ -51,12 +51,23 @@ def row_facets(columns: list[str], row: list[str]) -> dict[str, str]:
             facets["device"] = facets["device"] or dev
             facets["machine"] = facets["machine"] or mach
     facets["dataset"] = next((by[c] for c in _DATA_COLUMNS if by.get(c) and by[c] != "—"), "")
-    weights = [v for c, v in by.items() if ("weights" in c or c == "rank") and v and v != "—"]
-    if any("random-init" in v for v in weights):
-        facets["weights"] = "random-init"
-    elif any(v for c, v in by.items() if "weights" in c and v and v != "—"):
-        facets["weights"] = "real"
+    facets["weights"] = _weights_facet(by)
     return facets
+
+
+def _weights_facet(by: dict[str, str]) -> str:
+    """"random-init" or "real" (the weights the row's figures come from), "" when the row does not say. A score
+    made with trained weights beside a timing made with random-init ones (a dense network's speed does not depend
+    on the values) counts as real; the leaderboard's rank says random-init where the figures do not stand."""
+    if by.get("rank") == "random-init":
+        return "random-init"
+    score = by.get("score weights")
+    if score and score != "—" and score != "same":
+        return "random-init" if "random-init" in score else "real"
+    weights = [v for c, v in by.items() if "weights" in c and v and v != "—"]
+    if not weights:
+        return ""
+    return "random-init" if any("random-init" in v for v in weights) else "real"
 
 
 def _table_html(table: Table, topic: str, raw_files: list[str]) -> tuple[str, list[dict[str, str]]]:
