@@ -69,7 +69,7 @@ def _dump(query: str, tmp_path: Path) -> tuple[_Rows, str]:
         [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--enable-logging=stderr", "--v=0",
          f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", PAGE.as_uri() + query],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": str(tmp_path)})
+        capture_output=True, text=True, timeout=120, check=False, env={**os.environ, "HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr[-2000:]
     return _parse(out.stdout), out.stderr
 

@@ -115,6 +115,23 @@ def fmt(x: Any, digits: int = 2) -> str:
     return str(x)
 
 
+# Short backend names in plot labels and table cells; the full configuration stays in the CSV.
+BACKEND_ABBREV = {"onnxruntime": "ort", "openvino": "ov"}
+_DTYPES = ("fp32", "bf16", "fp16", "int8", "tf32")
+
+
+def short_backend(label: str | None, dtype: str | None = None) -> str:
+    """"compile+bf16+autocast+channels_last+freezing" -> "compile bf16+" (a trailing "+": more options),
+    "onnxruntime+fp32" -> "ort fp32", "auto: openvino+int8" -> "auto→ov int8"."""
+    text = str(label or "")
+    auto = text.startswith("auto")
+    parts = [p for p in text.removeprefix("auto").lstrip(": ").split("+") if p]
+    name = BACKEND_ABBREV.get(parts[0], parts[0]) if parts else "default"
+    kind = next((p for p in parts if p in _DTYPES), dtype or "")
+    more = "+" if [p for p in parts[1:] if p != kind] else ""
+    return f"{'auto→' if auto else ''}{name} {kind}".strip() + more
+
+
 def wilson(correct_pct: float | None, n: int | None) -> tuple[float, float] | None:
     """95 % Wilson score interval (in %) of an accuracy of ``correct_pct`` % measured on ``n`` items (scipy's
     binomtest; the count of correct items is recovered from the percentage)."""

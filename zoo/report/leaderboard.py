@@ -19,7 +19,7 @@ from typing import Any
 from ..registry import get_spec
 from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
-from .base import Table, data_label, score_interval, sig
+from .base import Table, data_label, score_interval, short_backend, sig
 from .plots import latency_plot, pareto_plot
 
 # Task -> the headline score of its eval rows (metrics key): the metric of that task's standard benchmark.
@@ -285,22 +285,11 @@ def _spread(e: dict[str, Any]) -> str | None:
     return f"+{100 * (p90 - p50) / p50:.0f}%" if p50 and p90 is not None else None
 
 
-# Short names in the setting label (the key is in the notes; the full backend name is in the CSV).
-BACKEND_ABBREV = {"onnxruntime": "ort", "openvino": "ov"}
-_DTYPES = ("fp32", "bf16", "fp16", "int8", "tf32")
-
-
 def setting_label(e: dict[str, Any]) -> str:
     """Batch size and the backend that ran, short: "bs1 eager fp32", "bs1 auto→ov int8", "bs1 auto→compile
     bf16+" (a trailing "+" = more options, named in the CSV's backend column)."""
-    backend = str(e["backend"] or "")
-    auto = backend.startswith("auto")
-    parts = [p for p in backend.removeprefix("auto").lstrip(": ").split("+") if p]
-    name = BACKEND_ABBREV.get(parts[0], parts[0]) if parts else "default"
-    dtype = next((p for p in parts if p in _DTYPES), e["dtype"] or "")
-    more = "+" if len([p for p in parts[1:] if p != dtype]) else ""
     bs = f"bs{e['batch_size']} " if e["batch_size"] is not None else ""
-    return f"{bs}{'auto→' if auto else ''}{name} {dtype}".strip() + more
+    return bs + short_backend(e["backend"], e["dtype"])
 
 
 SETTING_KEY = ("setting: bs = batch size; auto→X = `--backend auto` picked X; ort = ONNX Runtime, ov = OpenVINO; "
@@ -373,39 +362,51 @@ def slugify(text: str, limit: int = 48) -> str:
     return s[:limit].rstrip("-") or "x"
 
 
-def _settings_label(e: dict[str, Any]) -> str:
-    """Short: batch size, backend (with the dtype unless the backend label already names it), the rest."""
-    backend = str(e["backend"] or "")
-    dtype = e["dtype"] if e["dtype"] and str(e["dtype"]) not in backend else None
-    parts = [f"bs {e['batch_size']}" if e["batch_size"] is not None else None, dtype, backend, e["other_settings"]]
-    return ", ".join(str(p) for p in parts if p) or "default settings"
+def _pareto_setting(by_model: dict[str, list[dict]]) -> tuple[str, list[dict]]:
+    """The setting to compare models in (like with like): the one most models were measured in (ties: batch 1
+    eager fp32 first, then by name), and each of those models' entry in it."""
+    labels: dict[str, set[str]] = {}
+    for model, es in by_model.items():
+        for e in es:
+            labels.setdefault(setting_label(e), set()).add(model)
+    best = min(labels, key=lambda lab: (-len(labels[lab]), lab != "bs1 eager fp32", lab))
+    chosen = [max((e for e in es if setting_label(e) == best), key=lambda e: e["items_per_s"])
+              for _, es in sorted(by_model.items()) if any(setting_label(e) == best for e in es)]
+    return best, chosen
 
 
-def plots(rows: dict[str, list[dict[str, Any]]], out_dir: Path) -> list[Path]:
-    """Pareto charts (score vs items/s) per task × dataset × device; a latency chart per model."""
-    ents, _ = entries(rows)
-    out_dir = Path(out_dir)
-    paths: list[Path] = []
-
-    pareto: dict[tuple[str, str, str, str], dict[str, dict]] = {}
+def _pareto_plots(ents: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Score vs items/s per task × data × device, every model in the same setting (said in the title)."""
+    groups: dict[tuple[str, str, str, str], dict[str, list[dict]]] = {}
     for e in ents:
         if e["score"] is None or not e["items_per_s"] or e["speed_row"] is None:
             continue
         key = (e["task"] or "unknown task", str(e["dataset"] or "unknown data"), e["score_metric"], e["device"])
-        best = pareto.setdefault(key, {})
-        cur = best.get(e["model"])
-        if cur is None or (e["items_per_s"], _settings_label(e)) > (cur["items_per_s"], _settings_label(cur)):
-            best[e["model"]] = e
-    for (task, dataset, metric, dev), by_model in sorted(pareto.items()):
-        pts = [{"x": float(e["items_per_s"]), "y": float(e["score"]), "label": f"{m} ({_settings_label(e)})"}
-               for m, e in sorted(by_model.items())]
+        groups.setdefault(key, {}).setdefault(e["model"], []).append(e)
+    paths = []
+    for (task, dataset, metric, dev), by_model in sorted(groups.items()):
+        setting, chosen = _pareto_setting(by_model)
+        if sum(1 for e in chosen if not e["random_init"]) < 2:  # no comparison to draw (random-init scores say nothing)
+            continue
+        left_out = sorted(set(by_model) - {e["model"] for e in chosen})
+        pts = [{"x": float(e["items_per_s"]), "y": float(e["score"]), "label": e["model"],
+                "random_init": e["random_init"]} for e in chosen]
         name = f"pareto_{slugify(task)}_{slugify(dataset, 24)}_{slugify(dev, 40)}.png"
+        note = f"; not measured so: {', '.join(left_out)}" if left_out else ""
         paths.append(pareto_plot(
-            pts, out_dir / name, title=f"{task}: {metric} vs throughput\n{dev}",
-            xlabel="throughput (items/s; fastest measured setting per model)",
+            pts, out_dir / name, title=f"{task}: {metric} vs throughput, every model in {setting}\n{dev}{note}",
+            xlabel=f"throughput (items/s, {setting})",
             ylabel=f"{metric} on {dataset}" + (" (%)" if all(p["y"] > 1 for p in pts) and metric != "bleu" else ""),
         ))
+    return paths
 
+
+def plots(rows: dict[str, list[dict[str, Any]]], out_dir: Path) -> list[Path]:
+    """Pareto charts (score vs items/s, like with like) per task × dataset × device; a latency chart per model
+    (latency per item, settings sorted by median)."""
+    ents, _ = entries(rows)
+    out_dir = Path(out_dir)
+    paths = _pareto_plots(ents, out_dir)
     by_model: dict[str, dict[str, list[dict]]] = {}
     for e in ents:
         if e["speed_row"] is not None and any(e[q] is not None for q in ("p50", "p90", "p99")):
@@ -413,12 +414,18 @@ def plots(rows: dict[str, list[dict[str, Any]]], out_dir: Path) -> list[Path]:
     for model, devs in sorted(by_model.items()):
         panels = []
         for dev, es in sorted(devs.items()):
-            es = sorted(es, key=lambda e: (e["batch_size"] if isinstance(e["batch_size"], int) else 0,
-                                           _settings_label(e)))
-            panels.append({"device": dev, "series": [
-                {"label": _settings_label(e), "p50": _num(e["p50"]), "p90": _num(e["p90"]), "p99": _num(e["p99"]),
-                 "samples": latency_samples(e["speed_row"])} for e in es]})
+            series = [_latency_series(e) for e in es]
+            panels.append({"device": dev, "series": sorted(series, key=lambda s: (s["p50"] or 0.0, s["label"]))})
         paths.append(latency_plot(panels, out_dir / f"latency_{slugify(model)}.png",
-                                  title=f"{model}: latency per call by setting (batch size, dtype, backend)",
-                                  ylabel="setting"))
+                                  title=f"{model}: latency per item by setting (fastest at the top)",
+                                  ylabel="setting", xlabel="latency per item (ms; per call / batch size)"))
     return paths
+
+
+def _latency_series(e: dict[str, Any]) -> dict[str, Any]:
+    """One setting's latencies per item (per call / batch size), so batch 8 is not drawn 8× slower."""
+    b = e["batch_size"] if isinstance(e["batch_size"], int) and e["batch_size"] > 0 else 1
+    samples = latency_samples(e["speed_row"])
+    label = setting_label(e) + (" (random-init)" if e["random_init"] else "")
+    return {"label": label, "p50": _num(e["p50"], b), "p90": _num(e["p90"], b), "p99": _num(e["p99"], b),
+            "samples": [x / b for x in samples] if samples else None}

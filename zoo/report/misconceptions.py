@@ -19,7 +19,7 @@ from ..registry import get_spec
 from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
 from .base import Table, _machine_label, fmt, interval_text, rows_of_kind, sig, wilson
-from .plots import new_figure, save_figure, style
+from .plots import new_figure, place_labels, save_figure, style
 from .studies import latest_runs, mean_std, pm
 
 METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "ig": "integrated gradients", "random": "random pixels"}
@@ -247,7 +247,8 @@ def tables(rows: dict[str, list[dict]]) -> list[Table]:
 
 def _save(fig, rows: Sequence[dict], path: Path) -> Path:
     machines = sorted({_machine_label(r.get("machine")) for r in rows})
-    fig.text(0.995, 0.005, "device: " + "; ".join(machines), ha="right", va="bottom", fontsize=6.5, color="0.35")
+    # a figure-level x label: the layout makes room for it (a free fig.text overlapped the axes' labels)
+    fig.supxlabel("device: " + "; ".join(machines), x=0.995, ha="right", fontsize=6.5, color="0.35")
     return save_figure(fig, path)
 
 
@@ -257,6 +258,7 @@ def plot_size(rows: dict[str, list[dict]], out_dir: Path) -> Path | None:
         return None
     speed = batch1_speed(rows)
     fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+    labels: dict[int, list[tuple[float, float, str]]] = {0: [], 1: []}
     for i, (data, g) in enumerate(_groups(evals, lambda r: r.get("dataset"))):
         for ax, x_of in ((axes[0, 0], lambda r: _cost(r["model"], speed)[1]),
                          (axes[0, 1], lambda r: _m(speed[r["model"]], "p50_ms") if r["model"] in speed else None)):
@@ -265,12 +267,14 @@ def plot_size(rows: dict[str, list[dict]], out_dir: Path) -> Path | None:
             ax.errorbar([p[0] for p in pts], [p[1] for p in pts], fmt="o-", color=f"C{i}", capsize=3,
                         yerr=[[p[1] - p[3][0] for p in pts], [p[3][1] - p[1] for p in pts]],
                         label=f"{data} (95 % interval)")
-            for x, y, name, _ in pts:
-                ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            labels[0 if ax is axes[0, 0] else 1] += [(x, y, name) for x, y, name, _ in pts]
     axes[0, 0].set(xlabel="GFLOPs per image", ylabel="top-1 (%)", title="accuracy vs compute")
     axes[0, 1].set(xlabel="latency p50, batch 1, fp32 eager (ms)", ylabel="top-1 (%)", title="accuracy vs latency")
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].legend(fontsize=8, loc="lower right")
     fig.suptitle("Misconception 3: bigger vs better (real weights, same data)")
+    for k, ax in enumerate((axes[0, 0], axes[0, 1])):
+        ax.margins(x=0.3, y=0.1)
+        place_labels(ax, [(x, y) for x, y, _ in labels[k]], [name for _, _, name in labels[k]])
     return _save(fig, [speed[r["model"]] for r in evals if r["model"] in speed] or evals,
                  out_dir / "misconceptions_size_vs_accuracy.png")
 

@@ -104,7 +104,7 @@ def _gpu_info() -> dict[str, Any]:
                             "cuda": torch.version.cuda}
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10)
+                             capture_output=True, text=True, timeout=10, check=False)
         info["driver"] = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout else None
     except (OSError, subprocess.SubprocessError):
         pass
