@@ -72,3 +72,18 @@ def test_sections_split_a_table_under_headings():
     md = to_markdown(t)
     assert "## a\n" in md and "## b\n" in md and "| task" not in md
     assert to_csv(t).splitlines()[0] == "task,model,score"
+
+
+def test_committed_leaderboard_is_per_task_and_sorted_by_score():
+    text = (ROOT / "results" / "leaderboard.md").read_text(encoding="utf-8")
+    sections = text.split("\n## ")[1:]
+    assert sections and all(" · cpu: " in s.splitlines()[0] or " · cuda: " in s.splitlines()[0] for s in sections)
+    for s in sections:
+        lines = [ln for ln in s.splitlines() if ln.startswith("|")]
+        header = [c.strip() for c in lines[0].strip("|").split("|")]
+        assert {"score", "items/s", "ms/item"} <= set(header)  # speed beside the score
+        i = header.index("score")
+        scores = [c.strip() for ln in lines[2:] for c in [ln.strip("|").split("|")[i]]]
+        ranked = [float(c) for c in scores if c != "—"]
+        if "random-init" not in s:  # random-init entries are listed after the ranked ones
+            assert ranked == sorted(ranked, reverse=True), s.splitlines()[0]
