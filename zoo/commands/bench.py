@@ -3,7 +3,7 @@
 
 One name runs in this process; several names (or wildcards, or "all") run as a sweep, each model in a
 fresh subprocess, resuming from the rows already in results/raw/speed.jsonl. The measurement options are
-BenchConfig's fields (zoo/harness/speed_config.py); the backends are the modules of zoo/harness/backends/.
+BenchConfig's fields (zoo/harness/speed/config.py); the backends are the modules of zoo/harness/backends/.
 
 A setting whose row exists already (this machine kind, committed rows included) is not measured again:
 one stderr line each says when it was measured and that --force measures again; its row is shown (and in
@@ -14,6 +14,7 @@ one stderr line each says when it was measured and that --force measures again; 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import os
 import sys
 
@@ -21,10 +22,11 @@ import torch
 
 from ..errors import UserError
 from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
+from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..harness.suite import gpu as gpu_suite
 from ..registry import get_spec, list_models
 from ..spec import RANDOM_INIT, weights_label
-from .table import print_table
+from ..console import print_table
 
 
 def register(sub) -> None:
@@ -37,6 +39,7 @@ def register(sub) -> None:
     p.add_argument("--retry-errors", action="store_true", help="measure again settings whose last row is an error")
     p.add_argument("--isolate", action="store_true", help="run even a single model in a fresh subprocess")
     p.add_argument("--timeout", type=float, default=None, help="seconds per model in a sweep before it is killed")
+    p.add_argument("--shard", metavar="i/N", help=SHARD_HELP)
     p.add_argument("--refresh-peak", action="store_true",
                    help="forget the best device peak seen on this machine: a probe measured now replaces it "
                         "(every bench process probes anyway; the cache keeps the best ever seen)")
@@ -44,12 +47,21 @@ def register(sub) -> None:
                    help='print the rows as JSON (rows of skipped settings included, with "existing": true)')
     p.add_argument("--suite", metavar="gpu", help="run a whole suite instead of NAMEs: 'gpu' fills every GPU row "
                    "(classification b1 CUDA graphs and b256 bf16+channels_last+compile, bert_base s128, detectors end "
-                   "to end with GPU decode and NMS, the eval pipeline) within ~10 minutes; see zoo/harness/gpu_suite.py")
+                   "to end with GPU decode and NMS, the eval pipeline) within ~10 minutes; see zoo/harness/suite/gpu.py")
     p.add_argument("--dry-run", action="store_true", help="with --suite: print the plan (steps, settings, "
                    "timeouts) and run nothing")
     p.add_argument("--wide", action="store_true", help="every column (latency percentiles, memory, FLOPs, "
                    "share of peak, output deviation) instead of the ones a person reads first")
     p.set_defaults(func=run)
+
+
+def shard_sizes(names: list[str], batch_sizes: tuple[int, ...], shard: tuple[int, int] | None) -> dict[str, tuple]:
+    """model -> the batch sizes this shard measures (models with none left out), in sweep order."""
+    mine = take_shard([(n, bs) for n in names for bs in batch_sizes], shard)
+    out: dict[str, tuple] = {}
+    for n, bs in mine:
+        out[n] = (*out.get(n, ()), bs)
+    return out
 
 
 def expand_names(names: list[str]) -> list[str]:
@@ -185,14 +197,19 @@ def run(args) -> int:
         print(line, file=sys.stderr, flush=True)
 
     resume = not (args.force or args.no_write)  # --no-write: the user asked for figures, so measure
-    if len(names) == 1 and not args.isolate:
-        rows = run_bench(names[0], cfg, write=not args.no_write, resume=resume, retry_errors=args.retry_errors,
-                         log=log, include_existing=True)
+    sizes = shard_sizes(names, cfg.batch_sizes, parse_shard(args.shard))
+    names = list(sizes)
+    if not names:
+        log(f"shard {args.shard}: no setting of this sweep falls to it")
+        rows = []
+    elif len(names) == 1 and not args.isolate:
+        rows = run_bench(names[0], replace(cfg, batch_sizes=sizes[names[0]]), write=not args.no_write, resume=resume,
+                         retry_errors=args.retry_errors, log=log, include_existing=True)
     else:
         if args.no_write:
             raise UserError("a sweep writes its rows (workers report through the raw file); drop --no-write or bench one model")
         rows = sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
-                     include_existing=True)
+                     include_existing=True, batch_sizes_of=sizes)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
