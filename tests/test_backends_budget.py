@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from test_speed import FAST, tiny  # noqa: F401
-from zoo.harness import accuracy_budget as ab
+from zoo.harness.speed import accuracy_budget as ab
 from zoo.harness import backends
 from zoo.harness.backends import Backend, BackendConfig, Capabilities, Prepared, register_backend
-from zoo.harness.backends._base import make_to_inputs
-from zoo.harness.speed import bench
-from zoo.harness.speed_config import BenchConfig
+from zoo.harness.backends import make_to_inputs
+from zoo.harness.speed.runner import bench
+from zoo.harness.speed.config import BenchConfig
 from zoo.results import append_row, make_row, raw_path
 
 WEIGHTS = "ab" * 32  # a "real" weights sha256
@@ -89,7 +89,7 @@ class ToyQuant(Backend):
 
 @pytest.fixture
 def toyq(monkeypatch):
-    import zoo.harness.speed_measure as sm
+    import zoo.harness.speed.measure as sm
 
     monkeypatch.setattr(backends, "_BACKENDS", dict(backends._BACKENDS))
     register_backend(ToyQuant)

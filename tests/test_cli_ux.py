@@ -19,7 +19,7 @@ from test_speed import registered_tiny  # noqa: F401  (fixture)
 from zoo import console
 from zoo.cli import build_parser, main
 from zoo.commands import bench as bench_cmd
-from zoo.commands._table import fit_widths, print_table
+from zoo.commands.table import fit_widths, print_table
 from zoo.commands.demo import speed_lines
 from zoo.results import read_rows
 
@@ -205,7 +205,7 @@ def test_bench_settings_tick_a_bar(registered_tiny, results_dir, monkeypatch):
 
 
 def test_a_sweep_counts_settings_and_reports_skipped_ones(registered_tiny, results_dir, monkeypatch, capsys):
-    from zoo.harness.speed_sweep import sweep
+    from zoo.harness.speed.sweep import sweep
 
     assert main(["bench", registered_tiny, "--batch-size", "1,2", *QUICK, "--json"]) == 0
     capsys.readouterr()

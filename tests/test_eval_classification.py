@@ -26,7 +26,7 @@ from torch import nn
 import zoo
 from zoo.cli import main as zoo_main
 from zoo.errors import UserError
-from zoo.models._image import ImageClassifier
+from zoo.models.image import ImageClassifier
 from zoo.registry import _REGISTRY, register_model
 from zoo.results import sha256_file, sha256_tree
 from zoo.spec import ImagePreprocess, ModelSpec
@@ -524,7 +524,7 @@ def test_gpu_decode_helpers_on_cpu(tmp_path):
     from PIL import Image
     from torchvision.io import read_file
 
-    from zoo.harness.gpu_decode import GpuTransform, decode_on_gpu
+    from zoo.harness.eval.gpu_decode import GpuTransform, decode_on_gpu
 
     photo = Path(__file__).resolve().parents[1] / "data" / "coco" / "images" / "000000000030.jpg"
     png = tmp_path / "a.png"

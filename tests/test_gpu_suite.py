@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.harness import gpu_suite as gs
-from zoo.harness.speed_config import BenchConfig
+from zoo.harness.suite import gpu as gs
+from zoo.harness.speed.config import BenchConfig
 from zoo.results import read_rows
 
 TESTS = Path(__file__).resolve().parent
@@ -79,8 +79,8 @@ def test_the_budget_skips_steps_that_cannot_start_and_failures_are_reported(tmp_
 
 
 def test_letterbox_on_the_device_matches_the_cpu_geometry():
-    from zoo.harness.gpu_e2e import letterbox_on_device
-    from zoo.models._image import LetterboxDetector
+    from zoo.harness.suite.e2e import letterbox_on_device
+    from zoo.models.image import LetterboxDetector
 
     img = torch.randint(0, 255, (3, 100, 200), dtype=torch.uint8)
     x, meta = letterbox_on_device(img, (64, 64))
@@ -91,7 +91,7 @@ def test_letterbox_on_the_device_matches_the_cpu_geometry():
 
 
 def test_yolov5n_end_to_end_pipeline_runs_on_cpu(results_dir):
-    from zoo.harness.gpu_e2e import measure
+    from zoo.harness.suite.e2e import measure
 
     row = measure("yolov5n", device="cpu", batch_size=1, warmup=0, min_iters=1, min_duration_s=0)
     st = row["metrics"]["stages"]
@@ -108,7 +108,7 @@ def test_the_one_command_exists():
 
 def test_yolov5n_device_postprocess_matches_the_models_own(results_dir):
     """The e2e path's NMS on the outputs' device gives the predictions of the model's CPU postprocess."""
-    from zoo.harness.gpu_e2e import yolov5_device_postprocess
+    from zoo.harness.suite.e2e import yolov5_device_postprocess
     from zoo.harness.speed import build_model
 
     model = build_model("yolov5n", pretrained=False).eval()

@@ -82,7 +82,7 @@ def test_resume_after_a_crash_mid_epoch_gives_the_same_weights(tmp_path, monkeyp
     cfg = text_config("sst2", batch_size=16, epochs=2, checkpoint_every=2, seed=3)
     kw = dict(task="sst2", config=cfg, limit=64, val_limit=8, progress=False, write=False)
     full = train_text("gru", out=tmp_path / "full", **kw)
-    from zoo.models.text._wrappers import TextClassifier
+    from zoo.models.text.wrappers import TextClassifier
 
     real = TextClassifier.loss
     calls = {"n": 0}

@@ -13,8 +13,8 @@ import pytest
 from zoo.errors import UserError
 from zoo.experiments import peers as P
 from zoo.harness.backends import BackendConfig
-from zoo.harness.speed_config import BenchConfig
-from zoo.harness.speed_timing import TimingPolicy
+from zoo.harness.speed.config import BenchConfig
+from zoo.harness.speed.timing import TimingPolicy
 from zoo.results import append_row, make_row, read_rows
 
 from test_speed import TinyClassifier, tiny, tiny_spec

@@ -18,7 +18,7 @@ from PIL import Image
 import zoo
 from zoo.cli import main as zoo_main
 from zoo.errors import UserError
-from zoo.models._vision import SAMPLE_IMAGES_DIR
+from zoo.models.vision import SAMPLE_IMAGES_DIR
 from zoo.prediction import Answer, Classification, Detection, Text
 from zoo.prediction.items import expand
 
@@ -204,3 +204,18 @@ def test_cli_yolov5n_finds_the_bus_and_people(yolov5n_imported, capsys):
     r = json.loads(capsys.readouterr().out)
     names = [b["name"] for b in r["boxes"]]
     assert names.count("bus") == 1 and names.count("person") >= 3 and min(b["score"] for b in r["boxes"]) >= 0.25
+
+
+def test_create_model_loads_a_local_checkpoint(tiny_classifier, tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    ckpt = tmp_path / "lite0.safetensors"
+    save_file({k: v.contiguous() for k, v in tiny_classifier.state_dict().items()}, str(ckpt))
+    loaded = zoo.create_model("efficientnet_lite0", checkpoint=ckpt)
+    assert loaded.weights_id != "random-init"
+    a, b = tiny_classifier.predict(BUS), loaded.predict(BUS)
+    assert a.label == b.label and a.score == pytest.approx(b.score, abs=1e-6)
+    assert zoo_main(["predict", "efficientnet_lite0", str(BUS), "--checkpoint", str(ckpt), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == a.label
+    with pytest.raises(UserError, match="does not exist"):
+        zoo.create_model("efficientnet_lite0", checkpoint=tmp_path / "missing.safetensors")

@@ -11,8 +11,8 @@ import torch
 from PIL import Image
 
 import zoo
-from zoo.models._vision import SAMPLE_IMAGES_DIR
-from zoo.models._yolov5_nets import nms as torch_yolov5_nms
+from zoo.models.vision import SAMPLE_IMAGES_DIR
+from zoo.models.yolov5_nets import nms as torch_yolov5_nms
 from zoo.prediction import image_ops
 from zoo.spec import ImagePreprocess
 from zoo.transforms import ImageTransform, letterbox, letterbox_params
@@ -74,7 +74,7 @@ def test_yolov5_nms_equals_torch(settings):
 
 def test_yolov8_nms_equals_ultralytics():
     pytest.importorskip("ultralytics")
-    from zoo.models._ultralytics_nets import import_ultralytics
+    from zoo.models.ultralytics_nets import import_ultralytics
 
     import_ultralytics()
     from ultralytics.utils.nms import non_max_suppression

@@ -278,13 +278,13 @@ def test_text_checkpoint_that_is_no_checkpoint_is_one_line(tmp_path):
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if the evaluation loop or the model build starts."""
-    import zoo.harness.evaluate as ev
+    import zoo.harness.eval.runner as ev
 
     def refuse(*a, **k):
         raise AssertionError("the work started before the output was checked")
 
     monkeypatch.setattr(ev, "run_loop", refuse)
-    monkeypatch.setattr(ev, "build_model", refuse)
+    monkeypatch.setattr(ev, "load_model", refuse)
 
 
 def test_raw_file_that_cannot_take_rows_is_refused_before_the_work(results_dir, no_work, monkeypatch):

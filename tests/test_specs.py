@@ -284,7 +284,7 @@ def test_yolo_letterbox_close_to_ultralytics():
     vs cv2 INTER_LINEAR), mean absolute difference < 0.02 on the [0, 1] scale."""
     import numpy as np
 
-    from zoo.models._vision import sample_images
+    from zoo.models.vision import sample_images
     from zoo.offline import configure_ultralytics
 
     configure_ultralytics()

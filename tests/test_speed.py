@@ -17,12 +17,12 @@ import pytest
 import torch
 from torch import nn
 
-from zoo.harness import speed_timing as st
-from zoo.harness.speed import bench
-from zoo.harness.speed_config import BenchConfig
-from zoo.harness.speed_oom import is_oom
-from zoo.harness.speed_cost import count_flops, count_params, device_peak
-from zoo.harness.speed_error import box_agreement, rel_l2
+from zoo.harness.speed import timing as st
+from zoo.harness.speed.runner import bench
+from zoo.harness.speed.config import BenchConfig
+from zoo.harness.speed.oom import is_oom
+from zoo.harness.speed.cost import count_flops, count_params, device_peak
+from zoo.harness.speed.error import box_agreement, rel_l2
 from zoo.models.base import Batch, ZooModel
 from zoo.results import read_rows
 from zoo.spec import ImagePreprocess, ModelSpec
@@ -171,7 +171,7 @@ def test_cpu_peak_is_the_faster_of_the_matmul_and_convolution_probes(monkeypatch
     """On CPU the peak is the best of BLAS mm and a oneDNN 3x3 convolution (MKL's fp32 mm is slow on AMD
     CPUs, and models' convolutions then beat a matmul-only "peak"). Probe timings are replaced by fixed
     durations so the choice, not the machine, is tested."""
-    import zoo.harness.speed_cost as sc
+    import zoo.harness.speed.cost as sc
 
     p = sc.measure_matmul_peak("cpu", "fp32", n=64, repeats=1)
     assert set(p["paths"]) == {"mm", "conv3x3"} and p["tflops"] == max(p["paths"].values())
@@ -317,7 +317,7 @@ def test_bad_settings_are_one_line_user_errors():
 # --- sweeps in subprocesses -----------------------------------------------------------------------------
 
 def test_sweep_records_a_crashed_worker_and_resumes(results_dir, monkeypatch):
-    from zoo.harness.speed_sweep import sweep
+    from zoo.harness.speed.sweep import sweep
 
     here = str(Path(__file__).parent)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
@@ -393,7 +393,7 @@ def test_report_tables_come_from_rows(results_dir):
 
 def test_pad_sequence_and_auto_candidates():
     from zoo.harness.backends import BackendConfig, auto_candidates
-    from zoo.harness.speed_measure import pad_sequence
+    from zoo.harness.speed.measure import pad_sequence
 
     b = Batch({"input_ids": torch.tensor([[101, 7, 102]]), "attention_mask": torch.ones(1, 3, dtype=torch.long),
                "pixel": torch.ones(1, 3)}, [{}])

@@ -20,15 +20,11 @@ import sys
 import torch
 
 from ..errors import UserError
-from ..harness import gpu_suite
-from ..harness.speed import run_bench
-from ..harness.speed_config import add_arguments, config_from_args
-from ..harness.speed_cost import PEAK_DTYPES, device_peak
-from ..harness.speed_error import DEVIATION
-from ..harness.speed_sweep import sweep
+from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
+from ..harness.suite import gpu as gpu_suite
 from ..registry import get_spec, list_models
 from ..spec import RANDOM_INIT, weights_label
-from ._table import print_table
+from .table import print_table
 
 
 def register(sub) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..harness.explain import DEFAULT_METHODS, IMAGE_METHODS, METHOD_TITLES, TEXT_METHODS, explain
-from ..harness.explain_render import check_out, write_png
+from ..harness.explain import (DEFAULT_METHODS, IMAGE_METHODS, METHOD_TITLES, TEXT_METHODS, check_out, explain,
+                               write_png)
 
 
 def register(sub) -> None:

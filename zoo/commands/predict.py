@@ -20,8 +20,9 @@ from ..errors import UserError
 from ..prediction.draw import save_annotated
 from ..prediction.items import input_kind
 from ..prediction.runtime import load
-from ..registry import create_model, get_spec
-from ._table import print_table
+from ..harness.loading import load_model
+from ..registry import get_spec
+from .table import print_table
 
 
 def register(sub) -> None:
@@ -93,18 +94,19 @@ def gather_items(kind: str, inputs: list[str], context: str | None) -> list:
 
 
 def load_predictor(args):
-    """An export folder's runtime predictor, or the registered model with its weights."""
+    """An export folder's runtime predictor, or the registered model with its weights (``load_model``: the
+    pretrained weights, ``--checkpoint``, or random init only when ``--random-init`` asks for it)."""
     folder = Path(args.model).expanduser()
     if folder.is_dir():
         return load(folder)
     spec = get_spec(args.model)
-    if args.checkpoint:
-        return create_model(args.model, checkpoint=args.checkpoint).to(args.device)
-    if spec.weights is None and not args.random_init:
-        raise UserError(f"{spec.name} has no pretrained weights: give --checkpoint (e.g. from `zoo train "
+    weights = args.checkpoint or ("random" if args.random_init else "auto")
+    model, loaded = load_model(args.model, weights, device=args.device, overrides=predict_overrides(spec))
+    if loaded.random and not args.random_init:
+        why = loaded.unavailable or "none are published or trained here"
+        raise UserError(f"{spec.name} has no trained weights here ({why}): give --checkpoint (e.g. from `zoo train "
                         f"{spec.name}`), or --random-init to see the pipeline run on random weights")
-    model = create_model(args.model, pretrained=not args.random_init, **predict_overrides(spec))
-    return model.to(args.device) if args.device != "cpu" else model
+    return model
 
 
 def predict_overrides(spec) -> dict:

@@ -5,7 +5,7 @@ as the PyTorch model (tests compare them array for array):
   ``classify_input``  = ``zoo.transforms.ImageTransform`` without letterbox (torchvision's resize rule, PIL
                         resampling, centre crop with round-half-even offsets, /255, normalize);
   ``letterbox_input`` = ``zoo.transforms.letterbox`` + ``letterbox_params``;
-  ``yolov5_nms``      = ``zoo.models._yolov5_nets.nms`` (class-wise greedy NMS as torchvision's batched_nms);
+  ``yolov5_nms``      = ``zoo.models.yolov5_nets.nms`` (class-wise greedy NMS as torchvision's batched_nms);
   ``yolov8_nms``      = ultralytics' ``non_max_suppression`` for its (4 + nc, anchors) head output.
 """
 

@@ -47,8 +47,8 @@ from ...results import append_row, check_appendable, make_row, raw_path
 from .. import distributed
 from .config import TrainConfig
 from .loop import set_seed, train
-from .vision_model import (VISION_CONFIG, extract_features, freeze, head_of, parse_freeze, prepare_classifier,
-                           save_vision_checkpoint)
+from ..loading.vision import VISION_CONFIG, head_of, prepare_classifier, save_vision_checkpoint
+from .vision_model import extract_features, freeze, parse_freeze
 
 TOPIC = "train"
 DEFAULT_IMAGE_SIZE = 128

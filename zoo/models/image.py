@@ -13,8 +13,8 @@ from .. import weights as zw
 from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import ImageTransform, letterbox_params, load_image
-from ._vision import sample_image_files, sample_images
 from .base import RANDOM_INIT, Batch, ZooModel, requested_topk
+from .vision import sample_image_files, sample_images
 
 
 def fetch_state_dict(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], str]:
