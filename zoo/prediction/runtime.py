@@ -127,7 +127,13 @@ class ExportedModel:
             return np.stack([x for x, _ in pairs]), [m for _, m in pairs]
         return np.stack([image_ops.classify_input(im, pre) for im in images]), [{} for _ in images]
 
-    def _postprocess(self, outputs: list[np.ndarray], meta: list[dict], top_k: int) -> list[dict]:
+    def predictions(self, images: list, *, top_k: int = 5, nms: dict | None = None) -> list[dict]:
+        """Decoded RGB images -> prediction dicts as the model's postprocess gives them (``zoo.models.base``);
+        ``nms``: detection settings other than the export's (e.g. ``config["postprocess"]["eval_nms"]``)."""
+        arrays, meta = self._inputs(images)
+        return self._postprocess(self._run(np.ascontiguousarray(arrays)), meta, top_k, nms)
+
+    def _postprocess(self, outputs: list[np.ndarray], meta: list[dict], top_k: int, nms_settings=None) -> list[dict]:
         post = self.config["postprocess"]
         if self.spec.task == "image-classification":
             return image_ops.softmax_topk(outputs[0], max(top_k, 1))
@@ -135,7 +141,7 @@ class ExportedModel:
         ids = post["class_ids"]
         preds = []
         for out, m in zip(outputs[0].astype(np.float32), meta):
-            boxes, scores, cls = nms(out, **post["nms"])
+            boxes, scores, cls = nms(out, **(nms_settings or post["nms"]))
             preds.append({"boxes": image_ops.to_original(boxes, m).tolist(), "scores": scores.tolist(),
                           "labels": [ids[int(c)] for c in cls]})
         return preds
@@ -146,8 +152,7 @@ class ExportedModel:
         items, sources, single = expand(x, input_kind(self.spec.task))
         out: list[Result] = []
         for lo, hi in batches(len(items), batch_size):
-            arrays, meta = self._inputs([read_image(it) for it in items[lo:hi]])
-            preds = self._postprocess(self._run(np.ascontiguousarray(arrays)), meta, top_k or 5)
+            preds = self.predictions([read_image(it) for it in items[lo:hi]], top_k=top_k or 5)
             out += [to_result(self.spec.task, p, self.names, s, top_k, conf) for p, s in zip(preds, sources[lo:hi])]
             if progress is not None:
                 progress(hi - lo)
