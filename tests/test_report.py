@@ -243,10 +243,10 @@ def test_leaderboard_table_shows_device_and_dashes(raw):
 
 
 def test_plots_have_labelled_axes_units_and_device(raw):
+    import matplotlib.figure
+
     from zoo.report.leaderboard import plots
     from zoo.results import read_all
-
-    import matplotlib.figure
 
     made = []
     real_save = matplotlib.figure.Figure.savefig

@@ -6,7 +6,7 @@ import json
 
 from ..registry import get_spec, list_models
 from ..spec import SOURCES, TASKS
-from .table import print_table
+from ..console import print_table
 
 
 def register(sub) -> None:

@@ -17,7 +17,7 @@ configuration that is not fp32 eager, its output deviation from fp32 eager on re
 eager) in alternating rounds in one process, keeps the fastest at that batch size and records each
 candidate's median latency, speedup over fp32 eager and output deviation. Backends live in
 ``zoo/harness/backends/`` (one module each); settings in ``BenchConfig``; out-of-memory halving in
-``speed_oom``; one batch size's measurement in ``speed_measure``.
+``oom``; one batch size's measurement in ``measure``.
 """
 
 from __future__ import annotations

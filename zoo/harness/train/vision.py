@@ -7,7 +7,7 @@
 
 Fine-tuning runs zoo's one training loop (``zoo.harness.train.train``: TrainConfig, resume, ``max_minutes``,
 progress bar, DDP under torchrun, safetensors state) on the network with a fresh head for the data's classes
-(``vision_model``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
+(``zoo.harness.loading.vision``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
 classifier). For EfficientNet-Lite0, ``freeze="last:13"`` trains the head, the head conv (+ BN) and the last 11
 of 16 blocks (its last four stages); the stem and the first three stages, which run at the highest
 resolutions and cost most in backward, stay frozen. Loss: cross-entropy with label smoothing (``VisionRun.label_smoothing``).
