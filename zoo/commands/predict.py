@@ -15,14 +15,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..console import progress
+from ..console import print_table, progress
 from ..errors import UserError
 from ..prediction.draw import save_annotated
 from ..prediction.items import input_kind
 from ..prediction.runtime import load
 from ..harness.loading import load_model
 from ..registry import get_spec
-from .table import print_table
 
 
 def register(sub) -> None:
