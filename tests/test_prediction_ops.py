@@ -60,8 +60,8 @@ def _fake_yolov5_rows(n=3000, nc=80, seed=0) -> torch.Tensor:
     return torch.cat([xy, wh, obj, cls], 1)
 
 
-@pytest.mark.parametrize("settings", [dict(conf=0.001, iou=0.6, max_det=300, multi_label=True),
-                                      dict(conf=0.25, iou=0.45, max_det=1000, multi_label=False)])
+@pytest.mark.parametrize("settings", [{"conf": 0.001, "iou": 0.6, "max_det": 300, "multi_label": True},
+                                      {"conf": 0.25, "iou": 0.45, "max_det": 1000, "multi_label": False}])
 def test_yolov5_nms_equals_torch(settings):
     rows = _fake_yolov5_rows()
     b, s, c = torch_yolov5_nms(rows, **settings)
@@ -83,7 +83,7 @@ def test_yolov8_nms_equals_ultralytics():
     head = torch.cat([rows[:, :4], rows[:, 5:]], 1).T[None]  # (1, 4 + 80, anchors): no objectness
     for multi in (True, False):
         [d] = non_max_suppression(head, 0.25, 0.45, multi_label=multi, max_det=300)
-        nb, ns, nc = image_ops.yolov8_nms(head[0].numpy(), conf=0.25, iou=0.45, max_det=300, multi_label=multi)
+        _, ns, _ = image_ops.yolov8_nms(head[0].numpy(), conf=0.25, iou=0.45, max_det=300, multi_label=multi)
         assert len(ns) == len(d) > 0
         assert np.allclose(np.sort(ns), np.sort(d[:, 4].numpy()), atol=1e-6)
 

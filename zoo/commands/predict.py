@@ -17,10 +17,10 @@ from pathlib import Path
 
 from ..console import print_table, progress
 from ..errors import UserError
+from ..harness.loading import load_model
 from ..prediction.draw import save_annotated
 from ..prediction.items import input_kind
 from ..prediction.runtime import load
-from ..harness.loading import load_model
 from ..registry import get_spec
 
 

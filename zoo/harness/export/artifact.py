@@ -92,6 +92,6 @@ def write_artifact(model, config: BackendConfig, folder: Path, calibration=None)
         return backend.export(model, config, example, folder, calibration=calibration)
     except UserError:
         raise
-    except Exception as e:  # a converter that cannot express the model: one line, the folder is discarded
+    except Exception as e:  # noqa: BLE001 -- a converter that cannot express the model is one line; the folder is discarded
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise UserError(f"backend {config.backend} cannot export {model.spec.name} ({type(e).__name__}: {first[:200]})") from None

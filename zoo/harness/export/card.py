@@ -65,11 +65,11 @@ def _accuracy_lines(acc: dict) -> list[str]:
     if acc.get("status") != "measured":
         return [f"- not measured: {acc.get('why', acc.get('status'))}"]
     d = acc["data"]
-    lines = [f"- data: {d['data']} ({d['path']}); {d['n_scored']} items scored, {d['n_calibration']} other items "
-             f"kept for calibration (seed {d['seed']}; disjoint)",
-             f"- {acc['metric']}: export {acc['export'][acc['metric']]:.2f}, fp32 PyTorch eager "
+    lines = [(f"- data: {d['data']} ({d['path']}); {d['n_scored']} items scored, {d['n_calibration']} other items "
+             f"kept for calibration (seed {d['seed']}; disjoint)"),
+             (f"- {acc['metric']}: export {acc['export'][acc['metric']]:.2f}, fp32 PyTorch eager "
              f"{acc['fp32_eager'][acc['metric']]:.2f}: loss {acc['loss_points']:+.2f} points "
-             f"(budget {acc['budget_points']:g}: {'within' if acc['within_budget'] else 'OVER'})"]
+             f"(budget {acc['budget_points']:g}: {'within' if acc['within_budget'] else 'OVER'})")]
     for c in acc.get("candidates", []):
         lines.append(f"- candidate {c['config']}: {c['status']}" + (f", loss {c['loss_points']:+.2f}" if "loss_points" in c else ""))
     return lines
@@ -85,8 +85,8 @@ def card_markdown(card: dict) -> str:
              "## Preprocessing (exact)", f"- {pre['description']}", "",
              "## Accuracy", *_accuracy_lines(card["accuracy"]), "",
              "## Speed on this machine",
-             f"- p50 {sp['p50_ms']:.2f} ms, p99 {sp['p99_ms']:.2f} ms, {sp['items_per_s']:.1f} items/s "
-             f"({sp['calls']} calls; {sp['measures']})",
+             (f"- p50 {sp['p50_ms']:.2f} ms, p99 {sp['p99_ms']:.2f} ms, {sp['items_per_s']:.1f} items/s "
+             f"({sp['calls']} calls; {sp['measures']})"),
              f"- machine: {m.get('cpu')} ({m.get('cores')} cores), {m.get('os')}, Python {m.get('python')}", "",
              "## Libraries", "- " + ", ".join(f"{k} {v}" for k, v in sorted(card["libraries"].items())), "",
              "## Reproduce", f"    {card['reproduce']}", ""]

@@ -25,7 +25,14 @@ from ...models.vision import sample_image_files
 from ...prediction.runtime import ExportedModel
 from ..backends import BackendConfig, backend_dtypes, get_backend, list_backends
 from ..backends.calibration import Calibration
-from ..eval.holdout import Holdout, TimeLimit, holdout_split, loss_points, score, torch_predict
+from ..eval.holdout import (
+    Holdout,
+    TimeLimit,
+    holdout_split,
+    loss_points,
+    score,
+    torch_predict,
+)
 from ..loading import load_model
 from .artifact import check_exportable, write_artifact, write_config
 from .card import build_card, measure_latency, write_card
