@@ -115,6 +115,11 @@ def test_auto_scores_candidates_itself_on_items_it_did_not_calibrate_on(setup):
     assert exact["split"] == split
     assert row["backend_used"] in ("eager+fp32", "toyexact+int8")  # never the broken or the timed-out one
     assert row["settings"]["accuracy_check"] == "auto" and row["settings"]["accuracy_time_limit"] == LIMIT_S
+    from zoo.commands.bench import accuracy_notes
+
+    notes = "\n".join(accuracy_notes([row]))
+    assert "toyexact+int8 top1" in notes and "vs fp32 eager" in notes and "timed out for toyslow+int8" in notes
+    assert "scored on 176" in notes and "calibrated on 64 others" in notes
 
 
 def test_calibration_and_scored_items_are_disjoint(digits):

@@ -258,6 +258,10 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
         metrics["peak_probe"] = probe
     if cfg.stages if cfg.stages is not None else model.spec.task in STAGE_TASKS:
         metrics["stages"] = time_stages(model, chosen.prep, stored_items(model, bs), device, cfg.timing(), cfg.seq_len)
+        if chosen is not ready[0] and baseline_times is not None:  # the pick's end-to-end gain, decode to output
+            base = time_stages(model, ready[0].prep, stored_items(model, bs), device, cfg.timing(), cfg.seq_len)
+            metrics["fp32_eager_e2e_p50_ms"] = base["e2e_p50_ms"]
+            metrics["e2e_speedup_vs_fp32_eager"] = base["e2e_p50_ms"] / metrics["stages"]["e2e_p50_ms"]
     extra = {"backend_config": chosen.prep.config.as_dict(),
              **{k: v for k, v in chosen.entry.items() if k in SETUP_KEYS}}
     return metrics, extra, chosen.prep.config.label
