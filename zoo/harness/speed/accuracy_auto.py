@@ -56,7 +56,8 @@ def plan(model: Any, cfg) -> AccuracyPlan | None:
     budget, limit = accuracy_budget.budget_for(task, cfg.accuracy_budget), float(cfg.accuracy_time_limit)
     key = (model.spec.name, model.weights_id, budget, limit, str(local_data(task)))
     if key in _PLANS:  # one split and one fp32 reference per model, whatever the batch sizes
-        _PLANS[key].timed_out = []
+        if _PLANS[key] is not None:
+            _PLANS[key].timed_out = []
         return _PLANS[key]
     try:
         holdout = holdout_split(model.spec)
