@@ -135,6 +135,32 @@ def weights_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def accuracy_notes(rows: list[dict]) -> list[str]:
+    """Closing lines for the accuracy checks auto ran itself: each candidate's score beside fp32 eager's on
+    items it was not calibrated on, the timed-out ones, and the pick's speedup (end to end where timed)."""
+    lines = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        split = m.get("accuracy_split")
+        if not split:
+            continue
+        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}"
+        for c in m.get("candidates", []):
+            a = c.get("accuracy") or {}
+            if "scores" in a:
+                key = a["metric"]
+                lines.append(f"{head}: {c['config']} {key} {a['scores'][key]:.2f} vs fp32 eager {a['fp32_eager'][key]:.2f} "
+                             f"({-a['loss_points']:+.2f} points, budget {a['budget_points']:g}: {a['status']})")
+        if m.get("accuracy_timed_out"):
+            lines.append(f"{head}: accuracy check timed out for {', '.join(m['accuracy_timed_out'])} (not picked)")
+        gain = m.get("e2e_speedup_vs_fp32_eager") or m.get("speedup_vs_fp32_eager")
+        how = "end to end, decode to output" if m.get("e2e_speedup_vs_fp32_eager") else "forward"
+        lines.append(f"{head}: picked {r.get('backend_used')}" + (f", {gain:.2f}x fp32 eager ({how})" if gain else "") +
+                     f"; scored on {split['n_scored']} {split['data']} items, calibrated on {split['n_calibration']} "
+                     f"others (seed {split['seed']})")
+    return lines
+
+
 def print_rows(rows: list[dict], wide: bool = False) -> None:
     """The result table: NARROW columns (or every one with ``wide``), fitted to the terminal's width;
     a "measured" column (now, or the date of an existing row) when some rows were not measured now."""
@@ -148,6 +174,8 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
     for line in weights_lines(rows):
         print(line)
     print_table(headers, table, fit=True)
+    for line in accuracy_notes(rows):
+        print(line)
 
 
 def refresh_dtypes(cfg) -> list[str]:
