@@ -22,6 +22,7 @@ from ..harness import distributed
 from ..harness.backends import backend_dtypes, list_backends
 from ..harness.evaluate import evaluate
 from ..weights import ALLOW_UNPINNED_ENV
+from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
@@ -62,6 +63,7 @@ def register(sub) -> None:
     p.add_argument("--allow-unpinned", action="store_true",
                    help="load a weight file zoo has no sha256 to check (refused otherwise); the row records "
                         "weights 'unpinned:<sha256>'")
+    add_source_options(p)
     p.set_defaults(func=run)
 
 
@@ -77,6 +79,7 @@ def data_argument(args) -> str | None:
 
 
 def run(args) -> int:
+    apply_source_options(args)
     if args.allow_unpinned:  # the environment, so torchrun's other ranks and subprocesses opt in too
         os.environ[ALLOW_UNPINNED_ENV] = "1"
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import difflib
 import json
+from collections.abc import Callable, Iterable
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ...errors import UnknownModelError, UserError
 from ...io import atomic_write_text
@@ -60,22 +61,47 @@ def not_handled(name: str, task: str, why: str = "") -> UserError:
     return UserError(f"{name} is {article} {task} model{why}; zoo runs {' and '.join(HANDLED)} models from this source")
 
 
+@contextlib.contextmanager
+def weights_on_meta():
+    """Every parameter and buffer a module registers inside this block moves to the meta device (shapes only),
+    while the constructor's own arithmetic (regnet's widths, drop-path rates: ``.tolist()``, ``.item()``)
+    runs on the CPU, which ``with torch.device("meta")`` does not allow. Each tensor is allocated once,
+    empty, and dropped when it moves; nothing is initialized. Not thread-safe (it patches nn.Module)."""
+    from torch import nn
+
+    reg_param, reg_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def register_parameter(self, name, param):
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        reg_param(self, name, param)
+
+    def register_buffer(self, name, tensor, persistent=True):
+        reg_buffer(self, name, None if tensor is None else tensor.to("meta"), persistent)
+
+    nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter, nn.Module.register_buffer = reg_param, reg_buffer
+
+
 def measure_cost(make_net: Callable[[], Any], input_size: tuple[int, ...]) -> tuple[int | None, int | None]:
     """(params, FLOPs per sample) the way zoo.models.cost counts them (FlopCounterMode, 2 x MACs, one sample
-    at ``input_size``). First on the meta device (shapes only: no weights allocated or initialized); a
-    constructor that computes on tensors (regnet's widths, drop-path rates) is built on the CPU instead. A
-    network that cannot be built or run at all gives (None, None): no figure rather than a guessed one."""
+    at ``input_size``), with the weights on the meta device (``weights_on_meta``): no weight is allocated or
+    initialized, so even a billion-parameter network costs a second. A network that cannot be built or run
+    that way is built on the CPU; one that fails there too gives (None, None): no figure rather than a guess."""
     import torch  # deferred: specs are data; cost is measured only when a derived spec is resolved
 
     from ..cost import count_flops  # imports torch too
 
     for device in ("meta", "cpu"):
         try:
-            with torch.device(device):
+            with weights_on_meta() if device == "meta" else contextlib.nullcontext():
                 net = make_net().eval()
-                params = sum(p.numel() for p in net.parameters())
-                flops = count_flops(net, torch.zeros((1, *input_size)))
+            params = sum(p.numel() for p in net.parameters())
+            flops = count_flops(net, torch.zeros((1, *input_size), device=device))
             return int(params), int(flops)
-        except Exception:  # noqa: BLE001  (any failure: try the next device, then report "not measured")
+        except Exception:  # noqa: BLE001, S112  (any failure: try the next way, then report "not measured")
             continue
     return None, None

@@ -84,7 +84,10 @@ def resolve(rest: str) -> ModelSpec:
 
 
 def _net_from_config(snap: Path):
-    from transformers import AutoConfig, AutoModelForImageClassification  # deferred: transformers imports torch
+    from transformers import (  # deferred: transformers imports torch
+        AutoConfig,
+        AutoModelForImageClassification,
+    )
 
     return AutoModelForImageClassification.from_config(AutoConfig.from_pretrained(str(snap)))
 

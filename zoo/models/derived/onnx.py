@@ -30,10 +30,8 @@ _PRE_KEYS = {f for f in ImagePreprocess.__dataclass_fields__}
 def set_options(**options) -> None:
     """Flags for onnx: names (``input_shape=(3, 224, 224)``, ``mean=...``), for this process and its workers."""
     given = {k: v for k, v in options.items() if v is not None}
-    if given:
+    if given:  # none given: keep what a parent process set (a sweep worker is started without the flags)
         os.environ[OPTIONS_ENV] = json.dumps(given)
-    else:
-        os.environ.pop(OPTIONS_ENV, None)
 
 
 def _flags() -> dict:
@@ -116,7 +114,9 @@ def _preprocess(input_size: tuple[int, int, int], flags: dict, side: dict, side_
 
 
 def resolve(rest: str) -> ModelSpec:
-    from ...weights import sha256_file  # deferred: hashes the file only when the name is resolved
+    from ...weights import (
+        sha256_file,  # deferred: hashes the file only when the name is resolved
+    )
 
     name = f"onnx:{rest}"
     path = Path(rest).expanduser().resolve()

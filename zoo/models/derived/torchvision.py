@@ -68,12 +68,22 @@ def resolve(rest: str) -> ModelSpec:
     return _classifier(name, arch, _weights(name, arch, tag))
 
 
+def _builder_kwargs(arch: str, w) -> dict:
+    """The settings torchvision's own builder takes from these weights (``_ovewrite_named_param`` there)."""
+    kwargs = dict(_PRETRAINED_KWARGS.get(arch, {}))
+    if arch.startswith("vit_"):  # SWAG weights run at 384 / 518, not the default 224
+        kwargs["image_size"] = w.meta["min_size"][0]
+    if arch.startswith("maxvit_"):
+        kwargs["input_size"] = tuple(w.meta["min_size"])
+    return kwargs
+
+
 def _classifier(name: str, arch: str, w) -> ModelSpec:
     import torchvision.models as tvm
 
     pre = preprocess_from_torchvision(w)
     num_classes = len(w.meta["categories"])
-    kwargs = _PRETRAINED_KWARGS.get(arch, {})
+    kwargs = _builder_kwargs(arch, w)
     input_size = (3, *pre.crop_size)
     params, flops = measure_cost(lambda: tvm.get_model(arch, weights=None, num_classes=num_classes, **kwargs),
                                  input_size)
