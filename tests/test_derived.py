@@ -363,3 +363,45 @@ def test_derived_names_resolve_through_the_registry_hook():
     assert (src.prefix, rest) == ("timm", "convnext_tiny")
     assert registry.split_source("resnet50") is None
     assert registry.model_task("torchvision:regnet_y_400mf") == "image-classification"
+
+
+# --- every command: train, eval of the checkpoint, explain (image classifiers) -----------------------------
+
+def test_derived_classifier_trains_evaluates_and_explains(tmp_path, results_dir, zoo_cache):
+    import numpy as np
+    from PIL import Image
+
+    from zoo.harness.explain import explain
+    from zoo.harness.train.vision import VisionRun, image_config, train_image_classifier
+
+    folder = tmp_path / "train"
+    for cls, colour in (("blue", (40, 40, 210)), ("red", (210, 40, 40))):
+        (folder / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((32, 32, 3), colour, dtype="uint8")).save(folder / cls / f"{i}.jpg")
+    name = "timm:mobilenetv3_small_100"
+    run = VisionRun(image_size=32, freeze="last:2", pretrained=False)
+    r = train_image_classifier(name, folder, image_config(epochs=1, batch_size=4), run, out=tmp_path / "ck",
+                               progress=False)
+    assert r["steps"] == 2
+    ev = zoo.evaluate(name, folder, checkpoint=tmp_path / "ck", progress=False)
+    assert ev["model"] == name and ev["n"] == 8 and ev["weights"] == r["checkpoint_sha256"]
+    expl = explain(name, str(folder / "red" / "0.jpg"), checkpoint=str(tmp_path / "ck"))
+    assert expl.real_weights and set(expl.maps) == {"gradcam", "saliency"}
+
+
+def test_onnx_explain_is_refused_in_one_line(tmp_path, capsys):
+    path = export(TinyNet(), tmp_path / "t.onnx")
+    assert main(["explain", f"onnx:{path}", str(tmp_path / "x.jpg")]) == 2
+    assert "computes no gradients" in capsys.readouterr().err
+
+
+def test_eval_without_weights_here_is_refused_as_for_registered_models(shared_data, zoo_cache, results_dir, capsys):
+    """Offline, the timm hub file is not cached: one line naming it (never a score of random weights)."""
+    data = shared_data / "imagenet_sample_dev"
+    if not data.is_dir():
+        pytest.skip("imagenet_sample_dev is not present")
+    assert main(["eval", "timm:mobilenetv3_small_100", "--data", str(data), "--limit", "2", "--no-write"]) == 2
+    err = capsys.readouterr().err
+    assert "zoo fetch timm:mobilenetv3_small_100" in err and err.count("\n") == 1, err
+    assert not (results_dir / "eval.jsonl").exists()

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..errors import UserError
 from ..harness.explain import DEFAULT_METHODS, IMAGE_METHODS, METHOD_TITLES, TEXT_METHODS, explain
 from ..harness.explain_render import check_out, write_png
+from ..registry import get_spec
 from ._model_options import add_source_options, apply_source_options
 
 
@@ -38,6 +40,9 @@ def default_out(name: str, item: str, task: str) -> Path:
 
 def run(args) -> int:
     apply_source_options(args)
+    if get_spec(args.name).source == "onnx":  # before building: the harness would look for a conv layer first
+        raise UserError(f"{args.name} runs in onnxruntime, which computes no gradients; zoo explain needs them "
+                        "(explain the PyTorch model it was exported from)")
     methods = [m.strip() for m in args.method.split(",") if m.strip()] if args.method else None
     if args.out:
         check_out(args.out)  # before the model is built

@@ -30,6 +30,8 @@ class OnnxNet(nn.Module):
         self.device_anchor = nn.Parameter(torch.empty(0), requires_grad=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.requires_grad:  # the graph runs outside autograd: a gradient would silently be zero
+            raise UserError("an ONNX graph runs in onnxruntime, which computes no gradients")
         feed = {self.input_name: x.detach().to("cpu", torch.float32).contiguous().numpy()}
         out = self.session.run(None, feed)[0]
         return torch.from_numpy(np.ascontiguousarray(out))
