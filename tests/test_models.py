@@ -15,8 +15,8 @@ import torch
 
 import zoo
 from zoo.errors import UserError
-from zoo.registry import builtin_models
 from zoo.models.base import RANDOM_INIT, Batch, ZooModel
+from zoo.registry import builtin_models
 from zoo.spec import Weights
 
 # Smaller inputs for the slowest networks, so the whole file stays within its CI budget; every other
@@ -236,7 +236,7 @@ def test_yolo_restores_thread_count():
 def test_yolo_pretrained_needs_a_hash_then_loads_tensors_only(zoo_cache):
     """No pinned sha256: refused unless the caller gives one; with it, the checkpoint is verified and
     loaded with weights_only=True (ultralytics' allow-list), and its tensors land in the yaml-built net."""
-    from zoo.models._ultralytics_nets import import_ultralytics
+    from zoo.models.ultralytics_nets import import_ultralytics
     from zoo.weights import WeightsHashMismatch, cached_path, sha256_file
 
     spec = zoo.get_spec("yolov8n")
@@ -266,7 +266,7 @@ def test_yolo_pretrained_needs_a_hash_then_loads_tensors_only(zoo_cache):
 def test_letterbox_boxes_map_back_to_the_original_image():
     """A 640x480 photo letterboxed to 640x640 (scale 1, 80 px of padding on top): a box in input pixels maps
     back by removing the padding, and is clamped to the image."""
-    from zoo.models._image import LetterboxDetector
+    from zoo.models.image import LetterboxDetector
 
     meta = {"pad": (80, 0), "orig_size": (480, 640), "scale": 1.0}
     boxes = torch.tensor([[10.0, 90.0, 110.0, 190.0], [-5.0, 70.0, 700.0, 600.0]])

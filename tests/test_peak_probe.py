@@ -1,4 +1,4 @@
-"""The device peak probe (issue 16 item 5): re-measured in every bench process, the cache keeps the best ever
+"""The device peak probe: re-measured in every bench process, the cache keeps the best ever
 seen, rows record both, int8 configurations divide by an int8 probe, and a row above 100 % is flagged."""
 
 from __future__ import annotations
@@ -8,12 +8,11 @@ import time
 
 import pytest
 import torch
+from helpers import FAST, tiny
 
-import zoo.harness.speed as speed
-import zoo.harness.speed_cost as sc
-from zoo.harness.speed import OVER_PEAK, PeakCache, bench, peak_dtype, peak_flags
-
-from test_speed import FAST, tiny
+import zoo.harness.speed.cost as sc
+import zoo.harness.speed.runner as speed
+from zoo.harness.speed.runner import OVER_PEAK, PeakCache, bench, peak_dtype, peak_flags
 
 
 @pytest.fixture
@@ -148,7 +147,7 @@ def test_rows_record_both_probes_and_a_row_above_100_percent_is_flagged(results_
 
 def test_refresh_peak_covers_the_dtypes_auto_may_pick():
     from zoo.commands.bench import refresh_dtypes
-    from zoo.harness.speed_config import BenchConfig
+    from zoo.harness.speed.config import BenchConfig
 
     assert refresh_dtypes(BenchConfig()) == ["fp32"]
     assert refresh_dtypes(BenchConfig(dtype="bf16")) == ["fp32", "bf16"]
@@ -184,7 +183,7 @@ def test_speed_tables_show_the_sequence_length_of_text_rows():
 
 
 def test_token_count_reads_the_width_of_integer_inputs():
-    from zoo.harness.speed import token_count
+    from zoo.harness.speed.runner import token_count
 
     assert token_count({"input_ids": torch.zeros(1, 128, dtype=torch.long), "x": torch.zeros(1, 3)}) == 128
     assert token_count(torch.zeros(1, 3, 32, 32)) is None

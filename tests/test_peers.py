@@ -1,7 +1,7 @@
-"""Peers side by side (issue 16 item 3): zoo's pick beside what users would pick instead, timed in one process
+"""Peers side by side: zoo's pick beside what users would pick instead, timed in one process
 in alternating rounds; rows of kind "peers"; the "zoo vs what users would pick instead" table.
 
-A tiny convnet (tests/test_speed.py) stands in for the registry's models; no timing figure is checked."""
+A tiny convnet (tests/helpers.py) stands in for the registry's models; no timing figure is checked."""
 
 from __future__ import annotations
 
@@ -9,15 +9,14 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from helpers import TinyClassifier, tiny, tiny_spec
 
 from zoo.errors import UserError
 from zoo.experiments import peers as P
 from zoo.harness.backends import BackendConfig
-from zoo.harness.speed_config import BenchConfig
-from zoo.harness.speed_timing import TimingPolicy
+from zoo.harness.speed.config import BenchConfig
+from zoo.harness.speed.timing import TimingPolicy
 from zoo.results import append_row, make_row, read_rows
-
-from test_speed import TinyClassifier, tiny, tiny_spec
 
 FAST = TimingPolicy(warmup=1, min_iters=3, min_duration_s=0.02)
 PICK = (BackendConfig("eager", "fp32", channels_last=True), "given by the test")

@@ -30,7 +30,7 @@ CPU = {"cpu": "Test CPU", "cores": 2, "gpu": None, "mem_gib": 23.4}
 
 def _speed(model, device, bs, items_s, p50, *, weights="random-init", dtype="fp32", backend="eager", machine=CPU,
            time="2026-11-25T10:00:00+00:00", task="image-classification", **metrics):
-    """A row shaped like zoo.harness.speed's: status/scenario/backend_used at top level, share_of_peak a fraction."""
+    """A row shaped like zoo.harness.speed.runner's: status/scenario/backend_used at top level, share_of_peak a fraction."""
     row = make_row("speed", model=model, weights=weights, dataset="example_items",
                    settings={"device": device, "batch_size": bs, "requested_batch_size": bs, "dtype": dtype,
                              "backend": backend, "channels_last": False, "threads": 2, "warmup": 5,
@@ -243,10 +243,10 @@ def test_leaderboard_table_shows_device_and_dashes(raw):
 
 
 def test_plots_have_labelled_axes_units_and_device(raw):
+    import matplotlib.figure
+
     from zoo.report.leaderboard import plots
     from zoo.results import read_all
-
-    import matplotlib.figure
 
     made = []
     real_save = matplotlib.figure.Figure.savefig
@@ -451,7 +451,7 @@ def test_report_rolls_back_when_a_replace_fails_half_way(raw, monkeypatch):
     """A failure after some files were already swapped in puts every one of them back."""
     import os as os_module
 
-    import zoo.report._commit as commit
+    import zoo.report.commit as commit
 
     out = raw.parent
     report(raw, out, modules=ONLY)

@@ -15,7 +15,15 @@ import zoo
 from zoo import registry
 from zoo.models import PRECOMPUTED_SPECS
 from zoo.registry import builtin_models, costs
-from zoo.spec import SOURCES, TASKS, WEIGHT_KINDS, ImagePreprocess, ModelSpec, TabularPreprocess, TextPreprocess
+from zoo.spec import (
+    SOURCES,
+    TASKS,
+    WEIGHT_KINDS,
+    ImagePreprocess,
+    ModelSpec,
+    TabularPreprocess,
+    TextPreprocess,
+)
 
 ALL = builtin_models()  # zoo's own models; tests may register throwaway ones
 TASK_PREPROCESS = {
@@ -284,7 +292,7 @@ def test_yolo_letterbox_close_to_ultralytics():
     vs cv2 INTER_LINEAR), mean absolute difference < 0.02 on the [0, 1] scale."""
     import numpy as np
 
-    from zoo.models._vision import sample_images
+    from zoo.models.vision import sample_images
     from zoo.offline import configure_ultralytics
 
     configure_ultralytics()

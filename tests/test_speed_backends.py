@@ -13,16 +13,22 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import FAST, TinyClassifier, tiny, tiny_spec
 from torch import nn
 
-from test_speed import FAST, registered_tiny, tiny, tiny_spec, TinyClassifier  # noqa: F401  (fixture)
 from zoo.cli import build_parser, main
 from zoo.errors import UserError
 from zoo.harness import backends
-from zoo.harness.backends import BackendConfig, auto_candidates, check_backend, get_backend, list_backends
-from zoo.harness.speed import bench
-from zoo.harness.speed_config import BenchConfig, config_from_args
-from zoo.harness.speed_oom import try_run
+from zoo.harness.backends import (
+    BackendConfig,
+    auto_candidates,
+    check_backend,
+    get_backend,
+    list_backends,
+)
+from zoo.harness.speed.config import BenchConfig, config_from_args
+from zoo.harness.speed.oom import try_run
+from zoo.harness.speed.runner import bench
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -127,7 +133,7 @@ def test_capabilities_refuse_what_a_backend_cannot_run():
 
 TOY_MODULE = '''
 from zoo.harness.backends import Backend, BackendConfig, Capabilities, Prepared, register_backend
-from zoo.harness.backends._base import make_to_inputs
+from zoo.harness.backends import make_to_inputs
 
 CALLS = []
 
@@ -196,7 +202,7 @@ def test_auto_asks_only_backends_whose_capabilities_match(toy_backend):
 
 def test_auto_with_a_toy_backend_records_every_candidate(toy_backend, results_dir):
     toy_backend()
-    import zoo.harness.speed_measure as sm
+    import zoo.harness.speed.measure as sm
 
     with pytest.MonkeyPatch.context() as mp:  # two candidates only: eager fp32 and toy
         mp.setattr(sm, "auto_candidates", lambda device, task, model, dtype=None: [BackendConfig("eager"), BackendConfig("toy")])
@@ -274,7 +280,7 @@ def test_killing_a_sweeps_parent_kills_its_worker(tmp_path, results_dir):
     here = str(Path(__file__).parent)
     env = {**os.environ, "ZOO_TEST_PIDFILE": str(pidfile),
            "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}
-    code = ("from zoo.harness.speed_sweep import sweep; "
+    code = ("from zoo.harness.speed.sweep import sweep; "
             "sweep(['speedtest_sleep'], factories={'speedtest_sleep': 'test_speed_backends:sleeper'}, progress=False)")
     parent = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=here)
     try:

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ddp_runs import one_and_two_processes, torchrun
 from PIL import Image
 
-from ddp_runs import one_and_two_processes, torchrun
 from zoo.results import read_rows
 
 
@@ -37,7 +37,7 @@ def test_two_processes_give_the_weights_of_one(tmp_path):
     assert rows[1]["command"].startswith("torchrun --nproc_per_node 2 -m zoo train efficientnet_lite0")
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
-    from zoo.harness.train.vision_model import prepare_classifier
+    from zoo.harness.loading.vision import prepare_classifier
 
     fresh = prepare_classifier("efficientnet_lite0", ["a", "b"], pretrained=True, image_size=32, seed=3)
     assert not torch.equal(fresh.net.classifier.weight, a["classifier.weight"])  # training moved the head

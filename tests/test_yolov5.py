@@ -21,12 +21,17 @@ from PIL import Image
 import zoo
 from zoo.cli import main as zoo_main
 from zoo.errors import UserError
-from zoo.models import _yolov5_nets as nets
 from zoo.models import yolov5 as y5
-from zoo.models._vision import SAMPLE_IMAGES_DIR
-from zoo.models._yolov5_arch import YOLOv5
+from zoo.models import yolov5_nets as nets
+from zoo.models.vision import SAMPLE_IMAGES_DIR
+from zoo.models.yolov5_arch import YOLOv5
 from zoo.spec import Weights
-from zoo.weights import WeightsHashMismatch, WeightsUnavailable, cached_path, sha256_file
+from zoo.weights import (
+    WeightsHashMismatch,
+    WeightsUnavailable,
+    cached_path,
+    sha256_file,
+)
 from zoo.weights.unpickle import UnsafeCheckpoint, load_restricted
 
 REPO = Path(__file__).resolve().parents[1]
@@ -200,7 +205,7 @@ def test_backbone_and_neck_equal_ultralytics_yolov5n_yaml():
     """Layers 0-23 (backbone + PAN neck) are the same as ultralytics' build of yolov5n.yaml (whose head is
     the anchor-free 'u' one): same names and shapes, and, with the same random weights and BN statistics,
     the same P3/P4/P5 features. The anchor head is checked by the real-weight tests."""
-    nets_u = pytest.importorskip("zoo.models._ultralytics_nets")
+    nets_u = pytest.importorskip("zoo.models.ultralytics_nets")
     DetectionModel = nets_u.import_ultralytics()
     torch.manual_seed(0)
     ref = DetectionModel("yolov5n.yaml", ch=3, nc=80, verbose=False).eval()
@@ -298,7 +303,7 @@ _FAST = dict(warmup=1, min_iters=2, min_duration_s=0.01, rounds=1, error_items=2
 def test_bench_stages_decode_letterbox_forward_nms(backend):
     """zoo bench on yolov5n times decode (JPEG file -> PIL), letterbox, forward, NMS and end to end from the
     file; a backend other than fp32 eager is compared with it on the real sample photos (box agreement)."""
-    from zoo.harness.speed import bench
+    from zoo.harness.speed.runner import bench
 
     model = zoo.create_model("yolov5n", imgsz=320)
     (row,) = bench(model=model, backend=backend, compare=True, stages=True, **_FAST)
@@ -314,7 +319,7 @@ def test_bench_stages_decode_letterbox_forward_nms(backend):
 
 @pytest.mark.slow
 def test_bench_compile_runs_yolov5n():
-    from zoo.harness.speed import bench
+    from zoo.harness.speed.runner import bench
 
     (row,) = bench(model=zoo.create_model("yolov5n", imgsz=256), backend="compile", compare=True, stages=False,
                    **_FAST)
@@ -327,9 +332,9 @@ def test_bench_pretrained_auto_boxes_agree_on_real_photos(imported, tmp_path, mo
     the real weights: the row says real weights, and ONNX Runtime's boxes on bus.jpg / zidane.jpg match
     fp32 eager's."""
     from zoo.harness.backends import BackendConfig
-    from zoo.harness.speed import bench
+    from zoo.harness.speed.runner import bench
 
-    monkeypatch.setattr("zoo.harness.speed_measure.auto_candidates",
+    monkeypatch.setattr("zoo.harness.speed.measure.auto_candidates",
                         lambda *a, **k: [BackendConfig("eager", "fp32"), BackendConfig("onnxruntime", "fp32")])
     raw = tmp_path / "speed.jsonl"
     (row,) = bench("yolov5n", backend="auto", pretrained=True, stages=True, raw_file=raw, **{**_FAST, "write": True})

@@ -238,8 +238,12 @@ def create_model(name: str, pretrained: bool = False, **overrides):
     offline with a missing file this raises ``zoo.weights.WeightsUnavailable`` with a one-line fix.
     ``overrides`` go to the family builder (e.g. ``num_classes=10``, ``activation="gelu"``).
     """
-    spec = get_spec(name)
+    return build(get_spec(name), pretrained, **overrides)
+
+
+def build(spec, pretrained: bool = False, **overrides):
+    """``create_model`` for a spec already in hand (the loader resolves the name once)."""
     if spec.builder is None:
-        raise ValueError(f"spec {name!r} has no builder")
+        raise ValueError(f"spec {spec.name!r} has no builder")
     model = spec.builder(spec, pretrained=pretrained, **overrides)
     return model.eval()

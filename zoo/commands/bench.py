@@ -3,7 +3,7 @@
 
 One name runs in this process; several names (or wildcards, or "all") run as a sweep, each model in a
 fresh subprocess, resuming from the rows already in results/raw/speed.jsonl. The measurement options are
-BenchConfig's fields (zoo/harness/speed_config.py); the backends are the modules of zoo/harness/backends/.
+BenchConfig's fields (zoo/harness/speed/config.py); the backends are the modules of zoo/harness/backends/.
 
 A setting whose row exists already (this machine kind, committed rows included) is not measured again:
 one stderr line each says when it was measured and that --force measures again; its row is shown (and in
@@ -20,17 +20,13 @@ import sys
 
 import torch
 
+from ..console import print_table
 from ..errors import UserError
-from ..harness import gpu_suite
-from ..harness.speed import run_bench
-from ..harness.speed_config import add_arguments, config_from_args
-from ..harness.speed_cost import PEAK_DTYPES, device_peak
-from ..harness.speed_error import DEVIATION
-from ..harness.speed_sweep import sweep
+from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
+from ..harness.suite import gpu as gpu_suite
 from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import RANDOM_INIT, weights_label
 from ._model_options import add_source_options, apply_source_options
-from ._table import print_table
 
 
 def register(sub) -> None:
@@ -50,7 +46,7 @@ def register(sub) -> None:
                    help='print the rows as JSON (rows of skipped settings included, with "existing": true)')
     p.add_argument("--suite", metavar="gpu", help="run a whole suite instead of NAMEs: 'gpu' fills every GPU row "
                    "(classification b1 CUDA graphs and b256 bf16+channels_last+compile, bert_base s128, detectors end "
-                   "to end with GPU decode and NMS, the eval pipeline) within ~10 minutes; see zoo/harness/gpu_suite.py")
+                   "to end with GPU decode and NMS, the eval pipeline) within ~10 minutes; see zoo/harness/suite/gpu.py")
     p.add_argument("--dry-run", action="store_true", help="with --suite: print the plan (steps, settings, "
                    "timeouts) and run nothing")
     p.add_argument("--wide", action="store_true", help="every column (latency percentiles, memory, FLOPs, "

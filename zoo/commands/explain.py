@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 from ..errors import UserError
-from ..harness.explain import DEFAULT_METHODS, IMAGE_METHODS, METHOD_TITLES, TEXT_METHODS, explain
-from ..harness.explain_render import check_out, write_png
+from ..harness.explain import (DEFAULT_METHODS, IMAGE_METHODS, METHOD_TITLES, TEXT_METHODS, check_out, explain,
+                               write_png)
 from ..registry import get_spec
 from ._model_options import add_source_options, apply_source_options
 

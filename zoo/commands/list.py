@@ -11,9 +11,9 @@ from __future__ import annotations
 import fnmatch
 import json
 
+from ..console import print_table
 from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import SOURCES, TASKS
-from ._table import print_table
 
 
 def register(sub) -> None:

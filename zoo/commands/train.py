@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 
 from ..errors import UserError
+from ..harness.train import trainer_kind
 from ..harness.train.config import TrainConfig, cli_fields, cli_flag
 from ..harness.train.detection import train_detector
 from ..harness.train.text import defaults_help, text_config, train_text
@@ -84,14 +85,13 @@ def config_from_args(args, task: str) -> TrainConfig:
 
 def run(args) -> int:
     spec = get_spec(args.name)
-    if spec.task == "image-classification":
+    kind = trainer_kind(spec)
+    if kind == "vision":
         return _run_vision(args)
-    if spec.task == "object-detection":
+    if kind == "detection":
         return _run_detection(args)
     if args.data is not None:
         raise UserError(f"{args.name} is a text model: give --task (sst2, multi30k, squad), not --data")
-    if spec.builder is None or spec.extra.get("arch") is None:
-        raise UserError(f"zoo train handles the text models; {args.name} is a {spec.task} model")
     for flag in ("limit", "val_limit", "threads"):
         v = getattr(args, flag)
         if v is not None and v < 1:

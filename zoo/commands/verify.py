@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from ..weights import verify
-from ._table import print_table
+from ..console import print_table
 
 
 def register(sub) -> None:

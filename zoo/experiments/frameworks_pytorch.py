@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
-from ..models._image import fetch_state_dict
+from ..models.image import fetch_state_dict
 from ..models.base import RANDOM_INIT
 from ..registry import get_spec, list_models
 from ..results import append_row, check_appendable, make_row, raw_path, sha256_file

@@ -50,13 +50,13 @@ import torch
 
 from ..errors import UserError
 from ..harness.backends import BackendConfig, outputs_to_fp32, prepare
-from ..harness.backends._export import Flat, export_onnx, flatten_io, numpy_leaves
-from ..harness.speed import bench, build_model, token_count
-from ..harness.speed_config import BenchConfig
-from ..harness.speed_measure import (decoded_items, latency_sample, measure_rounds, one_line, pad_sequence,
+from ..harness.backends.export import Flat, export_onnx, flatten_io, numpy_leaves
+from ..harness.speed.runner import bench, build_model, token_count
+from ..harness.speed.config import BenchConfig
+from ..harness.speed.measure import (decoded_items, latency_sample, measure_rounds, one_line, pad_sequence,
                                      stored_items)
-from ..harness.speed_timing import CpuTimer, TimingPolicy, percentile, summarize
-from ..models._ultralytics_nets import import_ultralytics
+from ..harness.speed.timing import CpuTimer, TimingPolicy, summarize
+from ..models.ultralytics_nets import import_ultralytics, keep_threads
 from ..registry import get_spec
 from ..results import append_row, make_row, raw_path, read_rows
 
@@ -158,39 +158,46 @@ def onnxruntime_peer(model: Any, x: Any, folder: Path) -> Peer:
 
 def ultralytics_peers(model: Any, image: Path, folder: Path) -> list[Peer | Skipped]:
     """ultralytics' own formats (PyTorch, ONNX, OpenVINO), exported offline, each timed by ``predict``."""
-    threads = torch.get_num_threads()
     import_ultralytics()
-    from ultralytics import YOLO  # deferred: imported after zoo's offline settings
+    YOLO = _yolo_class()
 
     imgsz = int(model.spec.extra.get("imgsz", 640)) if getattr(model.spec, "extra", None) else 640
-    yolo = YOLO(str(model.spec.architecture))  # built from its yaml, offline
+    with keep_threads():
+        yolo = YOLO(str(model.spec.architecture))  # built from its yaml, offline
     yolo.model.load_state_dict(model.net.state_dict())  # zoo's weights (real or random-init)
     lib = {"ultralytics": version("ultralytics"), "torch": torch.__version__}
     out: list[Peer | Skipped] = []
     for fmt, label in (("pytorch", "PyTorch"), ("onnx", "ONNX"), ("openvino", "OpenVINO")):
         try:
-            runner = yolo
-            if fmt != "pytorch":
-                with _cwd(folder):
-                    extra = {"simplify": False} if fmt == "onnx" else {}  # onnxslim is not installed offline
-                    exported = Path(yolo.export(format=fmt, imgsz=imgsz, device="cpu", **extra))
-                runner = YOLO(str(exported if exported.is_absolute() else folder / exported), task="detect")
-            torch.set_num_threads(threads)  # ultralytics sets cores - 1 (PERF-NOTES)
+            runner = _ultralytics_runner(yolo, fmt, folder, imgsz)
             settings = {"source": "ultralytics YOLO(...).export(format=...) then predict(image file), as its "
                                   "benchmark() times each format (offline: no coco8 val)",
                         "format": fmt, "imgsz": imgsz, "device": "cpu", "half": False}
-            out.append(Peer(f"ultralytics {label}", E2E, _predict(runner, image, imgsz, threads), settings, lib))
+            out.append(Peer(f"ultralytics {label}", E2E, _predict(runner, image, imgsz), settings, lib))
         except Exception as e:  # one format failing must not hide the others
             out.append(Skipped(f"ultralytics {label}", one_line(e), "error"))
-    torch.set_num_threads(threads)
     return out
 
 
-def _predict(runner: Any, image: Path, imgsz: int, threads: int) -> Callable[[], Any]:
+def _ultralytics_runner(yolo: Any, fmt: str, folder: Path, imgsz: int) -> Any:
+    """``yolo`` itself for "pytorch", else the model it exports to ``fmt`` in ``folder``, loaded back."""
+    if fmt == "pytorch":
+        return yolo
+    with keep_threads(), _cwd(folder):  # ultralytics sets cores - 1 on export and on YOLO(...)
+        extra = {"simplify": False} if fmt == "onnx" else {}  # onnxslim is not installed offline
+        exported = Path(yolo.export(format=fmt, imgsz=imgsz, device="cpu", **extra))
+        return _yolo_class()(str(exported if exported.is_absolute() else folder / exported), task="detect")
+
+
+def _yolo_class() -> Any:
+    from ultralytics import YOLO  # deferred: imported after zoo's offline settings (import_ultralytics)
+    return YOLO
+
+
+def _predict(runner: Any, image: Path, imgsz: int) -> Callable[[], Any]:
     def run():
-        res = runner.predict(str(image), imgsz=imgsz, device="cpu", verbose=False)
-        torch.set_num_threads(threads)
-        return res
+        with keep_threads():  # predict lowers the thread count too
+            return runner.predict(str(image), imgsz=imgsz, device="cpu", verbose=False)
 
     return run
 

@@ -3,7 +3,7 @@
 Training (zoo.harness.train): ``data_parallel`` wraps the step in DistributedDataParallel; ``reduce_floats``
 sums the loss over processes and shares the slowest process's clock.
 
-Sharded evaluation (zoo.harness.evaluate): ``eval_sampler`` is torch's DistributedSampler in data order;
+Sharded evaluation (zoo.harness.eval.runner): ``eval_sampler`` is torch's DistributedSampler in data order;
 each process predicts its share and ``gather`` (``gather_object``) brings every (index, prediction) to rank 0,
 which drops the repeats DistributedSampler pads the last round with (by index), scores and alone prints
 and writes files.

@@ -15,7 +15,9 @@ from pathlib import Path
 
 from ..registry import add_cost_file, add_precomputed_specs
 
-_NOT_FAMILIES = {"base", "cost", "precomputed"}
+# Modules that are not families: the interface, cost, and the wrappers/builders families name by BuilderRef
+# (they import torch; importing them here would make `import zoo`, `zoo list` and `zoo info` pay for torch).
+_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "ultralytics_nets", "yolov5_nets", "yolov5_arch"}
 PRECOMPUTED_SPECS = Path(__file__).parent / "specs.json"
 COST_FILE = Path(__file__).parent / "cost.json"  # written by python -m zoo.models.cost
 

@@ -6,7 +6,7 @@ import timm
 
 from ..spec import ModelSpec
 from ..weights import unpinned_label
-from ._image import ImageClassifier, build_image_classifier
+from .image import ImageClassifier, build_image_classifier
 
 
 def build(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassifier:

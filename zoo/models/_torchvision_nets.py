@@ -17,7 +17,7 @@ from torchvision.transforms import functional as F
 from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import load_image
-from ._image import ImageClassifier, ImageModel, build_image_classifier, fetch_state_dict, sample_images
+from .image import ImageClassifier, ImageModel, build_image_classifier, fetch_state_dict, sample_images
 from .base import RANDOM_INIT, Batch
 from .torchvision import detector_postprocess, detector_preprocess
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from ..registry import register_model
 from ..spec import BuilderRef, ImagePreprocess, ModelSpec, Reference, Weights
-from ._vision import IMAGENET_NOTE, preprocess_from_timm
+from .vision import IMAGENET_NOTE, preprocess_from_timm
 
 _HF_HASH_NOTE = ("not pinned here (unknown offline): the HF hub publishes the file's sha256 as its LFS oid, "
                  "and zoo.weights checks the cached file against that blob name")

@@ -15,7 +15,7 @@ import re
 
 from ..registry import register_model
 from ..spec import BuilderRef, ImagePreprocess, ModelSpec, Reference, Weights
-from ._vision import IMAGENET_NOTE, SAMPLE_IMAGES, SAMPLE_IMAGES_DIR, preprocess_from_torchvision
+from .vision import IMAGENET_NOTE, SAMPLE_IMAGES, SAMPLE_IMAGES_DIR, preprocess_from_torchvision
 
 TV_LICENSE = "BSD-3-Clause (torchvision)"
 COCO_NOTE = "trained on COCO train2017 (annotations CC BY 4.0; images under Flickr terms)"

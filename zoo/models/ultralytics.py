@@ -55,7 +55,7 @@ def _spec(name: str, yaml: str, asset: str, description: str, references=(), not
                "(antialiased bilinear) where ultralytics uses cv2 INTER_LINEAR, so pixels differ slightly "
                "(mean |diff| < 0.02 on the sample photos, tests/test_specs.py).").strip(),
         extra={"yaml": yaml, "nc": 80, "postprocess": dict(VAL_NMS)},
-        builder=BuilderRef("zoo.models._ultralytics_nets:build"),
+        builder=BuilderRef("zoo.models.ultralytics_nets:build"),
     )
 
 

@@ -53,5 +53,5 @@ def yolov5n() -> ModelSpec:
               "detect.py's (conf 0.25, IoU 0.45, best class per box). Square letterbox and PIL resizing differ "
               "slightly from YOLOv5's own pipeline. Published: 1.9 M params, 4.5 GFLOPs at 640.",
         extra={"nc": 80, "depth_multiple": 0.33, "width_multiple": 0.25, "postprocess": dict(EVAL_NMS)},
-        builder=BuilderRef("zoo.models._yolov5_nets:build"),
+        builder=BuilderRef("zoo.models.yolov5_nets:build"),
     )

@@ -28,7 +28,7 @@ from ..console import progress
 from ..errors import UserError
 from ..results import CorruptResultsError, raw_dir, read_all
 from . import leaderboard
-from ._commit import commit_files
+from .commit import commit_files
 from .base import GENERATED, Table, fmt, provenance
 from .plots import normalize_png, png_title
 from .readme_excerpt import updated_readme

@@ -1,12 +1,13 @@
 """The accuracy budget table: what each bf16/fp16/int8 configuration costs in accuracy, from the eval rows
 ``zoo eval NAME --backend B --dtype D`` wrote beside the fp32 eager row on the same data; the check
-``zoo bench --backend auto`` applies (zoo.harness.accuracy_budget) before it may pick a configuration."""
+``zoo bench --backend auto`` applies (zoo.harness.speed.accuracy_budget) before it may pick a configuration."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..harness.accuracy_budget import BASELINE_NUMERICS, budget_for, pairs, row_numerics, score_keys
+from ..harness.speed.accuracy_budget import BASELINE_NUMERICS, budget_for, pairs, row_numerics, score_keys
+
 from ..spec import weights_label
 from .base import Table, fmt
 
@@ -47,5 +48,5 @@ def tables(rows: dict[str, list[dict]]) -> list[Table]:
                "same model, weights and data; `zoo bench --backend auto` picks a bf16/fp16/int8 configuration "
                "only within the budget (--accuracy-budget; default 1.0 point of top-1, mAP or accuracy/F1)",
                "setup s: export, conversion, calibration and quantization before the eval loop (not in its seconds)",
-               "int8 calibration: real items of the model's task data (zoo.harness.calibration), labels unused"],
+               "int8 calibration: real items of the model's task data (zoo.harness.backends.calibration), labels unused"],
         sources=sources or None)]

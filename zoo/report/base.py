@@ -39,7 +39,7 @@ class Table:
 def rows_of_kind(rows: dict[str, list[dict[str, Any]]], *kinds: str) -> list[dict[str, Any]]:
     """Every row of the given kinds, from every raw file (topics in name order, rows in file order). Eval rows
     run through a speed backend (``zoo eval --backend``: a ``backend`` field) are accuracy-budget checks, not
-    the model's accuracy: left out here (zoo.harness.accuracy_budget reads them)."""
+    the model's accuracy: left out here (zoo.harness.speed.accuracy_budget reads them)."""
     return [r for topic in sorted(rows) for r in rows[topic] if r["kind"] in kinds
             and not (r["kind"] == "eval" and r.get("backend"))]
 

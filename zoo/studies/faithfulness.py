@@ -2,7 +2,7 @@
 
 Claim tested: the pixels an attribution map ranks highest are the ones the prediction depends on. For each
 photo, the top-k % pixels by the map for the TRUE class (Grad-CAM on the last conv feature map, and the
-saliency map |d score / d pixel|; zoo.harness.explain) are deleted, and so is the same number of pixels
+saliency map |d score / d pixel|; zoo.harness.explain.attribution) are deleted, and so is the same number of pixels
 chosen at random (seeded, one draw per seed). Measured: the true-class softmax probability after deletion
 (and top-1 accuracy), against the intact photo's. Faithful = the attributed deletion lowers the score more
 than the random one.

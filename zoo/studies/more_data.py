@@ -30,7 +30,8 @@ import torch
 
 from ..datasets.imagefolder import ImageFolderItems, load_imagefolder
 from ..harness.train.vision import augment_transform, fit_linear
-from ..harness.train.vision_model import extract_features, prepare_classifier
+from ..harness.loading.vision import prepare_classifier
+from ..harness.train.vision_model import extract_features
 from ..results import sha256_tree
 from .common import record
 

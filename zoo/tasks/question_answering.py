@@ -11,7 +11,7 @@ import string
 from typing import Any, Sequence
 
 from ._registry import register_task
-from ._text import TextTask
+from .text import TextTask
 from .base import Metric
 
 

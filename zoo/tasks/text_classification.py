@@ -8,7 +8,7 @@ from typing import Any, Sequence
 from ..datasets.labels import SST2_NAMES
 from ..errors import UserError
 from ._registry import register_task
-from ._text import TextTask
+from .text import TextTask
 from .base import Metric
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from ._registry import register_task
-from ._text import TextTask
+from .text import TextTask
 from .base import Metric
 
 

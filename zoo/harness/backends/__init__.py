@@ -13,9 +13,9 @@ only the backends whose capabilities match the device, dtype and task, in ascend
 CUDA graphs are an option of the PyTorch backends (``BackendConfig.cuda_graphs``), not a backend.
 
 Static quantization needs calibration data: a backend whose ``needs_calibration(config)`` is true gets
-``calibration=`` (zoo.harness.calibration: real items of the model's task data, seeded) from ``prepare``;
+``calibration=`` (zoo.harness.backends.calibration: real items of the model's task data, seeded) from ``prepare``;
 the others are called as before. int8 configurations (openvino, onnxruntime ``--dtype int8``) and bf16 ones
-are picked by ``--backend auto`` only within the accuracy budget (zoo.harness.accuracy_budget).
+are picked by ``--backend auto`` only within the accuracy budget (zoo.harness.speed.accuracy_budget).
 PT2E INT8 (torch.ao's X86InductorQuantizer + compile) is not here: torch 2.14.1 no longer ships
 ``torch.ao.quantization.quantize_pt2e`` or ``torch.ao.quantization.quantizer`` (moved to torchao, not a
 dependency).
@@ -31,10 +31,10 @@ from typing import Any
 from torch import nn
 
 from ...errors import UserError
-from ..calibration import Calibration
-from ._base import (AutoContext, Backend, BackendConfig, Capabilities, Prepared, bf16_supported, outputs_to_fp32)
+from .calibration import Calibration
+from ._base import (DTYPES, AutoContext, make_to_inputs, Backend, BackendConfig, Capabilities, Prepared, bf16_supported, outputs_to_fp32)
 
-__all__ = ["AUTO", "AutoContext", "Backend", "BackendConfig", "Calibration", "Capabilities", "Prepared",
+__all__ = ["AUTO", "BASELINE", "DTYPES", "explicit_config", "make_to_inputs", "AutoContext", "Backend", "BackendConfig", "Calibration", "Capabilities", "Prepared",
            "accuracy_checked", "auto_candidates", "backend_dtypes", "bf16_supported", "check_backend", "get_backend",
            "list_backends", "outputs_to_fp32", "prepare", "register_backend"]
 
@@ -109,7 +109,7 @@ def prepare(model: nn.Module, config: BackendConfig, device: str, example_inputs
     """Set ``model`` up per ``config`` with its backend (``model`` may be modified: pass a copy to keep it).
 
     A backend that calibrates (``needs_calibration``) gets ``calibration``, by default ``Calibration(model)``
-    (real items of the model's task data, zoo.harness.calibration); pass one to share it between candidates.
+    (real items of the model's task data, zoo.harness.backends.calibration); pass one to share it between candidates.
     Its record lands in ``Prepared.info["calibration"]``; the other backends are called as before."""
     task = getattr(getattr(model, "spec", None), "task", None)
     backend = check_backend(config, device, task)
@@ -149,3 +149,18 @@ def auto_candidates(device: str, task: str | None, model: nn.Module, dtype: str 
     if dtype and dtype != "fp32":
         cands = [baseline] + [c for c in cands[1:] if c.dtype == dtype]
     return cands
+
+
+BASELINE = BackendConfig("eager", "fp32")  # plain fp32 eager: what every other configuration is compared with
+
+
+def explicit_config(backend: str, dtype: str | None = None, precision: str | None = None, *, cpu: bool = True,
+                    channels_last: bool = False, compile_mode: str | None = None, freezing: bool | None = None,
+                    cuda_graphs: bool = False) -> BackendConfig:
+    """The one configuration ``--backend NAME`` runs, settings left unset taking the backend's defaults
+    (compile on CPU: inductor freezing, bf16 by autocast; openvino: its precision hint). ``zoo bench`` and
+    ``zoo eval`` both resolve an explicit backend here, so an eval row checks the numerics bench times."""
+    defaults = get_backend(backend).setting_defaults(cpu)
+    return BackendConfig(backend, dtype or "fp32", channels_last,
+                         precision if precision is not None else defaults.get("precision", "cast"), compile_mode,
+                         freezing if freezing is not None else defaults.get("freezing", False), cuda_graphs)

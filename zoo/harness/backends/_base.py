@@ -17,9 +17,10 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 from ...models.base import move_to
-from ..speed_cost import DTYPES
 
 VISION_TASKS = ("image-classification", "object-detection")
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # the floating dtypes zoo runs
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class Backend:
     def prepare(self, model: nn.Module, config: BackendConfig, device: str, example_inputs: Any) -> Prepared:
         """Set ``model`` up per ``config`` (it may be modified: pass a copy to keep it). ``example_inputs``:
         CPU inputs of the batch size to be timed (export and graph capture use them). A backend whose
-        ``needs_calibration(config)`` is true also gets ``calibration=`` (a ``zoo.harness.calibration.Calibration``)."""
+        ``needs_calibration(config)`` is true also gets ``calibration=`` (a ``zoo.harness.backends.calibration.Calibration``)."""
         raise NotImplementedError
 
     def needs_calibration(self, config: BackendConfig) -> bool:

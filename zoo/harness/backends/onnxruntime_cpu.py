@@ -17,7 +17,7 @@ from torch.utils import _pytree as pytree
 from ...errors import UserError
 from . import register_backend
 from ._base import AutoContext, Backend, BackendConfig, Capabilities, Prepared, make_to_inputs
-from ._export import OPSET, export_onnx
+from .export import OPSET, export_onnx
 from .ort_int8 import quantize_onnx
 
 

@@ -5,7 +5,7 @@ concurrent requests), as many inference threads as torch uses.
 dtypes: fp32 (``INFERENCE_PRECISION_HINT=f32``, so no CPU silently computes in bf16), bf16
 (``INFERENCE_PRECISION_HINT=bf16``: OpenVINO's own mixed precision) and int8: NNCF post-training
 quantization (``nncf.quantize`` on the converted model, ``nncf.Dataset`` of real items of the model's task
-data, ``zoo.harness.calibration``; transformer preset for text models).
+data, ``zoo.harness.backends.calibration``; transformer preset for text models).
 
 The graph is compiled for the example inputs' static shapes (what is timed); other shapes (the last batch
 of an eval, another sentence length) run on a second, dynamic-shape compilation made on first need.
@@ -28,7 +28,7 @@ from torch.utils import _pytree as pytree
 from ...errors import UserError
 from . import register_backend
 from ._base import AutoContext, Backend, BackendConfig, Capabilities, Prepared, make_to_inputs
-from ._export import Flat, calibration_arrays, dynamic_dims, flatten_io, numpy_leaves
+from .export import Flat, calibration_arrays, dynamic_dims, flatten_io, numpy_leaves
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8: the layers left unquantized run f32
 TEXT_TASKS = ("text-classification", "question-answering", "translation")

@@ -1,6 +1,6 @@
 """ONNX Runtime static INT8, the quantization step of ``--backend onnxruntime --dtype int8``: the exported
 fp32 graph is pre-processed (shape inference, graph optimization), calibrated on real items of the model's
-task data (``zoo.harness.calibration``; min-max ranges of every activation) and rewritten with QDQ pairs
+task data (``zoo.harness.backends.calibration``; min-max ranges of every activation) and rewritten with QDQ pairs
 (``onnxruntime.quantization.quantize_static``, QuantFormat.QDQ, per-channel int8 weights, int8
 activations), which ONNX Runtime's CPU provider fuses into integer kernels (VNNI where the CPU has it).
 
@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from ._export import calibration_arrays
+from .export import calibration_arrays
 
 
 @contextlib.contextmanager

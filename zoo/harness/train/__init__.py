@@ -46,10 +46,11 @@ Divergence: a non-finite loss, or a running mean of the loss above ``divergence_
 loss, stops the run with ``diverged=True`` (the weights are left as they were at that step).
 """
 
+from .by_name import train_model, trainer_kind
 from .checkpoint import CHECKPOINT_NAME, load_checkpoint
 from .config import DTYPES, OPTIMIZERS, SCHEDULES, TrainConfig
 from .loop import StopTraining, set_seed, train
 from .validate import evaluate_loss
 
-__all__ = ["train", "TrainConfig", "set_seed", "evaluate_loss", "StopTraining", "load_checkpoint",
+__all__ = ["train", "train_model", "trainer_kind", "TrainConfig", "set_seed", "evaluate_loss", "StopTraining", "load_checkpoint",
            "CHECKPOINT_NAME", "OPTIMIZERS", "SCHEDULES", "DTYPES"]

@@ -31,6 +31,7 @@ import torch
 from ... import registry
 from ...datasets.labels import COCO80_NAMES
 from ...errors import UserError
+from ...models.ultralytics_nets import keep_threads
 from ...offline import configure_ultralytics, zoo_cache_dir
 from ...results import append_row, check_appendable, make_row, raw_path, sha256_file, sha256_tree
 
@@ -108,9 +109,8 @@ def train_detector(name: str, data: str, *, epochs: int = 1, batch: int = 16, im
     fraction = 1.0 if limit is None else min(1.0, limit / _count_images(data))
     if threads:
         torch.set_num_threads(threads)
-    kept = torch.get_num_threads()
-    r = _ultralytics_train(spec, yaml, out, epochs=epochs, batch=batch, imgsz=imgsz, fraction=fraction, seed=seed)
-    torch.set_num_threads(kept)  # ultralytics lowered it to cores - 1
+    with keep_threads() as kept:
+        r = _ultralytics_train(spec, yaml, out, epochs=epochs, batch=batch, imgsz=imgsz, fraction=fraction, seed=seed)
     settings = {"task": spec.task, "data": data, "epochs": epochs, "batch_size": batch, "imgsz": imgsz, "seed": seed,
                 "limit": limit, "fraction": fraction, "pretrained": False, "init_weights": "random-init",
                 "trainer": "ultralytics", "device": "cpu", "workers": 0, "amp": False, "threads": kept,

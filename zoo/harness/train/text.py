@@ -46,7 +46,7 @@ from ...models.text.checkpoint import CONFIG, check_architecture, default_checkp
 from ...results import append_row, check_appendable, make_row, raw_path, sha256_file
 from ...tasks import get_task
 from .. import distributed
-from ..evaluate import score
+from ..eval.runner import score
 from .config import TrainConfig
 from .loop import set_seed, train
 

@@ -7,7 +7,7 @@
 
 Fine-tuning runs zoo's one training loop (``zoo.harness.train.train``: TrainConfig, resume, ``max_minutes``,
 progress bar, DDP under torchrun, safetensors state) on the network with a fresh head for the data's classes
-(``vision_model``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
+(``zoo.harness.loading.vision``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
 classifier). For EfficientNet-Lite0, ``freeze="last:13"`` trains the head, the head conv (+ BN) and the last 11
 of 16 blocks (its last four stages); the stem and the first three stages, which run at the highest
 resolutions and cost most in backward, stay frozen. Loss: cross-entropy with label smoothing (``VisionRun.label_smoothing``).
@@ -47,8 +47,8 @@ from ...results import append_row, check_appendable, make_row, raw_path
 from .. import distributed
 from .config import TrainConfig
 from .loop import set_seed, train
-from .vision_model import (VISION_CONFIG, extract_features, freeze, head_of, parse_freeze, prepare_classifier,
-                           save_vision_checkpoint)
+from ..loading.vision import VISION_CONFIG, head_of, prepare_classifier, save_vision_checkpoint
+from .vision_model import extract_features, freeze, parse_freeze
 
 TOPIC = "train"
 DEFAULT_IMAGE_SIZE = 128

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ...spec import ModelSpec
-from .._image import ImageClassifier, build_image_classifier
+from ..image import ImageClassifier, build_image_classifier
 
 
 def build(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassifier:

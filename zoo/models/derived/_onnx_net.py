@@ -9,7 +9,7 @@ from torch import nn
 from ... import weights as zw
 from ...errors import UserError
 from ...spec import ModelSpec
-from .._image import ImageClassifier
+from ..image import ImageClassifier
 
 
 class OnnxNet(nn.Module):

@@ -2,7 +2,7 @@
 
 Without a tag the name takes timm's default tag for the architecture (the one ``timm.create_model(arch,
 pretrained=True)`` loads). Preprocessing is what ``timm.data.resolve_data_config`` + ``create_transform``
-give for that cfg (zoo._vision.preprocess_from_timm, the reader the registered timm models use); input size
+give for that cfg (zoo.models.vision.preprocess_from_timm, the reader the registered timm models use); input size
 and class count are the cfg's; weights are the cfg's HF hub file, unpinned (timm publishes no hash, so
 loading them needs --allow-unpinned, as for the registered timm models). No reference figure: timm's
 results tables are not part of the package.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from ...errors import UserError
 from ...spec import BuilderRef, ModelSpec, Weights
-from .._vision import IMAGENET_NOTE, preprocess_from_timm
+from ..vision import IMAGENET_NOTE, preprocess_from_timm
 from ._common import cached_catalog, library_version, measure_cost, not_handled, unknown
 
 _HASH_NOTE = "timm publishes no sha256 for its hub files; loading them needs --allow-unpinned"

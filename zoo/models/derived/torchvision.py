@@ -15,8 +15,8 @@ import importlib
 
 from ...errors import UserError
 from ...spec import BuilderRef, ModelSpec
-from .._vision import IMAGENET_NOTE, preprocess_from_torchvision
 from ..torchvision import COCO_NOTE, detector_spec, tv_metrics, weights_from_tv
+from ..vision import IMAGENET_NOTE, preprocess_from_torchvision
 from ._common import cached_catalog, library_version, measure_cost, not_handled, unknown
 
 # torchvision submodule -> the task its models do (the top level holds the image classifiers)

@@ -22,7 +22,7 @@ _TASKS = {"detect": "object-detection", "segment": "instance-segmentation", "pos
 
 
 def _tasks_module():
-    from .._ultralytics_nets import import_ultralytics
+    from ..ultralytics_nets import import_ultralytics
 
     import_ultralytics()  # zoo's offline settings first, the caller's thread count kept
     from ultralytics.nn import tasks  # deferred: after configure_ultralytics()
@@ -81,7 +81,7 @@ def resolve(rest: str) -> ModelSpec:
         num_classes=91, input_size=(3, IMGSZ, IMGSZ), weights=weights, params=params, flops=flops,
         notes="derived from the model yaml; no reference figure" + ("" if weights else "; random init only"),
         extra={"derived": "ultralytics", "yaml": cfg, "nc": nc, "postprocess": dict(VAL_NMS)},
-        builder=BuilderRef("zoo.models._ultralytics_nets:build"),
+        builder=BuilderRef("zoo.models.ultralytics_nets:build"),
     )
 
 

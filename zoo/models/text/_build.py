@@ -13,7 +13,7 @@ from ...weights import ensure_files, ensure_weights, load_state_dict, weights_id
 from ...weights.sources import companion
 from ..base import RANDOM_INIT
 from . import HF_DROPOUT_OPTIONS, MINILM_TOKENIZER_FILES, RNN_OPTIONS, SEQ2SEQ_OPTIONS, TASK_OF, minilm_weights
-from ._wrappers import QuestionAnswerer, TextClassifier, Translator
+from .wrappers import QuestionAnswerer, TextClassifier, Translator
 from .checkpoint import check_architecture, load_tokenizer_dir, load_weights
 from .rnn import RNNClassifier, Seq2SeqAttention
 from .tokenizer import BOS, EOS, PAD, default_tokenizer

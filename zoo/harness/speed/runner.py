@@ -17,7 +17,7 @@ configuration that is not fp32 eager, its output deviation from fp32 eager on re
 eager) in alternating rounds in one process, keeps the fastest at that batch size and records each
 candidate's median latency, speedup over fp32 eager and output deviation. Backends live in
 ``zoo/harness/backends/`` (one module each); settings in ``BenchConfig``; out-of-memory halving in
-``speed_oom``; one batch size's measurement in ``speed_measure``.
+``oom``; one batch size's measurement in ``measure``.
 """
 
 from __future__ import annotations
@@ -30,17 +30,16 @@ from typing import Any, Callable
 import torch
 from torch.utils import _pytree as pytree
 
-from ..console import progress
-from ..errors import UserError
-from ..models.base import check_device
-from ..registry import create_model, get_spec
-from ..results import append_row, make_row, raw_path, read_rows
-from ..weights.sources import locations
-from .backends import AUTO, check_backend
-from .speed_config import BenchConfig
-from .speed_cost import PEAK_DTYPES, count_flops, count_params, device_peak
-from .speed_measure import decoded_items, measure_batch, one_line, pad_sequence
-from .speed_oom import try_run
+from ...console import progress
+from ...errors import UserError
+from ...models.base import check_device
+from ...results import append_row, make_row, raw_path, read_rows
+from ..backends import AUTO, check_backend
+from ..loading import decoded_items, load_model
+from .config import BenchConfig
+from .cost import PEAK_DTYPES, count_flops, count_params, device_peak
+from .measure import measure_batch, one_line, pad_sequence
+from .oom import try_run
 
 TOPIC = "speed"
 
@@ -158,9 +157,7 @@ def _measure(name: str, cfg: BenchConfig, todo: list[int], dev: str, model: Any,
     try:
         if model is None:
             log(f"{name}: building")
-            model = build_model(name, cfg.pretrained, n_threads)
-        else:
-            torch.set_num_threads(n_threads)
+            model = build_model(name, cfg.pretrained)
     except UserError:
         raise
     except Exception as e:  # a model that does not build is a measured failure, not a crash of the sweep
@@ -279,30 +276,8 @@ def _add_throughput_share(m: dict[str, Any]) -> None:
             m["share_of_peak"] = m["achieved_tflops"] / m["peak_tflops"]
 
 
-def _weights_cached(spec: Any) -> bool:
-    """Whether a copy of the spec's weight file is already on disk (pretrained="auto" never downloads)."""
-    try:
-        return any(loc.path.is_file() for loc in locations(spec.weights))
-    except Exception:  # an unknown weights kind: treat as not cached
-        return False
-
-
-def build_model(name: str, pretrained: bool | str = "auto", threads: int | None = None) -> Any:
-    """Build the model; pretrained="auto" uses weights already on disk, else random init (recorded; no download).
-
-    Restores the thread count afterwards (``threads``, default: the count before): ultralytics sets it to
-    cores - 1 when it builds a model.
-    """
-    threads = threads or torch.get_num_threads()
-    spec = get_spec(name)
-    try:
-        if pretrained != "auto":
-            return create_model(name, pretrained=bool(pretrained))
-        if spec.weights is None or not _weights_cached(spec):
-            return create_model(name, pretrained=False)
-        try:
-            return create_model(name, pretrained=True)
-        except UserError:  # a cached copy that does not verify: random init, and the row says so
-            return create_model(name, pretrained=False)
-    finally:
-        torch.set_num_threads(threads)
+def build_model(name: str, pretrained: bool | str = "auto") -> Any:
+    """The model bench times: ``load_model`` with ``pretrained`` as its weights ("auto": a default checkpoint
+    or weights already on disk, else random init, recorded; bench never downloads)."""
+    weights = "auto" if pretrained == "auto" else "pretrained" if pretrained else "random"
+    return load_model(name, weights, fetch=False)[0]

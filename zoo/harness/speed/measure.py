@@ -20,34 +20,19 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch.utils import _pytree as pytree
 
-from ..models.base import move_to
-from ..transforms import load_image
+from ...models.base import move_to
+from ..loading import decoded_items, stored_items
 from . import accuracy_budget
-from .backends import (AUTO, BackendConfig, Calibration, Prepared, accuracy_checked, auto_candidates, outputs_to_fp32,
+from ..backends import (AUTO, BASELINE, BackendConfig, Calibration, Prepared, accuracy_checked, auto_candidates, outputs_to_fp32,
                        prepare)
-from .speed_config import BenchConfig
-from .speed_cost import MemoryMeter
-from .speed_error import DEVIATION, output_error
-from .speed_timing import TimingPolicy, percentile, summarize, timer_for
+from .config import BenchConfig
+from .cost import MemoryMeter
+from .error import DEVIATION, output_error
+from .timing import TimingPolicy, percentile, summarize, timer_for
 
-BASELINE = BackendConfig("eager", "fp32")
 STAGE_TASKS = ("object-detection", "text-classification", "question-answering", "translation")
 STAGES = ("decode", "preprocess", "forward", "postprocess")  # the stage slots, in pipeline order
 SETUP_KEYS = ("compile", "onnx", "openvino", "quantized", "calibration", "cuda_graphs")  # prep.info kept in settings
-
-
-def stored_items(model: Any, n: int) -> list[Any]:
-    """``n`` items as stored, before the model's ``decode`` (image files for image models), cycled."""
-    items = list(model.example_files(n))
-    return (items * math.ceil(n / max(1, len(items))))[:n] if len(items) < n else items[:n]
-
-
-def decoded_items(model: Any, n: int) -> list[Any]:
-    """``n`` decoded items (``model.decode`` of the stored ones: image files -> PIL), what preprocess takes."""
-    items = list(model.decode(stored_items(model, n)))
-    if model.spec.task in ("image-classification", "object-detection"):
-        items = [load_image(i) if isinstance(i, (str, Path)) else i for i in items]  # a model that left paths
-    return items
 
 
 def pad_sequence(batch: Any, seq_len: int | None) -> Any:

@@ -2,7 +2,7 @@
 preprocessing on the device -> network -> NMS on the device -> boxes in original-image pixels; the network
 alone (zoo's preprocess on the CPU, inputs moved to the device) is timed beside it. One speed row.
 
-    python -m zoo.harness.gpu_e2e '{"name": "yolov5n", "device": "cuda", "batch_size": 1}'
+    python -m zoo.harness.suite.e2e '{"name": "yolov5n", "device": "cuda", "batch_size": 1}'
 
 Preprocessing on the device: YOLO-style models (``LetterboxDetector``) are letterboxed with a bilinear tensor
 resize and grey-114 padding (not bit-identical to PIL's resize); torchvision detectors get a list of [0, 1]
@@ -22,17 +22,17 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from ..datasets.detection import COCO80_TO_91
-from ..models._image import LetterboxDetector
-from ..models._yolov5_nets import YOLOv5Detector
-from ..models._yolov5_nets import nms as yolov5_nms
-from ..models.base import Batch, move_to
-from ..results import append_row, machine_info, make_row, raw_path
-from ..transforms import letterbox_params
-from .gpu_decode import decode_on_gpu
-from .speed import build_model
-from .speed_measure import decoded_items, stored_items
-from .speed_timing import TimingPolicy, summarize, timer_for
+from ...datasets.detection import COCO80_TO_91
+from ...models.image import LetterboxDetector
+from ...models.yolov5_nets import YOLOv5Detector
+from ...models.yolov5_nets import nms as yolov5_nms
+from ...models.base import Batch, move_to
+from ...results import append_row, machine_info, make_row, raw_path
+from ...transforms import letterbox_params
+from ..eval.gpu_decode import decode_on_gpu
+from ..speed.runner import build_model
+from ..speed.measure import decoded_items, stored_items
+from ..speed.timing import TimingPolicy, summarize, timer_for
 
 
 def letterbox_on_device(img: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -120,7 +120,7 @@ def _row(model: Any, name: str, device: str, bs: int, policy: TimingPolicy, e2e:
     row = make_row("speed", model=name, spec_hash=model.spec.spec_hash, weights=model.weights_id,
                    dataset="example_items", settings=settings, metrics=metrics, key=key, status="ok",
                    task=model.spec.task, device=device, backend_used="eager+fp32", scenario="SingleStream",
-                   flags=flags, command=f"python -m zoo.harness.gpu_e2e '{json.dumps({'name': name, 'device': device})}'")
+                   flags=flags, command=f"python -m zoo.harness.suite.e2e '{json.dumps({'name': name, 'device': device})}'")
     append_row(raw_path("speed"), row)
     return row
 

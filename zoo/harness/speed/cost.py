@@ -25,11 +25,11 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..io import atomic_write_text
-from ..offline import zoo_cache_dir
-from ..results import machine_info
+from ...io import atomic_write_text
+from ...offline import zoo_cache_dir
+from ...results import machine_info
+from ..backends import DTYPES
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def count_params(model: nn.Module) -> int:

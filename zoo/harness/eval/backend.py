@@ -3,7 +3,7 @@ backend (zoo.harness.backends), so that what a backend does to a model's answers
 is measured the same way as its fp32 accuracy.
 
 The backend is prepared once, on an example batch of the eval's batch size (the model's own example items;
-calibrating backends draw their calibration items from the task data, zoo.harness.calibration), then each
+calibrating backends draw their calibration items from the task data, zoo.harness.backends.calibration), then each
 batch runs ``prep.run(prep.to_inputs(inputs))`` -> ``outputs_to_fp32`` -> the model's ``postprocess``. The
 row's ``backend`` field names the configuration (label, numerics) and holds its setup record (export,
 compile and quantization seconds, the calibration set), apart from the loop's ``seconds``.
@@ -15,10 +15,9 @@ import copy
 import time
 from typing import Any
 
-from ..errors import UserError
-from .backends import AUTO, BackendConfig, Prepared, check_backend, outputs_to_fp32, prepare
-from .speed_config import BenchConfig
-from .speed_measure import BASELINE, decoded_items
+from ...errors import UserError
+from ..backends import AUTO, BASELINE, BackendConfig, Prepared, check_backend, explicit_config, outputs_to_fp32, prepare
+from ..loading import decoded_items
 
 
 def eval_backend_config(backend: str | None, dtype: str | None, precision: str | None, device: str,
@@ -31,7 +30,7 @@ def eval_backend_config(backend: str | None, dtype: str | None, precision: str |
         return None
     if backend == AUTO:
         raise UserError("zoo eval runs one backend configuration: give --backend NAME (e.g. openvino), not auto")
-    cfg = BenchConfig(device=device, backend=backend or "eager", dtype=dtype, precision=precision).backend_config()
+    cfg = explicit_config(backend or "eager", dtype, precision, cpu=not str(device).startswith("cuda"))
     check_backend(cfg, device, task)
     return None if cfg == BASELINE else cfg
 

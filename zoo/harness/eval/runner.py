@@ -5,7 +5,7 @@
     zoo.evaluate("bilstm", "sst2")                        # accuracy / F1; "multi30k": BLEU; "squad": EM / F1
 
 The model's task (``zoo.tasks.get_task(spec.task)``) loads the data and supplies the metric; this loop is the
-same for all: build the model with the weights to score (``eval_weights``), read items in DataLoader workers
+same for all: build the model with the weights to score (``loading.load_model``), read items in DataLoader workers
 (an unreadable image is skipped and counted, never silently dropped), ``model.preprocess`` -> ``model(...)`` on
 the device -> ``model.postprocess``, feed the task's streaming metric (``add_batch`` / ``compute``), and write
 one row of kind "eval" to results/raw/eval.jsonl (scores under "metrics", see zoo.results.schema) and, when
@@ -38,23 +38,24 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from .. import console, registry
-from ..datasets.labels import name_predictions
-from ..datasets.loader import ItemFiles, PreprocessCollate, default_workers, make_loader, read_bytes
-from ..errors import UserError
-from ..io import atomic_write_lines
-from ..models.base import RANDOM_INIT, Batch, check_device, move_to
-from ..results import append_row, check_appendable, make_row, raw_path
-from ..spec import weights_label
-from ..tasks import EvalData, Task, get_task, reference_check, tolerance_pp
-from . import distributed as dist_
-from .backends import get_backend
-from .eval_backend import BackendModel, eval_backend_config
-from .eval_weights import LoadedWeights, build_model, load_checkpoint_into, refuse_random_init
+from ... import console, registry
+from ...datasets.labels import name_predictions
+from ...datasets.loader import ItemFiles, PreprocessCollate, default_workers, make_loader, read_bytes
+from ...errors import UserError
+from ...io import atomic_write_lines
+from ...models.base import RANDOM_INIT, Batch, check_device, move_to
+from ...results import append_row, check_appendable, make_row, raw_path
+from ...spec import weights_label
+from ...tasks import EvalData, Task, get_task, reference_check, tolerance_pp
+from .. import distributed as dist_
+from ..backends import get_backend
+from .backend import BackendModel, eval_backend_config
+from .config import EvalConfig, from_keywords
+from ..loading import Loaded, load_checkpoint_into, load_model, resolve_weights
 from .gpu_decode import GpuTransform, gpu_batch, preprocess_repr
-from .train.vision_model import checkpoint_spec
+from ..loading.vision import checkpoint_spec
 
-__all__ = ["evaluate", "run_loop", "score", "build_model", "load_checkpoint_into", "reference_check",
+__all__ = ["EvalConfig", "evaluate", "run_loop", "score", "load_model", "load_checkpoint_into", "reference_check",
            "tolerance_pp"]
 
 
@@ -177,15 +178,7 @@ def score(model, task: Task, data: EvalData, *, batch_size: int = 64, device: st
 
 # --- the entry point -----------------------------------------------------------------------------------------
 
-def _check_args(limit, decode, batch_size, workers, predictions) -> Path | None:
-    if limit is not None and limit < 1:
-        raise UserError(f"--limit must be at least 1, got {limit}")
-    if decode not in ("pil", "gpu"):
-        raise UserError(f"decode must be 'pil' or 'gpu', got {decode!r}")
-    if batch_size is not None and batch_size < 1:
-        raise UserError(f"--batch-size must be at least 1, got {batch_size}")
-    if workers is not None and workers < 0:
-        raise UserError(f"--workers must be 0 or more, got {workers}")
+def _check_predictions(predictions) -> Path | None:
     if predictions is None:
         return None
     path = Path(predictions).expanduser()
@@ -198,66 +191,64 @@ def _check_args(limit, decode, batch_size, workers, predictions) -> Path | None:
     return path
 
 
-def evaluate(
-    name: str,
-    data: str | Path | None = None,
-    *,
-    checkpoint: str | Path | None = None,
-    split: str | None = None,
-    limit: int | None = None,
-    device: str = "cpu",
-    batch_size: int | None = None,
-    workers: int | None = None,
-    predictions: str | Path | None = None,
-    write: bool = True,
-    labels: str | Path | None = None,
-    decode: str = "pil",
-    pretrained: bool | None = None,
-    overrides: dict | None = None,
-    log=None,
-    progress: bool | None = None,
-    backend: str | None = None,
-    dtype: str | None = None,
-    precision: str | None = None,
-) -> dict[str, Any]:
-    """Evaluate model ``name`` on ``data`` and return the "eval" row (metrics under "metrics").
+def evaluate(name: str, data: str | Path | None = None, config: EvalConfig | None = None, *,
+             predictions: str | Path | None = None, write: bool = True, log=None, progress: bool | None = None,
+             **settings: Any) -> dict[str, Any]:
+    """Evaluate model ``name`` and return the "eval" row (metrics under "metrics").
 
-    ``data``: what the model's task reads: an image folder, a COCO json / YOLO folder, a bundled text set
-    (sst2, multi30k, squad; the default for text models) or a path in its format, digits or a CSV.
-    ``split``: the split of a bundled or HF set (default: the task's, "test"). ``checkpoint``: a state-dict
-    file or a checkpoint folder (see zoo.harness.eval_weights). ``pretrained``: False scores random weights on
-    purpose (``--random-init``); without a checkpoint or pretrained weights that is the only way to score a
-    random network (else a one-line UserError). ``predictions``: a JSON-lines file to write (refused if it
-    exists). ``overrides``: model settings (e.g. ``{"num_beams": 1}``). ``write``: append the row to eval.jsonl.
-    ``progress``: the progress bar (None: when stderr is a terminal). ``backend`` / ``dtype`` / ``precision``:
-    run the forward through that speed backend configuration (zoo.harness.eval_backend; the row's
-    ``backend`` field names it); default plain fp32 eager.
+    ``config``: an ``EvalConfig`` (zoo.harness.eval.config: data, split, checkpoint, weights, limit, device,
+    batch size, workers, decode, labels, backend / dtype / precision, overrides); or give its fields as
+    keywords (``settings``) with ``data`` positional and ``pretrained`` True / False (``--pretrained`` /
+    ``--random-init``; default auto: the task's default checkpoint or whole-model pretrained weights; random
+    weights are scored only when asked for). ``predictions``: a JSON-lines file to write (refused if it
+    exists). ``write``: append the row to eval.jsonl. ``progress``: the progress bar (None: when stderr is a
+    terminal). ``log``: where messages go (default print on the main process).
     """
+    if config is None:
+        config = from_keywords(data, **settings)
+    elif data is not None or settings:
+        raise UserError("give evaluate() either config= or data and keyword settings, not both")
     spec = registry.get_spec(name)
     task = get_task(spec.task)
-    pred_path = _check_args(limit, decode, batch_size, workers, predictions)
-    device = check_device(device)
-    bcfg = eval_backend_config(backend, dtype, precision, device, spec.task)
+    pred_path = _check_predictions(predictions)
+    config = config.replace(device=check_device(config.device))
+    bcfg = eval_backend_config(config.backend, config.dtype, config.precision, config.device, spec.task)
     if write:
         check_appendable(raw_path("eval"))
-    dist = dist_.init(device)
+    dist = dist_.init(config.device)
     try:
-        return _evaluate(spec, task, data, dist, checkpoint=checkpoint, split=split, limit=limit, device=device,
-                         batch_size=batch_size or task.default_batch_size, workers=workers, pred_path=pred_path,
-                         write=write, labels=labels, decode=decode, pretrained=pretrained, overrides=overrides,
-                         log=log, progress=show_progress(progress, dist), bcfg=bcfg)
+        return _evaluate(spec, task, config, dist, pred_path=pred_path, write=write, log=log,
+                         progress=show_progress(progress, dist), bcfg=bcfg)
     finally:
         dist_.shutdown(dist)
 
 
-def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device, batch_size, workers, pred_path,
-              write, labels, decode, pretrained, overrides, log, progress, bcfg=None) -> dict[str, Any]:
-    device = dist_.local_device(device, dist)
+def refuse_random_init(spec, task, weights: Any) -> None:
+    """A one-line UserError when these settings would score random weights without ``--random-init``: a task
+    metric of an untrained network is noise, not a result."""
+    source, _ = resolve_weights(spec, task, weights)
+    if source != "random" or weights == "random":
+        return
+    ways = []
+    if spec.trainable and getattr(task, "dataset", ""):
+        # published weights that are not a whole task model (MiniLM's encoder) are where training starts
+        start = " --pretrained" if spec.weights is not None else ""
+        ways.append(f"train it (`zoo train {spec.name} --task {task.dataset}{start}`)")
+    ways.append("give --checkpoint FILE")
+    raise UserError(f"{spec.name} has no trained weights here: {', or '.join(ways)}; or pass --random-init to "
+                    "score random weights on purpose")
+
+
+def _evaluate(spec, task: Task, cfg: EvalConfig, dist, *, pred_path, write, log, progress, bcfg=None) -> dict[str, Any]:
+    batch_size, workers = cfg.batch_size or task.default_batch_size, cfg.workers
+    device = dist_.local_device(cfg.device, dist)
     log = log or (print if dist.is_main else _quiet)
-    ds = task.load(data, split=split, labels=labels, spec=checkpoint_spec(spec, checkpoint)).take(limit)
-    refuse_random_init(spec, task, checkpoint, pretrained)
-    model, loaded = build_model(spec.name, task, checkpoint=checkpoint, pretrained=pretrained, device=device,
-                                overrides=overrides)
+    ds = task.load(cfg.data, split=cfg.split, labels=cfg.labels, spec=checkpoint_spec(spec, cfg.checkpoint)).take(cfg.limit)
+    weights = cfg.model_weights
+    refuse_random_init(spec, task, weights)
+    model, loaded = load_model(spec, weights, task=task, device=device, overrides=cfg.overrides)
+    if loaded.unavailable and weights != "random":  # auto's pretrained weights could not be had here
+        raise UserError(loaded.unavailable)
     if model.weights_id == RANDOM_INIT:
         log(f"RANDOM WEIGHTS: {spec.name} is scored with random-init weights (--random-init); its scores measure "
             "an untrained network, not the model")
@@ -274,22 +265,23 @@ def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device,
     if bcfg is not None and workers and not get_backend(bcfg.backend).fork_safe:
         log(f"workers: 0 (backend {bcfg.backend}: a process holding its model must not fork DataLoader workers)")
         workers = 0
-    settings = {"batch_size": batch_size, "workers": workers, "device": device, "limit": limit, "split": ds.split or split,
-                "data": str(data) if data is not None else getattr(task, "dataset", None), "world_size": dist.world_size, "backend": dist.backend,
+    settings = {"batch_size": batch_size, "workers": workers, "device": device, "limit": cfg.limit,
+                "split": ds.split or cfg.split, "data": cfg.data if cfg.data is not None else getattr(task, "dataset", None),
+                "world_size": dist.world_size, "backend": dist.backend, "weights": cfg.weights,
                 "checkpoint": loaded.checkpoint, "dtype": bcfg.dtype if bcfg else "float32",
                 "threads": torch.get_num_threads()}
     if bcfg is not None:
         settings["backend_config"] = bcfg.label
     if getattr(model, "num_beams", None) is not None:
         settings["num_beams"] = model.num_beams
-    res = run_loop(model, task, ds, batch_size=batch_size, workers=workers, device=device, decode=decode,
+    res = run_loop(model, task, ds, batch_size=batch_size, workers=workers, device=device, decode=cfg.decode,
                    dist=dist, keep=pred_path is not None, progress=progress)
     if res.n == 0:
         noun = "images" if ds.read is not None else "items"
         raise UserError(f"no readable {noun} in {ds.path or ds.name} ({len(res.skipped_files)} unreadable)")
     if ds.read is not None:  # image tasks: how the pixels were read
         settings.update(decode=res.decode if ds.gpu_decodable else "pil", preprocess=pre)
-    row = _row(spec, task, ds, model, loaded, settings, res, dist)
+    row = _row(spec, task, ds, model, loaded, settings, res, dist, cfg.command(spec.name))
     if dist.is_main:
         _report(spec, task, ds, row, res, log)
         if pred_path is not None:
@@ -301,8 +293,8 @@ def _evaluate(spec, task: Task, data, dist, *, checkpoint, split, limit, device,
     return row
 
 
-def _row(spec, task: Task, ds: EvalData, model, loaded: LoadedWeights, settings: dict, res: LoopResult,
-         dist) -> dict[str, Any]:
+def _row(spec, task: Task, ds: EvalData, model, loaded: Loaded, settings: dict, res: LoopResult, dist,
+         command: str) -> dict[str, Any]:
     metrics = {**res.metrics, "seconds": res.seconds,
                "items_per_s": res.n / res.seconds if res.seconds > 0 else None}
     signatures = {k: metrics.pop(k) for k in list(metrics) if k.endswith("_signature")}
@@ -322,7 +314,7 @@ def _row(spec, task: Task, ds: EvalData, model, loaded: LoadedWeights, settings:
         "eval", model=spec.name, spec_hash=spec.spec_hash, weights=model.weights_id, dataset=ds.name,
         dataset_sha256=ds.sha256() if dist.is_main else None, settings=settings, metrics=metrics, task=spec.task,
         n=res.n, source=spec.source, architecture=spec.architecture, device=settings["device"],
-        params=sum(p.numel() for p in model.parameters()), references=refs, **extra,
+        params=sum(p.numel() for p in model.parameters()), references=refs, command=command, **extra,
     )
 
 

@@ -32,15 +32,14 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ..datasets.labels import label_names
-from ..errors import UserError
-from ..models.base import RANDOM_INIT
-from ..registry import get_spec, model_task
-from ..spec import weights_label
-from ..tasks import get_task
-from ..transforms import load_image
-from ..weights import WeightsUnavailable
-from .eval_weights import build_model
+from ...datasets.labels import label_names
+from ...errors import UserError
+from ...models.base import RANDOM_INIT
+from ...registry import get_spec, model_task
+from ...spec import weights_label
+from ...tasks import get_task
+from ...transforms import load_image
+from .. import loading
 
 IMAGE_METHODS = ("gradcam", "saliency", "ig")
 TEXT_METHODS = ("ig", "gradxinput", "attention")
@@ -92,10 +91,7 @@ def load_model(name: str, checkpoint: str | None = None):
         raise UserError(f"{name} is a {task_name} model; zoo explain takes image- or text-classification models")
     task = get_task(task_name)
     torch.manual_seed(0)  # a head or network left at random init is the same one every run
-    try:
-        model, _ = build_model(name, task, checkpoint=checkpoint)
-    except WeightsUnavailable:
-        model, _ = build_model(name, task, pretrained=False)
+    model, _ = loading.load_model(name, checkpoint or "auto", task=task)
     for m in model.modules():  # in-place activations would overwrite the feature maps captum's hooks hold
         if getattr(m, "inplace", False) is True:
             m.inplace = False

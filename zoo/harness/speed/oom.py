@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import torch
 
-from ..errors import UserError
+from ...errors import UserError
 
 
 def is_oom(e: BaseException) -> bool:

@@ -28,8 +28,8 @@ from ..errors import UserError
 from ..spec import ModelSpec
 from ..weights import ensure_weights, known_sha256
 from ..weights.unpickle import Stub, load_restricted, module_state_dict
-from ._image import LetterboxDetector
-from ._yolov5_arch import BN_EPS, STRIDES, YOLOv5
+from .image import LetterboxDetector
+from .yolov5_arch import BN_EPS, STRIDES, YOLOv5
 from .base import RANDOM_INIT, Batch
 from .yolov5 import EVAL_NMS, PREDICT_NMS
 

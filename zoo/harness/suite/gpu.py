@@ -34,10 +34,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..errors import UserError
-from ..results import raw_path, read_rows
-from .speed_config import BenchConfig
-from .speed_sweep import sweep
+from ...errors import UserError
+from ...results import raw_path, read_rows
+from ..speed.config import BenchConfig
+from ..speed.sweep import sweep
 
 CLASSIFIERS = ("resnet50", "vgg16", "inception_v3", "efficientnet_lite0")
 TEXT = ("bert_base",)
@@ -143,7 +143,7 @@ def _run_step(step: Step, raw_dir: Path, env: dict[str, str]) -> Outcome:
         return Outcome(step, "failed" if bad else "ok", bad[0].get("error", "") if bad else "", rows,
                        time.perf_counter() - t)
     if step.kind == "e2e":
-        cmd = [sys.executable, "-m", "zoo.harness.gpu_e2e", json.dumps({"name": step.model, "factory": step.factory,
+        cmd = [sys.executable, "-m", "zoo.harness.suite.e2e", json.dumps({"name": step.model, "factory": step.factory,
                                                                         **step.config})]
         path = raw_dir / "speed.jsonl"
     elif step.kind == "eval":

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..spec import ImagePreprocess
-from ..transforms import ImageTransform
+from ...spec import ImagePreprocess
+from ...transforms import ImageTransform
 
 
 @dataclass

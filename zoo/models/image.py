@@ -13,7 +13,7 @@ from .. import weights as zw
 from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import ImageTransform, letterbox_params, load_image
-from ._vision import sample_image_files, sample_images
+from .vision import sample_image_files, sample_images
 from .base import RANDOM_INIT, Batch, ZooModel
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from ..results import raw_path, read_rows
-from ..spec import RANDOM_INIT
-from ..tasks import get_task
-from .backends import BackendConfig, accuracy_checked
+from ...results import raw_path, read_rows
+from ...spec import RANDOM_INIT
+from ...tasks import get_task
+from ..backends import BackendConfig, accuracy_checked
 
 DEFAULT_BUDGET_POINTS = 1.0
 BUDGETS = {"image-classification": 1.0, "object-detection": 1.0, "text-classification": 1.0}

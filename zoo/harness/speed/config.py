@@ -18,10 +18,10 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
-from ..errors import UserError
-from ..results import machine_info
-from .backends import AUTO, BackendConfig, backend_dtypes, get_backend, list_backends
-from .speed_timing import TimingPolicy
+from ...errors import UserError
+from ...results import machine_info
+from ..backends import AUTO, BackendConfig, backend_dtypes, explicit_config, get_backend, list_backends
+from .timing import TimingPolicy
 
 PRECISIONS = ("cast", "autocast")
 
@@ -146,9 +146,8 @@ class BenchConfig:
 
     def backend_config(self) -> BackendConfig:
         """The single configuration an explicit ``--backend`` runs (not for auto)."""
-        r = self.resolved()
-        return BackendConfig(r["backend"], r["dtype"] or "fp32", r["channels_last"], r["precision"],
-                             r["compile_mode"], r["freezing"], r["cuda_graphs"])
+        return explicit_config(self.backend, self.dtype, self.precision, cpu=self.cpu, channels_last=self.channels_last,
+                               compile_mode=self.compile_mode, freezing=self.freezing, cuda_graphs=self.cuda_graphs)
 
     def timing(self) -> TimingPolicy:
         return TimingPolicy(warmup=self.warmup, min_iters=self.min_iters, min_duration_s=self.min_duration_s)

@@ -6,6 +6,8 @@ Imports torch; ultralytics itself is imported by ``import_ultralytics`` only, af
 
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 
 import torch
@@ -14,19 +16,28 @@ from .. import weights as zw
 from ..errors import UserError
 from ..offline import configure_ultralytics
 from ..spec import ModelSpec
-from ._image import LetterboxDetector
+from .image import LetterboxDetector
 from .base import RANDOM_INIT, Batch
+
+
+@contextlib.contextmanager
+def keep_threads():
+    """Restore torch's intra-op thread count after the block: ultralytics sets it to cores - 1 for the whole
+    process when it is imported, builds a model, trains or predicts (PERF-NOTES). The one place zoo undoes it."""
+    threads = torch.get_num_threads()
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(threads)
 
 
 def import_ultralytics():
     """ultralytics, imported with zoo's offline settings and the caller's torch thread count kept."""
     configure_ultralytics()
-    threads = torch.get_num_threads()
-    # deferred: ultralytics must be imported after configure_ultralytics() set its environment
-    import ultralytics  # noqa: F401
-    from ultralytics.nn.tasks import DetectionModel
-
-    torch.set_num_threads(threads)
+    with keep_threads():
+        # deferred: ultralytics must be imported after configure_ultralytics() set its environment
+        import ultralytics  # noqa: F401
+        from ultralytics.nn.tasks import DetectionModel
     return DetectionModel
 
 
@@ -104,9 +115,8 @@ def build(spec: ModelSpec, pretrained: bool = False, **overrides) -> YOLODetecto
     DetectionModel = import_ultralytics()
     state, weights_id = (_load_checkpoint_tensors(spec, overrides.get("sha256")) if pretrained
                          else (None, RANDOM_INIT))  # verify before building
-    threads = torch.get_num_threads()
-    net = DetectionModel(spec.extra["yaml"], ch=3, nc=spec.extra["nc"], verbose=False)
-    torch.set_num_threads(threads)
+    with keep_threads():
+        net = DetectionModel(spec.extra["yaml"], ch=3, nc=spec.extra["nc"], verbose=False)
     if state is not None:
         net.load_state_dict(state)
     imgsz = int(overrides.get("imgsz", spec.input_size[-1]))

@@ -7,7 +7,7 @@ already in the raw file (so an interrupted sweep resumes without duplicate rows)
 A worker whose parent dies exits too (it watches its parent process id): an orphan would go on appending
 rows while a rerun measures the same settings again.
 
-Worker protocol: ``python -m zoo.harness.speed_sweep '<json>'`` with {"name", "config" (BenchConfig's
+Worker protocol: ``python -m zoo.harness.speed.sweep '<json>'`` with {"name", "config" (BenchConfig's
 fields), "run" (bench()'s run options)[, "factory"]}; ``factory`` ("module:function") builds the model
 instead of the registry (tests, custom models).
 """
@@ -26,11 +26,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from ..console import progress as progress_bar
-from ..errors import UserError
-from ..results import raw_path, read_rows
-from .speed import TOPIC, RowWriter, as_existing, existing_rows, run_bench, skip_line
-from .speed_config import BenchConfig
+from ...console import progress as progress_bar
+from ...errors import UserError
+from ...results import raw_path, read_rows
+from .runner import TOPIC, RowWriter, as_existing, existing_rows, run_bench, skip_line
+from .config import BenchConfig
 
 
 def sweep(names: Sequence[str], config: BenchConfig | None = None, *, factories: dict[str, str] | None = None,
@@ -91,7 +91,7 @@ def _run_worker(payload: dict[str, Any], path: Path, env: dict[str, str],
     with tempfile.TemporaryFile(mode="w+") as err:
         t0 = time.perf_counter()
         try:
-            proc = subprocess.run([sys.executable, "-m", "zoo.harness.speed_sweep", json.dumps(payload)],
+            proc = subprocess.run([sys.executable, "-m", "zoo.harness.speed.sweep", json.dumps(payload)],
                                   env=env, stdout=subprocess.DEVNULL, stderr=err, timeout=timeout_s)
             rc: int | str = proc.returncode
         except subprocess.TimeoutExpired:

@@ -1,4 +1,4 @@
-"""Drawing an ``Explanation`` (zoo.harness.explain) as a PNG, with PIL only (no figure library: exact sizes).
+"""Drawing an ``Explanation`` (zoo.harness.explain.attribution) as a PNG, with PIL only (no figure library: exact sizes).
 
 Image: panels side by side, each at the input image's resolution: the input, then one heat-map overlay per
 method (jet colour map, alpha 0.5, the map scaled to its 99th percentile); pixels outside the model's crop
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ..errors import UserError
-from .explain import METHOD_TITLES, TEXT_WIDTH, Explanation
+from ...errors import UserError
+from .attribution import METHOD_TITLES, TEXT_WIDTH, Explanation
 
 ALPHA = 0.5
 CLIP_PERCENTILE = 99.0

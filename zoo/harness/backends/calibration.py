@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..datasets.text import read_split
-from ..tasks import get_task
-from ..tasks._text import TextTask
-from ..transforms import load_image
+from ...datasets.text import read_split
+from ...tasks import get_task
+from ...tasks.text import TextTask
+from ...transforms import load_image
 
 CALIBRATION_N = 64  # items (batches of one), as in OpenVINO/NNCF's post-training quantization examples
 CALIBRATION_SEED = 0
