@@ -98,7 +98,9 @@ def measure_cost(make_net: Callable[[], Any], input_size: tuple[int, ...]) -> tu
     for device in ("meta", "cpu"):
         try:
             with weights_on_meta() if device == "meta" else contextlib.nullcontext():
-                net = make_net().eval()
+                # no parameter requiring grad: FlopCounterMode's module tracker hooks autograd on any tensor that
+                # does, and fails on a parameter a block takes as input (CaiT's class token)
+                net = make_net().eval().requires_grad_(False)
             params = sum(p.numel() for p in net.parameters())
             flops = count_flops(net, torch.zeros((1, *input_size), device=device))
             return int(params), int(flops)

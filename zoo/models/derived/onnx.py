@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 from ...errors import UserError
+from ...registry import get_spec
 from ...spec import BuilderRef, ImagePreprocess, ModelSpec, Weights
 
 OPTIONS_ENV = "ZOO_ONNX_OPTIONS"
@@ -32,6 +33,7 @@ def set_options(**options) -> None:
     given = {k: v for k, v in options.items() if v is not None}
     if given:  # none given: keep what a parent process set (a sweep worker is started without the flags)
         os.environ[OPTIONS_ENV] = json.dumps(given)
+        get_spec.cache_clear()  # an onnx: spec resolved before these flags is stale
 
 
 def _flags() -> dict:
