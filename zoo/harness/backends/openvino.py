@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from pathlib import Path
 import time
 from typing import Any
 
