@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import helpers
 import pytest
 
 from zoo.errors import UserError
@@ -20,13 +21,13 @@ from zoo.results import (
     read_all,
     read_rows,
     sha256_tree,
+    store,
 )
-from zoo.results import store
 
 
 def eval_row(i=0, **extra):
-    return make_row("eval", model="mlp", task="image-classification", dataset="digits", n=10 + i,
-                    weights="random-init", settings={"batch_size": 4, "i": i}, metrics={"top1": 50.0 + i}, **extra)
+    return helpers.eval_row("mlp", {"top1": 50.0 + i}, dataset="digits", n=10 + i, weights="random-init",
+                            settings={"batch_size": 4, "i": i}, **extra)
 
 
 def test_append_and_read_round_trip(tmp_path):
@@ -144,17 +145,15 @@ def test_a_rewritten_file_is_checked_again_from_the_start(tmp_path):
         append_row(p, eval_row(2))
 
 
-def test_refuses_to_append_after_partial_line(tmp_path):
+def test_a_partial_line_is_moved_aside_not_appended_after(tmp_path):
+    """Issue 26 changed this from a refusal: the cut line goes to a quarantine file (tests/test_store_recovery.py)."""
     p = tmp_path / "eval.jsonl"
     append_row(p, eval_row())
     with open(p, "ab") as f:
         f.write(b'{"a": 2')
-    before = p.read_bytes()
-    with pytest.raises(CorruptResultsError, match="incomplete"):
-        append_row(p, eval_row(1))
-    assert p.read_bytes() == before
-    with pytest.raises(CorruptResultsError, match=r"eval.jsonl:2"):
-        list(iter_rows(p))
+    append_row(p, eval_row(1))
+    assert [r["n"] for r in iter_rows(p)] == [10, 11]
+    assert b'{"a": 2' not in p.read_bytes()
 
 
 def test_schema_1_rows_are_read_through_the_upgrade(tmp_path):

@@ -5,7 +5,7 @@
     zoo.evaluate("bilstm", "sst2")                        # accuracy / F1; "multi30k": BLEU; "squad": EM / F1
 
 The model's task (``zoo.tasks.get_task(spec.task)``) loads the data and supplies the metric; this loop is the
-same for all: build the model with the weights to score (``eval_weights``), read items in DataLoader workers
+same for all: build the model with the weights to score (``loading.load_model``), read items in DataLoader workers
 (an unreadable image is skipped and counted, never silently dropped), ``model.preprocess`` -> ``model(...)`` on
 the device -> ``model.postprocess``, feed the task's streaming metric (``add_batch`` / ``compute``), and write
 one row of kind "eval" to results/raw/eval.jsonl (scores under "metrics", see zoo.results.schema) and, when
@@ -246,7 +246,7 @@ def _evaluate(spec, task: Task, cfg: EvalConfig, dist, *, pred_path, write, log,
     ds = task.load(cfg.data, split=cfg.split, labels=cfg.labels, spec=checkpoint_spec(spec, cfg.checkpoint)).take(cfg.limit)
     weights = cfg.model_weights
     refuse_random_init(spec, task, weights)
-    model, loaded = load_model(spec.name, weights, task=task, device=device, overrides=cfg.overrides)
+    model, loaded = load_model(spec, weights, task=task, device=device, overrides=cfg.overrides)
     if loaded.unavailable and weights != "random":  # auto's pretrained weights could not be had here
         raise UserError(loaded.unavailable)
     if model.weights_id == RANDOM_INIT:
@@ -282,13 +282,14 @@ def _evaluate(spec, task: Task, cfg: EvalConfig, dist, *, pred_path, write, log,
     if ds.read is not None:  # image tasks: how the pixels were read
         settings.update(decode=res.decode if ds.gpu_decodable else "pil", preprocess=pre)
     row = _row(spec, task, ds, model, loaded, settings, res, dist, cfg.command(spec.name))
-    if dist.is_main:
-        _report(spec, task, ds, row, res, log)
+    if dist.is_main:  # everything is written before anything is printed: a reader that leaves loses no result
         if pred_path is not None:
             atomic_write_lines(pred_path, _prediction_lines(task, ds, res.records))
-            log(f"predictions: {pred_path} ({len(res.records)} rows)")
         if write:
             append_row(raw_path("eval"), row)
+        _report(spec, task, ds, row, res, log)
+        if pred_path is not None:
+            log(f"predictions: {pred_path} ({len(res.records)} rows)")
     dist_.barrier(dist)
     return row
 

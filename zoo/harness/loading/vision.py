@@ -25,9 +25,9 @@ from torch import nn
 
 from ... import registry
 from ...errors import UserError
-from ...io import atomic_write_bytes, atomic_write_text
+from ...io import replace_folder
 from ...results import sha256_file
-from ...spec import ImagePreprocess
+from ...spec import ImagePreprocess, ModelSpec
 from ...transforms import ImageTransform
 
 VISION_CONFIG = "zoo_vision.json"
@@ -70,18 +70,19 @@ def train_preprocess(spec, image_size: int) -> ImagePreprocess:
                            source=f"{spec.name} mean/std/interpolation; whole image resized to {image_size}px")
 
 
-def prepare_classifier(name: str, class_names: list[str], *, pretrained: bool, image_size: int,
+def prepare_classifier(name: Any, class_names: list[str], *, pretrained: bool, image_size: int,
                        seed: int | None = None):
-    """The registered classifier ``name`` with a fresh head for ``class_names`` (pretrained backbone or random
-    init), its spec and preprocessing set for ``image_size`` px inputs."""
-    spec = registry.get_spec(name)
+    """The registered classifier ``name`` (or its spec) with a fresh head for ``class_names`` (pretrained
+    backbone or random init), its spec and preprocessing set for ``image_size`` px inputs."""
+    spec = name if isinstance(name, ModelSpec) else registry.get_spec(name)
+    name = spec.name
     if spec.task != "image-classification":
         raise UserError(f"{name} is a {spec.task} model, not an image classifier")
     if pretrained and spec.weights is None:
         raise UserError(f"{name} has no pretrained weights; train it from scratch with --random-init")
     if seed is not None:
         torch.manual_seed(seed)
-    model = registry.create_model(name, pretrained=pretrained)
+    model = registry.build(spec, pretrained=pretrained)
     if seed is not None:
         torch.manual_seed(seed)  # the head's init does not depend on how much the builder drew
     replace_head(model.net, len(class_names))
@@ -99,20 +100,24 @@ def set_classes(model, class_names: list[str], image_size: int) -> None:
     model.transform = ImageTransform(pre)
 
 
-def save_vision_checkpoint(model, out: Path, info: dict[str, Any]) -> str:
-    """``out/model.safetensors`` (the network's state dict) then ``out/zoo_vision.json``; returns the
-    weights' sha256. Each file is replaced atomically; the config is written last."""
+def write_vision_checkpoint(model, folder: Path, info: dict[str, Any]) -> str:
+    """``folder/model.safetensors`` (the network's state dict) and ``folder/zoo_vision.json`` into an empty
+    folder; returns the weights' sha256."""
     from safetensors.torch import save  # deferred: heavy third-party import
 
-
-    out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
-    atomic_write_bytes(out / WEIGHTS, save(tensors))
+    (folder / WEIGHTS).write_bytes(save(tensors))
     pre = model.spec.preprocess
     config = {"model": model.spec.name, "task": "image-classification", "class_names": model.spec.extra["class_names"],
               "image_size": pre.crop_size[0], "preprocess": repr(model.transform), **info}
-    atomic_write_text(out / VISION_CONFIG, json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
-    return sha256_file(out / WEIGHTS)
+    (folder / VISION_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+    return sha256_file(folder / WEIGHTS)
+
+
+def save_vision_checkpoint(model, out: Path, info: dict[str, Any], record=None) -> str:
+    """The checkpoint folder ``out`` (weights + config) replaced all or nothing (zoo.io.replace_folder), with
+    ``record(sha256)`` (the caller's row) run before the swap; returns the weights' sha256."""
+    return replace_folder(out, lambda folder: write_vision_checkpoint(model, folder, info), record)
 
 
 def read_vision_config(folder: str | Path) -> dict | None:
@@ -138,7 +143,7 @@ def checkpoint_spec(spec, checkpoint) -> Any:
                                extra={**spec.extra, "class_names": list(cfg["class_names"])})
 
 
-def load_trained_classifier(folder: str | Path, name: str | None = None, device: str = "cpu"):
+def load_trained_classifier(folder: str | Path, name: Any = None, device: str = "cpu"):
     """The classifier a ``zoo train`` vision checkpoint folder holds, in eval mode on ``device``; its
     ``weights_id`` is the sha256 of ``model.safetensors`` and ``model.spec.extra["class_names"]`` its labels."""
     from safetensors.torch import load_file  # deferred: heavy third-party import
@@ -148,9 +153,12 @@ def load_trained_classifier(folder: str | Path, name: str | None = None, device:
     cfg = read_vision_config(folder)
     if cfg is None or not (folder / WEIGHTS).is_file():
         raise UserError(f"{folder} is not a vision training checkpoint ({VISION_CONFIG} + {WEIGHTS})")
+    spec = name if isinstance(name, ModelSpec) else None  # the caller's spec, when it resolved the name
+    name = spec.name if spec is not None else name
     if name is not None and cfg.get("model") != name:
         raise UserError(f"{folder} was trained from {cfg.get('model')!r}, not {name!r}")
-    model = prepare_classifier(cfg["model"], cfg["class_names"], pretrained=False, image_size=int(cfg["image_size"]))
+    model = prepare_classifier(spec or cfg["model"], cfg["class_names"], pretrained=False,
+                               image_size=int(cfg["image_size"]))
     try:
         model.net.load_state_dict(load_file(str(folder / WEIGHTS)))
     except (RuntimeError, OSError) as e:

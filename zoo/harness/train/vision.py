@@ -7,7 +7,7 @@
 
 Fine-tuning runs zoo's one training loop (``zoo.harness.train.train``: TrainConfig, resume, ``max_minutes``,
 progress bar, DDP under torchrun, safetensors state) on the network with a fresh head for the data's classes
-(``vision_model``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
+(``zoo.harness.loading.vision``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
 classifier). For EfficientNet-Lite0, ``freeze="last:13"`` trains the head, the head conv (+ BN) and the last 11
 of 16 blocks (its last four stages); the stem and the first three stages, which run at the highest
 resolutions and cost most in backward, stay frozen. Loss: cross-entropy with label smoothing (``VisionRun.label_smoothing``).
@@ -48,6 +48,7 @@ from .. import distributed
 from . import vision_fast
 from .config import TrainConfig
 from .loop import set_seed, train
+from .out_folder import check_room, locked_out
 from ..loading.vision import VISION_CONFIG, head_of, prepare_classifier, save_vision_checkpoint
 from .vision_model import extract_features, freeze, parse_freeze
 
@@ -157,6 +158,12 @@ def train_image_classifier(name: str, data: str | Path, config: TrainConfig | No
     config, run = config or image_config(), run or VisionRun()
     folder = load_training_data(data, run.limit)
     out = Path(out) if out is not None else default_out(name, folder)
+    with locked_out(out, distributed.from_env().is_main):  # one run per --out; a killed swap finished first
+        return _train_image_classifier(name, folder, config, run, out, resume=resume, write=write, progress=progress)
+
+
+def _train_image_classifier(name: str, folder: ImageFolderData, config: TrainConfig, run: VisionRun, out: Path, *,
+                            resume: bool, write: bool, progress: bool) -> dict[str, Any]:
     _check_out(out, name)
     if write:
         check_appendable(raw_path(TOPIC))
@@ -169,6 +176,7 @@ def train_image_classifier(name: str, data: str | Path, config: TrainConfig | No
     set_seed(config.seed)
     model = prepare_classifier(name, folder.class_names, pretrained=run.pretrained, image_size=run.image_size,
                                seed=config.seed)
+    check_room(out, model.net)
     init_weights = model.weights_id
     counts = freeze(model.net, run.freeze)
     r = _loop(model, folder, config, run, _state_dir(out), resume, progress, f"train {name} on {folder.root.name}")
@@ -206,9 +214,6 @@ def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: V
     method = "fine-tune" if run.pretrained else "from scratch"
     train_info = {"method": method, "train_time_s": r["wall_s"], "steps": r["steps"], "epochs_run": len(r["history"]),
                   "data": str(folder.root), "n_train": len(folder), **asdict(run), **info, "config": config.settings()}
-    result["checkpoint_sha256"] = save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info})
-    if not write:
-        return
     history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "complete": h.get("complete", True),
                 "items_per_s": h["items_per_s"]} for h in r["history"]]
     settings = {**config.settings(), **asdict(run), "method": method, "task": TASK, "data": str(folder.root),
@@ -220,7 +225,13 @@ def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: V
                "best_epoch": None, "stopped_by": r["stopped_by"],
                **({"cache_s": r["cache_s"], "loop_s": r["loop_s"]} if "cache_s" in r else {})}
     cmd = command_line(model.spec.name, folder, config, run, result["checkpoint"], r["world_size"])
-    _append(model, folder, settings, metrics, history, info["device"], result["checkpoint_sha256"], cmd)
+
+    def record(sha: str) -> None:  # after the new folder is complete, before it is swapped in
+        result["checkpoint_sha256"] = sha
+        if write:
+            _append(model, folder, settings, metrics, history, info["device"], sha, cmd)
+
+    save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info}, record)
 
 
 def _append(model, folder: ImageFolderData, settings: dict, metrics: dict, history: list, device: str, sha: str,
@@ -263,6 +274,11 @@ def linear_probe(name: str, data: str | Path, run: VisionRun | None = None, *, o
         raise UserError("the linear probe runs in one process; start it without torchrun")
     folder = load_training_data(data, run.limit)
     out = Path(out) if out is not None else default_out(name, folder).with_name(default_out(name, folder).name + "-probe")
+    with locked_out(out):
+        return _linear_probe(name, folder, run, out, C=C, write=write)
+
+
+def _linear_probe(name: str, folder: ImageFolderData, run: VisionRun, out: Path, *, C: float, write: bool) -> dict:
     _check_out(out, name)
     if write:
         check_appendable(raw_path(TOPIC))
@@ -323,9 +339,6 @@ def _save_probe(model, folder: ImageFolderData, run: VisionRun, C: float, fit: d
     method = "linear-probe (sklearn LogisticRegression on frozen features)"
     train_info = {"method": method, "train_time_s": result["train_time_s"], "data": str(folder.root),
                   "n_train": len(folder), "C": C, **asdict(run), **info}
-    result["checkpoint_sha256"] = save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info})
-    if not write:
-        return
     settings = {**asdict(run), "freeze": "all but head", "augment": False, "method": method, "C": C, "task": TASK,
                 "data": str(folder.root), "n_train": len(folder), "num_classes": len(folder.class_names),
                 "world_size": 1, "threads": torch.get_num_threads(), "trainable_params": info["trainable_params"],
@@ -335,4 +348,10 @@ def _save_probe(model, folder: ImageFolderData, run: VisionRun, C: float, fit: d
     cmd = command_line(model.spec.name, folder, None, run, result["checkpoint"], probe=True)
     if C != 1.0:
         cmd += f" --C {C}"
-    _append(model, folder, settings, metrics, [], "cpu", result["checkpoint_sha256"], cmd)
+
+    def record(sha: str) -> None:
+        result["checkpoint_sha256"] = sha
+        if write:
+            _append(model, folder, settings, metrics, [], "cpu", sha, cmd)
+
+    save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info}, record)
