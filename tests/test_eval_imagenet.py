@@ -114,7 +114,7 @@ def test_efficientnet_lite0_on_imagenet_sample_dev(shared_data, results_dir, tmp
     except UserError as e:
         pytest.skip(f"weights not available: {e}")
     preds = tmp_path / "p.jsonl"
-    row = zoo.evaluate("efficientnet_lite0", data, predictions=preds, workers=1, batch_size=50)
+    row = zoo.evaluate("efficientnet_lite0", data, predictions=preds, workers=1, batch_size=50, verbose=True)
     m = row["metrics"]
     assert (row["n"], m["correct1"], m["correct5"], row["skipped"]) == (200, 180, 197, 0)
     assert row["dataset"] == "imagenet_sample_dev" and row["layout"] == "label-file"

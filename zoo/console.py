@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 QUIET_ENV = "ZOO_QUIET"
@@ -159,3 +160,18 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title:
     print("  ".join("-" * w for w in widths))
     for r in cells:
         print("  ".join(_cut(c, w).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as a person reads it: relative to the current directory when under it, else absolute."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p.resolve())
+
+
+def say_written(path: str | Path, n: int = 1, what: str = "row") -> None:
+    """The one stderr line every command that writes rows prints: how many, and where."""
+    noun = what if n == 1 else f"{what}s"
+    print(f"{n} {noun} appended to {shown_path(path)}", file=sys.stderr, flush=True)

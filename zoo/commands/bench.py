@@ -23,10 +23,12 @@ import torch
 from ..errors import UserError
 from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
 from ..harness.shards import SHARD_HELP, parse_shard, take_shard
+from ..harness.speed.noise import wait_for_quiet
 from ..harness.suite import gpu as gpu_suite
 from ..registry import get_spec, list_models
 from ..spec import RANDOM_INIT, weights_label
-from ..console import print_table
+from ..console import print_table, say_written
+from ..results import raw_path
 
 
 def register(sub) -> None:
@@ -40,6 +42,9 @@ def register(sub) -> None:
     p.add_argument("--isolate", action="store_true", help="run even a single model in a fresh subprocess")
     p.add_argument("--timeout", type=float, default=None, help="seconds per model in a sweep before it is killed")
     p.add_argument("--shard", metavar="i/N", help=SHARD_HELP)
+    p.add_argument("--check-quiet", nargs="?", type=float, const=60.0, default=None, metavar="SECONDS",
+                   help="before timing, wait up to SECONDS (60 when not given) for other processes to leave the CPU "
+                        "(rows timed while they use it are flagged noisy either way)")
     p.add_argument("--refresh-peak", action="store_true",
                    help="forget the best device peak seen on this machine: a probe measured now replaces it "
                         "(every bench process probes anyway; the cache keeps the best ever seen)")
@@ -196,6 +201,8 @@ def run(args) -> int:
     def log(line: str) -> None:  # stderr: progress and skipped settings; stdout keeps the table or the JSON
         print(line, file=sys.stderr, flush=True)
 
+    if args.check_quiet is not None:
+        wait_for_quiet(args.check_quiet, log)
     resume = not (args.force or args.no_write)  # --no-write: the user asked for figures, so measure
     sizes = shard_sizes(names, cfg.batch_sizes, parse_shard(args.shard))
     names = list(sizes)
@@ -214,4 +221,7 @@ def run(args) -> int:
         print(json.dumps(rows, indent=2, default=str))
     else:
         print_rows(rows, wide=args.wide)
+    written = sum(1 for r in rows if not r.get("existing"))
+    if written and not args.no_write:
+        say_written(raw_path("speed"), written)
     return 0 if all(r.get("status") == "ok" for r in rows) else 1

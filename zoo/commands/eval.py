@@ -22,6 +22,8 @@ from ..harness import distributed
 from ..harness.eval import add_arguments, config_from_args, evaluate
 from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..registry import get_spec, list_models
+from ..results import raw_path
+from ..console import say_written
 from ..weights import ALLOW_UNPINNED_ENV
 
 
@@ -63,9 +65,13 @@ def run(args) -> int:
         raise UserError("--predictions writes one model's predictions: give one NAME")
     for name in names:
         row = evaluate(name, config=config, predictions=args.predictions, write=not args.no_write, log=log,
-                       progress=False if getattr(args, "quiet", False) else None)
-        if args.json and distributed.from_env().is_main:  # under torchrun every rank returns the row
+                       progress=False if getattr(args, "quiet", False) else None, verbose=True)
+        if not distributed.from_env().is_main:  # under torchrun every rank returns the row; rank 0 speaks
+            continue
+        if args.json:
             print(json.dumps(row, sort_keys=True, default=str))
+        if not args.no_write:
+            say_written(raw_path("eval"))
     if not names:
         print(f"zoo eval: shard {args.shard} has no model of this sweep", file=sys.stderr)
     return 0

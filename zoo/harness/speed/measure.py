@@ -28,6 +28,7 @@ from ..backends import (AUTO, BASELINE, BackendConfig, Calibration, Prepared, ac
 from .config import BenchConfig
 from .cost import MemoryMeter
 from .error import DEVIATION, output_error
+from .noise import NoiseMeter
 from .timing import TimingPolicy, percentile, summarize, timer_for
 
 STAGE_TASKS = ("object-detection", "text-classification", "question-answering", "translation")
@@ -231,8 +232,9 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     # reset would also throw away the graphs of configurations compiled before it
     dynamo.reset()
     ready, entries = _prepare_all(model, configs, batch, device, ref, tolerate=cfg.backend == AUTO)
-    times = measure_rounds([(lambda c=c: c.prep.run(c.inputs)) for c in ready], timer_for(device), cfg.timing(),
-                           cfg.rounds)
+    with NoiseMeter() as noise:  # other processes' CPU use over the timed window: a noisy row says so
+        times = measure_rounds([(lambda c=c: c.prep.run(c.inputs)) for c in ready], timer_for(device), cfg.timing(),
+                               cfg.rounds)
     for c, t in zip(ready, times):
         c.entry.update(p50_ms=percentile(t, 50), iterations=len(t))
     baseline_times = times[0] if len(ready) > 1 and ready[0].prep.config == BASELINE else None
@@ -242,6 +244,7 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     best = _pick(model, cfg, ready, times)
     chosen = ready[best]
     metrics = _chosen_metrics(chosen, times[best], baseline_times, bs, device)
+    metrics["noise"] = noise.record(times[best], cfg.rounds if len(ready) > 1 else 3)
     if "accuracy" in chosen.entry:
         metrics["accuracy_check"] = chosen.entry["accuracy"]
     if len(entries) + len(skipped) > 1:
