@@ -190,7 +190,8 @@ def _bench_one(model: Any, cfg: BenchConfig, bs: int, dev: str, rows: RowWriter,
     """One row: the measurement at ``bs``, halved on out-of-memory (speed_oom), or an error row."""
     def run(b: int):
         log(f"{rows.name}: batch {b}, backend {cfg.backend}")
-        return measure_batch(model, cfg, b, dev, lambda _dtype: None)  # the peak is added below, per chosen config
+        return measure_batch(model, cfg, b, dev, lambda _dtype: None,  # the peak is added below, per chosen config
+                             log=lambda s: log(f"{rows.name}: batch {b}, {s}"))
 
     attempt = try_run(run, bs, dev, log=lambda s: log(f"{rows.name}: {s}"))
     oom = {"oom_batch_sizes": attempt.oom_batch_sizes} if attempt.oom_batch_sizes else {}
