@@ -95,7 +95,7 @@ class ToyQuant(Backend):
 def toyq(monkeypatch):
     import zoo.harness.speed.measure as sm
 
-    monkeypatch.setattr(backends, "_BACKENDS", dict(backends._BACKENDS))
+    monkeypatch.setattr(backends.registry, "_BACKENDS", dict(backends.registry._BACKENDS))
     register_backend(ToyQuant)
     monkeypatch.setattr(sm, "auto_candidates", lambda *a, **k: [BackendConfig("eager"), INT8])
 

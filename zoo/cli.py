@@ -74,11 +74,21 @@ def _add_defaults_to_help(parser: argparse.ArgumentParser) -> None:
             action.help += " (default: %(default)s)"
 
 
+def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of ``command`` inside ``parser`` (``parser`` itself when there is none)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():  # noqa: SLF001 (no public API)
+        if command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), "")
     parser = build_parser(first if first in command_names() else "")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # refused by the subcommand's parser, so the usage shown is that command's (exits 2)
+        _command_parser(parser, getattr(args, "command", None)).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

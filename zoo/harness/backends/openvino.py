@@ -76,6 +76,7 @@ def _shapes(ov: Any, leaves: list[torch.Tensor], dynamic: bool) -> dict[int, Any
 class OpenVino(Backend):
     name = "openvino"
     capabilities = Capabilities(devices=("cpu",), dtypes=("fp32", "bf16", "int8"))
+    needs = ("openvino",)  # packages of the zoo[speed] extra; read by catalog.check_installed, before torch loads
     priority = 45
     fork_safe = False  # a process holding compiled graphs crashed (SIGSEGV) when DataLoader workers forked
 
