@@ -12,7 +12,14 @@ import time
 import pytest
 
 from zoo.harness.speed import noise
-from zoo.harness.speed.noise import CpuSample, NoisePolicy, noise_flag, noise_reason, other_cores, wait_for_quiet
+from zoo.harness.speed.noise import (
+    CpuSample,
+    NoisePolicy,
+    noise_flag,
+    noise_reason,
+    other_cores,
+    wait_for_quiet,
+)
 
 HOG = "import time\nend = time.monotonic() + 60\nwhile time.monotonic() < end:\n    pass\n"  # bounded: 60 s at most
 QUICK = ["--warmup", "2", "--min-iters", "20", "--min-duration", "1.5"]

@@ -76,7 +76,7 @@ def _add_defaults_to_help(parser: argparse.ArgumentParser) -> None:
 
 def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
     """The parser of ``command`` inside ``parser`` (``parser`` itself when there is none)."""
-    for action in parser._subparsers._group_actions if parser._subparsers else ():  # noqa: SLF001 (no public API)
+    for action in parser._subparsers._group_actions if parser._subparsers else ():  # argparse keeps no public list
         if command in action.choices:
             return action.choices[command]
     return parser

@@ -17,14 +17,16 @@ import json
 import os
 import sys
 
+from ..console import say_written
 from ..errors import UserError
-from ..harness import eval as eval_harness  # its runner (torch) loads on first use, after the arguments are checked
+from ..harness import (
+    eval as eval_harness,  # its runner (torch) loads on first use, after the arguments are checked
+)
 from ..harness.backends.catalog import check_installed
 from ..harness.eval.config import add_arguments, config_from_args
 from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..registry import get_spec, list_models
 from ..results import raw_path
-from ..console import say_written
 from ..weights import ALLOW_UNPINNED_ENV
 
 

@@ -31,10 +31,29 @@ import importlib
 
 from .catalog import AUTO
 
-__all__ = ["AUTO", "BASELINE", "DTYPES", "explicit_config", "make_to_inputs", "AutoContext", "Backend", "BackendConfig",
-           "Calibration", "Capabilities", "Prepared", "accuracy_checked", "auto_candidates", "backend_dtypes",
-           "bf16_supported", "check_backend", "get_backend", "list_backends", "outputs_to_fp32", "prepare",
-           "register_backend"]
+__all__ = [
+    "AUTO",
+    "BASELINE",
+    "DTYPES",
+    "AutoContext",
+    "Backend",
+    "BackendConfig",
+    "Calibration",
+    "Capabilities",
+    "Prepared",
+    "accuracy_checked",
+    "auto_candidates",
+    "backend_dtypes",
+    "bf16_supported",
+    "check_backend",
+    "explicit_config",
+    "get_backend",
+    "list_backends",
+    "make_to_inputs",
+    "outputs_to_fp32",
+    "prepare",
+    "register_backend",
+]
 
 
 def __getattr__(name: str):

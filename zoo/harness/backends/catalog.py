@@ -36,7 +36,7 @@ def _declared(cls: ast.ClassDef) -> dict | None:
     return out if "name" in out else None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def declared_backends() -> tuple[dict, ...]:
     """{name, priority, dtypes} of every backend class in this package's public modules, in ``list_backends``
     order (ascending priority, then name)."""

@@ -15,13 +15,43 @@ NOT_BACKENDS = ("registry", "catalog")  # modules of this package that register 
 from torch import nn
 
 from ...errors import UserError
-from .catalog import AUTO
+from ._base import (
+    DTYPES,
+    AutoContext,
+    Backend,
+    BackendConfig,
+    Capabilities,
+    Prepared,
+    bf16_supported,
+    make_to_inputs,
+    outputs_to_fp32,
+)
 from .calibration import Calibration
-from ._base import (DTYPES, AutoContext, make_to_inputs, Backend, BackendConfig, Capabilities, Prepared, bf16_supported, outputs_to_fp32)
+from .catalog import AUTO
 
-__all__ = ["AUTO", "BASELINE", "DTYPES", "explicit_config", "make_to_inputs", "AutoContext", "Backend", "BackendConfig", "Calibration", "Capabilities", "Prepared",
-           "accuracy_checked", "auto_candidates", "backend_dtypes", "bf16_supported", "check_backend", "get_backend",
-           "list_backends", "outputs_to_fp32", "prepare", "register_backend"]
+__all__ = [
+    "AUTO",
+    "BASELINE",
+    "DTYPES",
+    "AutoContext",
+    "Backend",
+    "BackendConfig",
+    "Calibration",
+    "Capabilities",
+    "Prepared",
+    "accuracy_checked",
+    "auto_candidates",
+    "backend_dtypes",
+    "bf16_supported",
+    "check_backend",
+    "explicit_config",
+    "get_backend",
+    "list_backends",
+    "make_to_inputs",
+    "outputs_to_fp32",
+    "prepare",
+    "register_backend",
+]
 
 
 _BACKENDS: dict[str, Backend] = {}

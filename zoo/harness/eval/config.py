@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ...spec import WEIGHTS_CHOICES
 from .. import backends  # the package; its registry (torch) loads on first use
 from ..backends.catalog import backend_names, check_dtype, declared_dtypes
-from ...spec import WEIGHTS_CHOICES
 
 DECODERS = ("pil", "gpu")
 PRECISIONS = ("cast", "autocast")

@@ -20,7 +20,8 @@ _EXPORTS = {**dict.fromkeys(("TOPIC", "bench", "build_model", "existing_rows", "
             **dict.fromkeys(("BenchConfig", "add_arguments", "config_from_args"), "config"),
             "PEAK_DTYPES": "cost", "device_peak": "cost", "DEVIATION": "error"}
 
-__all__ = sorted(_EXPORTS) + ["accuracy_budget", "noise", "sweep"]
+__all__ = ["BenchConfig", "DEVIATION", "PEAK_DTYPES", "TOPIC", "accuracy_budget", "add_arguments", "bench", "build_model",
+           "config_from_args", "device_peak", "existing_rows", "noise", "run_bench", "skip_line", "sweep", "token_count"]
 
 
 def __getattr__(name: str):

@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .timing import percentile
 
@@ -107,11 +108,11 @@ class NoiseMeter:
         self.before: CpuSample | None = None
         self.after: CpuSample | None = None
 
-    def __enter__(self) -> "NoiseMeter":
+    def __enter__(self) -> NoiseMeter:
         self.before = self.sampler()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.after = self.sampler()
 
     def record(self, times_ms: Sequence[float], rounds: int = 3) -> dict[str, Any]:
