@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from . import commands
-from .console import quiet_libraries, set_quiet
+from .console import quiet_libraries, say, set_quiet
 from .errors import UserError
 
 _NO_DEFAULT = (None, False, argparse.SUPPRESS)
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would raise
         return 0
     except UserError as e:  # one clear line for expected user errors; a traceback for bugs
-        print(f"zoo: error: {e}", file=sys.stderr)
+        say(f"zoo: error: {e}", sys.stderr)
         return 2
 
 

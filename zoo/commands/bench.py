@@ -26,7 +26,7 @@ from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..harness.speed.noise import wait_for_quiet
 from ..registry import get_spec, list_models
 from ..spec import RANDOM_INIT, weights_label
-from ..console import print_table, say_written
+from ..console import print_table, say, say_written
 from ..results import raw_path
 
 
@@ -150,7 +150,7 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
         cells = {**_cells(r), "measured": str(r.get("time", ""))[:10] if r.get("existing") else "now"}
         table.append([cells.get(h, "") for h in headers])
     for line in weights_lines(rows):
-        print(line)
+        say(line)
     print_table(headers, table, fit=True)
 
 
@@ -187,7 +187,7 @@ def run_suite_command(args) -> int:
         raise UserError("the GPU suite needs a CUDA device (torch.cuda.is_available() is False here); "
                         "--dry-run prints the plan")
     outcomes = suite.gpu.run_suite(steps, suite.gpu.default_raw_dir(),
-                                   log=lambda s: print(s, file=sys.stderr, flush=True))
+                                   log=lambda s: say(s, sys.stderr))
     print(suite.gpu.summary(outcomes))
     return 0 if all(o.status != "failed" for o in outcomes) else 1
 
@@ -208,7 +208,7 @@ def run(args) -> int:
         refresh_peaks(cfg)
 
     def log(line: str) -> None:  # stderr: progress and skipped settings; stdout keeps the table or the JSON
-        print(line, file=sys.stderr, flush=True)
+        say(line, sys.stderr)
 
     if args.check_quiet is not None:
         wait_for_quiet(args.check_quiet, log)

@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-from ..console import say_written
+from ..console import say, say_written
 from ..errors import UserError
 from ..harness import (
     eval as eval_harness,  # its runner (torch) loads on first use, after the arguments are checked
@@ -70,7 +70,9 @@ def is_main_process() -> bool:
 def run(args) -> int:
     if args.allow_unpinned:  # the environment, so torchrun's other ranks and subprocesses opt in too
         os.environ[ALLOW_UNPINNED_ENV] = "1"
-    log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else None
+    def log(*parts, **_):  # prose, wrapped on a terminal: stderr with --json (stdout keeps the JSON), else stdout
+        say(" ".join(str(p) for p in parts), sys.stderr if args.json else sys.stdout)
+
     # names first: the registry answers without torch, so a mistyped model is refused at once
     names = take_shard(list(dict.fromkeys(n for pattern in args.names for n in _expand(pattern))),
                        parse_shard(args.shard))
