@@ -6,7 +6,9 @@ private module that imports torch and the source library (``_torchvision_nets.py
 ...) and is imported on the first ``create_model``. Specs read from a source library (torchvision's weight
 enums, timm's cfgs) are precomputed into ``specs.json`` (``python -m zoo.models.precomputed``), so
 ``zoo list`` and ``zoo info`` never import torch. Families never import each other's specs; shared code
-lives in base.py (the model interface), vision.py (image data) and image.py (image wrappers).
+lives in base.py (the model interface), vision.py (image data) and image.py (image wrappers). Those and the
+builder modules other packages use (``yolov5_nets``, ``yolov5_arch``, ``ultralytics_nets``) are public
+modules that import torch: they are not families, and only ``create_model`` or a harness imports them.
 """
 
 import importlib
@@ -15,9 +17,7 @@ from pathlib import Path
 
 from ..registry import add_cost_file, add_precomputed_specs
 
-# Shared code and builders (they import torch), not families: importing them here would make `zoo list` pay
-# for torch. A new shared module goes here too (tests/test_registry.py checks that listing stays torch-free).
-_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "ultralytics_nets", "yolov5_arch", "yolov5_nets"}
+_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "yolov5_nets", "yolov5_arch", "ultralytics_nets"}
 PRECOMPUTED_SPECS = Path(__file__).parent / "specs.json"
 COST_FILE = Path(__file__).parent / "cost.json"  # written by python -m zoo.models.cost
 
