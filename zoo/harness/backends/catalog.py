@@ -67,6 +67,15 @@ def known(name: str) -> bool:
     return name == AUTO or name in backend_names()
 
 
+def listed() -> tuple[list[str], list[str]]:
+    """(backend names, dtypes) for option help: the registry's once it is loaded (so a backend registered from
+    outside is listed too), else the catalog's, without torch."""
+    registry = sys.modules.get(f"{__package__}.registry")
+    if registry is not None:
+        return registry.list_backends(), registry.backend_dtypes()
+    return backend_names(), declared_dtypes()
+
+
 def check_installed(name: str) -> None:
     """A one-line UserError when backend ``name`` needs a package (its ``needs``) that is not installed."""
     for d in declared_backends():

@@ -20,7 +20,7 @@ from typing import Any
 from ...errors import UserError
 from ...spec import WEIGHTS_CHOICES
 from .. import backends  # the package; its registry (torch) loads on first use
-from ..backends.catalog import backend_names, check_dtype, declared_dtypes
+from ..backends.catalog import check_dtype, listed
 
 DECODERS = ("pil", "gpu")
 PRECISIONS = ("cast", "autocast")
@@ -113,7 +113,8 @@ class EvalConfig:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``zoo eval`` options of every EvalConfig field (weights as --pretrained / --random-init)."""
-    fill = {"backends": ", ".join(backend_names()), "dtypes": ", ".join(declared_dtypes())}  # no torch to build it
+    names, dtypes = listed()  # read from source until the registry is loaded: no torch to build the parser
+    fill = {"backends": ", ".join(names), "dtypes": ", ".join(dtypes)}
     for f in fields(EvalConfig):
         meta = f.metadata
         if not meta["flag"]:

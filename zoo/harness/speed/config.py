@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from ...errors import UserError
 from ...results import machine_info
 from .. import backends  # the package; its registry (torch) loads on first use of backends.get_backend etc.
-from ..backends.catalog import AUTO, backend_names, check_backend_name, check_dtype, declared_dtypes
+from ..backends.catalog import AUTO, check_backend_name, check_dtype, listed
 from .timing import TimingPolicy
 
 PRECISIONS = ("cast", "autocast")
@@ -212,7 +212,8 @@ def _flag_of(name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one option per flagged BenchConfig field; ``config_from_args`` reads them back."""
-    names, dtypes = backend_names() + [AUTO], declared_dtypes()  # read from source: no torch to build the parser
+    names, dtypes = listed()  # read from source until the registry is loaded: no torch to build the parser
+    names = [*names, AUTO]
     fmt = {"backends": ", ".join(names), "dtypes": ", ".join(dtypes),
            "backend_choices": "{" + ",".join(names) + "}", "dtype_choices": "{" + ",".join(dtypes) + "}"}
     for f in fields(BenchConfig):
