@@ -19,9 +19,8 @@ import sys
 
 from ..console import say, say_written
 from ..errors import UserError
-from ..harness import (
-    eval as eval_harness,  # its runner (torch) loads on first use, after the arguments are checked
-)
+# the eval package's runner (torch) loads on first use of eval_harness.evaluate, after the arguments are checked
+from ..harness import eval as eval_harness
 from ..harness.backends.catalog import check_installed
 from ..harness.eval.config import add_arguments, config_from_args
 from ..harness.shards import SHARD_HELP, parse_shard, take_shard
@@ -70,6 +69,7 @@ def is_main_process() -> bool:
 def run(args) -> int:
     if args.allow_unpinned:  # the environment, so torchrun's other ranks and subprocesses opt in too
         os.environ[ALLOW_UNPINNED_ENV] = "1"
+
     def log(*parts, **_):  # prose, wrapped on a terminal: stderr with --json (stdout keeps the JSON), else stdout
         say(" ".join(str(p) for p in parts), sys.stderr if args.json else sys.stdout)
 
