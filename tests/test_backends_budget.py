@@ -103,7 +103,7 @@ def toyq(monkeypatch):
 
 def _auto_row(model, **kw):
     (row,) = bench(model=model, batch_sizes=(1,), backend="auto", write=False, peak=False, stages=False, **FAST, **kw)
-    assert row["status"] == "ok"
+    assert row["status"] == "ok", row.get("error")
     return row
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "bf16_supported",
     "check_backend",
     "explicit_config",
+    "isa_flags",
     "get_backend",
     "list_backends",
     "make_to_inputs",

@@ -27,6 +27,8 @@ from ._base import (
     outputs_to_fp32,
 )
 from .calibration import Calibration
+from . import isa
+from .isa import isa_flags
 from .catalog import AUTO
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "bf16_supported",
     "check_backend",
     "explicit_config",
+    "isa_flags",
     "get_backend",
     "list_backends",
     "make_to_inputs",
@@ -150,6 +153,8 @@ def auto_candidates(device: str, task: str | None, model: nn.Module, dtype: str 
     """
     cuda = str(device).startswith("cuda")
     low = "bf16" if bf16_supported(device) else ("fp16" if cuda else None)
+    if low == "bf16" and not cuda and isa.native_bf16() is False:  # emulated bf16 is slower than fp32: not a candidate
+        low = None
     ctx = AutoContext(device=str(device), task=task, model=model, low_dtype=low)
     baseline = BackendConfig("eager", "fp32")
     cands = [baseline]
