@@ -13,9 +13,26 @@ points (``zoo.bench``, ``zoo.evaluate``, ``zoo.train``, ``zoo.load_model``) load
 model name.
 """
 
-from . import models  # noqa: F401  (registers every family; the registry itself imports none)
-from . import registry
-from .registry import get_spec, list_models, register_model
+import os as _os
+import sys as _sys
+
+
+def _run_as_the_zoo_command() -> bool:
+    """``zoo ...`` or ``python -m zoo ...`` (not a program that imports zoo)."""
+    argv = getattr(_sys, "orig_argv", [])
+    return _os.path.basename(_sys.argv[0] if _sys.argv else "") == "zoo" or (
+        "-m" in argv[:-1] and argv[argv.index("-m") + 1] == "zoo")
+
+
+try:
+    from . import models  # noqa: F401  (registers every family; the registry itself imports none)
+    from . import registry
+    from .registry import get_spec, list_models, register_model
+except KeyboardInterrupt:  # Ctrl-C in a command's first second, while zoo itself is imported: no traceback
+    if not _run_as_the_zoo_command():
+        raise
+    print("zoo: interrupted", file=_sys.stderr)
+    raise SystemExit(130) from None
 
 __version__ = "0.1.0"
 

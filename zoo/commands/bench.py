@@ -13,18 +13,22 @@ one stderr line each says when it was measured and that --force measures again; 
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from dataclasses import replace
 import os
 import sys
 
 import torch
 
+from ..console import print_table
 from ..errors import UserError
 from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
+from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..harness.suite import gpu as gpu_suite
-from ..registry import get_spec, list_models
+from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import RANDOM_INIT, weights_label
-from ..console import print_table
+from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
@@ -37,6 +41,7 @@ def register(sub) -> None:
     p.add_argument("--retry-errors", action="store_true", help="measure again settings whose last row is an error")
     p.add_argument("--isolate", action="store_true", help="run even a single model in a fresh subprocess")
     p.add_argument("--timeout", type=float, default=None, help="seconds per model in a sweep before it is killed")
+    p.add_argument("--shard", metavar="i/N", help=SHARD_HELP)
     p.add_argument("--refresh-peak", action="store_true",
                    help="forget the best device peak seen on this machine: a probe measured now replaces it "
                         "(every bench process probes anyway; the cache keeps the best ever seen)")
@@ -49,7 +54,25 @@ def register(sub) -> None:
                    "timeouts) and run nothing")
     p.add_argument("--wide", action="store_true", help="every column (latency percentiles, memory, FLOPs, "
                    "share of peak, output deviation) instead of the ones a person reads first")
+    add_source_options(p)
     p.set_defaults(func=run)
+
+
+def shard_sizes(names: list[str], batch_sizes: tuple[int, ...], shard: tuple[int, int] | None) -> dict[str, tuple]:
+    """model -> the batch sizes this shard measures (models with none left out), in sweep order."""
+    mine = take_shard([(n, bs) for n in names for bs in batch_sizes], shard)
+    out: dict[str, tuple] = {}
+    for n, bs in mine:
+        out[n] = (*out.get(n, ()), bs)
+    return out
+
+
+def library_matches(pattern: str) -> list[str]:
+    """The names in a library's catalog matching a prefixed wildcard (``timm:convnext_*``) that zoo can run."""
+    prefix = pattern.partition(":")[0]
+    if ":" not in pattern or prefix not in model_sources():
+        return []
+    return [r["name"] for r in source_catalog(prefix) if r["task"] and fnmatch.fnmatch(r["name"], pattern)]
 
 
 def expand_names(names: list[str]) -> list[str]:
@@ -58,7 +81,7 @@ def expand_names(names: list[str]) -> list[str]:
         if n == "all":
             found = list_models()
         elif any(c in n for c in "*?["):
-            found = list_models(n)
+            found = list_models(n) or library_matches(n)
             if not found:
                 raise UserError(f"no registered model matches {n!r} (zoo list shows all)")
         else:
@@ -193,6 +216,7 @@ def run_suite_command(args) -> int:
 
 
 def run(args) -> int:
+    apply_source_options(args)
     if args.suite:
         return run_suite_command(args)
     if args.dry_run:
@@ -213,14 +237,19 @@ def run(args) -> int:
         print(line, file=sys.stderr, flush=True)
 
     resume = not (args.force or args.no_write)  # --no-write: the user asked for figures, so measure
-    if len(names) == 1 and not args.isolate:
-        rows = run_bench(names[0], cfg, write=not args.no_write, resume=resume, retry_errors=args.retry_errors,
-                         log=log, include_existing=True)
+    sizes = shard_sizes(names, cfg.batch_sizes, parse_shard(args.shard))
+    names = list(sizes)
+    if not names:
+        log(f"shard {args.shard}: no setting of this sweep falls to it")
+        rows = []
+    elif len(names) == 1 and not args.isolate:
+        rows = run_bench(names[0], replace(cfg, batch_sizes=sizes[names[0]]), write=not args.no_write, resume=resume,
+                         retry_errors=args.retry_errors, log=log, include_existing=True)
     else:
         if args.no_write:
             raise UserError("a sweep writes its rows (workers report through the raw file); drop --no-write or bench one model")
         rows = sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
-                     include_existing=True)
+                     include_existing=True, batch_sizes_of=sizes)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:

@@ -14,11 +14,10 @@ of an eval, another sentence length) run on a second, dynamic-shape compilation 
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import logging
-import time
 from pathlib import Path
+import time
 from typing import Any
 
 import torch
@@ -26,7 +25,7 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 from ...errors import UserError
-from . import register_backend
+from . import isa, register_backend
 from ._base import AutoContext, Backend, BackendConfig, Capabilities, Prepared, make_to_inputs
 from .export import Flat, calibration_arrays, dynamic_dims, flatten_io, numpy_leaves
 
@@ -151,12 +150,7 @@ class OpenVino(Backend):
         return cands + [BackendConfig("openvino", "int8")]
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_bf16() -> bool:
     """Whether the CPU has native bf16 (avx512_bf16 or AMX), where OpenVINO's CPU plugin lists BF16 among its
-    OPTIMIZATION_CAPABILITIES. Read from /proc/cpuinfo rather than by loading OpenVINO just to propose."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    OPTIMIZATION_CAPABILITIES; read from the CPU's flags (backends.isa) rather than by loading OpenVINO."""
+    return bool(isa.native_bf16())

@@ -78,6 +78,10 @@ class BenchConfig:
         "auto", key=True, switches={False: "--random-weights", True: "--pretrained"},
         help="random init even when weights are cached (default: cached weights, else random init) | "
              "require pretrained weights (error when missing; default: cached weights, else random init)")
+    checkpoint: str | None = _setting(
+        None, key=True, flag="--checkpoint", metavar="FILE|FOLDER",
+        help="time these weights (a state-dict file or a `zoo train` folder) instead of the default ones; "
+             "with --backend auto, the accuracy budget is checked on eval rows of this checkpoint")
     compare: bool = _setting(
         False, key=True, switches={True: "--compare"}, help="also time fp32 eager side by side; record the speedup")
     seq_len: int | None = _setting(
@@ -176,6 +180,8 @@ class BenchConfig:
         m = machine if machine is not None else machine_info()
         ident = {"model": name, "batch_size": int(batch_size), "device": str(self.device).split(":")[0],
                  "hw": m.get("gpu") if not self.cpu else f"{m.get('cpu')}|{m.get('cores')}", **self.resolved()}
+        if ident.get("checkpoint") is None:  # keys of rows from before the setting existed stay as they were
+            ident.pop("checkpoint", None)
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def command(self, names: Sequence[str]) -> str:
