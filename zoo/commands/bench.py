@@ -13,6 +13,7 @@ one stderr line each says when it was measured and that --force measures again; 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from dataclasses import replace
 import os
@@ -20,13 +21,14 @@ import sys
 
 import torch
 
+from ..console import print_table
 from ..errors import UserError
 from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
 from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..harness.suite import gpu as gpu_suite
-from ..registry import get_spec, list_models
+from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import RANDOM_INIT, weights_label
-from ..console import print_table
+from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
@@ -52,6 +54,7 @@ def register(sub) -> None:
                    "timeouts) and run nothing")
     p.add_argument("--wide", action="store_true", help="every column (latency percentiles, memory, FLOPs, "
                    "share of peak, output deviation) instead of the ones a person reads first")
+    add_source_options(p)
     p.set_defaults(func=run)
 
 
@@ -64,13 +67,21 @@ def shard_sizes(names: list[str], batch_sizes: tuple[int, ...], shard: tuple[int
     return out
 
 
+def library_matches(pattern: str) -> list[str]:
+    """The names in a library's catalog matching a prefixed wildcard (``timm:convnext_*``) that zoo can run."""
+    prefix = pattern.partition(":")[0]
+    if ":" not in pattern or prefix not in model_sources():
+        return []
+    return [r["name"] for r in source_catalog(prefix) if r["task"] and fnmatch.fnmatch(r["name"], pattern)]
+
+
 def expand_names(names: list[str]) -> list[str]:
     out: list[str] = []
     for n in names:
         if n == "all":
             found = list_models()
         elif any(c in n for c in "*?["):
-            found = list_models(n)
+            found = list_models(n) or library_matches(n)
             if not found:
                 raise UserError(f"no registered model matches {n!r} (zoo list shows all)")
         else:
@@ -135,6 +146,32 @@ def weights_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def accuracy_notes(rows: list[dict]) -> list[str]:
+    """Closing lines for the accuracy checks auto ran itself: each candidate's score beside fp32 eager's on
+    items it was not calibrated on, the timed-out ones, and the pick's speedup (end to end where timed)."""
+    lines = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        split = m.get("accuracy_split")
+        if not split:
+            continue
+        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}"
+        for c in m.get("candidates", []):
+            a = c.get("accuracy") or {}
+            if "scores" in a:
+                key = a["metric"]
+                lines.append(f"{head}: {c['config']} {key} {a['scores'][key]:.2f} vs fp32 eager {a['fp32_eager'][key]:.2f} "
+                             f"({-a['loss_points']:+.2f} points, budget {a['budget_points']:g}: {a['status']})")
+        if m.get("accuracy_timed_out"):
+            lines.append(f"{head}: accuracy check timed out for {', '.join(m['accuracy_timed_out'])} (not picked)")
+        gain = m.get("e2e_speedup_vs_fp32_eager") or m.get("speedup_vs_fp32_eager")
+        how = "end to end, decode to output" if m.get("e2e_speedup_vs_fp32_eager") else "forward"
+        lines.append(f"{head}: picked {r.get('backend_used')}" + (f", {gain:.2f}x fp32 eager ({how})" if gain else "") +
+                     f"; scored on {split['n_scored']} {split['data']} items, calibrated on {split['n_calibration']} "
+                     f"others (seed {split['seed']})")
+    return lines
+
+
 def print_rows(rows: list[dict], wide: bool = False) -> None:
     """The result table: NARROW columns (or every one with ``wide``), fitted to the terminal's width;
     a "measured" column (now, or the date of an existing row) when some rows were not measured now."""
@@ -148,6 +185,8 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
     for line in weights_lines(rows):
         print(line)
     print_table(headers, table, fit=True)
+    for line in accuracy_notes(rows):
+        print(line)
 
 
 def refresh_dtypes(cfg) -> list[str]:
@@ -177,6 +216,7 @@ def run_suite_command(args) -> int:
 
 
 def run(args) -> int:
+    apply_source_options(args)
     if args.suite:
         return run_suite_command(args)
     if args.dry_run:

@@ -23,6 +23,7 @@ from ..harness.eval import add_arguments, config_from_args, evaluate
 from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..registry import get_spec, list_models
 from ..weights import ALLOW_UNPINNED_ENV
+from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
@@ -38,6 +39,7 @@ def register(sub) -> None:
     p.add_argument("--allow-unpinned", action="store_true",
                    help="load a weight file zoo has no sha256 to check (refused otherwise); the row records "
                         "weights 'unpinned:<sha256>'")
+    add_source_options(p)
     p.set_defaults(func=run)
 
 
@@ -53,6 +55,7 @@ def data_argument(args) -> str | None:
 
 
 def run(args) -> int:
+    apply_source_options(args)
     if args.allow_unpinned:  # the environment, so torchrun's other ranks and subprocesses opt in too
         os.environ[ALLOW_UNPINNED_ENV] = "1"
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else None

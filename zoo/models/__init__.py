@@ -17,7 +17,9 @@ from pathlib import Path
 
 from ..registry import add_cost_file, add_precomputed_specs
 
-_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "yolov5_nets", "yolov5_arch", "ultralytics_nets"}
+# Not families: the interface, cost data, and the shared wrappers/builders, which import torch (``import zoo``
+# must not: ``zoo list`` and an export folder's runtime run without it).
+_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "yolov5_arch", "yolov5_nets", "ultralytics_nets"}
 PRECOMPUTED_SPECS = Path(__file__).parent / "specs.json"
 COST_FILE = Path(__file__).parent / "cost.json"  # written by python -m zoo.models.cost
 

@@ -7,7 +7,7 @@
 Topic modules ``zoo/report/<topic>.py`` (see base.py) are discovered with pkgutil; the joined leaderboard
 (leaderboard.py) comes first. Everything is rendered into a staging folder first, so a failing topic
 module or a corrupt raw file leaves results/ untouched; then the files whose bytes changed are replaced and
-files that an earlier run generated but this run does not are removed, all or nothing (_commit.py): if one
+files that an earlier run generated but this run does not are removed, all or nothing (commit.py): if one
 target cannot be written, results/ (and the README) stay byte-identical. Which files zoo generated is
 recorded in ``results/.generated``: files zoo did not generate are never removed or overwritten.
 """
@@ -28,7 +28,7 @@ from ..console import progress
 from ..errors import UserError
 from ..results import CorruptResultsError, raw_dir, read_all
 from . import leaderboard
-from .commit import commit_files
+from .commit import JOURNAL, STAGING_PREFIX, commit_files, finish_interrupted, sweep_stale_staging
 from .base import GENERATED, Table, fmt, provenance
 from .page import page
 from .plots import normalize_png, png_title
@@ -248,10 +248,11 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
     Writing is all or nothing: when one file cannot be written, none is changed (UserError)."""
     raw = Path(raw) if raw is not None else raw_dir()
     out = Path(out) if out is not None else raw.parent
-    rows = _read_rows(raw)
     result = ReportResult(out=out)
+    _finish_interrupted(out, check, result)
+    rows = _read_rows(raw)
     old_paths, old_mpl = _manifest(out)
-    with tempfile.TemporaryDirectory(prefix="zoo-report-") as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{STAGING_PREFIX}{os.getpid()}-") as tmp:
         stage = Path(tmp)
         _render_all(rows, stage, raw, out, result, topic_modules() if modules is None else modules)
         result.generated = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
@@ -263,6 +264,18 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
         result.written = [rel for rel in result.generated if not _same(out / rel, stage / rel)]
         _write(result, stage, out, old_paths, readme, new_readme)
     return result
+
+
+def _finish_interrupted(out: Path, check: bool, result: ReportResult) -> None:
+    """A run killed inside its commit left a journal: complete or undo it first (--check only says so)."""
+    sweep_stale_staging()
+    if check:
+        if (out / JOURNAL).exists():
+            result.problems.append(f"{JOURNAL}: an interrupted zoo report is pending; run `zoo report`")
+        return
+    note = finish_interrupted(out / JOURNAL)
+    if note:
+        result.warnings.append(note)
 
 
 def _same(dest: Path, new: Path) -> bool:
@@ -309,7 +322,7 @@ def _write(result: ReportResult, stage: Path, out: Path, old_paths: list[str], r
         writes[out / MANIFEST] = manifest
     if new_readme is not None:
         writes[Path(readme)] = new_readme.encode("utf-8")
-    commit_files(writes, [out / rel for rel in result.removed])
+    commit_files(writes, [out / rel for rel in result.removed], out / JOURNAL)
     _remove_empty_dirs(out, result.removed)
     if new_readme is not None:
         result.written.append(f"../{Path(readme).name}")

@@ -28,10 +28,12 @@ from .store import (
     raw_path,
     read_all,
     read_rows,
+    results_health,
 )
 
 __all__ = [
     "DEFAULT_RAW_DIR", "ISA_UNKNOWN", "KINDS", "SCHEMA_VERSION", "CorruptResultsError", "RowSchemaError", "append_row",
     "check_appendable", "device_label", "git_commit", "isa_label", "iter_rows", "library_versions", "machine_identity",
-    "machine_info", "make_row", "raw_dir", "raw_path", "read_all", "read_rows", "sha256_file", "sha256_tree", "validate",
+    "machine_info", "make_row", "raw_dir", "raw_path", "read_all", "read_rows", "results_health", "sha256_file",
+    "sha256_tree", "validate",
 ]

@@ -29,7 +29,7 @@ def sha256_tree(root: str | os.PathLike, pattern: str = "*") -> str:
         return sha256_file(root)
     h = hashlib.sha256()
     for p in sorted(q for q in root.rglob(pattern) if q.is_file()):
-        h.update(p.relative_to(root).as_posix().encode() + b"\0" + sha256_file(p).encode() + b"\n")
+        h.update(os.fsencode(p.relative_to(root).as_posix()) + b"\0" + sha256_file(p).encode() + b"\n")  # fsencode: any file name
     return h.hexdigest()
 
 

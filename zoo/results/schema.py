@@ -21,7 +21,9 @@ kind "eval" (results/raw/eval.jsonl; every task, vision and text; written by ``z
     split when --limit scored fewer), references: list of dicts (published figures beside the measured
     ones), data_path, layout, class_mapping, architecture, source, predictions: str | None (path),
     signatures: dict (e.g. sacrebleu), params: int | None, train: dict (how the checkpoint was trained),
-    checkpoint_sha256: str | None, backend: dict | None (``zoo eval --backend``: label, numerics, config, setup)
+    checkpoint_sha256: str | None, backend: dict | None (``zoo eval --backend``: label, numerics, config, setup),
+    data_warnings: dict (entries of the data dropped or skipped, by reason: invalid_boxes, duplicate_image_ids,
+    linked_class_folders, ...; absent when none)
   settings usually: batch_size, device, limit, dtype, split, data (the --data name, e.g. "sst2"), ...
 
 kind "speed" (results/raw/speed.jsonl; ``zoo bench``):
@@ -89,7 +91,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                    "data_path": (_STR,), "layout": (_STR, _NONE), "class_mapping": (_STR, _NONE),
                    "architecture": (_STR, _NONE), "source": (_STR, _NONE), "predictions": (_STR, _NONE),
                    "signatures": (_DICT,), "params": (_INT, _NONE), "train": (_DICT, _NONE),
-                   "checkpoint_sha256": (_STR, _NONE), "backend": (_DICT, _NONE)}),
+                   "checkpoint_sha256": (_STR, _NONE), "backend": (_DICT, _NONE), "data_warnings": (_DICT,)}),
     Kind("speed",
          required={"status": (_STR,), "key": (_STR,), "command": (_STR,), "device": (_STR,)},
          optional={"backend_used": (_STR, _NONE), "flags": (_LIST,), "scenario": (_STR, _NONE),
