@@ -43,7 +43,7 @@ lint: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(PY) -m pytest benchmarks $(PYTEST_ARGS)
 
-# The GPU suite (zoo/harness/gpu_suite.py): every GPU row in ~10 minutes; rows under $OUT or results/raw.
+# The GPU suite (zoo/harness/suite/gpu.py): every GPU row in ~10 minutes; rows under $OUT or results/raw.
 # Runs with the machine's own python (a GPU machine has torch etc. installed; no venv is built).
 gpu-suite:
 	PYTHON=$(PYTHON) scripts/gpu_suite.sh

@@ -34,6 +34,8 @@ os.environ.update(
     }
 )
 
+import helpers  # noqa: E402  (after the environment above: it imports zoo)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
@@ -122,3 +124,25 @@ def connects(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", connect)
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return calls
+
+
+# --- shared doubles (tests/helpers.py) as fixtures ----------------------------------------------------------
+
+@pytest.fixture
+def registered_tiny(monkeypatch):
+    """The tiny convnet of tests/helpers.py registered as "speedtest_tiny" for this test."""
+    from zoo import registry
+
+    monkeypatch.setitem(registry._REGISTRY, "speedtest_tiny",
+                        registry._Entry("speedtest_tiny", "image-classification", "zoo", helpers.tiny_spec))
+    registry.get_spec.cache_clear()
+    yield "speedtest_tiny"
+    registry.get_spec.cache_clear()
+
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory):
+    """(data folder, checkpoint path, trained net): the digits classifier trained on 1,200 digits, its
+    ImageFolder of 240 others (tests/helpers.py)."""
+    return helpers.train_digits(tmp_path_factory.mktemp("digits"))

@@ -3,16 +3,23 @@ data shows it within budget of the fp32 eager eval row on the same data; rows bu
 
 from __future__ import annotations
 
+import helpers
 import pytest
 import torch
+from helpers import FAST, tiny
 
-from test_speed import FAST, tiny  # noqa: F401
-from zoo.harness.speed import accuracy_budget as ab
 from zoo.harness import backends
-from zoo.harness.backends import Backend, BackendConfig, Capabilities, Prepared, register_backend
-from zoo.harness.backends import make_to_inputs
-from zoo.harness.speed.runner import bench
+from zoo.harness.backends import (
+    Backend,
+    BackendConfig,
+    Capabilities,
+    Prepared,
+    make_to_inputs,
+    register_backend,
+)
+from zoo.harness.speed import accuracy_budget as ab
 from zoo.harness.speed.config import BenchConfig
+from zoo.harness.speed.runner import bench
 from zoo.results import append_row, make_row, raw_path
 
 WEIGHTS = "ab" * 32  # a "real" weights sha256
@@ -22,11 +29,8 @@ INT8 = BackendConfig("toyq", "int8")
 def eval_row(model: str, top1: float, backend: BackendConfig | None = None, *, weights: str = WEIGHTS,
              dataset_sha256: str = "d" * 64, n: int = 200, time: str = "2026-11-30T10:00:00Z") -> dict:
     extra = {"backend": {"label": backend.label, "numerics": backend.numerics}} if backend else {}
-    row = make_row("eval", model=model, weights=weights, dataset="imagenet_sample_dev", dataset_sha256=dataset_sha256,
-                   settings={"split": None, "limit": None}, metrics={"top1": top1, "top5": 90.0},
-                   task="image-classification", n=n, **extra)
-    row["time"] = time
-    return row
+    return helpers.eval_row(model, {"top1": top1, "top5": 90.0}, weights=weights, dataset_sha256=dataset_sha256, n=n,
+                            time=time, **extra)
 
 
 def test_fp32_configs_need_no_check_and_random_weights_are_flagged():
@@ -91,6 +95,7 @@ class ToyQuant(Backend):
 def toyq(monkeypatch):
     import zoo.harness.speed.measure as sm
 
+    backends.list_backends()  # the real ones loaded into the registry first, so the copy below holds them
     monkeypatch.setattr(backends, "_BACKENDS", dict(backends._BACKENDS))
     register_backend(ToyQuant)
     monkeypatch.setattr(sm, "auto_candidates", lambda *a, **k: [BackendConfig("eager"), INT8])
@@ -98,7 +103,7 @@ def toyq(monkeypatch):
 
 def _auto_row(model, **kw):
     (row,) = bench(model=model, batch_sizes=(1,), backend="auto", write=False, peak=False, stages=False, **FAST, **kw)
-    assert row["status"] == "ok"
+    assert row["status"] == "ok", row.get("error")
     return row
 
 

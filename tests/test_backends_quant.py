@@ -14,14 +14,13 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from helpers import MODEL, tiny
 
-from test_eval_classification import MODEL, digits  # noqa: F401  (registers the test model; fixture)
-from test_speed import tiny
 from zoo.cli import main
-from zoo.harness.speed import accuracy_budget as ab
-from zoo.harness.backends import calibration as cal
 from zoo.harness.backends import BackendConfig, outputs_to_fp32, prepare
+from zoo.harness.backends import calibration as cal
 from zoo.harness.backends.calibration import Calibration
+from zoo.harness.speed import accuracy_budget as ab
 from zoo.results import read_rows
 
 TESTS = Path(__file__).resolve().parent

@@ -19,8 +19,7 @@ from zoo.models.efficientnet_lite import (
     remap_efficientnet_pytorch,
     sample_photos,
 )
-from zoo.weights import WeightsHashMismatch, cached_path, load_state_dict
-from zoo.weights import pypi
+from zoo.weights import WeightsHashMismatch, cached_path, load_state_dict, pypi
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 NAMES = ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]

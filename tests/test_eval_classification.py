@@ -21,103 +21,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import MODEL, PRE
 from torch import nn
 
 import zoo
 from zoo.cli import main as zoo_main
 from zoo.errors import UserError
-from zoo.models.image import ImageClassifier
-from zoo.registry import _REGISTRY, register_model
 from zoo.results import sha256_file, sha256_tree
-from zoo.spec import ImagePreprocess, ModelSpec
+from zoo.spec import ImagePreprocess
 from zoo.transforms import ImageTransform
-
-MODEL = "test_eval_digits_cnn"
-SIZE = 32
-PRE = ImagePreprocess(resize_size=SIZE, crop_size=(SIZE, SIZE), interpolation="bilinear",
-                      mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), source="test")
-
-
-class DigitsNet(nn.Module):
-    def __init__(self, num_classes: int = 10):
-        super().__init__()
-        # pool back to the digits' native 8x8, then a small MLP: cheap to train on 2 CPU cores
-        self.features = nn.Sequential(nn.AvgPool2d(4), nn.Flatten(), nn.Linear(3 * 8 * 8, 32), nn.ReLU())
-        self.fc = nn.Linear(32, num_classes)
-
-    def forward(self, x):
-        return self.fc(self.features(x))
-
-
-class DigitsClassifier(ImageClassifier):
-    """zoo's own ImageNet-style classifier stages (transform, softmax top-5) around the digits network."""
-
-    def example_items(self, n=1):
-        from PIL import Image
-
-        return [Image.new("RGB", (SIZE, SIZE))] * n
-
-
-def _build(spec, pretrained=False, **kw):
-    torch.manual_seed(0)
-    return DigitsClassifier(spec, DigitsNet(spec.num_classes))
-
-
-if MODEL not in _REGISTRY:
-    @register_model(MODEL, task="image-classification", source="zoo")
-    def _spec() -> ModelSpec:
-        return ModelSpec(name=MODEL, task="image-classification", source="zoo", architecture="DigitsNet",
-                         description="test-only digits CNN", preprocess=PRE, num_classes=10,
-                         input_size=(3, SIZE, SIZE), builder=_build)
-
-
-def render_digits(root: Path, images: np.ndarray, labels: np.ndarray) -> None:
-    """sklearn 8x8 digits (0..16) -> 32x32 RGB PNGs in root/<digit>/<i>.png (nearest upscaling)."""
-    from PIL import Image
-
-    for i, (img, y) in enumerate(zip(images, labels)):
-        arr = (img * (255 / 16)).round().astype(np.uint8)
-        pil = Image.fromarray(arr).resize((SIZE, SIZE), Image.NEAREST).convert("RGB")
-        (root / str(y)).mkdir(parents=True, exist_ok=True)
-        pil.save(root / str(y) / f"{i:04d}.png")
-
-
-def to_tensor(img8: np.ndarray) -> torch.Tensor:
-    """The same input as the PNG path, computed without PIL transforms: nearest x4, /255, (x-0.5)/0.5."""
-    arr = (img8 * (255 / 16)).round().astype(np.uint8).repeat(4, 0).repeat(4, 1)
-    x = torch.from_numpy(arr).float().div(255).sub(0.5).div(0.5)
-    return x.expand(3, SIZE, SIZE)
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    """(data folder, checkpoint path, trained net): trained on 1,200 digits, evaluated on 240 others."""
-    from safetensors.torch import save_file
-    from sklearn.datasets import load_digits
-
-    d = load_digits()
-    rng = np.random.default_rng(0)
-    order = rng.permutation(len(d.target))
-    train, test = order[:1200], order[1200:1440]
-    root = tmp_path_factory.mktemp("digits")
-    data = root / "images"
-    render_digits(data, d.images[test], d.target[test])
-
-    torch.manual_seed(0)
-    net = DigitsNet()
-    x = torch.stack([to_tensor(im) for im in d.images[train]])
-    y = torch.as_tensor(d.target[train])
-    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
-    for _ in range(3):  # a few epochs: good, not perfect, so wrong predictions exist
-        for i in range(0, len(x), 64):
-            loss = nn.functional.cross_entropy(net(x[i:i + 64]), y[i:i + 64])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    net.eval()
-    ckpt = root / "digits.safetensors"
-    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(ckpt))
-    return data, ckpt, net
 
 
 def independent_counts(net: nn.Module, data: Path, label_of=lambda f: int(f.parent.name)
@@ -277,8 +189,8 @@ def _binomial_tolerance(ref_pct: float, n: int) -> float:
 def test_reference_check_delta_and_tolerance():
     import dataclasses
 
-    from zoo.tasks import reference_check, tolerance_pp
     from zoo.spec import Reference
+    from zoo.tasks import reference_check, tolerance_pp
 
     spec = dataclasses.replace(zoo.get_spec(MODEL), references=(
         Reference("top1", 76.13, "ImageNet-1K val", "test source"), Reference("top5", 99.95, "ImageNet-1K val", "t")))
@@ -313,10 +225,10 @@ def test_eval_row_flags_reference_outside_tolerance(digits, monkeypatch, results
     (240 images) come back with the right delta, tolerance and flag, in the row and on stdout, when the data is
     the reference's data (here: declared so). On other data (240 digits are not ImageNet val) both figures are
     printed and said to be on different data: no verdict, in the row (outside_tolerance None) or on stdout."""
-    import zoo.tasks.base
     import dataclasses
 
     import zoo.registry
+    import zoo.tasks.base
     from zoo.spec import Reference
 
     data, ckpt, net = digits
@@ -514,7 +426,7 @@ def test_torchrun_two_processes_same_counts_as_one(digits, tmp_path, results_dir
     assert proc.stdout.count("top-1") == 1, "only rank 0 prints"
 
 
-if __name__ == "__main__":  # torchrun entry point: the test model is registered above
+if __name__ == "__main__":  # torchrun entry point: importing helpers registered the test model
     sys.exit(zoo_main(sys.argv[1:]))
 
 

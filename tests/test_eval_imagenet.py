@@ -1,4 +1,4 @@
-"""ImageNet validation layouts, and a real pretrained model on real ImageNet photos (issue 9's acceptance).
+"""ImageNet validation layouts, and a real pretrained model on real ImageNet photos .
 
 The layouts test builds the same labelled set four ways (labels.tsv, synset folders, a 'file index'
 ground-truth list, Kaggle's LOC_val_solution.csv) and checks they give identical (file, class) pairs.
@@ -14,8 +14,8 @@ import pytest
 from PIL import Image
 
 import zoo
-from zoo.errors import UserError
 from zoo.datasets.classification import imagenet_wnids, load_classification
+from zoo.errors import UserError
 from zoo.registry import list_models
 
 

@@ -12,7 +12,14 @@ from torch import nn
 pytest.importorskip("captum")  # zoo[explain]
 
 from zoo.cli import main  # noqa: E402
-from zoo.harness.explain.attribution import RANDOM_NOTE, TEXT_WIDTH, conv_layer, crop_box, explain, to_original
+from zoo.harness.explain.attribution import (
+    RANDOM_NOTE,
+    TEXT_WIDTH,
+    conv_layer,
+    crop_box,
+    explain,
+    to_original,
+)
 from zoo.harness.explain.render import write_png
 from zoo.models.image import ImageClassifier
 from zoo.registry import _REGISTRY, register_model

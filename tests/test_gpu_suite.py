@@ -1,4 +1,4 @@
-"""The GPU suite (issue 16 item 6), tested without a GPU: the plan covers every GPU row the issue lists, the
+"""The GPU suite, tested without a GPU: the plan covers every GPU row, the
 dry run prints it and runs nothing, and the plan runs end to end on CPU stand-ins (tiny model, batch 2,
 no CUDA graphs, no compile) with steps isolated in subprocesses, rows written as they come, and skips said."""
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from zoo.harness.suite import gpu as gs
 from zoo.harness.speed.config import BenchConfig
+from zoo.harness.suite import gpu as gs
 from zoo.results import read_rows
 
 TESTS = Path(__file__).resolve().parent
@@ -54,7 +54,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(results_dir, capsys):
 
 @pytest.mark.slow  # two sweep workers (each imports torch and zoo): ~25 s on the 2-core machine
 def test_the_plan_runs_on_cpu_stand_ins_and_writes_rows_as_it_goes(tmp_path, monkeypatch):
-    steps = gs.cpu_substitute([s for s in gs.plan("cpu") if s.model == "resnet50"], factory="test_speed:tiny")
+    steps = gs.cpu_substitute([s for s in gs.plan("cpu") if s.model == "resnet50"], factory="helpers:tiny")
     missing = replace(steps[0], model="needs_a_package", needs=("no_such_package_zoo",))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), str(REPO), os.environ.get("PYTHONPATH", "")]))
     seen = []
@@ -108,8 +108,8 @@ def test_the_one_command_exists():
 
 def test_yolov5n_device_postprocess_matches_the_models_own(results_dir):
     """The e2e path's NMS on the outputs' device gives the predictions of the model's CPU postprocess."""
-    from zoo.harness.suite.e2e import yolov5_device_postprocess
     from zoo.harness.speed import build_model
+    from zoo.harness.suite.e2e import yolov5_device_postprocess
 
     model = build_model("yolov5n", pretrained=False).eval()
     batch = model.preprocess(model.example_items(1))

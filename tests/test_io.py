@@ -7,7 +7,12 @@ import stat
 
 import pytest
 
-from zoo.io import atomic_open, atomic_write_bytes, atomic_write_lines, atomic_write_text
+from zoo.io import (
+    atomic_open,
+    atomic_write_bytes,
+    atomic_write_lines,
+    atomic_write_text,
+)
 
 
 def test_writes_and_replaces(tmp_path):

@@ -15,8 +15,8 @@ import torch
 
 import zoo
 from zoo.errors import UserError
-from zoo.registry import builtin_models
 from zoo.models.base import RANDOM_INIT, Batch, ZooModel
+from zoo.registry import builtin_models
 from zoo.spec import Weights
 
 # Smaller inputs for the slowest networks, so the whole file stays within its CI budget; every other

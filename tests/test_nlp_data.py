@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from zoo.errors import UserError
 from zoo.datasets import text as data
+from zoo.errors import UserError
 
 
 @pytest.mark.parametrize("task,split,n", [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from ddp_runs import one_and_two_processes, torchrun
+
 from zoo.results import read_rows
 
 ARGS = ["train", "lstm", "--task", "sst2", "--limit", "61", "--batch-size", "16", "--epochs", "1", "--val-limit", "8",

@@ -16,16 +16,21 @@ from pathlib import Path
 import pytest
 import torch
 
+from zoo.datasets.text import read_split
 from zoo.tasks import get_task
 from zoo.tasks.question_answering import normalize_answer, squad_metrics
 from zoo.tasks.text_classification import classification_metrics
 from zoo.tasks.translation import translation_metrics
-from zoo.datasets.text import read_split
 
 
 def test_classification_matches_sklearn_and_torchmetrics():
     from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
-    from torchmetrics.functional.classification import binary_accuracy, binary_f1_score, binary_precision, binary_recall
+    from torchmetrics.functional.classification import (
+        binary_accuracy,
+        binary_f1_score,
+        binary_precision,
+        binary_recall,
+    )
 
     rng = random.Random(0)
     labels = read_split("sst2", "test")["label"]

@@ -12,8 +12,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from zoo.errors import UserError
 from zoo import evaluate
+from zoo.errors import UserError
 from zoo.harness.train.text import text_config, train_text
 from zoo.results import read_rows
 
@@ -55,8 +55,8 @@ def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache):
 def test_cli_bad_input_is_one_line(results_dir, zoo_cache, tmp_path):
     r = _zoo("train", "lstm", "--task", "imdb")
     assert r.returncode == 2 and "unknown NLP task 'imdb'" in r.stderr and "Traceback" not in r.stderr, r.stderr
-    from zoo.commands.train import run
     from zoo.cli import build_parser
+    from zoo.commands.train import run
 
     for args, msg in [
         (("train", "lstm", "--task", "multi30k"), "takes --task sst2"),

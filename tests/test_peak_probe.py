@@ -1,4 +1,4 @@
-"""The device peak probe (issue 16 item 5): re-measured in every bench process, the cache keeps the best ever
+"""The device peak probe: re-measured in every bench process, the cache keeps the best ever
 seen, rows record both, int8 configurations divide by an int8 probe, and a row above 100 % is flagged."""
 
 from __future__ import annotations
@@ -8,12 +8,11 @@ import time
 
 import pytest
 import torch
+from helpers import FAST, tiny
 
-import zoo.harness.speed.runner as speed
 import zoo.harness.speed.cost as sc
+import zoo.harness.speed.runner as speed
 from zoo.harness.speed.runner import OVER_PEAK, PeakCache, bench, peak_dtype, peak_flags
-
-from test_speed import FAST, tiny
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
-"""Peers side by side (issue 16 item 3): zoo's pick beside what users would pick instead, timed in one process
+"""Peers side by side: zoo's pick beside what users would pick instead, timed in one process
 in alternating rounds; rows of kind "peers"; the "zoo vs what users would pick instead" table.
 
-A tiny convnet (tests/test_speed.py) stands in for the registry's models; no timing figure is checked."""
+A tiny convnet (tests/helpers.py) stands in for the registry's models; no timing figure is checked."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from helpers import TinyClassifier, tiny, tiny_spec
 
 from zoo.errors import UserError
 from zoo.experiments import peers as P
@@ -16,8 +17,6 @@ from zoo.harness.backends import BackendConfig
 from zoo.harness.speed.config import BenchConfig
 from zoo.harness.speed.timing import TimingPolicy
 from zoo.results import append_row, make_row, read_rows
-
-from test_speed import TinyClassifier, tiny, tiny_spec
 
 FAST = TimingPolicy(warmup=1, min_iters=3, min_duration_s=0.02)
 PICK = (BackendConfig("eager", "fp32", channels_last=True), "given by the test")
@@ -144,7 +143,10 @@ def test_report_shows_the_latest_run_with_ratios_and_says_when_zoo_loses():
     by = {r[col["peer"]]: r for r in table.rows}
     assert by["torch eager fp32"][col["speed vs zoo's pick"]] == pytest.approx(0.4)
     assert by["OpenVINO latency hint"][col["speed vs zoo's pick"]] == pytest.approx(1.25)
-    assert "skipped" in by["timm benchmark.py"][col["exact settings"]]
+    assert by["timm benchmark.py"][col["settings"]] == "skipped"
+    assert by["timm benchmark.py"][col["why not run"]] == "not a timm model"
+    assert by["torch eager fp32"][col["settings"]] == "S1"  # a short label; its key is in the notes
+    assert "settings S1: mode=x" in table.notes and "resnet50, timm benchmark.py: skipped: not a timm model" in table.notes
     assert table.rows[0][col["peer"]].startswith("zoo's pick")  # zoo's pick first, then the peers
     assert any("OpenVINO latency hint at 1.25x" in n and "zoo loses" in n for n in table.notes)
     assert report.tables({"speed": []}) == []

@@ -101,8 +101,10 @@ def test_cli_list_table(capsys):
 def test_cli_list_json_filters(capsys):
     assert main(["list", "--source", "ultralytics", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
-    assert [r["name"] for r in rows] == ["yolo11n", "yolov3", "yolov8n"]
-    assert all(r["task"] == "object-detection" and r["params"] > 0 and r["flops"] > 0 for r in rows)
+    registered = [r for r in rows if ":" not in r["name"]]  # then the library's own yamls (ultralytics:...)
+    assert [r["name"] for r in registered] == ["yolo11n", "yolov3", "yolov8n"]
+    assert all(r["task"] == "object-detection" and r["params"] > 0 and r["flops"] > 0 for r in registered)
+    assert rows[3:] and all(r["name"].startswith("ultralytics:") for r in rows[3:])
 
 
 def test_cli_info_resnet50_json(capsys):

@@ -1,4 +1,4 @@
-"""Report rules for detectors (issue 15): the leaderboard ranks only real weights (random-init entries are
+"""Report rules for detectors: the leaderboard ranks only real weights (random-init entries are
 listed below, unranked, marked "random-init"); the real-time detection table (T10) shows each detector's
 best backend end to end, preferring real weights, and says which backend and which weights; the COCO
 table marks train2017 data and lists yolov5n until it is scored.
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from helpers import eval_row, speed_row
+
 from zoo.report import speed, vision
 from zoo.report.leaderboard import entries
 from zoo.report.leaderboard import tables as leaderboard_tables
-from zoo.results import append_row, make_row, read_all
+from zoo.results import append_row, read_all
 
 SHA = "5" * 64
 CPU = {"cpu": "Test CPU", "cores": 2, "gpu": None, "mem_gib": 23.4}
@@ -28,21 +30,17 @@ def _speed(model, e2e, *, weights="random-init", backend="eager", used="eager+fp
     if candidates:
         metrics["candidates"] = [{"config": c, "p50_ms": 10.0} for c in candidates]
     flags = [] if weights != "random-init" or task != "object-detection" else ["random-weights detection"]
-    row = make_row("speed", model=model, weights=weights, dataset="example_items", task=task, status="ok",
-                   settings={"device": "cpu", "batch_size": 1, "requested_batch_size": 1, "backend": backend,
-                             "dtype": "fp32" if backend != "auto" else None, "threads": 2},
-                   metrics=metrics, key=f"{model}-{backend}-{weights[:4]}", device="cpu", backend_used=used,
-                   command=f"zoo bench {model} --backend {backend}", scenario="SingleStream", flags=flags)
-    row.update(machine=CPU, time=time, commit="c0ffee1234567890")
-    return row
+    return speed_row(model, metrics, weights=weights, task=task, time=time, machine=CPU, commit="c0ffee1234567890",
+                     settings={"device": "cpu", "batch_size": 1, "requested_batch_size": 1, "backend": backend,
+                               "dtype": "fp32" if backend != "auto" else None, "threads": 2},
+                     key=f"{model}-{backend}-{weights[:4]}", backend_used=used,
+                     command=f"zoo bench {model} --backend {backend}", scenario="SingleStream", flags=flags)
 
 
 def _eval(model, score, weights, *, task="object-detection", dataset="coco128"):
     metrics = {"map": score, "map50": score * 1.5} if task == "object-detection" else {"top1": score, "top5": 99.0}
-    row = make_row("eval", model=model, weights=weights, dataset=dataset, task=task, metrics=metrics, n=128,
-                   settings={"device": "cpu"})
-    row.update(machine=CPU, time="2026-11-30T11:00:00+00:00", commit="c0ffee1234567890")
-    return row
+    return eval_row(model, metrics, weights=weights, dataset=dataset, task=task, n=128, settings={"device": "cpu"},
+                    machine=CPU, time="2026-11-30T11:00:00+00:00", commit="c0ffee1234567890")
 
 
 def _raw(tmp_path: Path, speed_rows, eval_rows) -> dict:

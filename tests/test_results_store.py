@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import helpers
 import pytest
 
 from zoo.errors import UserError
@@ -20,13 +21,13 @@ from zoo.results import (
     read_all,
     read_rows,
     sha256_tree,
+    store,
 )
-from zoo.results import store
 
 
 def eval_row(i=0, **extra):
-    return make_row("eval", model="mlp", task="image-classification", dataset="digits", n=10 + i,
-                    weights="random-init", settings={"batch_size": 4, "i": i}, metrics={"top1": 50.0 + i}, **extra)
+    return helpers.eval_row("mlp", {"top1": 50.0 + i}, dataset="digits", n=10 + i, weights="random-init",
+                            settings={"batch_size": 4, "i": i}, **extra)
 
 
 def test_append_and_read_round_trip(tmp_path):

@@ -4,8 +4,17 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import eval_row
 
-from zoo.results import KINDS, SCHEMA_VERSION, RowSchemaError, make_row, read_rows, schema, validate
+from zoo.results import (
+    KINDS,
+    SCHEMA_VERSION,
+    RowSchemaError,
+    make_row,
+    read_rows,
+    schema,
+    validate,
+)
 
 RAW = Path(__file__).resolve().parents[1] / "results" / "raw"
 RAW_FILES = sorted(RAW.glob("*.jsonl"))
@@ -39,8 +48,8 @@ def test_docstring_names_every_kind():
 
 
 def _eval():
-    return make_row("eval", model="m", task="translation", dataset="Multi30k en-de test", n=1000,
-                    metrics={"bleu": 22.7, "chrf": 45.5}, settings={"data": "multi30k"})
+    return eval_row("m", {"bleu": 22.7, "chrf": 45.5}, task="translation", dataset="Multi30k en-de test", n=1000,
+                    weights=None, settings={"data": "multi30k"})
 
 
 @pytest.mark.parametrize("change, field", [

@@ -15,7 +15,15 @@ import zoo
 from zoo import registry
 from zoo.models import PRECOMPUTED_SPECS
 from zoo.registry import builtin_models, costs
-from zoo.spec import SOURCES, TASKS, WEIGHT_KINDS, ImagePreprocess, ModelSpec, TabularPreprocess, TextPreprocess
+from zoo.spec import (
+    SOURCES,
+    TASKS,
+    WEIGHT_KINDS,
+    ImagePreprocess,
+    ModelSpec,
+    TabularPreprocess,
+    TextPreprocess,
+)
 
 ALL = builtin_models()  # zoo's own models; tests may register throwaway ones
 TASK_PREPROCESS = {

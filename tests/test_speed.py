@@ -1,6 +1,6 @@
 """Speed harness (zoo bench): timing statistics, OOM halving, resume, crash rows, FLOPs, error checks, CLI.
 
-Runs on a tiny convnet defined here (built from real sample photos), so it needs no registered model.
+Runs on the tiny convnet of tests/helpers.py (built from real sample photos), so it needs no registered model.
 """
 
 from __future__ import annotations
@@ -12,91 +12,19 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 import pytest
 import torch
+from helpers import FAST, OOMAbove2, TinyNet, tiny, tiny_spec
 from torch import nn
 
 from zoo.harness.speed import timing as st
-from zoo.harness.speed.runner import bench
 from zoo.harness.speed.config import BenchConfig
-from zoo.harness.speed.oom import is_oom
 from zoo.harness.speed.cost import count_flops, count_params, device_peak
 from zoo.harness.speed.error import box_agreement, rel_l2
-from zoo.models.base import Batch, ZooModel
+from zoo.harness.speed.oom import is_oom
+from zoo.harness.speed.runner import bench
+from zoo.models.base import Batch
 from zoo.results import read_rows
-from zoo.spec import ImagePreprocess, ModelSpec
-from zoo.transforms import ImageTransform
-
-FAST = dict(warmup=1, min_iters=3, min_duration_s=0.02, rounds=2)
-
-
-# --- a tiny model (also imported by sweep workers: PYTHONPATH=tests, factory "test_speed:<fn>") -----------
-
-def _photos():
-    from PIL import Image
-    from sklearn.datasets import load_sample_image
-
-    return [Image.fromarray(load_sample_image(n)) for n in ("china.jpg", "flower.jpg")]
-
-
-class TinyNet(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(),
-                                      nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-                                      nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.head = nn.Linear(32, 10)
-
-    def forward(self, x):
-        return self.head(self.features(x))
-
-
-class TinyClassifier(ZooModel):
-    def __init__(self, spec):
-        torch.manual_seed(0)
-        super().__init__(spec, TinyNet())
-        self.transform = ImageTransform(spec.preprocess)
-
-    def preprocess(self, items):
-        return Batch(torch.stack([self.transform(i) for i in items]), [{} for _ in items])
-
-    def postprocess(self, out, batch):
-        p = out.float().softmax(-1)
-        return [{"label": int(r.argmax()), "topk": [[int(i), float(v)] for v, i in zip(*r.topk(5))]} for r in p]
-
-    def example_items(self, n=1):
-        photos = _photos()
-        return [photos[i % len(photos)] for i in range(n)]
-
-
-class OOMAbove2(TinyClassifier):
-    """Raises the out-of-memory error torch raises, for batches larger than 2."""
-
-    def forward(self, x):
-        if x.shape[0] > 2:
-            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
-        return super().forward(x)
-
-
-class Crashes(TinyClassifier):
-    def forward(self, x):
-        os._exit(3)  # the process dies without a Python exception, like a segfault or the OOM killer
-
-
-def tiny_spec(name="speedtest_tiny", cls=TinyClassifier):
-    return ModelSpec(name=name, task="image-classification", source="zoo", architecture="tinynet",
-                     description="tiny test convnet", preprocess=ImagePreprocess(resize_size=40, crop_size=(32, 32)),
-                     num_classes=10, input_size=(3, 32, 32), builder=lambda spec, pretrained=False, **kw: cls(spec))
-
-
-def tiny():
-    return TinyClassifier(tiny_spec()).eval()
-
-
-def tiny_crash():
-    return Crashes(tiny_spec("speedtest_crash", Crashes)).eval()
-
 
 # --- timing statistics ----------------------------------------------------------------------------------
 
@@ -323,7 +251,7 @@ def test_sweep_records_a_crashed_worker_and_resumes(results_dir, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
     kw = dict(batch_sizes=[1, 2], progress=False, warmup=1, min_iters=2, min_duration_s=0.01)
     rows = sweep(["speedtest_crash", "speedtest_tiny"],
-                 factories={"speedtest_crash": "test_speed:tiny_crash", "speedtest_tiny": "test_speed:tiny"}, **kw)
+                 factories={"speedtest_crash": "helpers:tiny_crash", "speedtest_tiny": "helpers:tiny"}, **kw)
     by = {(r["model"], r["settings"]["requested_batch_size"]): r for r in rows}
     assert len(rows) == 4
     crash = by[("speedtest_crash", 1)]
@@ -338,17 +266,6 @@ def test_sweep_records_a_crashed_worker_and_resumes(results_dir, monkeypatch):
 
 
 # --- CLI ------------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def registered_tiny(monkeypatch):
-    from zoo import registry
-
-    monkeypatch.setitem(registry._REGISTRY, "speedtest_tiny",
-                        registry._Entry("speedtest_tiny", "image-classification", "zoo", tiny_spec))
-    registry.get_spec.cache_clear()
-    yield "speedtest_tiny"
-    registry.get_spec.cache_clear()
-
 
 def test_cli_smoke(registered_tiny, results_dir, capsys):
     from zoo.cli import main

@@ -13,16 +13,22 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import FAST, TinyClassifier, tiny, tiny_spec
 from torch import nn
 
-from test_speed import FAST, registered_tiny, tiny, tiny_spec, TinyClassifier  # noqa: F401  (fixture)
 from zoo.cli import build_parser, main
 from zoo.errors import UserError
 from zoo.harness import backends
-from zoo.harness.backends import BackendConfig, auto_candidates, check_backend, get_backend, list_backends
-from zoo.harness.speed.runner import bench
+from zoo.harness.backends import (
+    BackendConfig,
+    auto_candidates,
+    check_backend,
+    get_backend,
+    list_backends,
+)
 from zoo.harness.speed.config import BenchConfig, config_from_args
 from zoo.harness.speed.oom import try_run
+from zoo.harness.speed.runner import bench
 
 REPO = Path(__file__).resolve().parents[1]
 

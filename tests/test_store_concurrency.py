@@ -1,4 +1,4 @@
-"""Issue 13: concurrent writers lose nothing; damaged raw files are read exactly or refused with a line number.
+"""The raw store under concurrency: concurrent writers lose nothing; damaged raw files are read exactly or refused with a line number.
 
 The writers are forked from this process (zoo is already imported here), so the stress test spends its time
 appending, not importing torch in five fresh interpreters.

@@ -96,8 +96,9 @@ def test_ff_vs_recurrent_rows(tiny_rows):
 
 def test_mlp_is_indifferent_to_a_fixed_pixel_order():
     """The premise of study 2: permuting inputs and the first layer's columns alike gives the same training."""
-    import zoo
     from torch.nn import functional as F
+
+    import zoo
     from zoo.harness.train import TrainConfig, set_seed, train
     from zoo.studies.common import digits
 
@@ -175,6 +176,7 @@ def test_cli_bad_input_is_one_line(results_dir, capsys):
 
 def test_batched_xor_equals_the_training_loop():
     from torch.nn import functional as F
+
     from zoo.harness.train import TrainConfig, train
     from zoo.studies.local_minima import X, Y, train_batched, xor_net
 

@@ -15,7 +15,13 @@ from torch.nn import functional as F
 
 import zoo
 from zoo.errors import UserError
-from zoo.harness.train import TrainConfig, evaluate_loss, load_checkpoint, set_seed, train
+from zoo.harness.train import (
+    TrainConfig,
+    evaluate_loss,
+    load_checkpoint,
+    set_seed,
+    train,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 

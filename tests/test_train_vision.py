@@ -15,8 +15,17 @@ from zoo import evaluate
 from zoo.cli import build_parser
 from zoo.commands.train import run as train_cmd
 from zoo.errors import UserError
-from zoo.harness.train.vision import VisionRun, image_config, linear_probe, train_image_classifier
-from zoo.harness.loading.vision import head_of, load_trained_classifier, prepare_classifier
+from zoo.harness.loading.vision import (
+    head_of,
+    load_trained_classifier,
+    prepare_classifier,
+)
+from zoo.harness.train.vision import (
+    VisionRun,
+    image_config,
+    linear_probe,
+    train_image_classifier,
+)
 from zoo.harness.train.vision_model import freeze
 from zoo.results import read_rows
 

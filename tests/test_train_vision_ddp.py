@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from ddp_runs import one_and_two_processes, torchrun
 from PIL import Image
 
-from ddp_runs import one_and_two_processes, torchrun
 from zoo.results import read_rows
 
 

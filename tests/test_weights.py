@@ -26,11 +26,10 @@ from zoo.weights import (
     ensure_weights,
     hash_matches,
     load_state_dict,
+    pypi,
     verify,
 )
-from zoo.weights import pypi
 from zoo.weights.integrity import move_aside
-
 
 # --- helpers and fixtures ---------------------------------------------------------------------------
 

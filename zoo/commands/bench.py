@@ -3,7 +3,7 @@
 
 One name runs in this process; several names (or wildcards, or "all") run as a sweep, each model in a
 fresh subprocess, resuming from the rows already in results/raw/speed.jsonl. The measurement options are
-BenchConfig's fields (zoo/harness/speed_config.py); the backends are the modules of zoo/harness/backends/.
+BenchConfig's fields (zoo/harness/speed/config.py); the backends are the modules of zoo/harness/backends/.
 
 A setting whose row exists already (this machine kind, committed rows included) is not measured again:
 one stderr line each says when it was measured and that --force measures again; its row is shown (and in
@@ -13,18 +13,22 @@ one stderr line each says when it was measured and that --force measures again; 
 
 from __future__ import annotations
 
+import fnmatch
 import json
+from dataclasses import replace
 import os
 import sys
 
 import torch
 
+from ..console import print_table
 from ..errors import UserError
 from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
+from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..harness.suite import gpu as gpu_suite
-from ..registry import get_spec, list_models
+from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import RANDOM_INIT, weights_label
-from .table import print_table
+from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
@@ -37,6 +41,7 @@ def register(sub) -> None:
     p.add_argument("--retry-errors", action="store_true", help="measure again settings whose last row is an error")
     p.add_argument("--isolate", action="store_true", help="run even a single model in a fresh subprocess")
     p.add_argument("--timeout", type=float, default=None, help="seconds per model in a sweep before it is killed")
+    p.add_argument("--shard", metavar="i/N", help=SHARD_HELP)
     p.add_argument("--refresh-peak", action="store_true",
                    help="forget the best device peak seen on this machine: a probe measured now replaces it "
                         "(every bench process probes anyway; the cache keeps the best ever seen)")
@@ -44,12 +49,30 @@ def register(sub) -> None:
                    help='print the rows as JSON (rows of skipped settings included, with "existing": true)')
     p.add_argument("--suite", metavar="gpu", help="run a whole suite instead of NAMEs: 'gpu' fills every GPU row "
                    "(classification b1 CUDA graphs and b256 bf16+channels_last+compile, bert_base s128, detectors end "
-                   "to end with GPU decode and NMS, the eval pipeline) within ~10 minutes; see zoo/harness/gpu_suite.py")
+                   "to end with GPU decode and NMS, the eval pipeline) within ~10 minutes; see zoo/harness/suite/gpu.py")
     p.add_argument("--dry-run", action="store_true", help="with --suite: print the plan (steps, settings, "
                    "timeouts) and run nothing")
     p.add_argument("--wide", action="store_true", help="every column (latency percentiles, memory, FLOPs, "
                    "share of peak, output deviation) instead of the ones a person reads first")
+    add_source_options(p)
     p.set_defaults(func=run)
+
+
+def shard_sizes(names: list[str], batch_sizes: tuple[int, ...], shard: tuple[int, int] | None) -> dict[str, tuple]:
+    """model -> the batch sizes this shard measures (models with none left out), in sweep order."""
+    mine = take_shard([(n, bs) for n in names for bs in batch_sizes], shard)
+    out: dict[str, tuple] = {}
+    for n, bs in mine:
+        out[n] = (*out.get(n, ()), bs)
+    return out
+
+
+def library_matches(pattern: str) -> list[str]:
+    """The names in a library's catalog matching a prefixed wildcard (``timm:convnext_*``) that zoo can run."""
+    prefix = pattern.partition(":")[0]
+    if ":" not in pattern or prefix not in model_sources():
+        return []
+    return [r["name"] for r in source_catalog(prefix) if r["task"] and fnmatch.fnmatch(r["name"], pattern)]
 
 
 def expand_names(names: list[str]) -> list[str]:
@@ -58,7 +81,7 @@ def expand_names(names: list[str]) -> list[str]:
         if n == "all":
             found = list_models()
         elif any(c in n for c in "*?["):
-            found = list_models(n)
+            found = list_models(n) or library_matches(n)
             if not found:
                 raise UserError(f"no registered model matches {n!r} (zoo list shows all)")
         else:
@@ -123,6 +146,32 @@ def weights_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def accuracy_notes(rows: list[dict]) -> list[str]:
+    """Closing lines for the accuracy checks auto ran itself: each candidate's score beside fp32 eager's on
+    items it was not calibrated on, the timed-out ones, and the pick's speedup (end to end where timed)."""
+    lines = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        split = m.get("accuracy_split")
+        if not split:
+            continue
+        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}"
+        for c in m.get("candidates", []):
+            a = c.get("accuracy") or {}
+            if "scores" in a:
+                key = a["metric"]
+                lines.append(f"{head}: {c['config']} {key} {a['scores'][key]:.2f} vs fp32 eager {a['fp32_eager'][key]:.2f} "
+                             f"({-a['loss_points']:+.2f} points, budget {a['budget_points']:g}: {a['status']})")
+        if m.get("accuracy_timed_out"):
+            lines.append(f"{head}: accuracy check timed out for {', '.join(m['accuracy_timed_out'])} (not picked)")
+        gain = m.get("e2e_speedup_vs_fp32_eager") or m.get("speedup_vs_fp32_eager")
+        how = "end to end, decode to output" if m.get("e2e_speedup_vs_fp32_eager") else "forward"
+        lines.append(f"{head}: picked {r.get('backend_used')}" + (f", {gain:.2f}x fp32 eager ({how})" if gain else "") +
+                     f"; scored on {split['n_scored']} {split['data']} items, calibrated on {split['n_calibration']} "
+                     f"others (seed {split['seed']})")
+    return lines
+
+
 def print_rows(rows: list[dict], wide: bool = False) -> None:
     """The result table: NARROW columns (or every one with ``wide``), fitted to the terminal's width;
     a "measured" column (now, or the date of an existing row) when some rows were not measured now."""
@@ -136,6 +185,8 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
     for line in weights_lines(rows):
         print(line)
     print_table(headers, table, fit=True)
+    for line in accuracy_notes(rows):
+        print(line)
 
 
 def refresh_dtypes(cfg) -> list[str]:
@@ -165,6 +216,7 @@ def run_suite_command(args) -> int:
 
 
 def run(args) -> int:
+    apply_source_options(args)
     if args.suite:
         return run_suite_command(args)
     if args.dry_run:
@@ -185,14 +237,19 @@ def run(args) -> int:
         print(line, file=sys.stderr, flush=True)
 
     resume = not (args.force or args.no_write)  # --no-write: the user asked for figures, so measure
-    if len(names) == 1 and not args.isolate:
-        rows = run_bench(names[0], cfg, write=not args.no_write, resume=resume, retry_errors=args.retry_errors,
-                         log=log, include_existing=True)
+    sizes = shard_sizes(names, cfg.batch_sizes, parse_shard(args.shard))
+    names = list(sizes)
+    if not names:
+        log(f"shard {args.shard}: no setting of this sweep falls to it")
+        rows = []
+    elif len(names) == 1 and not args.isolate:
+        rows = run_bench(names[0], replace(cfg, batch_sizes=sizes[names[0]]), write=not args.no_write, resume=resume,
+                         retry_errors=args.retry_errors, log=log, include_existing=True)
     else:
         if args.no_write:
             raise UserError("a sweep writes its rows (workers report through the raw file); drop --no-write or bench one model")
         rows = sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
-                     include_existing=True)
+                     include_existing=True, batch_sizes_of=sizes)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:

@@ -3,10 +3,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from ..errors import UserError
 from ..harness.explain import (DEFAULT_METHODS, IMAGE_METHODS, METHOD_TITLES, TEXT_METHODS, check_out, explain,
                                write_png)
+from ..registry import get_spec
+from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
@@ -25,15 +29,20 @@ def register(sub) -> None:
                    f"(default {','.join(DEFAULT_METHODS['text-classification'])})")
     p.add_argument("--layer", help="Grad-CAM's layer, a module path in the network (default: chosen per family)")
     p.add_argument("--checkpoint", help="weights to explain: a state-dict file or a `zoo train` folder")
+    add_source_options(p)
     p.set_defaults(func=run)
 
 
 def default_out(name: str, item: str, task: str) -> Path:
-    safe = name.replace("/", "_")
+    safe = re.sub(r"[^\w.-]+", "_", name)  # "timm:convnext_tiny", "onnx:/path/m.onnx": no ":" or "/" in a file name
     return Path(f"{Path(item).stem}_{safe}_explain.png" if task == "image-classification" else f"{safe}_explain.png")
 
 
 def run(args) -> int:
+    apply_source_options(args)
+    if get_spec(args.name).source == "onnx":  # before building: the harness would look for a conv layer first
+        raise UserError(f"{args.name} runs in onnxruntime, which computes no gradients; zoo explain needs them "
+                        "(explain the PyTorch model it was exported from)")
     methods = [m.strip() for m in args.method.split(",") if m.strip()] if args.method else None
     if args.out:
         check_out(args.out)  # before the model is built

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 
 from ..registry import get_spec
+from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="show a model's spec: preprocessing, weights, reference metrics, cost")
     p.add_argument("name", help="a registered model name (zoo list shows them)")
     p.add_argument("--json", action="store_true", help="print the whole spec as JSON (default: a summary)")
+    add_source_options(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    apply_source_options(args)
     spec = get_spec(args.name)
     d = spec.to_dict()
     if args.json:

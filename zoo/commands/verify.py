@@ -13,7 +13,7 @@ import json
 
 from ..results import raw_dir, results_health
 from ..weights import verify
-from .table import print_table
+from ..console import print_table
 
 
 def register(sub) -> None:

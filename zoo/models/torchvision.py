@@ -30,7 +30,7 @@ def _weights_enum(enum_name: str, tag: str):
     return enum[tag]
 
 
-def _weights_from_tv(w, license_note: str) -> Weights:
+def weights_from_tv(w, license_note: str) -> Weights:
     """A torchvision weight as zoo Weights; torchvision publishes a sha256 prefix in the file name."""
     file_name = w.url.rsplit("/", 1)[-1]
     m = re.search(r"-([0-9a-f]{8,})\.pth$", file_name)
@@ -48,7 +48,7 @@ def _weights_from_tv(w, license_note: str) -> Weights:
     )
 
 
-def _tv_metrics(w, dataset_key: str, dataset: str, metrics: dict[str, str]) -> tuple[Reference, ...]:
+def tv_metrics(w, dataset_key: str, dataset: str, metrics: dict[str, str]) -> tuple[Reference, ...]:
     got = w.meta["_metrics"][dataset_key]
     src = f"torchvision {type(w).__name__}.{w.name}.meta['_metrics']['{dataset_key}']"
     return tuple(Reference(zoo_name, float(got[tv_name]), dataset, src) for tv_name, zoo_name in metrics.items())
@@ -70,8 +70,8 @@ def _classifier_spec(name, enum_name, tag, description, references=(), builder_k
         preprocess=pre,
         num_classes=len(w.meta["categories"]),
         input_size=(3, *pre.crop_size),
-        weights=_weights_from_tv(w, IMAGENET_NOTE),
-        references=_tv_metrics(w, "ImageNet-1K", "ImageNet-1K val (50k images, single centre crop)",
+        weights=weights_from_tv(w, IMAGENET_NOTE),
+        references=tv_metrics(w, "ImageNet-1K", "ImageNet-1K val (50k images, single centre crop)",
                                {"acc@1": "top1", "acc@5": "top5"}) + tuple(references),
         notes=notes,
         extra={"builder_kwargs": builder_kwargs or {}, "recipe": w.meta.get("recipe", "")},
@@ -154,7 +154,7 @@ def detector_preprocess(net, source: str) -> ImagePreprocess:
     )
 
 
-def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="") -> ModelSpec:
+def detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="") -> ModelSpec:
     # deferred: torch and torchvision; spec functions run only when specs are recomputed
     import torch
     import torchvision.models.detection as tvd
@@ -189,8 +189,8 @@ def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="
         preprocess=pre,
         num_classes=num_classes,
         input_size=(3, *input_size[1:]),
-        weights=_weights_from_tv(w, COCO_NOTE),
-        references=_tv_metrics(w, "COCO-val2017", "COCO val2017", {"box_map": "box_map"}),
+        weights=weights_from_tv(w, COCO_NOTE),
+        references=tv_metrics(w, "COCO-val2017", "COCO val2017", {"box_map": "box_map"}),
         notes=("preprocess: torchvision's GeneralizedRCNNTransform, tensor bilinear resize without antialias: "
                + resize_note + ". " + notes).strip(),
         extra={"detector": kind, "bn_eps": bn_eps, "postprocess": post, "recipe": w.meta.get("recipe", "")},
@@ -200,19 +200,19 @@ def _detector_spec(name, enum_name, tag, kind, description, bn_eps=None, notes="
 
 @register_model("ssd300_vgg16", task="object-detection", source="torchvision")
 def ssd300_vgg16() -> ModelSpec:
-    return _detector_spec("ssd300_vgg16", "SSD300_VGG16_Weights", "COCO_V1", "ssd",
+    return detector_spec("ssd300_vgg16", "SSD300_VGG16_Weights", "COCO_V1", "ssd",
                           "SSD300 with a VGG-16 backbone, COCO")
 
 
 @register_model("ssdlite320_mobilenet_v3_large", task="object-detection", source="torchvision")
 def ssdlite320_mobilenet_v3_large() -> ModelSpec:
-    return _detector_spec("ssdlite320_mobilenet_v3_large", "SSDLite320_MobileNet_V3_Large_Weights", "COCO_V1", "ssd",
+    return detector_spec("ssdlite320_mobilenet_v3_large", "SSDLite320_MobileNet_V3_Large_Weights", "COCO_V1", "ssd",
                           "SSDlite320 with a MobileNetV3-Large backbone, COCO")
 
 
 @register_model("fasterrcnn_resnet50_fpn", task="object-detection", source="torchvision")
 def fasterrcnn_resnet50_fpn() -> ModelSpec:
-    return _detector_spec("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights", "COCO_V1", "rcnn",
+    return detector_spec("fasterrcnn_resnet50_fpn", "FasterRCNN_ResNet50_FPN_Weights", "COCO_V1", "rcnn",
                           "Faster R-CNN, ResNet-50-FPN backbone, COCO", bn_eps=0.0,
                           notes="Random init uses BatchNorm2d (its affine weights count as params); torchvision's "
                                 "pretrained build uses FrozenBatchNorm2d (buffers), so its meta num_params is lower.")
@@ -220,7 +220,7 @@ def fasterrcnn_resnet50_fpn() -> ModelSpec:
 
 @register_model("retinanet_resnet50_fpn", task="object-detection", source="torchvision")
 def retinanet_resnet50_fpn() -> ModelSpec:
-    return _detector_spec("retinanet_resnet50_fpn", "RetinaNet_ResNet50_FPN_Weights", "COCO_V1", "retinanet",
+    return detector_spec("retinanet_resnet50_fpn", "RetinaNet_ResNet50_FPN_Weights", "COCO_V1", "retinanet",
                           "RetinaNet, ResNet-50-FPN backbone, COCO", bn_eps=0.0,
                           notes="Random init uses BatchNorm2d (its affine weights count as params); torchvision's "
                                 "pretrained build uses FrozenBatchNorm2d (buffers), so its meta num_params is lower.")

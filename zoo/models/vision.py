@@ -65,8 +65,10 @@ def preprocess_from_timm(model_name: str) -> ImagePreprocess:
     if cfg is None:
         raise ValueError(f"timm has no pretrained cfg named {model_name!r}")
     data = resolve_data_config(pretrained_cfg=cfg.to_dict())
-    if data.get("crop_mode", "center") != "center":
-        raise ValueError(f"{model_name}: crop_mode {data['crop_mode']!r} is not supported (center only)")
+    # center: resize the shorter side, centre crop; squash: resize to (h, w), then a no-op crop. Both are what
+    # ImagePreprocess describes; "border" (resize the longer side, pad) is not.
+    if data.get("crop_mode", "center") not in ("center", "squash"):
+        raise ValueError(f"{model_name}: crop_mode {data['crop_mode']!r} is not supported (center or squash only)")
     steps = create_transform(**data).transforms
     resize = next(s for s in steps if isinstance(s, T.Resize))
     crop = next(s for s in steps if isinstance(s, T.CenterCrop))

@@ -5,7 +5,8 @@ Every row, any kind (``make_row`` fills the provenance fields):
     spec_hash: str | None      weights: str | None ("random-init" or the loaded file's sha256)
     dataset: str | None        dataset_sha256: str | None
     settings: dict (what was asked for)                      metrics: dict (what was measured)
-    machine: dict  versions: dict  commit: str | None  time: str (ISO 8601, UTC)
+    machine: dict (cpu, cores, physical_cores, threads, isa: list of zoo.results.provenance.ISA_FLAGS it has,
+             or null when unknown -- rows before the flags were recorded --, mem_gib, gpu, driver, os, python)  versions: dict  commit: str | None  time: str (ISO 8601, UTC)
   optional: error: str | None (a FAILURE MESSAGE only, never a measured value), command: str,
             device: str, note: str | None
 
@@ -141,6 +142,12 @@ def _check_fields(row: dict[str, Any], required: dict[str, tuple], optional: dic
             raise RowSchemaError(f"field {name!r}: must be {_names(types)}, got {_TYPE_NAMES.get(type(value), type(value).__name__)}")
 
 
+def _check_machine(row: dict[str, Any]) -> None:
+    isa = row["machine"].get("isa")
+    if isa is not None and not (isinstance(isa, list) and all(isinstance(f, str) for f in isa)):
+        raise RowSchemaError("field 'machine.isa': must be a list of CPU flag names, or null (unknown)")
+
+
 def _check_eval(row: dict[str, Any]) -> None:
     if row["task"] not in known_tasks():
         raise RowSchemaError(f"field 'task': {row['task']!r} is not a task ({', '.join(known_tasks())})")
@@ -182,6 +189,7 @@ def validate(row: Any) -> None:
     required = {**COMMON_REQUIRED, **spec.required}
     optional = {**COMMON_OPTIONAL, **spec.optional}
     _check_fields(row, required, optional, kind)
+    _check_machine(row)
     check = _EXTRA_CHECKS.get(kind)
     if check is not None:
         check(row)

@@ -26,9 +26,10 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import filelock
 
@@ -36,7 +37,7 @@ from ..errors import UserError
 from . import recovery
 from .provenance import git_commit, library_versions, machine_info
 from .schema import SCHEMA_VERSION, RowSchemaError, validate
-from .upgrade import upgrade_row
+from .upgrade import needs_machine_upgrade, upgrade_machine, upgrade_row
 
 DEFAULT_RAW_DIR = Path("results/raw")
 CHECKSUM = "checksum"
@@ -148,6 +149,8 @@ def decode_line(raw: bytes) -> dict[str, Any]:
                          "ends with it)")
     if row.get("schema") == 1:
         row = upgrade_row(row)
+    elif needs_machine_upgrade(row):
+        row = upgrade_machine(row)
     validate(row)
     return row
 

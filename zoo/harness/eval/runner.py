@@ -5,7 +5,7 @@
     zoo.evaluate("bilstm", "sst2")                        # accuracy / F1; "multi30k": BLEU; "squad": EM / F1
 
 The model's task (``zoo.tasks.get_task(spec.task)``) loads the data and supplies the metric; this loop is the
-same for all: build the model with the weights to score (``eval_weights``), read items in DataLoader workers
+same for all: build the model with the weights to score (``loading.load_model``), read items in DataLoader workers
 (an unreadable image is skipped and counted, never silently dropped), ``model.preprocess`` -> ``model(...)`` on
 the device -> ``model.postprocess``, feed the task's streaming metric (``add_batch`` / ``compute``), and write
 one row of kind "eval" to results/raw/eval.jsonl (scores under "metrics", see zoo.results.schema) and, when
@@ -246,7 +246,7 @@ def _evaluate(spec, task: Task, cfg: EvalConfig, dist, *, pred_path, write, log,
     ds = task.load(cfg.data, split=cfg.split, labels=cfg.labels, spec=checkpoint_spec(spec, cfg.checkpoint)).take(cfg.limit)
     weights = cfg.model_weights
     refuse_random_init(spec, task, weights)
-    model, loaded = load_model(spec.name, weights, task=task, device=device, overrides=cfg.overrides)
+    model, loaded = load_model(spec, weights, task=task, device=device, overrides=cfg.overrides)
     if loaded.unavailable and weights != "random":  # auto's pretrained weights could not be had here
         raise UserError(loaded.unavailable)
     if model.weights_id == RANDOM_INIT:

@@ -26,6 +26,7 @@ from typing import Any
 from ... import registry
 from ...errors import UserError
 from ...models.base import RANDOM_INIT
+from ...spec import ModelSpec
 from ...tasks import get_task
 from ...weights import WeightsHashMismatch, WeightsUnavailable
 from .examples import decoded_items, stored_items
@@ -73,24 +74,25 @@ def resolve_weights(spec, task, weights: Any = "auto", *, fetch: bool = True) ->
     return "random", None
 
 
-def load_model(name: str, weights: Any = "auto", *, task=None, device: str = "cpu", overrides: dict | None = None,
+def load_model(name: Any, weights: Any = "auto", *, task=None, device: str = "cpu", overrides: dict | None = None,
                fetch: bool = True):
-    """(ZooModel in eval mode on ``device``, ``Loaded``). ``task``: the task object whose defaults apply
-    (default: the model's own task); ``overrides``: builder settings (imgsz, conf ...)."""
-    spec = registry.get_spec(name)
+    """(ZooModel in eval mode on ``device``, ``Loaded``). ``name``: a model name or its spec (a caller that
+    resolved the name passes the spec: the registry is asked once); ``task``: the task object whose defaults
+    apply (default: the model's own task); ``overrides``: builder settings (imgsz, conf ...)."""
+    spec = name if isinstance(name, ModelSpec) else registry.get_spec(name)
     if task is None:
         task = get_task(spec.task)
     source, path = resolve_weights(spec, task, weights, fetch=fetch)
     asked = str(weights if weights is not None else "auto")
     if source == "checkpoint":
-        model, info = open_checkpoint(name, path, task, overrides)
+        model, info = open_checkpoint(spec, path, task, overrides)
         return model.to(device).eval(), Loaded(asked, source, str(path), model.weights_id, info)
     try:
-        model = registry.create_model(name, pretrained=source == "pretrained", **(overrides or {}))
+        model = registry.build(spec, pretrained=source == "pretrained", **(overrides or {}))
     except (WeightsUnavailable, UserError) as e:
         if asked != "auto" or source != "pretrained" or not _unavailable(e):
             raise
-        model = registry.create_model(name, pretrained=False, **(overrides or {}))
+        model = registry.build(spec, pretrained=False, **(overrides or {}))
         return model.to(device).eval(), Loaded(asked, "random", unavailable=str(e))
     got = "random" if model.weights_id == RANDOM_INIT else source
     return model.to(device).eval(), Loaded(asked, got)

@@ -27,7 +27,7 @@ from ... import registry
 from ...errors import UserError
 from ...io import replace_folder
 from ...results import sha256_file
-from ...spec import ImagePreprocess
+from ...spec import ImagePreprocess, ModelSpec
 from ...transforms import ImageTransform
 
 VISION_CONFIG = "zoo_vision.json"
@@ -70,18 +70,19 @@ def train_preprocess(spec, image_size: int) -> ImagePreprocess:
                            source=f"{spec.name} mean/std/interpolation; whole image resized to {image_size}px")
 
 
-def prepare_classifier(name: str, class_names: list[str], *, pretrained: bool, image_size: int,
+def prepare_classifier(name: Any, class_names: list[str], *, pretrained: bool, image_size: int,
                        seed: int | None = None):
-    """The registered classifier ``name`` with a fresh head for ``class_names`` (pretrained backbone or random
-    init), its spec and preprocessing set for ``image_size`` px inputs."""
-    spec = registry.get_spec(name)
+    """The registered classifier ``name`` (or its spec) with a fresh head for ``class_names`` (pretrained
+    backbone or random init), its spec and preprocessing set for ``image_size`` px inputs."""
+    spec = name if isinstance(name, ModelSpec) else registry.get_spec(name)
+    name = spec.name
     if spec.task != "image-classification":
         raise UserError(f"{name} is a {spec.task} model, not an image classifier")
     if pretrained and spec.weights is None:
         raise UserError(f"{name} has no pretrained weights; train it from scratch with --random-init")
     if seed is not None:
         torch.manual_seed(seed)
-    model = registry.create_model(name, pretrained=pretrained)
+    model = registry.build(spec, pretrained=pretrained)
     if seed is not None:
         torch.manual_seed(seed)  # the head's init does not depend on how much the builder drew
     replace_head(model.net, len(class_names))
@@ -142,7 +143,7 @@ def checkpoint_spec(spec, checkpoint) -> Any:
                                extra={**spec.extra, "class_names": list(cfg["class_names"])})
 
 
-def load_trained_classifier(folder: str | Path, name: str | None = None, device: str = "cpu"):
+def load_trained_classifier(folder: str | Path, name: Any = None, device: str = "cpu"):
     """The classifier a ``zoo train`` vision checkpoint folder holds, in eval mode on ``device``; its
     ``weights_id`` is the sha256 of ``model.safetensors`` and ``model.spec.extra["class_names"]`` its labels."""
     from safetensors.torch import load_file  # deferred: heavy third-party import
@@ -152,9 +153,12 @@ def load_trained_classifier(folder: str | Path, name: str | None = None, device:
     cfg = read_vision_config(folder)
     if cfg is None or not (folder / WEIGHTS).is_file():
         raise UserError(f"{folder} is not a vision training checkpoint ({VISION_CONFIG} + {WEIGHTS})")
+    spec = name if isinstance(name, ModelSpec) else None  # the caller's spec, when it resolved the name
+    name = spec.name if spec is not None else name
     if name is not None and cfg.get("model") != name:
         raise UserError(f"{folder} was trained from {cfg.get('model')!r}, not {name!r}")
-    model = prepare_classifier(cfg["model"], cfg["class_names"], pretrained=False, image_size=int(cfg["image_size"]))
+    model = prepare_classifier(spec or cfg["model"], cfg["class_names"], pretrained=False,
+                               image_size=int(cfg["image_size"]))
     try:
         model.net.load_state_dict(load_file(str(folder / WEIGHTS)))
     except (RuntimeError, OSError) as e:

@@ -70,16 +70,16 @@ def _checkpoint_kind(path: Path, folder_ok: bool) -> tuple[str, Path]:
     return "file", path
 
 
-def open_checkpoint(name: str, path: Path, task, overrides: dict | None = None):
-    """(model ``name`` holding the checkpoint at ``path``, how it was trained). ``task.folder_checkpoints``:
+def open_checkpoint(spec, path: Path, task, overrides: dict | None = None):
+    """(model ``spec`` holding the checkpoint at ``path``, how it was trained). ``task.folder_checkpoints``:
     whether a text ``zoo train`` folder is a checkpoint this task's models take."""
     kind, path = _checkpoint_kind(path, getattr(task, "folder_checkpoints", False))
     if kind == "vision":
-        return load_trained_classifier(path, name), (read_vision_config(path) or {}).get("train", {})
+        return load_trained_classifier(path, spec), (read_vision_config(path) or {}).get("train", {})
     kw = dict(overrides or {})
     if kind == "folder":
         kw["checkpoint"] = path
-    model = registry.create_model(name, pretrained=False, **kw)
+    model = registry.build(spec, pretrained=False, **kw)
     if kind == "file":
         model.weights_id = load_checkpoint_into(model, path)
         return model, {}

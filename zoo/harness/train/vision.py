@@ -7,7 +7,7 @@
 
 Fine-tuning runs zoo's one training loop (``zoo.harness.train.train``: TrainConfig, resume, ``max_minutes``,
 progress bar, DDP under torchrun, safetensors state) on the network with a fresh head for the data's classes
-(``vision_model``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
+(``zoo.harness.loading.vision``): pretrained backbone by default, random init with ``pretrained=False`` (any registered
 classifier). For EfficientNet-Lite0, ``freeze="last:13"`` trains the head, the head conv (+ BN) and the last 11
 of 16 blocks (its last four stages); the stem and the first three stages, which run at the highest
 resolutions and cost most in backward, stay frozen. Loss: cross-entropy with label smoothing (``VisionRun.label_smoothing``).
@@ -45,6 +45,7 @@ from ...errors import UserError
 from ...offline import zoo_cache_dir
 from ...results import append_row, check_appendable, make_row, raw_path
 from .. import distributed
+from . import vision_fast
 from .config import TrainConfig
 from .loop import set_seed, train
 from .out_folder import check_room, locked_out
@@ -55,6 +56,7 @@ TOPIC = "train"
 DEFAULT_IMAGE_SIZE = 128
 RUN_FILE = "vision_run.json"
 TASK = "image-classification"
+RECIPES = ("default", "fast")
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class VisionRun:
     label_smoothing: float = 0.1
     limit: int | None = None  # first N images of each class
     threads: int | None = None
+    recipe: str = "default"  # or "fast": the frozen stem computed once, see vision_fast
 
     def __post_init__(self) -> None:
         parse_freeze(self.freeze)
@@ -75,6 +78,8 @@ class VisionRun:
             raise UserError(f"--image-size must be between 16 and 1024, got {self.image_size}")
         if not 0 <= self.label_smoothing < 1:
             raise UserError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.recipe not in RECIPES:
+            raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         for k in ("limit", "threads"):
             if getattr(self, k) is not None and getattr(self, k) < 1:
                 raise UserError(f"--{k} must be at least 1, got {getattr(self, k)}")
@@ -174,11 +179,7 @@ def _train_image_classifier(name: str, folder: ImageFolderData, config: TrainCon
     check_room(out, model.net)
     init_weights = model.weights_id
     counts = freeze(model.net, run.freeze)
-    transform = augment_transform(model, run.image_size) if run.augment else model.transform
-    loss_fn = functools.partial(F.cross_entropy, label_smoothing=run.label_smoothing)
-    r = train(model.net, ImageFolderItems(folder, transform), config, loss_fn=loss_fn,
-              checkpoint_dir=_state_dir(out), resume=resume, progress=progress,
-              desc=f"train {name} on {folder.root.name}")
+    r = _loop(model, folder, config, run, _state_dir(out), resume, progress, f"train {name} on {folder.root.name}")
     device = str(next(model.net.parameters()).device)
     model.net.to("cpu")
     info = {"init_weights": init_weights, "device": device, **counts}
@@ -191,6 +192,21 @@ def _train_image_classifier(name: str, folder: ImageFolderData, config: TrainCon
             shutil.rmtree(_state_dir(out), ignore_errors=True)
     distributed.barrier(dist)
     return result
+
+
+def _loop(model, folder: ImageFolderData, config: TrainConfig, run: VisionRun, state: Path, resume: bool,
+          progress: bool, desc: str) -> dict[str, Any]:
+    """The training loop on the network (default recipe) or on its trainable part fed cached activations
+    (``--recipe fast``, vision_fast); with the fast recipe ``wall_s`` includes the caching."""
+    if run.recipe == "fast":
+        suffix, data, cache_s = vision_fast.prepare(model.net, ImageFolderItems(folder, model.transform), folder.labels)
+        r = train(suffix, data, config, step_fn=vision_fast.augmented_loss(run.label_smoothing), checkpoint_dir=state,
+                  resume=resume, progress=progress, desc=desc)
+        return {**r, "wall_s": r["wall_s"] + cache_s, "cache_s": cache_s, "loop_s": r["wall_s"]}
+    transform = augment_transform(model, run.image_size) if run.augment else model.transform
+    loss_fn = functools.partial(F.cross_entropy, label_smoothing=run.label_smoothing)
+    return train(model.net, ImageFolderItems(folder, transform), config, loss_fn=loss_fn, checkpoint_dir=state,
+                 resume=resume, progress=progress, desc=desc)
 
 
 def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: VisionRun, r: dict, info: dict,
@@ -206,7 +222,8 @@ def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: V
                 "init_weights": info["init_weights"]}
     metrics = {"train_time_s": r["wall_s"], "steps": r["steps"], "items": r["items_seen"],
                "final_train_loss": history[-1]["train_loss"] if history else None, "best_val": None,
-               "best_epoch": None, "stopped_by": r["stopped_by"]}
+               "best_epoch": None, "stopped_by": r["stopped_by"],
+               **({"cache_s": r["cache_s"], "loop_s": r["loop_s"]} if "cache_s" in r else {})}
     cmd = command_line(model.spec.name, folder, config, run, result["checkpoint"], r["world_size"])
 
     def record(sha: str) -> None:  # after the new folder is complete, before it is swapped in
@@ -240,8 +257,8 @@ def command_line(name: str, folder: ImageFolderData, config: TrainConfig | None,
         args.append("--random-init")
     if not run.augment and not probe:
         args.append("--no-augment")
-    for flag, key in (("--image-size", "image_size"), ("--freeze", "freeze"), ("--label-smoothing", "label_smoothing"),
-                      ("--limit", "limit"), ("--threads", "threads")):
+    for flag, key in (("--recipe", "recipe"), ("--image-size", "image_size"), ("--freeze", "freeze"),
+                      ("--label-smoothing", "label_smoothing"), ("--limit", "limit"), ("--threads", "threads")):
         if getattr(run, key) != getattr(base, key) and not (probe and key in ("freeze", "label_smoothing")):
             args += [flag, str(getattr(run, key))]
     args += ["--out", out]

@@ -1,6 +1,6 @@
-"""Issue 14, the eval side of "the first ten minutes": a progress bar on the eval loop (item 2), random weights
-refused unless asked for (item 5), a data set whose label space is not the model's refused (item 6), HF hub
-data sets from the local cache (item 7) and class names in predictions (item 11)."""
+"""The guards around `zoo eval`: a progress bar on the eval loop, random weights refused unless asked for, a
+data set whose label space is not the model's refused, HF hub data sets from the local cache, and class names
+in predictions."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ import torch
 
 import zoo
 from zoo.cli import main as zoo_main
-from zoo.datasets.labels import COCO80_NAMES, coco91_names, imagenet_names, name_predictions
+from zoo.datasets.labels import (
+    COCO80_NAMES,
+    coco91_names,
+    imagenet_names,
+    name_predictions,
+)
 from zoo.errors import UserError
 from zoo.registry import list_models
 

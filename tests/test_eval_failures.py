@@ -1,5 +1,5 @@
-"""Issue 13, the reliability items owned here: unpinned hub weights (4), one bad image never aborts an eval (5),
-one line instead of a traceback (6), bad label values refused (7), a silent network fails fast (9).
+"""How `zoo eval` and weight loading fail: unpinned hub weights refused unless allowed, one bad image never
+aborts an eval, one line instead of a traceback, bad label values refused, a silent network fails fast.
 
 Each test fails on the code before its fix (noted per test)."""
 
@@ -30,9 +30,17 @@ from zoo.errors import UserError
 from zoo.offline import configure_ultralytics
 from zoo.results import check_appendable, make_row
 from zoo.spec import ImagePreprocess, ModelSpec, Weights, weights_label
-from zoo.weights import (WeightsUnavailable, WeightsUnpinned, allow_unpinned, ensure_weights, load_state_dict,
-                         sha256_file, verify, weights_id)
 from zoo.transforms import load_image
+from zoo.weights import (
+    WeightsUnavailable,
+    WeightsUnpinned,
+    allow_unpinned,
+    ensure_weights,
+    load_state_dict,
+    sha256_file,
+    verify,
+    weights_id,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 COCO = REPO / "data" / "coco"

@@ -1,6 +1,5 @@
-"""The CLI side of issue 14 ("the first ten minutes"): help with defaults (item 12), a closed stdout (9),
-plain CSVs (8), third-party banners (10), progress bars and --quiet (2), bench skips that say so (3) and
-a bench table a person can read (4)."""
+"""What the CLI prints: help with defaults, a closed stdout, plain CSVs, third-party banners silenced, progress
+bars and --quiet, bench skips that say so, and a bench table a person can read."""
 
 from __future__ import annotations
 
@@ -15,12 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from test_speed import registered_tiny  # noqa: F401  (fixture)
 from zoo import console
 from zoo.cli import build_parser, main
 from zoo.commands import bench as bench_cmd
-from zoo.commands.table import fit_widths, print_table
 from zoo.commands.demo import speed_lines
+from zoo.console import fit_widths, print_table
 from zoo.results import read_rows
 
 REPO = Path(__file__).resolve().parents[1]
