@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
 from ...errors import UserError
-from ...results import machine_info
+from ...results import isa_label, machine_info
 from ..backends import AUTO, BackendConfig, backend_dtypes, explicit_config, get_backend, list_backends
 from .timing import TimingPolicy
 
@@ -175,13 +175,15 @@ class BenchConfig:
                 "threads_requested": self.threads}
 
     def row_key(self, name: str, batch_size: int, machine: dict[str, Any] | None = None) -> str:
-        """Identity of one row: model, batch size asked for, device kind, the machine's CPU (model and
-        cores) or GPU model, and the resolved key settings. ``machine``: a row's machine (default: this one)."""
+        """Identity of one row: model, batch size asked for, device kind, the machine's CPU (model, cores and ISA
+        tier when recorded) or GPU model, and the resolved key settings. ``machine``: a row's machine (default: this one)."""
         m = machine if machine is not None else machine_info()
         ident = {"model": name, "batch_size": int(batch_size), "device": str(self.device).split(":")[0],
                  "hw": m.get("gpu") if not self.cpu else f"{m.get('cpu')}|{m.get('cores')}", **self.resolved()}
         if ident.get("checkpoint") is None:  # keys of rows from before the setting existed stay as they were
             ident.pop("checkpoint", None)
+        if self.cpu and m.get("isa") is not None:  # one CPU model name has come with AVX2 only or AVX-512 VNNI+bf16
+            ident["hw"] += "|" + isa_label(m["isa"])
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def command(self, names: Sequence[str]) -> str:
