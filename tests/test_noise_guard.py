@@ -122,3 +122,21 @@ def test_bench_check_quiet_waits_before_timing(registered_tiny, results_dir, cap
     monkeypatch.setattr(bench_command, "wait_for_quiet", lambda s, log: calls.append(s) or log("waited") or True)
     assert main(["bench", registered_tiny, "--no-write", "--check-quiet", "5", *QUICK]) == 0
     assert calls == [5.0] and "waited" in capsys.readouterr().err
+
+
+def test_noisy_rows_are_left_out_of_the_ratio_table_unless_asked(monkeypatch):
+    from helpers import speed_row
+    from zoo.report import speed as speed_report
+    from zoo.report.base import INCLUDE_NOISY_ENV
+
+    def row(model, noisy):
+        return speed_row(model, {"p50_ms": 5.0, "items_per_s": 200.0, "speedup_vs_fp32_eager": 2.0,
+                                 "fp32_eager_p50_ms": 10.0}, noisy=noisy, backend_used="openvino+int8",
+                         settings={"device": "cpu", "batch_size": 1, "backend": "auto"})
+
+    rows = {"speed": [row("quiet_model", False), row("busy_model", True)]}
+    table = next(t for t in speed_report.tables(rows) if t.slug == "speed_vs_fp32_eager")
+    assert [r[1] for r in table.rows] == ["quiet_model"] and any("noisy row(s) left out" in n for n in table.notes)
+    monkeypatch.setenv(INCLUDE_NOISY_ENV, "1")
+    table = next(t for t in speed_report.tables(rows) if t.slug == "speed_vs_fp32_eager")
+    assert sorted(r[1] for r in table.rows) == ["busy_model", "quiet_model"]
