@@ -156,6 +156,17 @@ def test_torchvision_tagged_weights_and_a_real_forward():
     assert len(preds) == 2 and len(preds[0]["topk"]) == 5
 
 
+def test_torchvision_detectors_read_as_the_registered_ones():
+    derived, registered = zoo.get_spec("torchvision:fasterrcnn_resnet50_fpn"), zoo.get_spec("fasterrcnn_resnet50_fpn")
+    assert (derived.preprocess, derived.weights, derived.input_size, derived.references) == (
+        registered.preprocess, registered.weights, registered.input_size, registered.references)
+    assert derived.extra["bn_eps"] == registered.extra["bn_eps"] == 0.0
+    model = zoo.create_model("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn")
+    assert model.spec.extra["bn_eps"] is None  # torchvision overwrites eps only for the ResNet-50 V1 weights
+    pred = model.predict(model.example_items(1))[0]
+    assert set(pred) >= {"boxes", "scores", "labels"}
+
+
 # --- bad input: one line each ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, words", [
@@ -323,6 +334,23 @@ def test_ultralytics_yaml_is_a_detector_and_other_heads_are_one_line(capsys):
     assert spec.params > zoo.get_spec("yolov8n").params  # the s scale, from the name as ultralytics reads it
     assert main(["info", "ultralytics:yolov8n-seg.yaml"]) == 2
     assert "instance-segmentation model" in capsys.readouterr().err
+
+
+def test_ultralytics_checkpoint_is_pinned_when_resolved_and_loads_safely(tmp_path, capsys):
+    from zoo.models.ultralytics_nets import import_ultralytics
+
+    torch.manual_seed(0)
+    net = import_ultralytics()("yolov8n.yaml", ch=3, nc=80, verbose=False).eval()
+    torch.save({"model": net}, tmp_path / "mine.pt")
+    spec = zoo.get_spec(f"ultralytics:{tmp_path / 'mine.pt'}")
+    assert spec.weights.kind == "local" and len(spec.weights.sha256) == 64 and spec.params == zoo.get_spec("yolov8n").params
+    model = zoo.create_model(spec.name, pretrained=True)  # the checkpoint's tensors, read by the restricted loader
+    x = torch.rand(1, 3, 640, 640)
+    with torch.inference_mode():
+        assert torch.allclose(model(x), net(x)[0]) and model.weights_id == spec.weights.sha256
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert main(["info", f"ultralytics:{tmp_path / 'bad.pt'}"]) == 2
+    assert "not an ultralytics checkpoint" in capsys.readouterr().err
 
 
 # --- zoo list --------------------------------------------------------------------------------------------
