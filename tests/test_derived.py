@@ -161,6 +161,7 @@ def test_torchvision_detectors_read_as_the_registered_ones():
     assert (derived.preprocess, derived.weights, derived.input_size, derived.references) == (
         registered.preprocess, registered.weights, registered.input_size, registered.references)
     assert derived.extra["bn_eps"] == registered.extra["bn_eps"] == 0.0
+    assert (derived.params, derived.flops) == (registered.params, registered.flops)  # measured as cost.json's
     model = zoo.create_model("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn")
     assert model.spec.extra["bn_eps"] is None  # torchvision overwrites eps only for the ResNet-50 V1 weights
     pred = model.predict(model.example_items(1))[0]
