@@ -17,7 +17,14 @@ from ...errors import UserError
 from ...spec import BuilderRef, ModelSpec
 from ..torchvision import COCO_NOTE, detector_spec, tv_metrics, weights_from_tv
 from ..vision import IMAGENET_NOTE, preprocess_from_torchvision
-from ._common import cached_catalog, library_version, measure_cost, measure_model_cost, not_handled, unknown
+from ._common import (
+    cached_catalog,
+    library_version,
+    measure_cost,
+    measure_model_cost,
+    not_handled,
+    unknown,
+)
 
 # torchvision submodule -> the task its models do (the top level holds the image classifiers)
 _MODULES = {"": "image-classification", "detection": "object-detection", "segmentation": "semantic-segmentation",
