@@ -448,3 +448,17 @@ def test_info_shows_the_derived_spec_and_the_other_weights(capsys):
     out = capsys.readouterr().out
     assert "ResNet50_Weights.IMAGENET1K_V2.transforms()" in out and "reference top1 = " in out
     assert "other weights: torchvision:resnet50.IMAGENET1K_V1" in out
+
+
+def test_onnx_bench_runs_eager_only(tmp_path, capsys, results_dir):
+    """The graph runs in onnxruntime as it is: --backend auto has one candidate, a converting backend is one line
+    (a tracer would have recorded onnxruntime's output as a constant)."""
+    name = f"onnx:{export(TinyNet(), tmp_path / 't.onnx')}"
+    quick = ["--no-write", "--batch-size", "1", "--warmup", "1", "--min-iters", "2", "--min-duration", "0",
+             "--rounds", "1", "--no-stages"]
+    assert main(["bench", name, "--backend", "auto", "--json", *quick]) == 0
+    row, = json.loads(capsys.readouterr().out)
+    assert row["backend_used"] == "eager+fp32" and len(row["metrics"].get("candidates", [None])) == 1
+    assert row["weights"] == zoo.get_spec(name).weights.sha256
+    assert main(["bench", name, "--backend", "openvino", *quick]) == 2
+    assert "only --backend eager (fp32) runs it" in capsys.readouterr().err
