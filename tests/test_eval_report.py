@@ -35,7 +35,20 @@ def test_imagenet_table_measured_and_not_measured():
 def test_tables_are_deterministic_and_render():
     rows = {"eval": [_lite0_row(), _lite0_row(170, 190)], "frameworks": []}
     a = [to_markdown(t) + to_csv(t) for t in vision.tables(rows)]
-    md = to_markdown(vision.tables(rows)[0])
+    md, csv = to_markdown(vision.tables(rows)[0]), to_csv(vision.tables(rows)[0])
     b = [to_markdown(t) + to_csv(t) for t in vision.tables({"eval": list(reversed(rows["eval"])), "frameworks": []})]
     assert len(a) == 4 and a == b  # same rows in any order -> same bytes
-    assert md.count("/200)") == 2  # one row (top-1 and top-5 cells) per model and data set
+    assert csv.count("/200)") == 2  # one row (top-1 and top-5 cells) per model and data set
+    assert md.count("/200)") == 1  # the markdown shows top-1 (top-5 is in the CSV: 120 columns)
+
+
+def test_a_model_timed_with_its_real_weights_is_not_called_uncached():
+    """make demo times Lite0 with its pretrained weights but scores no eval row: its accuracy cell must not claim
+    the weights were not cached (the rows show they were loaded)."""
+    speed = {"kind": "speed", "model": "efficientnet_lite0", "weights": "ab" * 32, "status": "ok", "metrics": {}}
+    random = {**speed, "model": "resnet50", "weights": "random-init"}
+    t = vision.imagenet_table({"eval": [], "speed": [speed, random]})
+    by = {r[0]: r for r in t.rows}
+    assert by["efficientnet_lite0"][1] == vision.NOT_SCORED
+    assert by["resnet50"][1] == vision.NOT_MEASURED
+    assert not any("not cached" in str(c) for r in t.rows for c in r)

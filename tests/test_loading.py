@@ -88,3 +88,22 @@ def test_the_model_name_through_zoo_eval_asks_the_registry_once(digits, monkeypa
     monkeypatch.setattr(registry, "get_spec", lambda name: calls.append(name) or real(name))
     zoo.evaluate(MODEL, data, checkpoint=ckpt, limit=8, write=False, log=lambda *a: None)
     assert calls == [MODEL]
+
+
+def test_bench_times_a_checkpoint_and_its_row_names_it(tmp_path):
+    """``zoo bench --checkpoint``: the row's weights are the checkpoint's sha256 (what auto's accuracy budget
+    matches eval rows by), and the setting is part of the row key."""
+    from safetensors.torch import save_file
+
+    from helpers import FAST
+    from zoo.harness.speed import BenchConfig, bench
+    from zoo.results import sha256_file
+
+    torch.manual_seed(2)
+    path = tmp_path / "mlp.safetensors"
+    save_file({k: v.contiguous() for k, v in zoo.create_model("mlp").net.state_dict().items()}, str(path))
+    cfg = BenchConfig(checkpoint=str(path), peak=False, **FAST)
+    [row] = bench("mlp", cfg, write=False)
+    assert row["weights"] == sha256_file(path) and row["settings"]["checkpoint"] == str(path)
+    assert cfg.row_key("mlp", 1) != BenchConfig(peak=False, **FAST).row_key("mlp", 1)
+    assert "--checkpoint" in row["command"]

@@ -143,7 +143,10 @@ def test_report_shows_the_latest_run_with_ratios_and_says_when_zoo_loses():
     by = {r[col["peer"]]: r for r in table.rows}
     assert by["torch eager fp32"][col["speed vs zoo's pick"]] == pytest.approx(0.4)
     assert by["OpenVINO latency hint"][col["speed vs zoo's pick"]] == pytest.approx(1.25)
-    assert "skipped" in by["timm benchmark.py"][col["exact settings"]]
+    assert by["timm benchmark.py"][col["settings"]] == "skipped"
+    assert by["timm benchmark.py"][col["why not run"]] == "not a timm model"
+    assert by["torch eager fp32"][col["settings"]] == "S1"  # a short label; its key is in the notes
+    assert "settings S1: mode=x" in table.notes and "resnet50, timm benchmark.py: skipped: not a timm model" in table.notes
     assert table.rows[0][col["peer"]].startswith("zoo's pick")  # zoo's pick first, then the peers
     assert any("OpenVINO latency hint at 1.25x" in n and "zoo loses" in n for n in table.notes)
     assert report.tables({"speed": []}) == []

@@ -145,17 +145,15 @@ def test_a_rewritten_file_is_checked_again_from_the_start(tmp_path):
         append_row(p, eval_row(2))
 
 
-def test_refuses_to_append_after_partial_line(tmp_path):
+def test_a_partial_line_is_moved_aside_not_appended_after(tmp_path):
+    """Issue 26 changed this from a refusal: the cut line goes to a quarantine file (tests/test_store_recovery.py)."""
     p = tmp_path / "eval.jsonl"
     append_row(p, eval_row())
     with open(p, "ab") as f:
         f.write(b'{"a": 2')
-    before = p.read_bytes()
-    with pytest.raises(CorruptResultsError, match="incomplete"):
-        append_row(p, eval_row(1))
-    assert p.read_bytes() == before
-    with pytest.raises(CorruptResultsError, match=r"eval.jsonl:2"):
-        list(iter_rows(p))
+    append_row(p, eval_row(1))
+    assert [r["n"] for r in iter_rows(p)] == [10, 11]
+    assert b'{"a": 2' not in p.read_bytes()
 
 
 def test_schema_1_rows_are_read_through_the_upgrade(tmp_path):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import errno
 import importlib
 import os
 import pkgutil
@@ -21,8 +22,10 @@ from pathlib import Path
 from . import commands
 from .console import quiet_libraries, set_quiet
 from .errors import UserError
+from .signals import Terminated, terminate_as_exception
 
 _NO_DEFAULT = (None, False, argparse.SUPPRESS)
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def command_names() -> list[str]:
@@ -67,7 +70,7 @@ def _add_output_options(parser: argparse.ArgumentParser, default: object) -> Non
 
 def _add_defaults_to_help(parser: argparse.ArgumentParser) -> None:
     """Every option's help ends with its default when it has one and the help does not say it already."""
-    for action in parser._actions:  # noqa: SLF001  (argparse keeps no public list)
+    for action in parser._actions:
         if action.help in (None, argparse.SUPPRESS) or action.default in _NO_DEFAULT or action.nargs == 0:
             continue
         if "default" not in action.help:
@@ -75,28 +78,97 @@ def _add_defaults_to_help(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; exit status 0 done, 1 done with a finding (the command's own), 2 a user error,
+    130 interrupted (Ctrl-C, at any point, imports included), 143 terminated (SIGTERM)."""
+    try:
+        with terminate_as_exception():  # SIGTERM unwinds like Ctrl-C: finally blocks and locks clean up
+            return _main(argv)
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("zoo: terminated", file=sys.stderr)
+        return 143
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     first = next((a for a in argv if not a.startswith("-")), "")
     parser = build_parser(first if first in command_names() else "")
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    spill = getattr(args, "intermixed", None)  # a command whose trailing positionals may follow its options
+    if extra and spill and all(a == "-" or not a.startswith("-") for a in extra):
+        setattr(args, spill, list(getattr(args, spill) or []) + extra)  # `zoo predict lstm --json a b`
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     set_quiet(bool(getattr(args, "quiet", False)))
     quiet_libraries(verbose=bool(getattr(args, "verbose", False)))
+    real_stdout, real_stderr = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = out, err = ReaderMayLeave(real_stdout), ReaderMayLeave(real_stderr)
     try:
         rc = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try: a reader that left shows up here, not at interpreter exit
         return rc
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `zoo list --json | head`: the reader left; say nothing more
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would raise
-        return 0
     except UserError as e:  # one clear line for expected user errors; a traceback for bugs
         print(f"zoo: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        if e.errno not in _STORAGE_ERRNOS:
+            raise
+        # a full disk, a read-only or forbidden folder: the machine, not zoo; every zoo write is atomic, so
+        # what was there before is intact
+        where = f": {e.filename}" if e.filename else ""
+        print(f"zoo: error: {e.strerror or e}{where} (free space or point ZOO_CACHE / ZOO_RESULTS_DIR / --out at "
+              "a writable folder; files already there were left as they were)", file=sys.stderr)
+        return 2
+    finally:
+        sys.stdout, sys.stderr = real_stdout, real_stderr
+        for wrapped, real in ((out, real_stdout), (err, real_stderr)):
+            if wrapped.reader_left:  # Python's own flush at exit would raise on the closed pipe
+                _stdout_to_devnull(real)
+
+
+def _stdout_to_devnull(stream) -> None:
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError):  # a replaced stdout without a descriptor (tests)
+        pass
+
+
+class ReaderMayLeave:
+    """sys.stdout (and sys.stderr) while a command runs. When the reader of a pipe leaves (``zoo eval ... | head -n1``), the
+    rest of the output is dropped instead of raising BrokenPipeError out of a ``print``: an exception there
+    would unwind the command before it records its row. The command finishes, its rows are written, and its
+    exit status is its own (a reader that took what it wanted is not an error)."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.reader_left = False
+
+    def write(self, s: str) -> int:
+        if not self.reader_left:
+            try:
+                return self._inner.write(s)
+            except BrokenPipeError:
+                self._left()
+        return len(s)
+
+    def flush(self) -> None:
+        if not self.reader_left:
+            try:
+                self._inner.flush()
+            except BrokenPipeError:
+                self._left()
+
+    def _left(self) -> None:
+        self.reader_left = True
+        _stdout_to_devnull(self._inner)  # what is still buffered in the wrapped stream then goes nowhere
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ square with grey (114), no normalization (ultralytics' convention).
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from PIL import Image
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as F
 
+from .prediction.items import pil_open
 from .spec import ImagePreprocess
 
 _INTERP = {
@@ -24,17 +24,6 @@ _INTERP = {
     "bicubic": InterpolationMode.BICUBIC,
     "nearest": InterpolationMode.NEAREST,
 }
-
-
-def pil_open(path: str | Path):
-    """``PIL.Image.open`` as Pillow ships it. Importing ultralytics replaces ``Image.open`` process-wide with
-    one that, on a file Pillow cannot identify, pip-installs and imports pi_heif (ModuleNotFoundError offline,
-    a download online) instead of raising UnidentifiedImageError; zoo calls the original it keeps."""
-    patches = sys.modules.get("ultralytics.utils.patches")
-    original = getattr(patches, "_image_open", None)
-    if original is not None and Image.open is getattr(patches, "image_open", None):
-        return original(path)
-    return Image.open(path)
 
 
 def load_image(item: Any) -> Image.Image:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from dataclasses import replace
 import os
 import sys
 
@@ -23,6 +24,7 @@ import torch
 from ..console import print_table
 from ..errors import UserError
 from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
+from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..harness.suite import gpu as gpu_suite
 from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import RANDOM_INIT, weights_label
@@ -39,6 +41,7 @@ def register(sub) -> None:
     p.add_argument("--retry-errors", action="store_true", help="measure again settings whose last row is an error")
     p.add_argument("--isolate", action="store_true", help="run even a single model in a fresh subprocess")
     p.add_argument("--timeout", type=float, default=None, help="seconds per model in a sweep before it is killed")
+    p.add_argument("--shard", metavar="i/N", help=SHARD_HELP)
     p.add_argument("--refresh-peak", action="store_true",
                    help="forget the best device peak seen on this machine: a probe measured now replaces it "
                         "(every bench process probes anyway; the cache keeps the best ever seen)")
@@ -53,6 +56,15 @@ def register(sub) -> None:
                    "share of peak, output deviation) instead of the ones a person reads first")
     add_source_options(p)
     p.set_defaults(func=run)
+
+
+def shard_sizes(names: list[str], batch_sizes: tuple[int, ...], shard: tuple[int, int] | None) -> dict[str, tuple]:
+    """model -> the batch sizes this shard measures (models with none left out), in sweep order."""
+    mine = take_shard([(n, bs) for n in names for bs in batch_sizes], shard)
+    out: dict[str, tuple] = {}
+    for n, bs in mine:
+        out[n] = (*out.get(n, ()), bs)
+    return out
 
 
 def library_matches(pattern: str) -> list[str]:
@@ -134,6 +146,32 @@ def weights_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def accuracy_notes(rows: list[dict]) -> list[str]:
+    """Closing lines for the accuracy checks auto ran itself: each candidate's score beside fp32 eager's on
+    items it was not calibrated on, the timed-out ones, and the pick's speedup (end to end where timed)."""
+    lines = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        split = m.get("accuracy_split")
+        if not split:
+            continue
+        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}"
+        for c in m.get("candidates", []):
+            a = c.get("accuracy") or {}
+            if "scores" in a:
+                key = a["metric"]
+                lines.append(f"{head}: {c['config']} {key} {a['scores'][key]:.2f} vs fp32 eager {a['fp32_eager'][key]:.2f} "
+                             f"({-a['loss_points']:+.2f} points, budget {a['budget_points']:g}: {a['status']})")
+        if m.get("accuracy_timed_out"):
+            lines.append(f"{head}: accuracy check timed out for {', '.join(m['accuracy_timed_out'])} (not picked)")
+        gain = m.get("e2e_speedup_vs_fp32_eager") or m.get("speedup_vs_fp32_eager")
+        how = "end to end, decode to output" if m.get("e2e_speedup_vs_fp32_eager") else "forward"
+        lines.append(f"{head}: picked {r.get('backend_used')}" + (f", {gain:.2f}x fp32 eager ({how})" if gain else "") +
+                     f"; scored on {split['n_scored']} {split['data']} items, calibrated on {split['n_calibration']} "
+                     f"others (seed {split['seed']})")
+    return lines
+
+
 def print_rows(rows: list[dict], wide: bool = False) -> None:
     """The result table: NARROW columns (or every one with ``wide``), fitted to the terminal's width;
     a "measured" column (now, or the date of an existing row) when some rows were not measured now."""
@@ -147,6 +185,8 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
     for line in weights_lines(rows):
         print(line)
     print_table(headers, table, fit=True)
+    for line in accuracy_notes(rows):
+        print(line)
 
 
 def refresh_dtypes(cfg) -> list[str]:
@@ -197,14 +237,19 @@ def run(args) -> int:
         print(line, file=sys.stderr, flush=True)
 
     resume = not (args.force or args.no_write)  # --no-write: the user asked for figures, so measure
-    if len(names) == 1 and not args.isolate:
-        rows = run_bench(names[0], cfg, write=not args.no_write, resume=resume, retry_errors=args.retry_errors,
-                         log=log, include_existing=True)
+    sizes = shard_sizes(names, cfg.batch_sizes, parse_shard(args.shard))
+    names = list(sizes)
+    if not names:
+        log(f"shard {args.shard}: no setting of this sweep falls to it")
+        rows = []
+    elif len(names) == 1 and not args.isolate:
+        rows = run_bench(names[0], replace(cfg, batch_sizes=sizes[names[0]]), write=not args.no_write, resume=resume,
+                         retry_errors=args.retry_errors, log=log, include_existing=True)
     else:
         if args.no_write:
             raise UserError("a sweep writes its rows (workers report through the raw file); drop --no-write or bench one model")
         rows = sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
-                     include_existing=True)
+                     include_existing=True, batch_sizes_of=sizes)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:

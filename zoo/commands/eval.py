@@ -20,15 +20,19 @@ import sys
 from ..errors import UserError
 from ..harness import distributed
 from ..harness.eval import add_arguments, config_from_args, evaluate
+from ..harness.shards import SHARD_HELP, parse_shard, take_shard
+from ..registry import get_spec, list_models
 from ..weights import ALLOW_UNPINNED_ENV
 from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
     p = sub.add_parser("eval", help="measure a model's accuracy (top-1/top-5, COCO mAP, text metrics)")
-    p.add_argument("name", help="registered model name (zoo list)")
+    p.add_argument("names", nargs="+", metavar="NAME", help="registered model name (zoo list); several names or "
+                                                              "wildcards evaluate each in turn on the same data")
     add_arguments(p)
     p.add_argument("--task", help="deprecated: the same as --data")
+    p.add_argument("--shard", metavar="i/N", help=SHARD_HELP.replace("setting", "model"))
     p.add_argument("--predictions", metavar="OUT.jsonl", help="write one JSON line per item (must not exist)")
     p.add_argument("--no-write", action="store_true", help="do not append the row to results/raw/eval.jsonl")
     p.add_argument("--json", action="store_true", help="print the row as JSON on stdout (messages go to stderr)")
@@ -56,8 +60,26 @@ def run(args) -> int:
         os.environ[ALLOW_UNPINNED_ENV] = "1"
     log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else None
     config = config_from_args(args, data_argument(args))
-    row = evaluate(args.name, config=config, predictions=args.predictions, write=not args.no_write, log=log,
-                   progress=False if getattr(args, "quiet", False) else None)
-    if args.json and distributed.from_env().is_main:  # under torchrun every rank returns the row
-        print(json.dumps(row, sort_keys=True, default=str))
+    names = take_shard(list(dict.fromkeys(n for pattern in args.names for n in _expand(pattern))),
+                       parse_shard(args.shard))
+    if len(names) > 1 and args.predictions:
+        raise UserError("--predictions writes one model's predictions: give one NAME")
+    for name in names:
+        row = evaluate(name, config=config, predictions=args.predictions, write=not args.no_write, log=log,
+                       progress=False if getattr(args, "quiet", False) else None)
+        if args.json and distributed.from_env().is_main:  # under torchrun every rank returns the row
+            print(json.dumps(row, sort_keys=True, default=str))
+    if not names:
+        print(f"zoo eval: shard {args.shard} has no model of this sweep", file=sys.stderr)
     return 0
+
+
+def _expand(pattern: str) -> list[str]:
+    """A name as given (unknown: the registry's one-line error), or the registered names a wildcard matches."""
+    if not any(c in pattern for c in "*?["):
+        get_spec(pattern)
+        return [pattern]
+    found = list_models(pattern)
+    if not found:
+        raise UserError(f"no registered model matches {pattern!r} (zoo list shows all)")
+    return found

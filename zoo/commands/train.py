@@ -1,11 +1,15 @@
 """zoo train NAME --task TASK [--epochs N] [--batch-size B] [--lr LR] [--max-minutes M] [--out DIR] [--resume] ...
-zoo train IMAGE_CLASSIFIER --data IMAGEFOLDER [--image-size S] [--freeze none|head|last:N] [--no-augment]
-    [--random-init] [--linear-probe] ...
+zoo train IMAGE_CLASSIFIER --data IMAGEFOLDER [--recipe fast] [--image-size S] [--freeze none|head|last:N]
+    [--no-augment] [--random-init] [--linear-probe] ...
+zoo train yolov5n --data coco128 --limit 96 --heldout 32 [--classes 0,2] [--image-size 320] [--epochs N] ...
 zoo train yolov8n --data coco128 [--epochs N] [--image-size S] [--limit N]
 
 Image classifiers (zoo.harness.train.vision): fine-tuned from their pretrained weights (or from random init) on an
-ImageFolder with a fresh head for its classes; ``--linear-probe``: the frozen-backbone baseline. Detectors
-(zoo.harness.train.detection): ultralytics' own trainer, offline. Both write a "train" row.
+ImageFolder with a fresh head for its classes; ``--recipe fast`` caches the frozen stem's activations once
+(vision_fast); ``--linear-probe``: the frozen-backbone baseline. yolov5n (zoo.harness.train.yolov5): fine-tuned
+from its official weights in zoo's own loop (YOLOv5 loss, EMA), scored on the --heldout images after the
+training ones. The other detectors (zoo.harness.train.detection): ultralytics' own trainer, offline. All write a
+"train" row.
 
 Trains a text model on a bundled data set (sst2, multi30k, squad) with a progress bar (loss, items/s), writes
 a checkpoint folder (safetensors weights + tokenizer + zoo_config.json; default $ZOO_CACHE/checkpoints/NAME-TASK,
@@ -24,8 +28,16 @@ from ..harness.train import trainer_kind
 from ..harness.train.config import TrainConfig, cli_fields, cli_flag
 from ..harness.train.detection import train_detector
 from ..harness.train.text import defaults_help, text_config, train_text
-from ..harness.train.vision import VisionRun, image_config, linear_probe, train_image_classifier
+from ..harness.train.vision import (
+    RECIPES,
+    VisionRun,
+    image_config,
+    linear_probe,
+    train_image_classifier,
+)
+from ..harness.train.vision_fast import fast_recipe
 from ..harness.train.vision_model import FREEZE_HELP
+from ..harness.train.yolov5 import DetectRun, detection_config, train_yolov5
 from ..models.text import TASK_OF
 from ..registry import get_spec
 
@@ -53,14 +65,21 @@ def register(sub) -> None:
                                   "coco (the bundled 24 images), a YOLO folder or an ultralytics data yaml")
     g.add_argument("--image-size", type=int, help="input size in px (classifiers: default 128, the whole image "
                                                   "resized; detectors: imgsz, default 640)")
-    g.add_argument("--freeze", default="none", help=FREEZE_HELP + " (default none)")
+    g.add_argument("--recipe", choices=RECIPES, default="default",
+                   help="image classifiers: fast = the frozen stem computed once and cached, more epochs on the "
+                        "rest (zoo.harness.train.vision_fast; sets --image-size 160 --freeze last:13 --epochs 12 "
+                        "--batch-size 64 --lr 0.001 unless given)")
+    g.add_argument("--freeze", help=FREEZE_HELP + " (default none)")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip (timm's train transform)")
-    g.add_argument("--label-smoothing", type=float, default=0.1, help="cross-entropy label smoothing (default 0.1)")
+    g.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default 0.1)")
     g.add_argument("--random-init", action="store_true", help="train from random weights (default: pretrained "
                                                                "backbone / detector weights where zoo has them)")
     g.add_argument("--linear-probe", action="store_true",
                    help="baseline: frozen backbone, sklearn LogisticRegression on its features as the head")
     g.add_argument("--C", type=float, default=1.0, help="--linear-probe: inverse L2 strength (default 1.0)")
+    g.add_argument("--heldout", type=int, default=0,
+                   help="yolov5n: score the N images after the training ones (mAP before and after training)")
+    g.add_argument("--classes", help="yolov5n: keep these COCO-80 class ids, e.g. 0,2, relabelled 0..k-1 (a new head)")
     p.set_defaults(func=run)
 
 
@@ -118,17 +137,23 @@ def _run_vision(args) -> int:
     if args.task is not None or args.set or args.pretrained:
         raise UserError("image classifiers take --data (not --task / --set); pretrained weights are the default "
                         "(--random-init for none)")
-    run = VisionRun(image_size=args.image_size or VisionRun.image_size, freeze=args.freeze,
+    run = VisionRun(image_size=args.image_size or VisionRun.image_size, freeze=args.freeze or "none",
                     augment=not args.no_augment, pretrained=not args.random_init,
-                    label_smoothing=args.label_smoothing, limit=args.limit, threads=args.threads)
+                    label_smoothing=VisionRun.label_smoothing if args.label_smoothing is None else args.label_smoothing,
+                    limit=args.limit, threads=args.threads)
+    config = image_config(**_given(args))
+    if args.recipe == "fast":
+        given = {k for k, v in (("image_size", args.image_size), ("freeze", args.freeze),
+                                ("label_smoothing", args.label_smoothing)) if v is not None}
+        run, config = fast_recipe(run, config, given, set(_given(args)))
     if args.linear_probe:
-        if _given(args) or args.resume:
+        if _given(args) or args.resume or args.recipe != "default":
             raise UserError("--linear-probe fits a LogisticRegression once: training-loop flags do not apply")
         r = linear_probe(args.name, args.data, run, out=args.out, C=args.C, write=not args.no_write)
         print(f"{args.name} linear probe on {args.data}: train accuracy {r['train_accuracy']:.2f}% "
               f"({r['items']} images) in {r['train_time_s']:.0f} s")
     else:
-        r = train_image_classifier(args.name, args.data, image_config(**_given(args)), run, out=args.out,
+        r = train_image_classifier(args.name, args.data, config, run, out=args.out,
                                    resume=args.resume, write=not args.no_write)
         if "checkpoint_sha256" not in r:
             return 0  # torchrun: rank 0 reports
@@ -139,11 +164,46 @@ def _run_vision(args) -> int:
     return 0
 
 
+def _classes(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(int(c) for c in text.split(","))
+    except ValueError:
+        raise UserError(f"--classes takes COCO-80 class ids separated by commas, e.g. 0,2; got {text!r}") from None
+
+
+def _run_yolov5(args) -> int:
+    """yolov5n: fine-tuned from its official weights in zoo's own loop (zoo.harness.train.yolov5)."""
+    if args.linear_probe or args.freeze is not None or args.random_init or args.task or args.set:
+        raise UserError(f"{args.name} fine-tunes from its official weights: --linear-probe, --freeze, "
+                        "--random-init, --task and --set do not apply")
+    run = DetectRun(imgsz=args.image_size or DetectRun.imgsz, limit=args.limit, heldout=args.heldout,
+                    classes=_classes(args.classes), augment=not args.no_augment, threads=args.threads)
+    r = train_yolov5(args.name, args.data, detection_config(**_given(args)), run, out=args.out, resume=args.resume,
+                     write=not args.no_write)
+    if "checkpoint_sha256" not in r:
+        return 0  # torchrun: rank 0 reports
+    m = r["metrics"]
+    scores = (f"; held-out mAP50-95 {m['map']:.2f} / mAP50 {m['map50']:.2f} (pretrained {m['pretrained_map']:.2f} / "
+              f"{m['pretrained_map50']:.2f})" if "map" in m else "")
+    print(f"{args.name} on {args.data}: {r['steps']} steps in {r['train_time_s']:.0f} s, train loss "
+          f"{r['history'][0]['train_loss']:.4f} -> {r['final_train_loss']:.4f}{scores}")
+    bad = {k: v for k, v in r["labels"].items() if k not in ("boxes", "examples") and v}
+    print(f"labels: {r['labels']['boxes']} boxes" + (f"; skipped or changed: {bad}" if bad else "; none bad"))
+    print(f"checkpoint: {r['checkpoint']} (sha256 {r['checkpoint_sha256'][:12]}…, the EMA weights)")
+    return 0
+
+
 def _run_detection(args) -> int:
     if args.data is None:
         raise UserError(f"zoo train {args.name} needs --data: coco128, coco, a YOLO folder or a data yaml")
+    if get_spec(args.name).source == "zoo":
+        return _run_yolov5(args)
+    if args.heldout or args.classes:
+        raise UserError("--heldout and --classes are for yolov5n (zoo's own detector training)")
     unused = [k for k in ("lr", "optimizer", "max_minutes", "schedule") if getattr(args, k) is not None]
-    if unused or args.resume or args.linear_probe or args.freeze != "none" or args.no_augment:
+    if unused or args.resume or args.linear_probe or args.freeze is not None or args.no_augment:
         raise UserError("detectors train through ultralytics' trainer: --epochs, --batch-size, --image-size, "
                         "--limit, --seed, --random-init, --out and --threads apply, nothing else")
     r = train_detector(args.name, args.data, epochs=args.epochs or 1, batch=args.batch_size or 16,

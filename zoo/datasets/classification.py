@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import csv
 import functools
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
-from .loader import IMAGE_EXTENSIONS, is_image
+from .loader import IMAGE_EXTENSIONS, is_image, printable
 
 LABEL_FILES = ("labels.tsv", "labels.csv")
 GROUND_TRUTH_FILES = ("val.txt", "ground_truth.txt", "val_labels.txt")
@@ -59,12 +60,13 @@ class ClassificationData:
     class_names: list[str] | None = None  # index -> name, when the layout names the classes
     mapping: str = ""  # how file -> index was decided, for the result row
     numeric: bool = False  # class folders named by their index ("0", "1", ...): a subset of classes is fine
+    warnings: dict[str, int] = field(default_factory=dict)  # what was skipped, by reason (_class_folders)
 
     def sample_id(self, path: Path) -> str:
         try:
-            return path.relative_to(self.root).as_posix()
+            return printable(path.relative_to(self.root).as_posix())
         except ValueError:
-            return str(path)
+            return printable(str(path))
 
 
 def _check_dir(root: Path) -> Path:
@@ -201,9 +203,7 @@ def load_classification(root: str | Path, labels: str | Path | None = None) -> C
     if devkit:
         return _read_devkit(root, *devkit)
 
-    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    per_class = {d.name: sorted(p for p in d.rglob("*") if is_image(p)) for d in class_dirs}
-    per_class = {k: v for k, v in per_class.items() if v}
+    per_class, warnings = _class_folders(root)
     if not per_class:
         loose = [p for p in root.iterdir() if is_image(p)]
         if loose:
@@ -223,11 +223,14 @@ def load_classification(root: str | Path, labels: str | Path | None = None) -> C
                                   "synset folder -> sorted ILSVRC-2012 wnid index")
 
     classes_txt = root / "classes.txt"
-    if not classes_txt.is_file() and all(n.isdigit() for n in per_class):
+    if not classes_txt.is_file() and all(_is_index(n) for n in per_class):
         num = max(int(n) for n in per_class) + 1
+        if num > MAX_NUMBERED_CLASSES:
+            raise UserError(f"{root}: class folder {max(per_class, key=int)!r} would be class index {num - 1}; "
+                            f"numbered class folders are indices 0..{MAX_NUMBERED_CLASSES - 1}")
         samples = sorted((p, int(n)) for n, ps in per_class.items() for p in ps)
         return ClassificationData(root, root.name, "image-folder", samples, num, [str(i) for i in range(num)],
-                                  "folder name is the class index", numeric=True)
+                                  "folder name is the class index", numeric=True, warnings=warnings)
     if classes_txt.is_file():
         names = [ln.strip() for ln in classes_txt.read_text().splitlines() if ln.strip()]
         missing = sorted(set(per_class) - set(names))
@@ -239,7 +242,50 @@ def load_classification(root: str | Path, labels: str | Path | None = None) -> C
         mapping = "sorted folder names (torchvision ImageFolder order)"
     index = {n: i for i, n in enumerate(names)}
     samples = sorted((p, index[n]) for n, ps in per_class.items() for p in ps)
-    return ClassificationData(root, root.name, "image-folder", samples, len(names), names, mapping)
+    return ClassificationData(root, root.name, "image-folder", samples, len(names), names, mapping,
+                              warnings=warnings)
+
+
+MAX_NUMBERED_CLASSES = 100_000
+
+
+def _is_index(name: str) -> bool:
+    """ASCII digits only: "²" and "٣" are digits to str.isdigit but not to int()."""
+    return name.isascii() and name.isdigit()
+
+
+def _class_folders(root: Path) -> tuple[dict[str, list[Path]], dict[str, int]]:
+    """Class folder name -> its images (sorted), and what was left out, counted. A class folder that is a
+    link into this data set (to the root: a loop; to another class: its images twice) is skipped; an image
+    reached under two classes keeps the first. Links out of the data set (data kept elsewhere) are followed."""
+    real_root = root.resolve()
+    per_class: dict[str, list[Path]] = {}
+    seen: set[Path] = set()
+    warnings = {"linked_class_folders": 0, "duplicate_images": 0}
+    for d in sorted(root.iterdir()):
+        if d.name.startswith(".") or not d.is_dir():
+            continue
+        target = d.resolve()
+        if d.is_symlink() and (target.is_relative_to(real_root) or real_root.is_relative_to(target)):
+            warnings["linked_class_folders"] += 1
+            continue
+        files = []
+        for p in sorted(d.rglob("*")):
+            if is_image(p):
+                real = p.resolve()
+                if real in seen:
+                    warnings["duplicate_images"] += 1
+                    continue
+                seen.add(real)
+                files.append(p)
+        if files:
+            per_class[d.name] = files
+    warnings = {k: v for k, v in warnings.items() if v}
+    if warnings:
+        said = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in warnings.items())
+        print(f"zoo: warning: {root}: {said} skipped (links back into the data set); the row counts them",
+              file=sys.stderr)
+    return per_class, warnings
 
 
 def imagenet_labelled(data: ClassificationData) -> bool:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
 from ..results import sha256_tree
 from ..transforms import pil_open
-from .loader import is_image, unreadable_errors
+from .loader import is_image, read_bounded, unreadable_errors
 
 # COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
 # files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.
@@ -36,6 +38,7 @@ class DetectionData:
     images: list[tuple[int, Path]]  # (image_id, path), sorted by image_id
     gt: dict
     hashed: list[Path] = field(default_factory=list)  # the files / folders that make up the data set
+    warnings: dict[str, int] = field(default_factory=dict)  # entries dropped, by reason (_drop_invalid)
 
     def sha256(self) -> str:
         """sha256 over the sha256_tree of each part (annotations, images, labels), in order."""
@@ -68,7 +71,10 @@ def load_detection(path: str | Path) -> DetectionData:
     path = Path(path).expanduser()
     if not path.exists():
         raise UserError(f"data {path} does not exist")
-    if path.is_file():
+    if not path.is_dir():
+        if not path.is_file():
+            raise UserError(f"data {path} is not a regular file or a folder (a pipe or device?); give a COCO .json "
+                            "file or a folder")
         if path.suffix != ".json":
             raise UserError(f"{path}: expected a COCO instances .json file or a folder")
         return _load_coco(path, path.parent)
@@ -84,10 +90,12 @@ def load_detection(path: str | Path) -> DetectionData:
 
 def _load_coco(json_path: Path, root: Path) -> DetectionData:
     try:
-        gt = json.loads(json_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{json_path} is not valid JSON ({e})") from None
+        gt = json.loads(read_bounded(json_path, what="COCO annotations").decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        why = f"{type(e).__name__}: {e}" if isinstance(e, RecursionError) else str(e)
+        raise UserError(f"{json_path} is not valid JSON ({' '.join(why.split())[:120]})") from None
     _check_coco(json_path, gt)
+    warnings = _drop_invalid(json_path, gt)
     img_dir = _coco_image_dir(json_path, root, gt)
     images = sorted((im["id"], img_dir / im["file_name"]) for im in gt["images"])
     missing = [str(p) for _, p in images if not p.is_file()]
@@ -97,7 +105,8 @@ def _load_coco(json_path: Path, root: Path) -> DetectionData:
     if bad:
         raise UserError(f"{json_path}: category ids {bad[:5]} are not COCO categories; zoo's detectors predict COCO")
     base = img_dir.parent if img_dir.name == "images" else img_dir
-    return DetectionData(base, f"{base.name}:{json_path.stem}", "coco-json", images, gt, [json_path, img_dir])
+    return DetectionData(base, f"{base.name}:{json_path.stem}", "coco-json", images, gt, [json_path, img_dir],
+                         warnings)
 
 
 def _check_coco(json_path: Path, gt) -> None:
@@ -118,6 +127,34 @@ def _check_coco(json_path: Path, gt) -> None:
             if bad:
                 kind = "a number" if fields[bad[0]] is num else fields[bad[0]].__name__
                 raise UserError(f"{json_path}: {key}[{i}] has no valid {bad[0]!r} ({kind}); not a COCO instances file")
+    for i, a in enumerate(gt["annotations"]):
+        box = a["bbox"]
+        if len(box) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
+            raise UserError(f"{json_path}: annotations[{i}] bbox {str(box)[:60]} is not 4 numbers [x, y, width, "
+                            "height]; not a COCO instances file")
+
+
+def _drop_invalid(json_path: Path, gt: dict) -> dict[str, int]:
+    """Entries a COCO evaluation would take silently but that change mAP: boxes with a negative, zero-sized
+    or non-finite size, and images listed twice under one id (their boxes would merge). They are dropped,
+    counted (the counts go into the row as ``data_warnings``) and said on stderr."""
+    seen: set[int] = set()
+    images = []
+    for im in gt["images"]:
+        if im["id"] not in seen:
+            seen.add(im["id"])
+            images.append(im)
+    boxes = [a for a in gt["annotations"]
+             if all(math.isfinite(v) for v in a["bbox"]) and a["bbox"][2] > 0 and a["bbox"][3] > 0]
+    counts = {"duplicate_image_ids": len(gt["images"]) - len(images),
+              "invalid_boxes": len(gt["annotations"]) - len(boxes)}
+    gt["images"], gt["annotations"] = images, boxes
+    counts = {k: v for k, v in counts.items() if v}
+    if counts:
+        said = ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items())
+        print(f"zoo: warning: {json_path}: {said} dropped (negative, empty or NaN box sizes; an image id listed "
+              "again); the row counts them", file=sys.stderr)
+    return counts
 
 
 def _coco_categories() -> list[dict]:

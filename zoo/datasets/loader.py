@@ -6,9 +6,11 @@ runs the model's own ``preprocess``, and the DataLoader settings (file order, wo
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ..errors import UserError
 from ..transforms import pil_open
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".ppm", ".tif", ".tiff", ".gif")
@@ -22,6 +24,12 @@ def unreadable_errors() -> tuple[type[BaseException], ...]:
     from PIL import Image  # deferred: PIL is only needed when images are read
 
     return (*UNREADABLE, Image.DecompressionBombError, Image.DecompressionBombWarning)
+
+
+def printable(name: str) -> str:
+    """A file name as text that can be printed and written as UTF-8: bytes that are not UTF-8 (kept by
+    Python as surrogate escapes) become ``\\xNN``, so an id or a message never fails to encode."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def is_image(p: Path) -> bool:
@@ -108,3 +116,29 @@ def make_loader(files: ItemFiles, collate: PreprocessCollate, batch_size: int, w
     workers = default_workers() if workers is None else workers
     return DataLoader(files, batch_size=batch_size, shuffle=False, sampler=sampler, num_workers=workers, collate_fn=collate,
                       pin_memory=pin, persistent_workers=False, prefetch_factor=4 if workers else None)
+
+
+MAX_TEXT_BYTES = 1 << 30  # a data or annotation file zoo reads whole (COCO val2017 instances: ~450 MB)
+
+
+def read_bounded(path: str | os.PathLike, limit: int = MAX_TEXT_BYTES, what: str = "file") -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes. A FIFO, device (/dev/zero) or folder is
+    refused before it is opened (opening a FIFO would block, reading /dev/zero would never end), and at most
+    ``limit`` + 1 bytes are read whatever the file claims. Raises UserError (one line)."""
+    path = Path(path)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise UserError(f"{what} {path} cannot be read ({e.strerror})") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise UserError(f"{what} {path} is not a regular file (a pipe, device or folder); give a file")
+    if st.st_size > limit:
+        raise UserError(f"{what} {path} is {st.st_size} bytes, more than zoo reads ({limit}); not read")
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise UserError(f"{what} {path} cannot be read ({e.strerror})") from None
+    if len(data) > limit:
+        raise UserError(f"{what} {path} grew past {limit} bytes while read; not read")
+    return data

@@ -6,7 +6,9 @@ private module that imports torch and the source library (``_torchvision_nets.py
 ...) and is imported on the first ``create_model``. Specs read from a source library (torchvision's weight
 enums, timm's cfgs) are precomputed into ``specs.json`` (``python -m zoo.models.precomputed``), so
 ``zoo list`` and ``zoo info`` never import torch. Families never import each other's specs; shared code
-lives in base.py (the model interface), _vision.py (image data) and _image.py (image wrappers).
+lives in base.py (the model interface), vision.py (image data) and image.py (image wrappers). Those and the
+builder modules other packages use (``yolov5_nets``, ``yolov5_arch``, ``ultralytics_nets``) are public
+modules that import torch: they are not families, and only ``create_model`` or a harness imports them.
 """
 
 import importlib
@@ -15,9 +17,10 @@ from pathlib import Path
 
 from ..registry import add_cost_file, add_precomputed_specs
 
-# Modules that are not families: the interface, cost, and the wrappers/builders families name by BuilderRef
-# (they import torch; importing them here would make `import zoo`, `zoo list` and `zoo info` pay for torch).
-_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "ultralytics_nets", "yolov5_nets", "yolov5_arch"}
+# Not families: the interface, cost data, and the shared wrappers/builders, which import torch (``import zoo``
+# must not: ``zoo list`` and an export folder's runtime run without it).
+_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "yolov5_arch", "yolov5_nets", "ultralytics_nets",
+                 "yolov5_loss", "yolov5_train"}
 PRECOMPUTED_SPECS = Path(__file__).parent / "specs.json"
 COST_FILE = Path(__file__).parent / "cost.json"  # written by python -m zoo.models.cost
 

@@ -15,7 +15,7 @@ from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import ImageTransform
 from ..weights import ensure_weights, load_state_dict, weights_id as weights_id_of
-from .base import RANDOM_INIT, Batch, ZooModel
+from .base import RANDOM_INIT, Batch, ZooModel, requested_topk
 from .efficientnet_lite import (
     PREPROCESS_KEYS,
     PreprocessMismatch,
@@ -38,7 +38,7 @@ class LiteClassifier(ZooModel):
 
     def postprocess(self, outputs: torch.Tensor, batch: Batch) -> list[dict]:
         probs = outputs.float().softmax(dim=-1)
-        top = probs.topk(min(5, probs.shape[-1]), dim=-1)
+        top = probs.topk(min(requested_topk(batch), probs.shape[-1]), dim=-1)
         return [
             {"label": idx[0], "topk": [[c, p] for c, p in zip(idx, val)]}
             for val, idx in zip(top.values.tolist(), top.indices.tolist())

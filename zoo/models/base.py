@@ -4,6 +4,7 @@
     batch = model.preprocess([pil_image, ...])     # raw items -> Batch (CPU tensors + per-item meta)
     out = model(move_to(batch.inputs, device))     # the network alone: what speed benchmarks time
     preds = model.postprocess(out, batch)          # -> one prediction dict per item
+    model.predict("bus.jpg")                       # all three on raw input -> a result object (zoo.prediction)
 
 Raw items, per task:
   image-classification, object-detection: PIL.Image (RGB) or a path
@@ -25,13 +26,15 @@ Predictions, per task (plain Python, JSON-serializable):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
 
-from ..datasets.labels import name_predictions
+from ..datasets.labels import label_names, name_predictions
 from ..errors import UserError
+from ..prediction.items import batches, expand, input_kind, read_image
+from ..prediction.results import to_result
 from ..spec import RANDOM_INIT, ModelSpec
 
 
@@ -78,6 +81,11 @@ def batch_size_of(x: Any) -> int:
     if isinstance(x, (list, tuple)):
         return len(x)
     raise TypeError(f"cannot tell the batch size of {type(x).__name__}")
+
+
+def requested_topk(batch: Batch, default: int = 5) -> int:
+    """How many classes a classifier's postprocess keeps: ``predict(top_k=K)`` puts K in each item's meta."""
+    return max([m.get("topk", default) for m in batch.meta] or [default])
 
 
 class ZooModel(nn.Module):
@@ -127,11 +135,42 @@ class ZooModel(nn.Module):
     def example_batch(self, batch_size: int = 1) -> Batch:
         return self.preprocess(self.example_items(batch_size))
 
+    def class_names(self):
+        """index -> class name for this model's labels (a trained checkpoint's own classes, else the known
+        label set: ImageNet-1k, COCO ids, SST-2), or None when zoo does not know them."""
+        return self.spec.extra.get("class_names") or label_names(self.spec.task, self.spec.num_classes)
+
+    def _decode_for_predict(self, items: list) -> list:
+        """Image files read here, so a file that is not an image is one line naming it (not a PIL traceback)."""
+        if input_kind(self.spec.task) != "image":
+            return items
+        return [read_image(it) for it in items]
+
     @torch.inference_mode()
-    def predict(self, items: Sequence[Any], device: str | torch.device | None = None) -> list[dict]:
-        """Raw items in, predictions out: preprocess -> forward -> postprocess, with class names added where the
-        label set is known (ImageNet-1k, COCO, SST-2: ``name`` / ``topk_names`` / ``names``, zoo.datasets.labels)."""
+    def predict(self, x: Any, device: str | torch.device | None = None, *, top_k: int | None = None,
+                conf: float | None = None, batch_size: int = 16, progress: Callable[[int], Any] | None = None):
+        """Raw input in, results out: one result for one item, a list for many.
+
+        ``x``: an image path, ``Path``, folder, glob, PIL image or array (image models); a string or
+        ``{"question", "context"}`` (text models); or a list of these (``zoo.prediction.items``). Each result has
+        named fields (``zoo.prediction.results``: ``Classification``, ``Detection``, ``Text``, ``Answer``) and
+        still reads like the prediction dict (``r["label"]``). ``top_k``: how many classes a classification
+        keeps (default 5); ``conf``: detection keeps only boxes scoring at least this (default: the model's own
+        postprocess settings, which for COCO evaluation keep low scores); ``progress(n)`` is called after each
+        batch of ``n`` items.
+        """
+        items, sources, single = expand(x, input_kind(self.spec.task))
         device = device or next(self.parameters()).device
-        batch = self.preprocess(items)
-        preds = self.postprocess(self(move_to(batch.inputs, device)), batch)
-        return name_predictions(self.spec.task, self.spec.num_classes, preds)
+        names = self.class_names()
+        out = []
+        for lo, hi in batches(len(items), batch_size):
+            batch = self.preprocess(self._decode_for_predict(items[lo:hi]))
+            if top_k:
+                for m in batch.meta:
+                    m["topk"] = int(top_k)  # read by ImageClassifier.postprocess
+            preds = name_predictions(self.spec.task, self.spec.num_classes,
+                                     self.postprocess(self(move_to(batch.inputs, device)), batch))
+            out += [to_result(self.spec.task, p, names, s, top_k, conf) for p, s in zip(preds, sources[lo:hi])]
+            if progress is not None:
+                progress(hi - lo)
+        return out[0] if single else out

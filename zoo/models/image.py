@@ -13,8 +13,8 @@ from .. import weights as zw
 from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import ImageTransform, letterbox_params, load_image
+from .base import RANDOM_INIT, Batch, ZooModel, requested_topk
 from .vision import sample_image_files, sample_images
-from .base import RANDOM_INIT, Batch, ZooModel
 
 
 def fetch_state_dict(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], str]:
@@ -84,7 +84,7 @@ class ImageClassifier(ImageModel):
 
     def postprocess(self, outputs: torch.Tensor, batch: Batch) -> list[dict]:
         probs = outputs.float().softmax(dim=-1).cpu()
-        top_p, top_i = probs.topk(min(self.topk, probs.shape[-1]), dim=-1)
+        top_p, top_i = probs.topk(min(requested_topk(batch, self.topk), probs.shape[-1]), dim=-1)
         return [
             {"label": int(i[0]), "topk": [[int(c), float(p)] for c, p in zip(i.tolist(), pr.tolist())]}
             for i, pr in zip(top_i, top_p)

@@ -114,12 +114,18 @@ class Detect(nn.Module):
         a = torch.tensor(anchors, dtype=torch.float32).view(self.nl, self.na, 2)
         self.register_buffer("anchors", a / stride.view(-1, 1, 1))  # grid units, as in the checkpoint
 
-    def forward(self, xs: list[torch.Tensor]) -> torch.Tensor:
+    def forward(self, xs: list[torch.Tensor], raw: bool = False) -> torch.Tensor | list[torch.Tensor]:
+        """Decoded rows (B, anchors, 5 + nc); with ``raw`` the logits per level, (B, na, ny, nx, 5 + nc), which
+        the training loss (``yolov5_loss``) reads."""
         z = []
         for i in range(self.nl):
             x = self.m[i](xs[i])
             bs, _, ny, nx = x.shape
-            y = x.view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2).sigmoid()
+            x = x.view(bs, self.na, self.no, ny, nx).permute(0, 1, 3, 4, 2)
+            if raw:
+                z.append(x.contiguous())
+                continue
+            y = x.sigmoid()
             gy, gx = torch.meshgrid(torch.arange(ny, device=x.device, dtype=y.dtype),
                                     torch.arange(nx, device=x.device, dtype=y.dtype), indexing="ij")
             grid = torch.stack((gx, gy), 2).view(1, 1, ny, nx, 2)
@@ -127,7 +133,7 @@ class Detect(nn.Module):
             xy = (y[..., :2] * 2 - 0.5 + grid) * self.stride[i].to(y.dtype)
             wh = (y[..., 2:4] * 2) ** 2 * anchor_px
             z.append(torch.cat((xy, wh, y[..., 4:]), -1).view(bs, -1, self.no))
-        return torch.cat(z, 1)
+        return z if raw else torch.cat(z, 1)
 
 
 def _layers(nc: int, depth: float, width: float) -> list[nn.Module]:
@@ -151,7 +157,8 @@ _FROM = {12: (-1, 6), 16: (-1, 4), 19: (-1, 14), 22: (-1, 10), 24: (17, 20, 23)}
 
 
 class YOLOv5(nn.Module):
-    """The whole network: ``forward(x)`` -> decoded predictions (B, sum(na * ny * nx), 5 + nc)."""
+    """The whole network: ``forward(x)`` -> decoded predictions (B, sum(na * ny * nx), 5 + nc);
+    ``forward(x, raw=True)`` -> the head's logits per level (training)."""
 
     def __init__(self, nc: int = 80, depth: float = 0.33, width: float = 0.25):
         super().__init__()
@@ -162,12 +169,13 @@ class YOLOv5(nn.Module):
     def detect(self) -> Detect:
         return self.model[-1]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, raw: bool = False) -> torch.Tensor | list[torch.Tensor]:
         outs: list[torch.Tensor | None] = []
+        last = len(self.model) - 1
         for i, layer in enumerate(self.model):
             if i in _FROM:
                 ins = [x if j == -1 else outs[j] for j in _FROM[i]]
-                x = layer(ins)
+                x = layer(ins, raw) if i == last else layer(ins)
             else:
                 x = layer(x)
             outs.append(x if i in self.keep else None)

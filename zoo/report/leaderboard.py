@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..registry import get_spec
+from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
-from .base import Table, sig
+from .base import Table, data_label, score_interval, short_backend, sig
 from .plots import latency_plot, pareto_plot
 
 # Task -> the headline score of its eval rows (metrics key): the metric of that task's standard benchmark.
@@ -89,12 +90,12 @@ def device_kind(row: dict[str, Any]) -> str:
 
 
 def device_name(row: dict[str, Any]) -> str:
-    """"cpu: <model> (N cores)" or "cuda: <GPU name>": the device a figure was measured on."""
+    """"cpu: <model> <N>c <isa tier>" (zoo.results.machine_identity) or "cuda: <GPU name>": where it ran."""
     m = row.get("machine") or {}
     kind = device_kind(row)
     if kind == "cuda":
         return f"cuda: {m.get('gpu') or 'unknown GPU'}"
-    return f"{kind}: {m.get('cpu', 'unknown CPU')} ({m.get('cores', '?')} cores)"
+    return f"{kind}: {machine_identity(m)}"
 
 
 def task_of(row: dict[str, Any]) -> str | None:
@@ -197,7 +198,7 @@ def entries(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]]
             out.append(_entry(model, "— (not timed)", task, None, _best_accuracy(arows, None, task), 0))
 
     def group_of(e):  # scores are ranked only against the same metric on the same data, on the same device
-        return (e["device"], e["task"] or "~", str(e["dataset"] or "~"), str(e["score_metric"] or "~"))
+        return (e["task"] or "~", e["device"], str(e["dataset"] or "~"), str(e["score_metric"] or "~"))
 
     def order(e):  # ranked entries first, then the random-init ones (listed, not ranked), then unscored
         return (*group_of(e), e["random_init"], e["score"] is None, -(e["score"] or 0.0), -(e["items_per_s"] or 0.0),
@@ -260,7 +261,40 @@ def _entry(model, dev, task, r, a, runs) -> dict[str, Any]:
 COLUMNS = ["device", "task", "rank", "model", "scenario", "batch", "dtype", "backend", "other settings",
            "score metric", "score", "dataset", "items/s", "p50 ms", "p90 ms", "p99 ms", "e2e items/s",
            "peak mem MiB", "params M", "GFLOPs/item", "TFLOP/s", "% of peak", "out err vs fp32", "agreement",
-           "speed weights", "score weights", "runs"]
+           "speed weights", "score weights", "runs", "ranked by", "95% CI", "n", "setting", "ms/item",
+           "p90"]
+# What leaderboard.md shows per (task, device, data) section; the CSV has every column above.
+BRIEF = ["rank", "model", "score", "95% CI", "items/s", "ms/item", "p90", "setting", "score weights"]
+SECTIONS = ["task", "device", "ranked by"]
+
+
+def _ranked_by(e: dict[str, Any]) -> str:
+    if e["score"] is None:
+        return "not scored (listed by items/s)"
+    return f"{e['score_metric']} on {data_label(e['acc_row'])}"
+
+
+def _per_item(e: dict[str, Any]) -> float | None:
+    b = e["batch_size"] if isinstance(e["batch_size"], int) and e["batch_size"] > 0 else 1
+    return _num(e["p50"], b)
+
+
+def _spread(e: dict[str, Any]) -> str | None:
+    """How much slower the 90th percentile call is than the median: "+12%"."""
+    p50, p90 = _num(e["p50"]), _num(e["p90"])
+    return f"+{100 * (p90 - p50) / p50:.0f}%" if p50 and p90 is not None else None
+
+
+def setting_label(e: dict[str, Any]) -> str:
+    """Batch size and the backend that ran, short: "bs1 eager fp32", "bs1 auto→ov int8", "bs1 auto→compile
+    bf16+" (a trailing "+" = more options, named in the CSV's backend column)."""
+    bs = f"bs{e['batch_size']} " if e["batch_size"] is not None else ""
+    return bs + short_backend(e["backend"], e["dtype"])
+
+
+SETTING_KEY = ("setting: bs = batch size; auto→X = `--backend auto` picked X; ort = ONNX Runtime, ov = OpenVINO; "
+               "a trailing + = more options (autocast, channels_last, freezing, compile mode: the CSV's backend "
+               "and other settings columns)")
 
 
 def _num(x: Any, scale: float = 1.0) -> float | None:
@@ -276,13 +310,20 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
         _num(e["p50"]), _num(e["p90"]), _num(e["p99"]), _num(e["e2e_items_per_s"]), _num(e["mem"]),
         _num(e["params"], 1e6), sig(_num(e["flops"], 1e9)), sig(_num(e["tflops"])), _num(e["pct_peak"]),
         f"{e['rel_err']:.1e}" if isinstance(e["rel_err"], (int, float)) else None, _num(e["agreement"]),
-        e["speed_weights"], e["score_weights"], e["runs"],
+        e["speed_weights"], e["score_weights"], e["runs"], _ranked_by(e), score_interval(e["acc_row"], e["score_metric"]),
+        (e["acc_row"] or {}).get("n"), setting_label(e) if e["speed_row"] else None, _per_item(e), _spread(e),
     ] for e in ents]
     used = list({id(r): r for e in ents for r in (e["speed_row"], e["acc_row"]) if r is not None}.values())
     notes = [
         "One row per model × device × settings: the latest speed row of each group (runs = how many rows it has); "
         "the task score is joined from the model's accuracy rows, preferring the same weights, then a full "
         "evaluation (no --limit), then the test split, then the latest row.",
+        "One section per task, device (CPU model, cores, ISA tier) and data set; sorted by score, speed beside it. "
+        "95% CI = Wilson score interval of the score over the n items scored (for scores that are a share of items "
+        "right); a sample's score is not the published figure on the full data set it was drawn from. "
+        "ms/item = median latency per item (p50 per call / batch size; per call: p50 ms); p90 = how much slower "
+        "the 90th percentile call is than the median (the spread).",
+        SETTING_KEY,
         "rank is within one (device, task, dataset, metric) group, by score then items/s: CPU and GPU rows are "
         "never ranked together, nor scores on different data. Models that were scored but never timed are listed under '— (not timed)' without a rank.",
         "Only real weights are ranked: an entry whose score comes from random-init weights (or, for detection, "
@@ -312,7 +353,8 @@ def tables(rows: dict[str, list[dict[str, Any]]]) -> list[Table]:
             flagged.setdefault(f, set()).add(e["model"])
     notes += [f"flag on {', '.join(sorted(ms))}: {f}" for f, ms in sorted(flagged.items())]
     return [Table(slug="leaderboard", title="Leaderboard: task score, speed, memory and cost per model, device "
-                  "and settings", columns=COLUMNS, rows=body, notes=notes, sources=used, digits=2)]
+                  "and settings", columns=COLUMNS, rows=body, notes=notes, sources=used, digits=2,
+                  brief=BRIEF, sections=SECTIONS)]
 
 
 def slugify(text: str, limit: int = 48) -> str:
@@ -320,39 +362,51 @@ def slugify(text: str, limit: int = 48) -> str:
     return s[:limit].rstrip("-") or "x"
 
 
-def _settings_label(e: dict[str, Any]) -> str:
-    """Short: batch size, backend (with the dtype unless the backend label already names it), the rest."""
-    backend = str(e["backend"] or "")
-    dtype = e["dtype"] if e["dtype"] and str(e["dtype"]) not in backend else None
-    parts = [f"bs {e['batch_size']}" if e["batch_size"] is not None else None, dtype, backend, e["other_settings"]]
-    return ", ".join(str(p) for p in parts if p) or "default settings"
+def _pareto_setting(by_model: dict[str, list[dict]]) -> tuple[str, list[dict]]:
+    """The setting to compare models in (like with like): the one most models were measured in (ties: batch 1
+    eager fp32 first, then by name), and each of those models' entry in it."""
+    labels: dict[str, set[str]] = {}
+    for model, es in by_model.items():
+        for e in es:
+            labels.setdefault(setting_label(e), set()).add(model)
+    best = min(labels, key=lambda lab: (-len(labels[lab]), lab != "bs1 eager fp32", lab))
+    chosen = [max((e for e in es if setting_label(e) == best), key=lambda e: e["items_per_s"])
+              for _, es in sorted(by_model.items()) if any(setting_label(e) == best for e in es)]
+    return best, chosen
 
 
-def plots(rows: dict[str, list[dict[str, Any]]], out_dir: Path) -> list[Path]:
-    """Pareto charts (score vs items/s) per task × dataset × device; a latency chart per model."""
-    ents, _ = entries(rows)
-    out_dir = Path(out_dir)
-    paths: list[Path] = []
-
-    pareto: dict[tuple[str, str, str, str], dict[str, dict]] = {}
+def _pareto_plots(ents: list[dict[str, Any]], out_dir: Path) -> list[Path]:
+    """Score vs items/s per task × data × device, every model in the same setting (said in the title)."""
+    groups: dict[tuple[str, str, str, str], dict[str, list[dict]]] = {}
     for e in ents:
         if e["score"] is None or not e["items_per_s"] or e["speed_row"] is None:
             continue
         key = (e["task"] or "unknown task", str(e["dataset"] or "unknown data"), e["score_metric"], e["device"])
-        best = pareto.setdefault(key, {})
-        cur = best.get(e["model"])
-        if cur is None or (e["items_per_s"], _settings_label(e)) > (cur["items_per_s"], _settings_label(cur)):
-            best[e["model"]] = e
-    for (task, dataset, metric, dev), by_model in sorted(pareto.items()):
-        pts = [{"x": float(e["items_per_s"]), "y": float(e["score"]), "label": f"{m} ({_settings_label(e)})"}
-               for m, e in sorted(by_model.items())]
+        groups.setdefault(key, {}).setdefault(e["model"], []).append(e)
+    paths = []
+    for (task, dataset, metric, dev), by_model in sorted(groups.items()):
+        setting, chosen = _pareto_setting(by_model)
+        if sum(1 for e in chosen if not e["random_init"]) < 2:  # no comparison to draw (random-init scores say nothing)
+            continue
+        left_out = sorted(set(by_model) - {e["model"] for e in chosen})
+        pts = [{"x": float(e["items_per_s"]), "y": float(e["score"]), "label": e["model"],
+                "random_init": e["random_init"]} for e in chosen]
         name = f"pareto_{slugify(task)}_{slugify(dataset, 24)}_{slugify(dev, 40)}.png"
+        note = f"; not measured so: {', '.join(left_out)}" if left_out else ""
         paths.append(pareto_plot(
-            pts, out_dir / name, title=f"{task}: {metric} vs throughput\n{dev}",
-            xlabel="throughput (items/s; fastest measured setting per model)",
+            pts, out_dir / name, title=f"{task}: {metric} vs throughput, every model in {setting}\n{dev}{note}",
+            xlabel=f"throughput (items/s, {setting})",
             ylabel=f"{metric} on {dataset}" + (" (%)" if all(p["y"] > 1 for p in pts) and metric != "bleu" else ""),
         ))
+    return paths
 
+
+def plots(rows: dict[str, list[dict[str, Any]]], out_dir: Path) -> list[Path]:
+    """Pareto charts (score vs items/s, like with like) per task × dataset × device; a latency chart per model
+    (latency per item, settings sorted by median)."""
+    ents, _ = entries(rows)
+    out_dir = Path(out_dir)
+    paths = _pareto_plots(ents, out_dir)
     by_model: dict[str, dict[str, list[dict]]] = {}
     for e in ents:
         if e["speed_row"] is not None and any(e[q] is not None for q in ("p50", "p90", "p99")):
@@ -360,12 +414,18 @@ def plots(rows: dict[str, list[dict[str, Any]]], out_dir: Path) -> list[Path]:
     for model, devs in sorted(by_model.items()):
         panels = []
         for dev, es in sorted(devs.items()):
-            es = sorted(es, key=lambda e: (e["batch_size"] if isinstance(e["batch_size"], int) else 0,
-                                           _settings_label(e)))
-            panels.append({"device": dev, "series": [
-                {"label": _settings_label(e), "p50": _num(e["p50"]), "p90": _num(e["p90"]), "p99": _num(e["p99"]),
-                 "samples": latency_samples(e["speed_row"])} for e in es]})
+            series = [_latency_series(e) for e in es]
+            panels.append({"device": dev, "series": sorted(series, key=lambda s: (s["p50"] or 0.0, s["label"]))})
         paths.append(latency_plot(panels, out_dir / f"latency_{slugify(model)}.png",
-                                  title=f"{model}: latency per call by setting (batch size, dtype, backend)",
-                                  ylabel="setting"))
+                                  title=f"{model}: latency per item by setting (fastest at the top)",
+                                  ylabel="setting", xlabel="latency per item (ms; per call / batch size)"))
     return paths
+
+
+def _latency_series(e: dict[str, Any]) -> dict[str, Any]:
+    """One setting's latencies per item (per call / batch size), so batch 8 is not drawn 8× slower."""
+    b = e["batch_size"] if isinstance(e["batch_size"], int) and e["batch_size"] > 0 else 1
+    samples = latency_samples(e["speed_row"])
+    label = setting_label(e) + (" (random-init)" if e["random_init"] else "")
+    return {"label": label, "p50": _num(e["p50"], b), "p90": _num(e["p90"], b), "p99": _num(e["p99"], b),
+            "samples": [x / b for x in samples] if samples else None}

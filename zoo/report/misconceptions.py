@@ -11,13 +11,15 @@ Every figure is computed here from the rows; nothing is typed in.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from ..registry import get_spec
+from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
-from .base import Table, _machine_label, fmt, rows_of_kind, sig
-from .plots import new_figure, save_figure, style
+from .base import Table, _machine_label, fmt, interval_text, rows_of_kind, sig, wilson
+from .plots import new_figure, place_labels, save_figure, style
 from .studies import latest_runs, mean_std, pm
 
 METHOD_NAMES = {"gradcam": "Grad-CAM", "saliency": "saliency", "ig": "integrated gradients", "random": "random pixels"}
@@ -95,24 +97,13 @@ def _size_rows(evals: list[dict], speed: dict[str, dict]) -> list[list[Any]]:
                 sig(gflops), lat, _m(r, "top1"), _interval(r), _m(r, "top5"), r.get("n"),
                 _ratio(params, bp), _ratio(gflops, bf), _ratio(lat, bl),
                 None if _m(r, "top1") is None or _m(base, "top1") is None else _m(r, "top1") - _m(base, "top1"),
-                (sp.get("machine") or {}).get("cpu") if sp else "not measured: `zoo bench " + r["model"] + "`",
+                machine_identity(sp.get("machine")) if sp else "not measured: `zoo bench " + r["model"] + "`",
             ])
     return body
 
 
-def wilson(correct_pct: float | None, n: int | None, z: float = 1.96) -> tuple[float, float] | None:
-    """95 % Wilson score interval (in %) of an accuracy measured on ``n`` items."""
-    if correct_pct is None or not n:
-        return None
-    p = correct_pct / 100
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * ((p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5) / (1 + z * z / n)
-    return 100 * (centre - half), 100 * (centre + half)
-
-
 def _interval(r: dict) -> str | None:
-    ci = wilson(_m(r, "top1"), r.get("n"))
-    return None if ci is None else f"{ci[0]:.1f}–{ci[1]:.1f}"
+    return interval_text(_m(r, "top1"), r.get("n"))
 
 
 def _ratio(x, base) -> str | None:
@@ -256,7 +247,8 @@ def tables(rows: dict[str, list[dict]]) -> list[Table]:
 
 def _save(fig, rows: Sequence[dict], path: Path) -> Path:
     machines = sorted({_machine_label(r.get("machine")) for r in rows})
-    fig.text(0.995, 0.005, "device: " + "; ".join(machines), ha="right", va="bottom", fontsize=6.5, color="0.35")
+    # a figure-level x label: the layout makes room for it (a free fig.text overlapped the axes' labels)
+    fig.supxlabel("device: " + "; ".join(machines), x=0.995, ha="right", fontsize=6.5, color="0.35")
     return save_figure(fig, path)
 
 
@@ -266,6 +258,7 @@ def plot_size(rows: dict[str, list[dict]], out_dir: Path) -> Path | None:
         return None
     speed = batch1_speed(rows)
     fig, axes = new_figure(1, 2, size=(10.0, 4.0))
+    labels: dict[int, list[tuple[float, float, str]]] = {0: [], 1: []}
     for i, (data, g) in enumerate(_groups(evals, lambda r: r.get("dataset"))):
         for ax, x_of in ((axes[0, 0], lambda r: _cost(r["model"], speed)[1]),
                          (axes[0, 1], lambda r: _m(speed[r["model"]], "p50_ms") if r["model"] in speed else None)):
@@ -274,12 +267,14 @@ def plot_size(rows: dict[str, list[dict]], out_dir: Path) -> Path | None:
             ax.errorbar([p[0] for p in pts], [p[1] for p in pts], fmt="o-", color=f"C{i}", capsize=3,
                         yerr=[[p[1] - p[3][0] for p in pts], [p[3][1] - p[1] for p in pts]],
                         label=f"{data} (95 % interval)")
-            for x, y, name, _ in pts:
-                ax.annotate(name, (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            labels[0 if ax is axes[0, 0] else 1] += [(x, y, name) for x, y, name, _ in pts]
     axes[0, 0].set(xlabel="GFLOPs per image", ylabel="top-1 (%)", title="accuracy vs compute")
     axes[0, 1].set(xlabel="latency p50, batch 1, fp32 eager (ms)", ylabel="top-1 (%)", title="accuracy vs latency")
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].legend(fontsize=8, loc="lower right")
     fig.suptitle("Misconception 3: bigger vs better (real weights, same data)")
+    for k, ax in enumerate((axes[0, 0], axes[0, 1])):
+        ax.margins(x=0.3, y=0.1)
+        place_labels(ax, [(x, y) for x, y, _ in labels[k]], [name for _, _, name in labels[k]])
     return _save(fig, [speed[r["model"]] for r in evals if r["model"] in speed] or evals,
                  out_dir / "misconceptions_size_vs_accuracy.png")
 

@@ -76,6 +76,13 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
         _curve(axes[0, 0], [r for r in run if _s(r, "experiment") == "learning_curve"])
         _noise(axes[0, 1], [r for r in run if _s(r, "experiment") == "label_noise"])
         _augment(axes[0, 2], [r for r in run if _s(r, "experiment") == "augmentation"])
+        from matplotlib.ticker import NullFormatter  # deferred: heavy
+
+        for ax in axes[0]:  # log axes: label the sizes measured (the 2..9 minor labels ran into each other)
+            if ax.get_xscale() == "log":
+                xs = sorted({float(x) for line in ax.get_lines() for x in line.get_xdata()})
+                ax.set_xticks(xs, [f"{x:g}" for x in xs])
+                ax.xaxis.set_minor_formatter(NullFormatter())
         fig.suptitle("Misconception 4: more data is not always better — Lite0 frozen features + linear head, "
                      "CIFAR-10 held-out top-1 (dots: seeds, line: mean)")
         return [_save(fig, run, Path(out_dir) / "studies_more_data.png")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import get_spec
+from ..results import machine_identity
 from ..spec import weights_label
 from .base import Table, provenance, rows_of_kind, sig
 
@@ -58,7 +59,7 @@ def _pick(evals: list[dict]) -> dict:
 
 def _device(r: dict[str, Any] | dict) -> str:
     m = r.get("machine") or {}
-    return f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores)" if not m.get("gpu") else m["gpu"]
+    return machine_identity(m) if not m.get("gpu") else m["gpu"]
 
 
 def applications_table(rows: list[dict]) -> Table:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..results import machine_identity
 from ..spec import weights_label
 from .base import Table, provenance, rows_of_kind
 
@@ -32,8 +33,7 @@ def _latest_run(rows: list[dict]) -> list[dict]:
 
 
 def _machine(r: dict[str, Any]) -> str:
-    m = r.get("machine") or {}
-    return f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores)"
+    return machine_identity(r.get("machine"))
 
 
 def _settings_text(r: dict[str, Any]) -> str:
@@ -49,23 +49,39 @@ def _order(r: dict[str, Any]) -> tuple:
             -(((r.get("metrics") or {}).get("speed_vs_zoo")) or 0), peer)
 
 
+def _settings_keys(rows: list[dict]) -> dict[str, str]:
+    """Each distinct settings text -> a short label ("S1", "S2", ... in table order), so a table cell stays short
+    and the full text is printed once, in the key."""
+    keys: dict[str, str] = {}
+    for r in sorted(rows, key=_order):
+        text = _settings_text(r) if r.get("status") == "ok" else ""
+        if text and text not in keys:
+            keys[text] = f"S{len(keys) + 1}"
+    return keys
+
+
 def _peers_table(rows: list[dict]) -> Table:
     out = []
+    keys = _settings_keys(rows)
     for r in sorted(rows, key=_order):
         m, s = r.get("metrics") or {}, r.get("settings") or {}
         lib = ", ".join(f"{k} {v}" for k, v in sorted((r.get("library") or {}).items()) if v)
         if r.get("status") != "ok":
-            out.append([r.get("model"), s.get("batch_size"), None, r.get("peer"), f"{r.get('status')}: {r.get('note')}",
-                        None, None, None, lib, weights_label(r.get("weights")), _machine(r)])
+            out.append([r.get("model"), s.get("batch_size"), None, r.get("peer"), r.get("status"), None, None, None, lib,
+                        weights_label(r.get("weights")), _machine(r), r.get("note")])
             continue
-        out.append([r.get("model"), s.get("batch_size"), r.get("scope"), r.get("peer"), _settings_text(r),
+        out.append([r.get("model"), s.get("batch_size"), r.get("scope"), r.get("peer"), keys.get(_settings_text(r)),
                     m.get("p50_ms"), m.get("items_per_s"), m.get("speed_vs_zoo"), lib, weights_label(r.get("weights")),
-                    _machine(r)])
+                    _machine(r), None])
+    why = [f"{r.get('model')}, {r.get('peer')}: {r.get('status')}: {r.get('note')}" for r in sorted(rows, key=_order)
+           if r.get("status") != "ok"]
     return Table(
         slug="peers", title="zoo vs what users would pick instead (same machine, one process, alternating rounds)",
-        columns=["model", "batch", "scope", "peer", "exact settings", "p50 ms", "items/s", "speed vs zoo's pick",
-                 "library", "weights", "machine"],
-        rows=out, notes=provenance(rows) + [
+        columns=["model", "batch", "scope", "peer", "settings", "p50 ms", "items/s", "speed vs zoo's pick",
+                 "library", "weights", "machine", "why not run"],
+        brief=["peer", "scope", "settings", "p50 ms", "items/s", "speed vs zoo's pick", "weights"],
+        sections=["model", "batch", "machine", "weights"],
+        rows=out, notes=provenance(rows) + [f"settings {k}: {text}" for text, k in keys.items()] + why + [
             "speed vs zoo's pick = zoo's pick p50 / the peer's p50, in the same scope and run (1.00 = as fast as zoo's "
             "pick; 0.50 = half as fast; above 1.00 = the peer beats zoo's pick)",
             "scope 'forward': the network call on the same preprocessed input; 'end to end': image file to boxes "

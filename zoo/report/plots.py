@@ -51,14 +51,15 @@ def style() -> Iterator[None]:
         yield
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (7.0, 4.5)):
+def new_figure(nrows: int = 1, ncols: int = 1, size: tuple[float, float] = (7.0, 4.5),
+               height_ratios: Sequence[float] | None = None):
     """A Figure on the Agg canvas and its axes (pyplot is never touched: no global figure state)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=size, dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(nrows, ncols, squeeze=False)
+    axes = fig.subplots(nrows, ncols, squeeze=False, height_ratios=height_ratios)
     return fig, (axes[0, 0] if nrows == ncols == 1 else axes)
 
 
@@ -155,11 +156,72 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted(front, key=lambda i: (points[i][0], points[i][1]))
 
 
+# Offsets (points) tried in turn for a point's label: right, left, above, below, then further out.
+_LABEL_OFFSETS = [(5, 3, "left"), (-5, 3, "right"), (5, -10, "left"), (-5, -10, "right"), (0, 9, "center"),
+                  (0, -15, "center"), (5, 15, "left"), (-5, 15, "right"), (5, -22, "left"), (-5, -22, "right")]
+
+
+def place_labels(ax, xy: Sequence[tuple[float, float]], labels: Sequence[str], fontsize: float = 7) -> None:
+    """Label each point at the first offset (_LABEL_OFFSETS) whose text box stays inside the axes and overlaps
+    no label placed before it; a label that fits nowhere gets the first offset. Call after the axis limits
+    and scales are final."""
+    fig = ax.figure
+    fig.canvas.draw()  # the layout (constrained) and limits, so text boxes are where they will be saved
+    renderer = fig.canvas.get_renderer()
+    inside = ax.get_window_extent(renderer)
+    placed: list = []
+    for (x, y), text in zip(xy, labels):
+        chosen = None
+        for dx, dy, ha in _LABEL_OFFSETS:
+            t = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=fontsize)
+            box = t.get_window_extent(renderer)
+            fits = (inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0 and box.y1 <= inside.y1)
+            if fits and not any(box.overlaps(b) for b in placed):
+                chosen = (t, box)
+                break
+            t.remove()
+        if chosen is None:
+            dx, dy, ha = _LABEL_OFFSETS[0]
+            t = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, fontsize=fontsize)
+            chosen = (t, t.get_window_extent(renderer))
+        placed.append(chosen[1])
+
+
+def overlapping_texts(fig) -> list[tuple[str, str]]:
+    """Pairs of visible, non-empty texts of ``fig`` whose boxes overlap (as drawn): labels that hide each other."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    undrawn = set()  # tick labels of ticks outside the view: matplotlib keeps them, but does not draw them
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - 1e-9 * abs(hi - lo) <= tick.get_loc() <= hi + 1e-9 * abs(hi - lo):
+                    undrawn.update((id(tick.label1), id(tick.label2)))
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip() and id(t) not in undrawn]
+    boxes = [(t.get_text(), t.get_window_extent(renderer)) for t in texts]
+    out = []
+    for i, (a, ba) in enumerate(boxes):
+        for b, bb in boxes[i + 1:]:
+            if ba.width and bb.width and ba.overlaps(bb):
+                out.append((a, b))
+    return out
+
+
+def log_if_decades(values: Sequence[float], span: float = 10.0) -> bool:
+    """Whether an axis over ``values`` should be logarithmic: positive values spanning ``span``× or more."""
+    pos = [v for v in values if v and v > 0]
+    return bool(pos) and max(pos) / min(pos) >= span
+
+
 def pareto_plot(
     points: Sequence[dict[str, Any]], path: str | Path, *, title: str, xlabel: str, ylabel: str
 ) -> Path:
-    """Score vs throughput: ``points`` are dicts with ``x`` (items/s), ``y`` (score) and ``label``.
-    The x axis is logarithmic when the throughputs span more than 20×; the Pareto front is drawn as a line."""
+    """Score vs throughput: ``points`` are dicts with ``x`` (items/s), ``y`` (score), ``label`` and optionally
+    ``random_init`` (drawn hollow, "(random-init)" in its label). The x axis is logarithmic when the throughputs
+    span a decade or more; the Pareto front is drawn as a line; labels are placed so that none overlap."""
     pts = sorted(points, key=lambda p: (p["x"], p["y"], p["label"]))
     with style():
         fig, ax = new_figure(size=(7.5, 5.0))
@@ -167,37 +229,39 @@ def pareto_plot(
         front = pareto_front(list(zip(xs, ys)))
         on_front = set(front)
         rest = [i for i in range(len(pts)) if i not in on_front]
-        if rest:
-            ax.scatter([xs[i] for i in rest], [ys[i] for i in rest], color="tab:gray", s=22, zorder=3,
-                       label="dominated (another model is faster and at least as good)")
-        ax.scatter([xs[i] for i in front], [ys[i] for i in front], color="tab:blue", s=30, zorder=4,
-                   label="Pareto front (no model is both faster and better)")
+        hollow = {i for i, p in enumerate(pts) if p.get("random_init")}
+        for group, color, label, z in ((rest, "tab:gray", "dominated (another model is faster and at least as good)", 3),
+                                       (front, "tab:blue", "Pareto front (no model is both faster and better)", 4)):
+            if group:
+                ax.scatter([xs[i] for i in group], [ys[i] for i in group], s=30, zorder=z, label=label,
+                           facecolors=["none" if i in hollow else color for i in group], edgecolors=color)
+        if hollow:
+            ax.scatter([], [], s=30, facecolors="none", edgecolors="tab:gray", label="hollow: random-init weights")
         if len(front) > 1:
             ax.plot([xs[i] for i in front], [ys[i] for i in front], color="tab:blue", lw=1, zorder=2)
-        for i, p in enumerate(pts):  # right half of the chart: text to the left of the point, inside the axes
-            right = len(pts) > 1 and i >= len(pts) / 2
-            ax.annotate(p["label"], (xs[i], ys[i]), textcoords="offset points", fontsize=7,
-                        xytext=(-4 if right else 4, 4 + 9 * (i % 2)), ha="right" if right else "left")
-        if xs and min(xs) > 0 and max(xs) / min(xs) > 20:
+        if log_if_decades(xs):
             ax.set_xscale("log")
-        ax.margins(x=0.25, y=0.12)  # room for the labels of the outermost points
+        ax.margins(x=0.3, y=0.15)  # room for the labels of the outermost points
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         if pts:
             ax.legend(loc="lower left", fontsize=7)
+        place_labels(ax, list(zip(xs, ys)), [p["label"] + (" (random-init)" if p.get("random_init") else "")
+                                              for p in pts])
         return save_figure(fig, path)
 
 
 # --- latency distribution -----------------------------------------------------------------------------
 
 def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: str,
-                 ylabel: str = "setting") -> Path:
+                 ylabel: str = "setting", xlabel: str = "latency per call (ms)") -> Path:
     """Latency per configuration, one panel per device.
 
     ``panels``: dicts with ``device`` (panel title) and ``series``: dicts with ``label`` and either
     ``samples`` (per-call latencies in ms: a box from p25 to p75 with whiskers p1 to p99) and/or percentiles
-    ``p50``/``p90``/``p99`` (ms: markers on a line from p50 to p99). The x axis is latency in ms (log when it spans > 20×).
+    ``p50``/``p90``/``p99`` (ms: markers on a line from p50 to p99). The x axis is latency in ms (``xlabel``
+    says per call or per item; log when it spans a decade or more).
     """
     panels = list(panels)
     n = max(1, len(panels))
@@ -205,7 +269,8 @@ def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: s
     from matplotlib.patches import Rectangle
 
     with style():
-        fig, axes = new_figure(n, 1, size=(7.5, 0.9 + 0.35 * sum(heights) + 1.1 * n))
+        fig, axes = new_figure(n, 1, size=(8.0, 0.9 + 0.2 * sum(heights) + 1.0 * n),
+                               height_ratios=[h + 3 for h in heights] if n > 1 else None)
         axes = [axes] if n == 1 else [row[0] for row in axes]
         for ax, panel in zip(axes, panels):
             series = panel["series"]
@@ -233,10 +298,9 @@ def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: s
                     values.append(v)
             ax.set_yticks(range(len(series)), [s["label"] for s in reversed(series)], fontsize=7)
             ax.set_ylim(-0.7, max(len(series), 1) - 0.3)
-            pos = [v for v in values if v > 0]
-            if pos and max(pos) / min(pos) > 20:
+            if log_if_decades(values):
                 ax.set_xscale("log")
-            ax.set_xlabel("latency per call (ms)")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
             ax.set_title(panel["device"], fontsize=8)
             if boxed or any(s.get(q) is not None for s in series for q in ("p50", "p90", "p99")):

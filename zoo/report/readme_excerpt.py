@@ -6,42 +6,40 @@ The README carries a block between two marker lines::
     ...
     <!-- zoo report: end of leaderboard excerpt -->
 
-`zoo report` replaces what lies between them with the scored rows of the leaderboard (rank 1..N per task
-and device), so the numbers in the README's tour are as generated as results/ itself; `zoo report --check`
+`zoo report` replaces what lies between them with the scored rows of the leaderboard (rank 1..N per task,
+device and data), so the numbers in the README's tour are as generated as results/ itself; `zoo report --check`
 fails when the block differs. A README without the markers is left alone.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from . import leaderboard
-from .base import fmt
+from .render import table_lines
 
 START = "<!-- zoo report: leaderboard excerpt -->"
 END = "<!-- zoo report: end of leaderboard excerpt -->"
-COLUMNS = ["device", "task", "rank", "model", "scenario", "batch", "score metric", "score", "dataset",
-           "items/s", "p50 ms", "params M", "GFLOPs/item", "score weights"]
-PER_TASK = 2  # rows kept per (device, task)
+COLUMNS = ["rank", "model", "score", "95% CI", "items/s", "ms/item", "setting"]
+PER_TASK = 2  # rows kept per (task, device, data)
 
 
 def excerpt(rows: dict[str, list[dict[str, Any]]]) -> str:
-    """Markdown for the block: the best-ranked scored leaderboard rows of each device and task."""
+    """Markdown for the block: the best-ranked scored leaderboard rows of each task, device and data set,
+    one small table each under a bold heading that says what was scored (a sample says so)."""
     (board,) = leaderboard.tables(rows)
-    idx = {c: board.columns.index(c) for c in COLUMNS}
-    kept = [r for r in board.rows if isinstance(r[idx["rank"]], int) and r[idx["rank"]] <= PER_TASK]
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
-    for r in kept:
-        lines.append("| " + " | ".join(_cell(r[idx[c]]) for c in COLUMNS) + " |")
+    rank = board.columns.index("rank")
+    kept = [r for r in board.rows if isinstance(r[rank], int) and r[rank] <= PER_TASK]
+    table = replace(board, rows=kept, brief=COLUMNS)
+    lines, long_cells, _ = table_lines(table, heading="**{}**")
     if not kept:
-        lines.append("| " + " | ".join(["—"] * len(COLUMNS)) + " |")
-    return "\n".join(lines) + "\n\nFull table, with latency percentiles, memory, % of peak and every setting: " \
-        "[results/leaderboard.md](results/leaderboard.md).\n"
-
-
-def _cell(x: Any) -> str:
-    return fmt(x, 2).replace("|", "\\|") if x is not None else "—"
+        lines = ["_No scored and timed models yet._"]
+    foot = [f"- {c}" for c in long_cells]
+    return "\n".join(lines + ([""] + foot if foot else [])) + "\n\nScores with a 95 % Wilson interval where the " \
+        "score is a share of items; items/s and ms/item (median latency per item) on the machine named above; " \
+        "setting key and every other column: [results/leaderboard.md](results/leaderboard.md).\n"
 
 
 def splice(text: str, block: str) -> str | None:

@@ -13,8 +13,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from ..results import machine_identity
 from ..spec import RANDOM_INIT, weights_label
-from .base import Table, provenance, rows_of_kind
+from .base import Table, provenance, rows_of_kind, short_backend
 from .plots import latency_plot
 
 # The real-time detection table of the article this project grew from (as quoted in issue 4).
@@ -33,7 +34,7 @@ def _dev(r: dict[str, Any]) -> str:
     m = r.get("machine") or {}
     if str(r.get("device") or (r.get("settings") or {}).get("device") or "cpu").startswith("cuda"):
         return f"cuda: {m.get('gpu') or '?'}"
-    return f"cpu: {m.get('cpu', '?')} ({m.get('cores', '?')} cores, {(r.get('settings') or {}).get('threads', '?')} threads)"
+    return f"cpu: {machine_identity(m)} ({(r.get('settings') or {}).get('threads', '?')} torch threads)"
 
 
 def _weights(r: dict[str, Any]) -> str:
@@ -366,7 +367,8 @@ def tables(rows: dict[str, list[dict]]) -> list[Table]:
 
 
 def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
-    """Latency distribution at batch 1 per device, one series per model and setting (latest rows)."""
+    """Latency distribution at batch 1 per device (latency per call = per item), one series per model and
+    setting (latest rows), sorted by median, fastest at the top; random-init timings say so."""
     ok = [r for r in _ok(rows_of_kind(rows, "speed")) if r["settings"].get("batch_size") == 1]
     if not ok:
         return []
@@ -375,8 +377,13 @@ def plots(rows: dict[str, list[dict]], out_dir: Path) -> list[Path]:
     for k in sorted(latest):
         r = latest[k]
         m = r["metrics"]
-        panels.setdefault(k[0], []).append({"label": f"{r['model']} {r.get('backend_used')}", "samples": m.get("latencies_ms"),
+        label = f"{r['model']} {short_backend(r.get('backend_used'))}" + (" †" if r.get("weights") == RANDOM_INIT else "")
+        panels.setdefault(k[0], []).append({"label": label, "samples": m.get("latencies_ms"),
                                            "p50": m.get("p50_ms"), "p90": m.get("p90_ms"), "p99": m.get("p99_ms")})
-    path = latency_plot([{"device": d, "series": s} for d, s in sorted(panels.items())], Path(out_dir) / "speed_latency.png",
-                        title="SingleStream latency per call (batch 1)")
+    ordered = [{"device": d, "series": sorted(s, key=lambda x: (x["p50"] or 0.0, x["label"]))}
+               for d, s in sorted(panels.items())]
+    path = latency_plot(ordered, Path(out_dir) / "speed_latency.png",
+                        title="SingleStream latency per item (batch 1), fastest at the top\n† timed with random-init "
+                        "weights (a dense network's speed does not depend on them)", ylabel="model and backend",
+                        xlabel="latency per item (ms, batch 1; log scale when it spans decades)")
     return [path]

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
+from ..results import machine_identity
 from .base import Table, _machine_label, fmt, rows_of_kind
 from .plots import new_figure, save_figure, style
 
@@ -89,7 +91,7 @@ def _notes(rows: Sequence[dict], extra: Sequence[str] = (), data: str = DATA_NOT
     return [
         data,
         seed_text,
-        f"hardware: {m.get('cpu', '?')}, {m.get('cores', '?')} cores; CPU, torch threads = {_s(r0, 'threads')}",
+        f"hardware: {machine_identity(m)}; CPU, torch threads = {_s(r0, 'threads')}",
         f"weights: random-init (trained here); scale: {_s(r0, 'scale')}; run {r0.get('run_id')}, "
         f"{r0.get('time', '')[:16]} UTC, study wall time {fmt(r0.get('study_wall_s'), 1)} s",
         *extra,
@@ -318,7 +320,8 @@ def _mean_curve(curves: Sequence[Sequence[float]]) -> list[float]:
 def _save(fig, rows: Sequence[dict], path: Path) -> Path:
     """Save a study figure with the machine its rows ran on written in the bottom-right corner."""
     machines = sorted({_machine_label(r.get("machine")) for r in rows})
-    fig.text(0.995, 0.005, "device: " + "; ".join(machines), ha="right", va="bottom", fontsize=6.5, color="0.35")
+    # a figure-level x label: the layout makes room for it (a free fig.text overlapped the axes' labels)
+    fig.supxlabel("device: " + "; ".join(machines), x=0.995, ha="right", fontsize=6.5, color="0.35")
     return save_figure(fig, path)
 
 
@@ -344,11 +347,13 @@ def _plot_ff_vs_recurrent(run: list[dict], out_dir: Path) -> Path:
     for ax, key, ylabel in ((axes[0, 0], "test_accuracy", "test accuracy (mean ± std over seeds)"),
                             (axes[0, 1], "train_s", "training time (s, mean ± std over seeds)")):
         means = [mean_std(_values(g, key)) for _, g in groups]
-        ax.bar(range(len(groups)), [m[0] or 0.0 for m in means], yerr=[m[1] or 0.0 for m in means],
-               color=[f"C{i % 2}" for i in range(len(groups))], capsize=3)
-        ax.set_xticks(range(len(groups)), labels, fontsize=6.5, rotation=30, ha="right")
-        ax.set(ylabel=ylabel)
-    axes[0, 0].set(title="accuracy: order matters vs does not", ylim=(0, 1))
+        # horizontal bars: the two-line labels sit one under another instead of overlapping side by side
+        ax.barh(range(len(groups)), [m[0] or 0.0 for m in means], xerr=[m[1] or 0.0 for m in means],
+                color=[f"C{i % 2}" for i in range(len(groups))], capsize=3)
+        ax.set_yticks(range(len(groups)), labels if ax is axes[0, 0] else [], fontsize=6.5)
+        ax.invert_yaxis()
+        ax.set(xlabel=ylabel)
+    axes[0, 0].set(title="accuracy: order matters vs does not", xlim=(0, 1))
     axes[0, 1].set(title="training cost")
     fig.suptitle("Study 2: feed-forward vs recurrent, same data in order and shuffled")
     return _save(fig, run, out_dir / "studies_ff_vs_recurrent.png")

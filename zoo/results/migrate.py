@@ -5,7 +5,8 @@
   every other row stays in its file; a file left with no rows is removed;
 - before anything is written, every numeric value of every old row is checked to be in its new row
   (``lost_numbers``), and every new row is validated; then each file is replaced atomically.
-Rows already at schema 2 are kept as they are, so running it twice changes nothing.
+Rows already at schema 2 are kept as they are, except that a row whose ``machine`` predates the ISA flags gets
+``"isa": null`` (unknown; zoo.results.upgrade.upgrade_machine) once; running it twice changes nothing.
 """
 
 from __future__ import annotations

@@ -29,25 +29,57 @@ def sha256_tree(root: str | os.PathLike, pattern: str = "*") -> str:
         return sha256_file(root)
     h = hashlib.sha256()
     for p in sorted(q for q in root.rglob(pattern) if q.is_file()):
-        h.update(p.relative_to(root).as_posix().encode() + b"\0" + sha256_file(p).encode() + b"\n")
+        h.update(os.fsencode(p.relative_to(root).as_posix()) + b"\0" + sha256_file(p).encode() + b"\n")  # fsencode: any file name
     return h.hexdigest()
+
+
+# The instruction-set extensions that change which kernels a CPU runs (oneDNN, OpenVINO and ONNX Runtime pick
+# int8/bf16 paths by them): the same CPU model name has come with AVX2 only or with AVX-512 VNNI + bf16.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
+             "amx_tile", "amx_bf16", "amx_int8")
+ISA_UNKNOWN = "isa unknown"
+
+
+def cpu_details(cpuinfo: str) -> dict[str, Any]:
+    """CPU model name, the ISA_FLAGS it has (sorted) and its physical core count, from /proc/cpuinfo text;
+    a field the text does not give is None (never guessed)."""
+    cpu, flags, cores = None, None, set()
+    physical = None
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "model name" and cpu is None:
+            cpu = value
+        elif key == "flags" and flags is None:
+            have = set(value.split())
+            flags = sorted(f for f in ISA_FLAGS if f in have)
+        elif key == "physical id":
+            physical = value
+        elif key == "core id":
+            cores.add((physical, value))
+    return {"cpu": cpu, "isa": flags, "physical_cores": len(cores) or None}
+
+
+def _read_cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: model from platform, flags and physical cores unknown
+        return ""
 
 
 @functools.cache
 def machine_info() -> dict[str, Any]:
-    """CPU model, cores, memory, GPU and driver (when CUDA is available), OS."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """CPU model, its ISA flags that matter (ISA_FLAGS; None when unknown), physical cores and threads, memory,
+    GPU and driver (when CUDA is available), OS. ``cores`` stays the logical CPU count (``os.cpu_count()``), as
+    in every row so far: speed row keys are made from it."""
+    details = cpu_details(_read_cpuinfo())
     info: dict[str, Any] = {
         "hostname_hash": hashlib.sha256(platform.node().encode()).hexdigest()[:8],
-        "cpu": cpu,
+        "cpu": details["cpu"] or platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
+        "physical_cores": details["physical_cores"],
+        "threads": os.cpu_count(),
+        "isa": details["isa"],
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "gpu": None,
@@ -57,32 +89,59 @@ def machine_info() -> dict[str, Any]:
         info["mem_gib"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         info["mem_gib"] = None
+    info.update(_gpu_info())
+    return info
+
+
+def _gpu_info() -> dict[str, Any]:
     try:
         import torch  # deferred: heavy, and only needed for the GPU fields
-
-        if torch.cuda.is_available():
-            info["gpu"] = torch.cuda.get_device_name(0)
-            info["gpu_count"] = torch.cuda.device_count()
-            info["cuda"] = torch.version.cuda
-            try:
-                out = subprocess.run(
-                    ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                    capture_output=True, text=True, timeout=10,
-                )
-                info["driver"] = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout else None
-            except (OSError, subprocess.SubprocessError):
-                pass
     except ImportError:
+        return {}
+    if not torch.cuda.is_available():
+        return {}
+    info: dict[str, Any] = {"gpu": torch.cuda.get_device_name(0), "gpu_count": torch.cuda.device_count(),
+                            "cuda": torch.version.cuda}
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                             capture_output=True, text=True, timeout=10, check=False)
+        info["driver"] = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout else None
+    except (OSError, subprocess.SubprocessError):
         pass
     return info
 
 
+def isa_label(isa: list[str] | None) -> str:
+    """The ISA tier that decides which fast kernels run: "amx-bf16-int8", "avx512-vnni-bf16", "avx512-vnni",
+    "avx512", "avx2-vnni", "avx2", "no-avx2"; ISA_UNKNOWN when the row did not record its flags."""
+    if isa is None:
+        return ISA_UNKNOWN
+    have = set(isa)
+    if "amx_tile" in have:
+        return "amx" + "".join(f"-{t}" for t in ("bf16", "int8") if f"amx_{t}" in have)
+    if "avx512f" in have:
+        return "avx512" + "".join(f"-{t}" for t in ("vnni", "bf16", "fp16") if f"avx512_{t}" in have)
+    if "avx2" in have:
+        return "avx2-vnni" if "avx_vnni" in have else "avx2"
+    return "no-avx2"
+
+
+def machine_identity(m: dict[str, Any] | None) -> str:
+    """A machine's name in tables: CPU model, cores ("2c", or "8c/16t" when threads differ) and ISA tier,
+    e.g. "AMD EPYC 2c avx512-vnni-bf16"; rows recorded before the ISA flags read "... isa unknown"."""
+    m = m or {}
+    threads = m.get("threads") or m.get("cores")
+    cores = m.get("physical_cores") or m.get("cores")
+    count = f"{cores}c" if cores == threads or not threads else f"{cores}c/{threads}t"
+    return f"{m.get('cpu') or 'unknown CPU'} {count if cores else '?c'} {isa_label(m.get('isa'))}"
+
+
 def device_label(row: dict[str, Any]) -> str:
-    """A short device name for tables: the GPU for cuda rows, else the CPU model and core count."""
+    """A short device name for tables: the GPU for cuda rows, else the machine identity (machine_identity)."""
     m = row.get("machine", {})
     if str(row.get("device", "cpu")).startswith("cuda") and m.get("gpu"):
         return m["gpu"]
-    return f"{m.get('cpu', '?')} ({m.get('cores', '?')} cores)"
+    return machine_identity(m)
 
 
 @functools.cache

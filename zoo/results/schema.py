@@ -5,7 +5,8 @@ Every row, any kind (``make_row`` fills the provenance fields):
     spec_hash: str | None      weights: str | None ("random-init" or the loaded file's sha256)
     dataset: str | None        dataset_sha256: str | None
     settings: dict (what was asked for)                      metrics: dict (what was measured)
-    machine: dict  versions: dict  commit: str | None  time: str (ISO 8601, UTC)
+    machine: dict (cpu, cores, physical_cores, threads, isa: list of zoo.results.provenance.ISA_FLAGS it has,
+             or null when unknown -- rows before the flags were recorded --, mem_gib, gpu, driver, os, python)  versions: dict  commit: str | None  time: str (ISO 8601, UTC)
   optional: error: str | None (a FAILURE MESSAGE only, never a measured value), command: str,
             device: str, note: str | None
 
@@ -20,7 +21,9 @@ kind "eval" (results/raw/eval.jsonl; every task, vision and text; written by ``z
     split when --limit scored fewer), references: list of dicts (published figures beside the measured
     ones), data_path, layout, class_mapping, architecture, source, predictions: str | None (path),
     signatures: dict (e.g. sacrebleu), params: int | None, train: dict (how the checkpoint was trained),
-    checkpoint_sha256: str | None, backend: dict | None (``zoo eval --backend``: label, numerics, config, setup)
+    checkpoint_sha256: str | None, backend: dict | None (``zoo eval --backend``: label, numerics, config, setup),
+    data_warnings: dict (entries of the data dropped or skipped, by reason: invalid_boxes, duplicate_image_ids,
+    linked_class_folders, ...; absent when none)
   settings usually: batch_size, device, limit, dtype, split, data (the --data name, e.g. "sst2"), ...
 
 kind "speed" (results/raw/speed.jsonl; ``zoo bench``):
@@ -88,7 +91,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
                    "data_path": (_STR,), "layout": (_STR, _NONE), "class_mapping": (_STR, _NONE),
                    "architecture": (_STR, _NONE), "source": (_STR, _NONE), "predictions": (_STR, _NONE),
                    "signatures": (_DICT,), "params": (_INT, _NONE), "train": (_DICT, _NONE),
-                   "checkpoint_sha256": (_STR, _NONE), "backend": (_DICT, _NONE)}),
+                   "checkpoint_sha256": (_STR, _NONE), "backend": (_DICT, _NONE), "data_warnings": (_DICT,)}),
     Kind("speed",
          required={"status": (_STR,), "key": (_STR,), "command": (_STR,), "device": (_STR,)},
          optional={"backend_used": (_STR, _NONE), "flags": (_LIST,), "scenario": (_STR, _NONE),
@@ -139,6 +142,12 @@ def _check_fields(row: dict[str, Any], required: dict[str, tuple], optional: dic
             raise RowSchemaError(f"field {name!r}: must be {_names(types)}, got {_TYPE_NAMES.get(type(value), type(value).__name__)}")
 
 
+def _check_machine(row: dict[str, Any]) -> None:
+    isa = row["machine"].get("isa")
+    if isa is not None and not (isinstance(isa, list) and all(isinstance(f, str) for f in isa)):
+        raise RowSchemaError("field 'machine.isa': must be a list of CPU flag names, or null (unknown)")
+
+
 def _check_eval(row: dict[str, Any]) -> None:
     if row["task"] not in known_tasks():
         raise RowSchemaError(f"field 'task': {row['task']!r} is not a task ({', '.join(known_tasks())})")
@@ -180,6 +189,7 @@ def validate(row: Any) -> None:
     required = {**COMMON_REQUIRED, **spec.required}
     optional = {**COMMON_OPTIONAL, **spec.optional}
     _check_fields(row, required, optional, kind)
+    _check_machine(row)
     check = _EXTRA_CHECKS.get(kind)
     if check is not None:
         check(row)

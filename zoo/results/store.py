@@ -2,9 +2,10 @@
 
 Guarantees, and how they are kept:
 - A row on disk is whole or absent: the line (ending in a newline) goes out in one ``os.write`` on an
-  ``O_APPEND`` descriptor, then fsync. (One narrow case remains: Linux may stop a write between pages when
-  the writer is SIGKILLed inside that very system call; the next append then finds the cut line and refuses
-  with ``file:line``, and nothing is ever appended after it.)
+  ``O_APPEND`` descriptor, then fsync. Free space is checked first; a failed or short write (full disk) is
+  truncated back to the old size before the error. A line cut anyway (SIGKILL inside the write, power
+  loss) is a torn tail: the next append, under the lock, moves its bytes to a dated quarantine file beside
+  the raw file with one warning, and appends go on; readers skip it with a warning (recovery.py).
 - Concurrent writers never lose rows: check-and-append runs under a file lock (``<file>.lock`` beside the
   raw file, via ``filelock``; the kernel releases it when its holder dies); the check that the file is
   whole happens under that lock. fsync runs after the lock is released, so writers' fsyncs overlap.
@@ -25,16 +26,18 @@ import hashlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import filelock
 
 from ..errors import UserError
+from . import recovery
 from .provenance import git_commit, library_versions, machine_info
 from .schema import SCHEMA_VERSION, RowSchemaError, validate
-from .upgrade import upgrade_row
+from .upgrade import needs_machine_upgrade, upgrade_machine, upgrade_row
 
 DEFAULT_RAW_DIR = Path("results/raw")
 CHECKSUM = "checksum"
@@ -146,6 +149,8 @@ def decode_line(raw: bytes) -> dict[str, Any]:
                          "ends with it)")
     if row.get("schema") == 1:
         row = upgrade_row(row)
+    elif needs_machine_upgrade(row):
+        row = upgrade_machine(row)
     validate(row)
     return row
 
@@ -159,11 +164,23 @@ def _check_line(raw: bytes) -> None:
 
 # --- reading --------------------------------------------------------------------------------------------
 
+def _torn_tail(data: bytes) -> int:
+    """Offset where an incomplete last line (no newline) starts in ``data``; len(data) when there is none."""
+    if not data or data.endswith(b"\n"):
+        return len(data)
+    return data.rfind(b"\n") + 1
+
+
+def _is_whole_row(raw: bytes) -> bool:
+    """A torn tail that is a row zoo wrote, whole but for its newline (its checksum matches)."""
+    try:
+        return bool(_checked_body(raw)) and isinstance(decode_line(raw), dict)
+    except (ValueError, RowSchemaError):
+        return False
+
+
 def _rows_in(path: Path, data: bytes, first_line: int = 1, decode=decode_line) -> Iterator[Any]:
-    """Rows of ``data`` (bytes of ``path`` from a line start); CorruptResultsError names file:line."""
-    if data and not data.endswith(b"\n"):
-        n = first_line + data.count(b"\n")
-        raise CorruptResultsError(f"{path}:{n}: incomplete last line (no newline): a write was cut off")
+    """Rows of ``data`` (bytes of ``path`` from a line start, whole lines); CorruptResultsError names file:line."""
     for i, raw in enumerate(data.split(b"\n")[:-1] if data else [], start=first_line):
         if not raw.strip():
             continue
@@ -178,7 +195,12 @@ def iter_rows(path: str | os.PathLike) -> Iterator[dict[str, Any]]:
     path = Path(path)
     with open(path, "rb") as f:
         data = f.read()
-    yield from _rows_in(path, data)
+    cut = _torn_tail(data)
+    if cut < len(data):  # a writer died mid-line (or is writing now): not a row yet; reading changes nothing
+        n = 1 + data.count(b"\n")
+        recovery.warn(f"{path}:{n}: incomplete last line ({len(data) - cut} bytes, no newline) skipped: a write "
+                      "was cut off; the next append moves it to a quarantine file")
+    yield from _rows_in(path, data[:cut])
 
 
 def read_rows(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -190,6 +212,12 @@ def read_all(raw: str | os.PathLike | None = None) -> dict[str, list[dict[str, A
     """Every ``*.jsonl`` under ``raw`` (default: raw_dir()), keyed by topic (the file stem), sorted."""
     raw = Path(raw) if raw is not None else raw_dir()
     return {p.stem: read_rows(p) for p in sorted(raw.glob("*.jsonl"))}
+
+
+def results_health(raw: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """What ``zoo verify --results`` lists: each raw file (ok | corrupt | torn) and each quarantine file."""
+    raw = Path(raw) if raw is not None else raw_dir()
+    return recovery.results_health(raw, lambda p: list(_rows_in(p, p.read_bytes()))) if raw.is_dir() else []
 
 
 # --- checking and appending -------------------------------------------------------------------------------
@@ -243,9 +271,15 @@ def _check_locked(path: Path) -> None:
             start, lines = seen.size, seen.lines
         f.seek(start)
         data = f.read(st.st_size - start)
-        for _ in _rows_in(path, data, first_line=lines + 1, decode=_check_line):
-            pass
-        _remember(key, f, ident, start + len(data), lines + data.count(b"\n"), st.st_mtime_ns)
+    cut = _torn_tail(data)
+    for _ in _rows_in(path, data[:cut], first_line=lines + 1, decode=_check_line):
+        pass
+    if cut < len(data):  # under the lock, so its writer is gone: complete it or move it aside, check again
+        recovery.repair_torn_tail(path, start + cut, data[cut:], _is_whole_row)
+        _VERIFIED.pop(key, None)
+        return _check_locked(path)
+    with open(path, "rb") as f:
+        _remember(key, f, ident, start + cut, lines + data.count(b"\n"), st.st_mtime_ns)
 
 
 def _remember(key: str, f, ident: tuple[int, int], size: int, lines: int, mtime_ns: int) -> None:
@@ -269,6 +303,7 @@ def check_appendable(path: str | os.PathLike) -> None:
     with file:line), or no write permission (UserError). Harnesses call this before they measure."""
     path = Path(path)
     _check_writable(path)
+    recovery.check_space(path, recovery.MIN_FREE_BYTES)
     if not path.exists():
         return
     with _lock(path):
@@ -285,12 +320,15 @@ def append_row(path: str | os.PathLike, row: dict[str, Any]) -> None:
     try:
         with _lock(path):
             _check_locked(path)
+            recovery.check_space(path, len(line))
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            written = os.write(fd, line)
-            if written != len(line):  # pragma: no cover - regular files write fully or raise
-                raise OSError(f"short write to {path}")
+            recovery.append_or_roll_back(fd, path, line)
             _remember_append(path, os.fstat(fd))
-        os.fsync(fd)  # outside the lock: durability does not need it, and writers' fsyncs then overlap
+        try:  # outside the lock: durability does not need it, and writers' fsyncs then overlap
+            os.fsync(fd)
+        except OSError as e:
+            raise UserError(f"{path}: the row was appended but could not be flushed to disk ({e.strerror or e}); "
+                            "check the disk") from None
     finally:
         if fd >= 0:
             os.close(fd)

@@ -10,6 +10,10 @@ What changes (values are moved or renamed, never recomputed):
   ``metrics.eval_time_s`` -> ``metrics.seconds``.
 - every row: ``schema`` 1 -> 2.
 
+And one change within schema 2 (``upgrade_machine``, applied to every row read and by ``migrate``): a
+``machine`` recorded before the ISA flags were gets ``"isa": null`` -- the flags are unknown, and are never
+guessed from the CPU model name (machines named "AMD EPYC" have had AVX2 only, or AVX-512 VNNI + bf16).
+
 ``upgrade_row`` is also what ``make_row`` applies to rows built by callers still using the version-1 names,
 and what the reader applies to version-1 rows of a raw file that was never migrated.
 """
@@ -56,9 +60,20 @@ def _upgrade_eval(row: dict[str, Any]) -> None:
     _rename(m, "images_per_s", "items_per_s")
 
 
+def needs_machine_upgrade(row: dict[str, Any]) -> bool:
+    return isinstance(row.get("machine"), dict) and "isa" not in row["machine"]
+
+
+def upgrade_machine(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` with ``machine.isa`` explicit: null ("isa unknown") where the row did not record the flags."""
+    if not needs_machine_upgrade(row):
+        return row
+    return {**row, "machine": {**row["machine"], "isa": None}}
+
+
 def upgrade_row(row: dict[str, Any]) -> dict[str, Any]:
     """A schema-2 copy of ``row`` (a schema-1 row, or a row built with schema-1 field names)."""
-    out = copy.deepcopy(row)
+    out = upgrade_machine(copy.deepcopy(row))
     kind = out.get("kind")
     if kind == "speed":
         _upgrade_speed(out)

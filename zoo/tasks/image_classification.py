@@ -54,7 +54,8 @@ class ImageClassification(Task):
         paths = [p for p, _ in ds.samples]
         return EvalData(ds.name, paths, [y for _, y in ds.samples], [ds.sample_id(p) for p in paths],
                         sha256=lambda: sha256_tree(ds.root), read=read_rgb, path=str(Path(data).resolve()),
-                        info={"layout": ds.layout, "class_mapping": ds.mapping}, gpu_decodable=True,
+                        info={"layout": ds.layout, "class_mapping": ds.mapping,
+                              **({"data_warnings": ds.warnings} if ds.warnings else {})}, gpu_decodable=True,
                         default_workers=None, detail=ds)
 
     def metric(self, data: EvalData) -> TopKAccuracy:

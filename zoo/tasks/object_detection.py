@@ -99,8 +99,8 @@ class ObjectDetection(Task):
         ds = load_detection(data)
         ids = [i for i, _ in ds.images]
         return EvalData(ds.name, [p for _, p in ds.images], ids, [p.name for _, p in ds.images], sha256=ds.sha256,
-                        read=read_rgb, path=str(Path(data).resolve()), info={"layout": ds.layout},
-                        default_workers=None, detail=ds)
+                        read=read_rgb, path=str(Path(data).resolve()), info={"layout": ds.layout,
+                        **({"data_warnings": ds.warnings} if ds.warnings else {})}, default_workers=None, detail=ds)
 
     def metric(self, data: EvalData) -> CocoMap:
         return CocoMap(data.detail.gt)

@@ -48,6 +48,8 @@ class TextTask(Task):
                      info: dict | None = None, split: str | None = None) -> EvalData:
         """Columns as ``read_split`` gives them -> EvalData (items are the model's raw text inputs)."""
         items, refs = self.columns_to_items(cols)
+        if not items:  # e.g. a TSV with only its header: no metric is defined over nothing
+            raise UserError(f"{path or name or self.dataset}: no items to score (the file has a header and no rows?)")
         ids = [str(x) for x in cols["id"]] if "id" in cols else [str(i) for i in range(len(items))]
         return EvalData(name, items, refs, ids, sha256=sha256 or (lambda: None), path=path,
                         info={"n_split": len(items), **(info or {})}, split=split)

@@ -246,11 +246,18 @@ def verify(names: Iterable[str] | None = None) -> list[dict]:
     return rows
 
 
+_ADVICE = re.compile(r"weights_only|re-run|trusted source|pytorch 2\.6|check the documentation|file an issue|"
+                     r"two options|https?://", re.IGNORECASE)
+
+
 def _unpickle_reason(e: Exception) -> str:
-    """torch's reason after its paragraph of advice (which suggests weights_only=False, never zoo's way)."""
+    """torch's reason without its paragraph of advice (which suggests weights_only=False, never zoo's way):
+    the sentences that say what the file holds, none that say how to load it anyway."""
     text = " ".join(str(e).split())
     m = re.search(r"WeightsUnpickler error: (.*?)(?: Check the documentation|$)", text)
-    return (m.group(1).strip() if m else text) or type(e).__name__
+    text = m.group(1).strip() if m else text
+    kept = [s for s in re.split(r"(?<=[.!?])\s+", text) if s and not _ADVICE.search(s)]
+    return " ".join(kept)[:200].strip() or type(e).__name__
 
 
 def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -274,11 +281,17 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         head = f.read(4)
     if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save: a zip file, or (legacy) a pickle
         raise UserError(f"{path} is not a checkpoint (neither safetensors nor a torch.save file: it starts with {head!r})")
+    if head.startswith(b"PK"):
+        from .unpickle import check_zip_bounds  # deferred: it imports torch
+
+        check_zip_bounds(path)  # before torch expands any record
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise UserError(f"{path} is not a plain tensor checkpoint (torch.load(weights_only=True) refused it: "
+        raise UserError(f"{path} is not a plain tensor checkpoint (zoo's safe loader refused it: "
                         f"{_unpickle_reason(e)}); zoo runs no pickled code") from None
+    except (RuntimeError, EOFError, ValueError, OSError) as e:  # a cut-off or damaged archive (torch's zip reader)
+        raise UserError(f"{path} is not a readable torch checkpoint ({_unpickle_reason(e)})") from None
     if isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("state_dict", "model_state_dict", "model"):
             if isinstance(obj.get(key), dict):

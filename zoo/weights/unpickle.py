@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import collections
 import io
+import itertools
 import pickle
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 
@@ -151,6 +153,90 @@ class _Unpickler(pickle._Unpickler):  # the pure-Python unpickler: its opcode ta
         return self.storages[key]
 
 
+MAX_PICKLE_BYTES = 64 << 20  # a model's pickle (structure, no tensor bytes) is kilobytes; torch's own are < 1 MB
+MAX_DEPTH = 200  # nesting of containers and modules; YOLOv5's is about 10
+
+
+def _check_entries(path: Path, infos: list[zipfile.ZipInfo]) -> None:
+    """Refuse before reading anything: records that overlap (one byte range listed as several records, the
+    "overlapping-entry" bomb) or that add up to more bytes than the file has. Stored records are their own
+    size, so no honest archive exceeds its file."""
+    size = path.stat().st_size
+    total = 0
+    for a, b in itertools.pairwise(infos):
+        if a.header_offset + a.compress_size > b.header_offset:
+            raise UnsafeCheckpoint(f"{path}: records {a.filename} and {b.filename} overlap in the file (a zip bomb "
+                                   "or a damaged archive); not loaded")
+    for i in infos:
+        if i.compress_type == zipfile.ZIP_STORED and i.file_size != i.compress_size:
+            raise UnsafeCheckpoint(f"{path}: record {i.filename} is larger unpacked than stored; not loaded")
+        total += i.compress_size
+    if total > size:
+        raise UnsafeCheckpoint(f"{path}: its records add up to {total} bytes, more than the file's {size}; not loaded")
+
+
+def check_zip_bounds(path: str | Path) -> None:
+    """For any torch zip checkpoint, before torch reads it: the central directory can be read and the records
+    fit the file (no overlapping-entry bomb, no stored record larger than stored). One line otherwise."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            listed = sorted(zf.infolist(), key=lambda i: i.header_offset)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise UserError(f"{path} is not a readable torch zip checkpoint ({e}); it may be cut off or damaged") from None
+    _check_entries(path, listed)
+
+
+def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
+    """One record's bytes; every way the zip module can fail is one line."""
+    try:
+        return zf.read(info)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
+        raise UnsafeCheckpoint(f"{path}: record {info.filename} cannot be read ({' '.join(str(e).split())[:100]}); "
+                               "not loaded") from None
+
+
+def _check_graph(obj: Any, where: str) -> None:
+    """Every stand-in got its state (a pickle can create one and never BUILD it), nothing refers back to
+    itself (a module cycle would recurse forever downstream) and nothing nests deeper than MAX_DEPTH.
+    Iterative: a hostile pickle cannot make this walk itself recurse."""
+    done: set[int] = set()
+    stack: list[tuple[Any, int, bool]] = [(obj, 0, False)]
+    open_: set[int] = set()
+    while stack:
+        node, depth, leaving = stack.pop()
+        if leaving:
+            open_.discard(id(node))
+            done.add(id(node))
+            continue
+        if id(node) in open_:
+            raise UnsafeCheckpoint(f"{where}: its pickle refers back to itself (a cycle through "
+                                   f"{getattr(node, 'qualname', type(node).__name__)}); not loaded")
+        if id(node) in done:
+            continue
+        if depth > MAX_DEPTH:
+            raise UnsafeCheckpoint(f"{where}: its pickle nests deeper than {MAX_DEPTH} levels; not loaded")
+        children = _children(node, where)
+        if children is None:
+            continue
+        open_.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children)
+
+
+def _children(node: Any, where: str) -> list | None:
+    if isinstance(node, Stub):
+        state = getattr(node, "state", None)
+        if not isinstance(state, dict):
+            raise UnsafeCheckpoint(f"{where}: a {node.qualname} in its pickle has no state (never built); not loaded")
+        return [state]
+    if isinstance(node, dict):
+        return list(node.values())
+    if isinstance(node, (list, tuple, set, frozenset)):
+        return list(node)
+    return None
+
+
 def load_restricted(path: str | Path, stand_ins: Iterable[str]) -> Any:
     """Unpickle a torch zip checkpoint with only tensors, containers and the named ``stand_ins`` allowed.
 
@@ -161,31 +247,41 @@ def load_restricted(path: str | Path, stand_ins: Iterable[str]) -> Any:
     path = Path(path)
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
         raise UserError(f"{path} is not a torch zip checkpoint ({e})") from None
     with zf:
-        infos = {i.filename: i for i in zf.infolist()}
+        listed = sorted(zf.infolist(), key=lambda i: i.header_offset)
+        infos = {i.filename: i for i in listed}
+        if len(infos) != len(listed):
+            raise UnsafeCheckpoint(f"{path}: a record name is listed twice; not loaded")
         pkl = [n for n in infos if n.endswith("/data.pkl") and n.count("/") == 1]
         if len(pkl) != 1:
             raise UserError(f"{path} is not a torch zip checkpoint (no single <archive>/data.pkl)")
         prefix = pkl[0][: -len("data.pkl")]
         if any(i.compress_type != zipfile.ZIP_STORED for i in infos.values()):
             raise UnsafeCheckpoint(f"{path}: compressed records (torch never writes them); not loaded")
+        _check_entries(path, listed)
+        if infos[pkl[0]].file_size > MAX_PICKLE_BYTES:
+            raise UnsafeCheckpoint(f"{path}: its pickle is {infos[pkl[0]].file_size} bytes, more than a model's "
+                                   f"structure needs ({MAX_PICKLE_BYTES}); not loaded")
 
         def read_record(key: str) -> bytes:
             name = f"{prefix}data/{key}"
             if name not in infos:
                 raise UnsafeCheckpoint(f"{path}: storage record {name} is missing")
-            return zf.read(name)
+            return _read(zf, infos[name], path)
 
-        u = _Unpickler(zf.read(pkl[0]), _globals(stand_ins), read_record, str(path))
+        u = _Unpickler(_read(zf, infos[pkl[0]], path), _globals(stand_ins), read_record, str(path))
         try:
-            return u.load()
+            obj = u.load()
         except UserError:
             raise
-        except (pickle.UnpicklingError, EOFError, KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+        except (pickle.UnpicklingError, EOFError, KeyError, IndexError, TypeError, ValueError, AttributeError,
+                RecursionError, MemoryError, OverflowError) as e:
             why = f"{type(e).__name__}: {' '.join(str(e).split())[:80]}"
             raise UnsafeCheckpoint(f"{path}: its pickle could not be read safely ({why}); not loaded") from None
+    _check_graph(obj, str(path))
+    return obj
 
 
 def module_state_dict(stub: Stub, prefix: str = "") -> dict[str, torch.Tensor]:

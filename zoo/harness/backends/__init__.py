@@ -32,9 +32,11 @@ from torch import nn
 
 from ...errors import UserError
 from .calibration import Calibration
+from . import isa
+from .isa import isa_flags
 from ._base import (DTYPES, AutoContext, make_to_inputs, Backend, BackendConfig, Capabilities, Prepared, bf16_supported, outputs_to_fp32)
 
-__all__ = ["AUTO", "BASELINE", "DTYPES", "explicit_config", "make_to_inputs", "AutoContext", "Backend", "BackendConfig", "Calibration", "Capabilities", "Prepared",
+__all__ = ["AUTO", "BASELINE", "DTYPES", "explicit_config", "isa_flags", "make_to_inputs", "AutoContext", "Backend", "BackendConfig", "Calibration", "Capabilities", "Prepared",
            "accuracy_checked", "auto_candidates", "backend_dtypes", "bf16_supported", "check_backend", "get_backend",
            "list_backends", "outputs_to_fp32", "prepare", "register_backend"]
 
@@ -138,6 +140,8 @@ def auto_candidates(device: str, task: str | None, model: nn.Module, dtype: str 
     """
     cuda = str(device).startswith("cuda")
     low = "bf16" if bf16_supported(device) else ("fp16" if cuda else None)
+    if low == "bf16" and not cuda and isa.native_bf16() is False:  # emulated bf16 is slower than fp32: not a candidate
+        low = None
     ctx = AutoContext(device=str(device), task=task, model=model, low_dtype=low)
     baseline = BackendConfig("eager", "fp32")
     cands = [baseline]

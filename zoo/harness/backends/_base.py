@@ -10,6 +10,7 @@ and ``info`` says what was actually set up (recorded in the row). Callers run ev
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import torch
@@ -127,6 +128,14 @@ class Backend:
     def needs_calibration(self, config: BackendConfig) -> bool:
         """Whether ``prepare`` takes calibration data for ``config`` (post-training static quantization)."""
         return False
+
+    exports: ClassVar[bool] = False  # writes a graph file a runtime can load without torch (``zoo export``)
+
+    def export(self, model: nn.Module, config: BackendConfig, example_inputs: Any, folder: Path,
+               calibration: Any = None) -> dict[str, Any]:
+        """Write ``model`` per ``config`` as a graph file into ``folder``; returns its record (``file``: the name
+        the runtime opens, ``runtime``, and how it was made). Only backends with ``exports`` implement it."""
+        raise NotImplementedError
 
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
         """The configurations of this backend that ``--backend auto`` tries (none unless overridden)."""

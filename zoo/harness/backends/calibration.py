@@ -30,7 +30,7 @@ from ...transforms import load_image
 
 CALIBRATION_N = 64  # items (batches of one), as in OpenVINO/NNCF's post-training quantization examples
 CALIBRATION_SEED = 0
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # zoo/harness/backends/calibration.py -> the checkout
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
@@ -78,11 +78,17 @@ def _choose(n_pool: int, n: int, seed: int) -> list[int]:
     return [order[i % n_pool] for i in range(n)] if n_pool else []
 
 
-def calibration_items(model: Any, n: int = CALIBRATION_N, seed: int = CALIBRATION_SEED) -> tuple[list[Any], dict]:
-    """``n`` decoded items (what ``model.preprocess`` takes) of the model's task data, and their record."""
+def calibration_items(model: Any, n: int = CALIBRATION_N, seed: int = CALIBRATION_SEED,
+                      pool: tuple[list[Path], dict] | None = None) -> tuple[list[Any], dict]:
+    """``n`` decoded items (what ``model.preprocess`` takes) of the model's task data, and their record.
+    ``pool``: (image files, record) to draw from instead, e.g. the calibration half of a held-out split whose
+    other half is scored (``zoo.harness.eval.holdout``)."""
     task_name = model.spec.task
     task = get_task(task_name)
-    if task_name in ("image-classification", "object-detection"):
+    if pool is not None:
+        pool_files, info = pool
+        pool, ids, loader = list(pool_files), [p.name for p in pool_files], load_image
+    elif task_name in ("image-classification", "object-detection"):
         pool, info = _image_pool(task_name)
         ids = [p.name for p in pool]
         loader = load_image
@@ -113,9 +119,10 @@ class Calibration:
     seed: int = CALIBRATION_SEED
     _batches: list[Any] | None = field(default=None, repr=False)
     info: dict[str, Any] = field(default_factory=dict)
+    pool: tuple[list[Path], dict] | None = None  # image files to draw from (default: the task's data)
 
     def batches(self) -> list[Any]:
         if self._batches is None:
-            items, self.info = calibration_items(self.model, self.n, self.seed)
+            items, self.info = calibration_items(self.model, self.n, self.seed, self.pool)
             self._batches = [self.model.preprocess([it]).inputs for it in items]
         return self._batches

@@ -67,5 +67,25 @@ class OnnxRuntime(Backend):
                         "graph_optimization": "ORT_ENABLE_ALL"}
         return Prepared(config, run, make_to_inputs("cpu", None, False), info, module=None)
 
+    exports = True
+
+    def export(self, model: nn.Module, config: BackendConfig, example_inputs: Any, folder: Path,
+               calibration: Any = None) -> dict[str, Any]:
+        """``folder/model.onnx``: the exported graph (int8: quantized, QDQ), dynamic batch; the quantizer's
+        intermediate files are removed."""
+        ort = _ort()
+        model = model.to("cpu").eval()
+        path = folder / "model.onnx"
+        t0 = time.perf_counter()
+        exporter, _ = export_onnx(model, example_inputs, path)
+        info: dict[str, Any] = {"exporter": exporter, "opset": OPSET if exporter == "torchscript" else None,
+                                "export_s": round(time.perf_counter() - t0, 2)}
+        if config.dtype == "int8":
+            quantized, info["quantized"] = quantize_onnx(path, calibration)
+            quantized.replace(path)
+            folder.joinpath("model.pre.onnx").unlink(missing_ok=True)
+        return {"runtime": "onnxruntime", "file": "model.onnx", "files": ["model.onnx"], "dtype": config.dtype,
+                "onnxruntime": ort.__version__, **info}
+
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
         return [BackendConfig("onnxruntime", "fp32"), BackendConfig("onnxruntime", "int8")]

@@ -14,11 +14,10 @@ of an eval, another sentence length) run on a second, dynamic-shape compilation 
 from __future__ import annotations
 
 import contextlib
-import functools
 import io
 import logging
-import time
 from pathlib import Path
+import time
 from typing import Any
 
 import torch
@@ -26,7 +25,7 @@ from torch import nn
 from torch.utils import _pytree as pytree
 
 from ...errors import UserError
-from . import register_backend
+from . import isa, register_backend
 from ._base import AutoContext, Backend, BackendConfig, Capabilities, Prepared, make_to_inputs
 from .export import Flat, calibration_arrays, dynamic_dims, flatten_io, numpy_leaves
 
@@ -72,6 +71,20 @@ def _shapes(ov: Any, leaves: list[torch.Tensor], dynamic: bool) -> dict[int, Any
             for i, t in enumerate(leaves)}
 
 
+def _convert(ov: Any, model: nn.Module, config: BackendConfig, example_inputs: Any, calibration: Any):
+    """(OpenVINO model with a dynamic batch (int8: quantized), input leaves, output spec, record)."""
+    model = model.to("cpu").eval()
+    leaves, in_spec, out_spec = flatten_io(model, example_inputs, "openvino")
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
+    ov_model.reshape(_shapes(ov, leaves, dynamic=True))
+    info: dict[str, Any] = {"convert_s": round(time.perf_counter() - t0, 2)}
+    if config.dtype == "int8":
+        ov_model, info["quantized"] = _quantize(ov_model, calibration, getattr(model.spec, "task", None))
+    return ov_model, leaves, out_spec, info
+
+
 @register_backend
 class OpenVino(Backend):
     name = "openvino"
@@ -88,16 +101,7 @@ class OpenVino(Backend):
     def prepare(self, model: nn.Module, config: BackendConfig, device: str, example_inputs: Any,
                 calibration: Any = None) -> Prepared:
         ov = _ov()
-        model = model.to("cpu").eval()
-        leaves, in_spec, out_spec = flatten_io(model, example_inputs, "openvino")
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
-        ov_model.reshape(_shapes(ov, leaves, dynamic=True))
-        info: dict[str, Any] = {}
-        convert_s = time.perf_counter() - t0
-        if config.dtype == "int8":
-            ov_model, info["quantized"] = _quantize(ov_model, calibration, getattr(model.spec, "task", None))
+        ov_model, leaves, out_spec, info = _convert(ov, model, config, example_inputs, calibration)
         props = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(),
                  "INFERENCE_PRECISION_HINT": PRECISION_HINTS[config.dtype]}
         core = ov.Core()
@@ -120,10 +124,24 @@ class OpenVino(Backend):
             outs = [torch.tensor(t.data) for t in req.output_tensors]
             return pytree.tree_unflatten(outs, out_spec)
 
-        info["openvino"] = {"version": ov.get_version(), "convert_s": round(convert_s, 2),
+        info["openvino"] = {"version": ov.get_version(), "convert_s": info.pop("convert_s"),
                             "compile_s": round(compile_s, 2), "static_shapes": static_shapes,
                             **{k.lower(): v for k, v in props.items()}}
         return Prepared(config, run, make_to_inputs("cpu", None, False), info, module=None)
+
+    exports = True
+
+    def export(self, model: nn.Module, config: BackendConfig, example_inputs: Any, folder: Path,
+               calibration: Any = None) -> dict[str, Any]:
+        """``folder/model.xml`` + ``model.bin``: the converted (int8: quantized) model with a dynamic batch,
+        weights kept in fp32 (``compress_to_fp16=False``: the fp16 compression ov.save_model does by default
+        would change the answers); the precision hint is recorded for the runtime to compile with."""
+        ov = _ov()
+        ov_model, _, _, info = _convert(ov, model, config, example_inputs, calibration)
+        ov.save_model(ov_model, str(folder / "model.xml"), compress_to_fp16=False)
+        return {"runtime": "openvino", "file": "model.xml", "files": ["model.xml", "model.bin"],
+                "dtype": config.dtype, "precision_hint": PRECISION_HINTS[config.dtype],
+                "openvino": ov.get_version(), **info}
 
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
         cands = [BackendConfig("openvino", "fp32")]
@@ -132,12 +150,7 @@ class OpenVino(Backend):
         return cands + [BackendConfig("openvino", "int8")]
 
 
-@functools.lru_cache(maxsize=1)
 def cpu_bf16() -> bool:
     """Whether the CPU has native bf16 (avx512_bf16 or AMX), where OpenVINO's CPU plugin lists BF16 among its
-    OPTIMIZATION_CAPABILITIES. Read from /proc/cpuinfo rather than by loading OpenVINO just to propose."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    OPTIMIZATION_CAPABILITIES; read from the CPU's flags (backends.isa) rather than by loading OpenVINO."""
+    return bool(isa.native_bf16())

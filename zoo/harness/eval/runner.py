@@ -282,13 +282,14 @@ def _evaluate(spec, task: Task, cfg: EvalConfig, dist, *, pred_path, write, log,
     if ds.read is not None:  # image tasks: how the pixels were read
         settings.update(decode=res.decode if ds.gpu_decodable else "pil", preprocess=pre)
     row = _row(spec, task, ds, model, loaded, settings, res, dist, cfg.command(spec.name))
-    if dist.is_main:
-        _report(spec, task, ds, row, res, log)
+    if dist.is_main:  # everything is written before anything is printed: a reader that leaves loses no result
         if pred_path is not None:
             atomic_write_lines(pred_path, _prediction_lines(task, ds, res.records))
-            log(f"predictions: {pred_path} ({len(res.records)} rows)")
         if write:
             append_row(raw_path("eval"), row)
+        _report(spec, task, ds, row, res, log)
+        if pred_path is not None:
+            log(f"predictions: {pred_path} ({len(res.records)} rows)")
     dist_.barrier(dist)
     return row
 

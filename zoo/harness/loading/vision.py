@@ -25,7 +25,7 @@ from torch import nn
 
 from ... import registry
 from ...errors import UserError
-from ...io import atomic_write_bytes, atomic_write_text
+from ...io import replace_folder
 from ...results import sha256_file
 from ...spec import ImagePreprocess, ModelSpec
 from ...transforms import ImageTransform
@@ -100,20 +100,24 @@ def set_classes(model, class_names: list[str], image_size: int) -> None:
     model.transform = ImageTransform(pre)
 
 
-def save_vision_checkpoint(model, out: Path, info: dict[str, Any]) -> str:
-    """``out/model.safetensors`` (the network's state dict) then ``out/zoo_vision.json``; returns the
-    weights' sha256. Each file is replaced atomically; the config is written last."""
+def write_vision_checkpoint(model, folder: Path, info: dict[str, Any]) -> str:
+    """``folder/model.safetensors`` (the network's state dict) and ``folder/zoo_vision.json`` into an empty
+    folder; returns the weights' sha256."""
     from safetensors.torch import save  # deferred: heavy third-party import
 
-
-    out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.net.state_dict().items()}
-    atomic_write_bytes(out / WEIGHTS, save(tensors))
+    (folder / WEIGHTS).write_bytes(save(tensors))
     pre = model.spec.preprocess
     config = {"model": model.spec.name, "task": "image-classification", "class_names": model.spec.extra["class_names"],
               "image_size": pre.crop_size[0], "preprocess": repr(model.transform), **info}
-    atomic_write_text(out / VISION_CONFIG, json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
-    return sha256_file(out / WEIGHTS)
+    (folder / VISION_CONFIG).write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
+    return sha256_file(folder / WEIGHTS)
+
+
+def save_vision_checkpoint(model, out: Path, info: dict[str, Any], record=None) -> str:
+    """The checkpoint folder ``out`` (weights + config) replaced all or nothing (zoo.io.replace_folder), with
+    ``record(sha256)`` (the caller's row) run before the swap; returns the weights' sha256."""
+    return replace_folder(out, lambda folder: write_vision_checkpoint(model, folder, info), record)
 
 
 def read_vision_config(folder: str | Path) -> dict | None:

@@ -19,11 +19,12 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
 from ...errors import UserError
-from ...results import machine_info
+from ...results import isa_label, machine_info
 from ..backends import AUTO, BackendConfig, backend_dtypes, explicit_config, get_backend, list_backends
 from .timing import TimingPolicy
 
 PRECISIONS = ("cast", "autocast")
+ACCURACY_CHECKS = ("auto", "never")
 
 
 def _setting(default: Any, *, key: bool = False, record: bool = False, flag: str | None = None,
@@ -77,6 +78,10 @@ class BenchConfig:
         "auto", key=True, switches={False: "--random-weights", True: "--pretrained"},
         help="random init even when weights are cached (default: cached weights, else random init) | "
              "require pretrained weights (error when missing; default: cached weights, else random init)")
+    checkpoint: str | None = _setting(
+        None, key=True, flag="--checkpoint", metavar="FILE|FOLDER",
+        help="time these weights (a state-dict file or a `zoo train` folder) instead of the default ones; "
+             "with --backend auto, the accuracy budget is checked on eval rows of this checkpoint")
     compare: bool = _setting(
         False, key=True, switches={True: "--compare"}, help="also time fp32 eager side by side; record the speedup")
     seq_len: int | None = _setting(
@@ -86,6 +91,13 @@ class BenchConfig:
         None, record=True, flag="--accuracy-budget", type=float, metavar="POINTS",
         help="with --backend auto, a bf16/fp16/int8 configuration is picked only if its eval row loses at most "
              "this many points of the headline score vs fp32 eager (default 1.0: top-1, mAP, accuracy/F1)")
+    accuracy_check: str = _setting(  # recorded, not part of the key: it decides the pick, not the timing
+        "auto", record=True, flag="--accuracy-check", metavar="{{auto,never}}",
+        help="with --backend auto and real weights: auto = score each bf16/fp16/int8 candidate that has no eval "
+             "row on the task's local data (calibrated on other items of it) | never = only read eval rows")
+    accuracy_time_limit: float = _setting(
+        600.0, record=True, flag="--accuracy-time-limit", type=float, metavar="SECONDS",
+        help="seconds each candidate's own accuracy check may take; a candidate past it is not picked")
     skip: tuple[str, ...] = _setting(  # also "a,b" or a list: __post_init__ parses it
         (), record=True, flag="--skip", metavar="CONFIG[,CONFIG...]",
         help="with --backend auto, leave out the candidates whose label starts with one of these, e.g. "
@@ -114,10 +126,13 @@ class BenchConfig:
             get_backend(self.backend)  # a one-line UserError with the closest names
         if self.dtype is not None and self.dtype not in backend_dtypes():
             raise UserError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(backend_dtypes())}")
+        if self.accuracy_check not in ACCURACY_CHECKS:
+            raise UserError(f"--accuracy-check must be one of {', '.join(ACCURACY_CHECKS)}, got {self.accuracy_check!r}")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
         for name, low in (("threads", 1), ("seq_len", 1), ("warmup", 0), ("min_iters", 1), ("rounds", 1),
-                          ("error_items", 1), ("min_duration_s", 0), ("accuracy_budget", 0)):
+                          ("error_items", 1), ("min_duration_s", 0), ("accuracy_budget", 0),
+                          ("accuracy_time_limit", 1)):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < low):
                 raise UserError(f"{_flag_of(name)} must be a number >= {low}, got {value!r}")
@@ -160,11 +175,15 @@ class BenchConfig:
                 "threads_requested": self.threads}
 
     def row_key(self, name: str, batch_size: int, machine: dict[str, Any] | None = None) -> str:
-        """Identity of one row: model, batch size asked for, device kind, the machine's CPU (model and
-        cores) or GPU model, and the resolved key settings. ``machine``: a row's machine (default: this one)."""
+        """Identity of one row: model, batch size asked for, device kind, the machine's CPU (model, cores and ISA
+        tier when recorded) or GPU model, and the resolved key settings. ``machine``: a row's machine (default: this one)."""
         m = machine if machine is not None else machine_info()
         ident = {"model": name, "batch_size": int(batch_size), "device": str(self.device).split(":")[0],
                  "hw": m.get("gpu") if not self.cpu else f"{m.get('cpu')}|{m.get('cores')}", **self.resolved()}
+        if ident.get("checkpoint") is None:  # keys of rows from before the setting existed stay as they were
+            ident.pop("checkpoint", None)
+        if self.cpu and m.get("isa") is not None:  # one CPU model name has come with AVX2 only or AVX-512 VNNI+bf16
+            ident["hw"] += "|" + isa_label(m["isa"])
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def command(self, names: Sequence[str]) -> str:

@@ -22,7 +22,7 @@ from torch.utils import _pytree as pytree
 
 from ...models.base import move_to
 from ..loading import decoded_items, stored_items
-from . import accuracy_budget
+from . import accuracy_auto, accuracy_budget
 from ..backends import (AUTO, BASELINE, BackendConfig, Calibration, Prepared, accuracy_checked, auto_candidates, outputs_to_fp32,
                        prepare)
 from .config import BenchConfig
@@ -160,15 +160,16 @@ def candidate_configs(model: Any, cfg: BenchConfig, device: str) -> list[Backend
 
 
 def _prepare_all(model: Any, configs: list[BackendConfig], batch: Any, device: str, ref: _Reference | None,
-                 tolerate: bool) -> tuple[list[_Candidate], list[dict[str, Any]]]:
+                 tolerate: bool, calibration_pool=None) -> tuple[list[_Candidate], list[dict[str, Any]]]:
     """Set up and call each configuration once (compilation, export, calibration, quantization, autotuning
     happen here, untimed: ``setup_s``; the backends record their own parts, e.g. ``quantized.quantize_s``).
 
     With ``tolerate`` (auto), a configuration other than the baseline that fails is recorded and skipped.
-    Calibrating backends share one set of calibration items (built on first need)."""
+    Calibrating backends share one set of calibration items (built on first need; with ``calibration_pool``,
+    drawn from those files only: the part of a held-out split that auto's own accuracy check does not score)."""
     ready: list[_Candidate] = []
     entries: list[dict[str, Any]] = []
-    calibration = Calibration(model)
+    calibration = Calibration(model, pool=calibration_pool)
     for cfg in configs:
         entry: dict[str, Any] = {"config": cfg.label}
         entries.append(entry)
@@ -230,7 +231,9 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     # fresh dynamo state per batch size (stale guards, recompile limits); not per configuration, since a
     # reset would also throw away the graphs of configurations compiled before it
     dynamo.reset()
-    ready, entries = _prepare_all(model, configs, batch, device, ref, tolerate=cfg.backend == AUTO)
+    acc = accuracy_auto.plan(model, cfg) if any(accuracy_checked(c) for c in configs) else None
+    ready, entries = _prepare_all(model, configs, batch, device, ref, tolerate=cfg.backend == AUTO,
+                                  calibration_pool=acc.calibration_pool() if acc else None)
     times = measure_rounds([(lambda c=c: c.prep.run(c.inputs)) for c in ready], timer_for(device), cfg.timing(),
                            cfg.rounds)
     for c, t in zip(ready, times):
@@ -239,11 +242,14 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     if baseline_times is not None:
         for c, t in zip(ready, times):
             c.entry["speedup_vs_fp32_eager"] = percentile(baseline_times, 50) / percentile(t, 50)
-    best = _pick(model, cfg, ready, times)
+    best = _pick(model, cfg, ready, times, acc, bs)
     chosen = ready[best]
     metrics = _chosen_metrics(chosen, times[best], baseline_times, bs, device)
     if "accuracy" in chosen.entry:
         metrics["accuracy_check"] = chosen.entry["accuracy"]
+    if acc is not None:
+        metrics["accuracy_split"] = acc.holdout.record  # calibrated on one part, scored on the other
+        metrics["accuracy_timed_out"] = list(acc.timed_out)
     if len(entries) + len(skipped) > 1:
         metrics["candidates"] = entries + [{"config": c.label, "skipped": "--skip"} for c in skipped]
     probe = get_peak(chosen.prep.config.dtype)
@@ -252,14 +258,20 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
         metrics["peak_probe"] = probe
     if cfg.stages if cfg.stages is not None else model.spec.task in STAGE_TASKS:
         metrics["stages"] = time_stages(model, chosen.prep, stored_items(model, bs), device, cfg.timing(), cfg.seq_len)
+        if chosen is not ready[0] and baseline_times is not None:  # the pick's end-to-end gain, decode to output
+            base = time_stages(model, ready[0].prep, stored_items(model, bs), device, cfg.timing(), cfg.seq_len)
+            metrics["fp32_eager_e2e_p50_ms"] = base["e2e_p50_ms"]
+            metrics["e2e_speedup_vs_fp32_eager"] = base["e2e_p50_ms"] / metrics["stages"]["e2e_p50_ms"]
     extra = {"backend_config": chosen.prep.config.as_dict(),
              **{k: v for k, v in chosen.entry.items() if k in SETUP_KEYS}}
     return metrics, extra, chosen.prep.config.label
 
 
-def _pick(model: Any, cfg: BenchConfig, ready: list[_Candidate], times: list[list[float]]) -> int:
+def _pick(model: Any, cfg: BenchConfig, ready: list[_Candidate], times: list[list[float]],
+          acc: accuracy_auto.AccuracyPlan | None = None, bs: int = 1) -> int:
     """The index of the configuration the row reports: the one asked for, or auto's fastest among those the
-    accuracy budget allows (``accuracy_budget.check``; every bf16/fp16/int8 candidate's entry says why)."""
+    accuracy budget allows (``accuracy_budget.check`` reads eval rows; with a plan, a candidate without them is
+    scored here, ``accuracy_auto.check``; every bf16/fp16/int8 candidate's entry says why)."""
     rows = None
     allowed = []
     for i, c in enumerate(ready):
@@ -270,6 +282,8 @@ def _pick(model: Any, cfg: BenchConfig, ready: list[_Candidate], times: list[lis
             rows = accuracy_budget.eval_rows()
         c.entry["accuracy"] = accuracy_budget.check(model.spec.name, model.spec.task, model.weights_id,
                                                     c.prep.config, cfg.accuracy_budget, rows)
+        if acc is not None and cfg.backend == AUTO and c.entry["accuracy"]["status"].startswith("not checked"):
+            c.entry["accuracy"] = accuracy_auto.check(acc, model, ready[0].prep, c.prep, bs)
         if c.entry["accuracy"]["eligible"]:
             allowed.append(i)
     if cfg.backend != AUTO:

@@ -33,8 +33,8 @@ from torch.utils import _pytree as pytree
 from ...console import progress
 from ...errors import UserError
 from ...models.base import check_device
-from ...results import append_row, make_row, raw_path, read_rows
-from ..backends import AUTO, check_backend
+from ...results import append_row, check_appendable, make_row, raw_path, read_rows
+from ..backends import AUTO, check_backend, isa_flags
 from ..loading import decoded_items, load_model
 from .config import BenchConfig
 from .cost import PEAK_DTYPES, count_flops, count_params, device_peak
@@ -135,6 +135,8 @@ def run_bench(name: str, cfg: BenchConfig, *, model: Any = None, write: bool = T
     if cfg.threads:
         torch.set_num_threads(int(cfg.threads))
     path = Path(raw_file) if raw_file else raw_path(TOPIC)
+    if write:
+        check_appendable(path)  # a full disk or damaged file: refused before minutes of measuring
     done = existing_rows(path, include_errors=not retry_errors) if resume else {}
     keys = {bs: cfg.row_key(name, bs) for bs in cfg.batch_sizes}
     for bs, key in keys.items():
@@ -157,7 +159,7 @@ def _measure(name: str, cfg: BenchConfig, todo: list[int], dev: str, model: Any,
     try:
         if model is None:
             log(f"{name}: building")
-            model = build_model(name, cfg.pretrained)
+            model = build_model(name, cfg.pretrained, checkpoint=cfg.checkpoint)
     except UserError:
         raise
     except Exception as e:  # a model that does not build is a measured failure, not a crash of the sweep
@@ -189,9 +191,10 @@ def _bench_one(model: Any, cfg: BenchConfig, bs: int, dev: str, rows: RowWriter,
     metrics.update(peaks.metrics(extra_settings.get("backend_config") or {}))
     _add_throughput_share(metrics)
     metrics.update(oom)
+    chosen = extra_settings.get("backend_config") or {}
     return rows.row(bs, "ok", metrics, {"batch_size": attempt.batch_size, **extra_settings},
-                    more_flags=peak_flags(metrics), scenario="SingleStream" if attempt.batch_size == 1 else "Offline",
-                    backend_used=used)
+                    more_flags=peak_flags(metrics) + isa_flags(peak_dtype(chosen), dev),
+                    scenario="SingleStream" if attempt.batch_size == 1 else "Offline", backend_used=used)
 
 
 INT8_BACKENDS = ("int8",)  # backends whose GEMMs run in int8 whatever BackendConfig.dtype says (dynamic int8)
@@ -276,8 +279,9 @@ def _add_throughput_share(m: dict[str, Any]) -> None:
             m["share_of_peak"] = m["achieved_tflops"] / m["peak_tflops"]
 
 
-def build_model(name: str, pretrained: bool | str = "auto") -> Any:
-    """The model bench times: ``load_model`` with ``pretrained`` as its weights ("auto": a default checkpoint
-    or weights already on disk, else random init, recorded; bench never downloads)."""
-    weights = "auto" if pretrained == "auto" else "pretrained" if pretrained else "random"
+def build_model(name: str, pretrained: bool | str = "auto", checkpoint: str | None = None) -> Any:
+    """The model bench times: ``load_model`` with ``checkpoint``, else ``pretrained`` as its weights ("auto": a
+    default checkpoint or weights already on disk, else random init, recorded; bench never downloads)."""
+    weights = (checkpoint if checkpoint is not None else "auto" if pretrained == "auto"
+               else "pretrained" if pretrained else "random")
     return load_model(name, weights, fetch=False)[0]

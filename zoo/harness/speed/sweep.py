@@ -36,14 +36,16 @@ from .config import BenchConfig
 def sweep(names: Sequence[str], config: BenchConfig | None = None, *, factories: dict[str, str] | None = None,
           resume: bool = True, retry_errors: bool = False, timeout_s: float | None = None, progress: bool = True,
           raw_file: str | Path | None = None, log: Callable[[str], None] | None = None,
-          include_existing: bool = False, **settings: Any) -> list[dict[str, Any]]:
+          include_existing: bool = False, batch_sizes_of: dict[str, tuple[int, ...]] | None = None,
+          **settings: Any) -> list[dict[str, Any]]:
     """Bench each name in its own subprocess; returns the rows written (and, with ``include_existing``, the
     rows of the settings skipped because they exist, marked ``"existing": True``).
 
     Settings: a BenchConfig and/or its fields as keywords, as for ``bench``. A worker that exits non-zero
     or times out leaves an error row per unmeasured batch size, naming the exit code and the last line it
     printed to stderr. ``progress``: a bar over the settings (model x batch size) on a terminal; ``log``
-    gets one line per skipped setting (``skip_line``).
+    gets one line per skipped setting (``skip_line``). ``batch_sizes_of``: a model's own batch sizes (a
+    shard's part of the sweep, zoo.harness.shards), instead of the config's.
     """
     if timeout_s is not None and not timeout_s > 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {timeout_s!r}")
@@ -54,9 +56,12 @@ def sweep(names: Sequence[str], config: BenchConfig | None = None, *, factories:
     env = {**os.environ, "ZOO_RESULTS_DIR": str(path.parent)}
     say = log or (lambda s: None)
     written: list[dict[str, Any]] = []
-    bar = progress_bar(desc="zoo bench", total=len(names) * len(set(cfg.batch_sizes)), unit="setting",
+    sizes = {name: tuple((batch_sizes_of or {}).get(name, cfg.batch_sizes)) for name in names}
+    bar = progress_bar(desc="zoo bench", total=sum(len(set(s)) for s in sizes.values()), unit="setting",
                        disable=not progress)
+    base = cfg
     for name in names:
+        cfg = replace(base, batch_sizes=sizes[name])
         keys = {bs: cfg.row_key(name, bs) for bs in cfg.batch_sizes}
         done = existing_rows(path, include_errors=not retry_errors) if resume else {}
         for key in (k for k in keys.values() if k in done):

@@ -3,7 +3,8 @@ and ``zoo.bench`` take a name.
 
     zoo.train("bilstm", task="sst2", epochs=1)                                  # text: train_text
     zoo.train("efficientnet_lite0", "data/cifar10/train", freeze="last:13")     # ImageFolder: fine-tune
-    zoo.train("yolov8n", "coco128", epochs=3)                                   # detector
+    zoo.train("yolov5n", "coco128", limit=96, heldout=32, epochs=5)             # YOLOv5n fine-tune, zoo's loop
+    zoo.train("yolov8n", "coco128", epochs=3)                                   # detector, ultralytics' trainer
 
 ``settings`` are TrainConfig fields (lr, epochs, batch_size, ...) over the task's defaults; the rest of the
 keywords are the trainer's own (out, resume, write, limit, ...). Returns the trainer's result dict.
@@ -22,6 +23,8 @@ from .config import TrainConfig
 from .detection import train_detector
 from .text import text_config, train_text
 from .vision import VisionRun, image_config, train_image_classifier
+from .vision_fast import fast_recipe
+from .yolov5 import DetectRun, detection_config, train_yolov5
 
 _CONFIG_FIELDS = {f.name for f in fields(TrainConfig)}
 
@@ -48,11 +51,16 @@ def train_model(name: str, data: str | Path | None = None, *, task: str | None =
     if kind == "vision":
         if data is None:
             raise UserError(f"zoo.train({name!r}) needs data: an ImageFolder (DIR/<class name>/<images>)")
-        run = VisionRun(**settings)
-        return train_image_classifier(name, data, image_config(**config), run, out=out, resume=resume, write=write)
+        run, cfg = VisionRun(**settings), image_config(**config)
+        if run.recipe == "fast":
+            run, cfg = fast_recipe(run, cfg, set(settings), set(config))
+        return train_image_classifier(name, data, cfg, run, out=out, resume=resume, write=write)
     if kind == "detection":
         if data is None:
             raise UserError(f"zoo.train({name!r}) needs data: coco128, coco, a YOLO folder or a data yaml")
+        if spec.source == "zoo":  # yolov5n: zoo's own loop
+            return train_yolov5(name, str(data), detection_config(**config), DetectRun(**settings), out=out,
+                                resume=resume, write=write)
         for ours, theirs in (("epochs", "epochs"), ("batch_size", "batch"), ("seed", "seed")):
             if ours in config:
                 settings[theirs] = config.pop(ours)

@@ -45,7 +45,7 @@ def shared_data() -> Path:
     return Path(os.environ.get("ZOO_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
-def _yolo_folder(data: str) -> tuple[Path, Path, Path]:
+def yolo_folder(data: str) -> tuple[Path, Path, Path]:
     """(root, images dir, labels dir) of a named or given YOLO data set."""
     named = {"coco128": (shared_data() / "coco128", "images/train2017", "labels/train2017"),
              "coco": (REPO / "data" / "coco", "images", "labels")}
@@ -71,7 +71,7 @@ def data_yaml(data: str, names: list[str]) -> tuple[Path, str, str]:
         if not path.is_file():
             raise UserError(f"--data {data} does not exist")
         return path, path.stem, sha256_file(path)
-    root, images, labels = _yolo_folder(data)
+    root, images, labels = yolo_folder(data)
     if not any(images.iterdir()):
         raise UserError(f"--data {data}: {images} holds no images")
     work = zoo_cache_dir() / "ultralytics_data" / f"{root.name}-{sha256_tree(labels)[:12]}"
@@ -133,7 +133,7 @@ def train_detector(name: str, data: str, *, epochs: int = 1, batch: int = 16, im
 def _count_images(data: str) -> int:
     if data.endswith((".yaml", ".yml")):
         raise UserError("--limit needs a data folder (coco128, coco or a YOLO folder), not a yaml")
-    _, images, _ = _yolo_folder(data)
+    _, images, _ = yolo_folder(data)
     return sum(1 for p in images.iterdir() if p.is_file())
 
 

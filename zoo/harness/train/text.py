@@ -40,15 +40,17 @@ import torch
 from ... import registry
 from ...datasets.text import DATASET_NAMES, SPLITS, check_task, dataset_sha256, read_split
 from ...errors import UserError
+from ...io import replace_folder
 from ...models.base import check_device
 from ...models.text import check_model_task, override_names
-from ...models.text.checkpoint import CONFIG, check_architecture, default_checkpoint_dir, save_checkpoint
-from ...results import append_row, check_appendable, make_row, raw_path, sha256_file
+from ...models.text.checkpoint import CONFIG, check_architecture, default_checkpoint_dir, write_checkpoint
+from ...results import append_row, check_appendable, make_row, raw_path
 from ...tasks import get_task
 from .. import distributed
 from ..eval.runner import score
 from .config import TrainConfig
 from .loop import set_seed, train
+from .out_folder import check_room, locked_out
 
 # Per-task defaults: epochs, batch size, learning rate, validation metric (higher is better).
 DEFAULTS = {
@@ -143,6 +145,13 @@ def train_text(name: str, task: str, config: TrainConfig | None = None, *, out: 
     if val_metric(task) and config.monitor != val_metric(task):
         raise UserError(f"{task} validates by {val_metric(task)}, not {config.monitor}: start from text_config()")
     out = Path(out) if out is not None else default_checkpoint_dir(name, task)
+    with locked_out(out, distributed.from_env().is_main):  # one run per --out; a killed swap finished first
+        return _train_text(name, task, config, spec, out, pretrained=pretrained, limit=limit, val_limit=val_limit,
+                           resume=resume, write=write, progress=progress, overrides=overrides, threads=threads)
+
+
+def _train_text(name: str, task: str, config: TrainConfig, spec, out: Path, *, pretrained, limit, val_limit, resume,
+                write, progress, overrides, threads) -> dict:
     _check_out(out, spec)
     if write:
         check_appendable(raw_path(TOPIC))
@@ -153,6 +162,7 @@ def train_text(name: str, task: str, config: TrainConfig | None = None, *, out: 
         torch.set_num_threads(threads)
     set_seed(config.seed)
     model = registry.create_model(name, pretrained=pretrained, **(overrides or {}))
+    check_room(out, model.net)
     init_weights = model.weights_id
     r = _fit(model, task, config, out, limit=limit, val_limit=val_limit, resume=resume, progress=progress)
     device = str(next(model.net.parameters()).device)
@@ -254,10 +264,17 @@ def _save(model, spec, config: TrainConfig, r: dict, run: dict, result: dict, wr
                "init_weights": run["init_weights"], "world_size": r["world_size"], "threads": run["threads"],
                "limit": run["limit"], "best_epoch": result["best_epoch"], "dtype": config.dtype,
                "config": config.settings()}
-    save_checkpoint(model, out, task=run["task"], extra={"train": trained})
-    result["checkpoint_sha256"] = sha256_file(out / "model.safetensors")
-    if not write:
-        return
+    task = run["task"]
+
+    def record(sha: str) -> None:  # the row, written after the new folder is complete and before it is swapped in
+        result["checkpoint_sha256"] = sha
+        if write:
+            append_row(raw_path(TOPIC), _row(spec, config, r, run, result, history))
+
+    replace_folder(out, lambda folder: write_checkpoint(model, folder, task=task, extra={"train": trained}), record)
+
+
+def _row(spec, config: TrainConfig, r: dict, run: dict, result: dict, history: list) -> dict:
     task = run["task"]
     settings = {**config.settings(), "task": task, "pretrained": run["pretrained"], "init_weights": run["init_weights"],
                 "limit": run["limit"], "val_limit": run["val_limit"], "world_size": r["world_size"],
@@ -270,4 +287,4 @@ def _save(model, spec, config: TrainConfig, r: dict, run: dict, result: dict, wr
                  "final_train_loss": history[-1]["train_loss"] if history else None},
         history=history, device=run["device"], checkpoint_sha256=result["checkpoint_sha256"], task=task,
         command=command_line(config, run, r["world_size"]))
-    append_row(raw_path(TOPIC), row)
+    return row

@@ -45,8 +45,10 @@ from ...errors import UserError
 from ...offline import zoo_cache_dir
 from ...results import append_row, check_appendable, make_row, raw_path
 from .. import distributed
+from . import vision_fast
 from .config import TrainConfig
 from .loop import set_seed, train
+from .out_folder import check_room, locked_out
 from ..loading.vision import VISION_CONFIG, head_of, prepare_classifier, save_vision_checkpoint
 from .vision_model import extract_features, freeze, parse_freeze
 
@@ -54,6 +56,7 @@ TOPIC = "train"
 DEFAULT_IMAGE_SIZE = 128
 RUN_FILE = "vision_run.json"
 TASK = "image-classification"
+RECIPES = ("default", "fast")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class VisionRun:
     label_smoothing: float = 0.1
     limit: int | None = None  # first N images of each class
     threads: int | None = None
+    recipe: str = "default"  # or "fast": the frozen stem computed once, see vision_fast
 
     def __post_init__(self) -> None:
         parse_freeze(self.freeze)
@@ -74,6 +78,8 @@ class VisionRun:
             raise UserError(f"--image-size must be between 16 and 1024, got {self.image_size}")
         if not 0 <= self.label_smoothing < 1:
             raise UserError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.recipe not in RECIPES:
+            raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         for k in ("limit", "threads"):
             if getattr(self, k) is not None and getattr(self, k) < 1:
                 raise UserError(f"--{k} must be at least 1, got {getattr(self, k)}")
@@ -152,6 +158,12 @@ def train_image_classifier(name: str, data: str | Path, config: TrainConfig | No
     config, run = config or image_config(), run or VisionRun()
     folder = load_training_data(data, run.limit)
     out = Path(out) if out is not None else default_out(name, folder)
+    with locked_out(out, distributed.from_env().is_main):  # one run per --out; a killed swap finished first
+        return _train_image_classifier(name, folder, config, run, out, resume=resume, write=write, progress=progress)
+
+
+def _train_image_classifier(name: str, folder: ImageFolderData, config: TrainConfig, run: VisionRun, out: Path, *,
+                            resume: bool, write: bool, progress: bool) -> dict[str, Any]:
     _check_out(out, name)
     if write:
         check_appendable(raw_path(TOPIC))
@@ -164,13 +176,10 @@ def train_image_classifier(name: str, data: str | Path, config: TrainConfig | No
     set_seed(config.seed)
     model = prepare_classifier(name, folder.class_names, pretrained=run.pretrained, image_size=run.image_size,
                                seed=config.seed)
+    check_room(out, model.net)
     init_weights = model.weights_id
     counts = freeze(model.net, run.freeze)
-    transform = augment_transform(model, run.image_size) if run.augment else model.transform
-    loss_fn = functools.partial(F.cross_entropy, label_smoothing=run.label_smoothing)
-    r = train(model.net, ImageFolderItems(folder, transform), config, loss_fn=loss_fn,
-              checkpoint_dir=_state_dir(out), resume=resume, progress=progress,
-              desc=f"train {name} on {folder.root.name}")
+    r = _loop(model, folder, config, run, _state_dir(out), resume, progress, f"train {name} on {folder.root.name}")
     device = str(next(model.net.parameters()).device)
     model.net.to("cpu")
     info = {"init_weights": init_weights, "device": device, **counts}
@@ -185,14 +194,26 @@ def train_image_classifier(name: str, data: str | Path, config: TrainConfig | No
     return result
 
 
+def _loop(model, folder: ImageFolderData, config: TrainConfig, run: VisionRun, state: Path, resume: bool,
+          progress: bool, desc: str) -> dict[str, Any]:
+    """The training loop on the network (default recipe) or on its trainable part fed cached activations
+    (``--recipe fast``, vision_fast); with the fast recipe ``wall_s`` includes the caching."""
+    if run.recipe == "fast":
+        suffix, data, cache_s = vision_fast.prepare(model.net, ImageFolderItems(folder, model.transform), folder.labels)
+        r = train(suffix, data, config, step_fn=vision_fast.augmented_loss(run.label_smoothing), checkpoint_dir=state,
+                  resume=resume, progress=progress, desc=desc)
+        return {**r, "wall_s": r["wall_s"] + cache_s, "cache_s": cache_s, "loop_s": r["wall_s"]}
+    transform = augment_transform(model, run.image_size) if run.augment else model.transform
+    loss_fn = functools.partial(F.cross_entropy, label_smoothing=run.label_smoothing)
+    return train(model.net, ImageFolderItems(folder, transform), config, loss_fn=loss_fn, checkpoint_dir=state,
+                 resume=resume, progress=progress, desc=desc)
+
+
 def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: VisionRun, r: dict, info: dict,
                      result: dict, write: bool) -> None:
     method = "fine-tune" if run.pretrained else "from scratch"
     train_info = {"method": method, "train_time_s": r["wall_s"], "steps": r["steps"], "epochs_run": len(r["history"]),
                   "data": str(folder.root), "n_train": len(folder), **asdict(run), **info, "config": config.settings()}
-    result["checkpoint_sha256"] = save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info})
-    if not write:
-        return
     history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "complete": h.get("complete", True),
                 "items_per_s": h["items_per_s"]} for h in r["history"]]
     settings = {**config.settings(), **asdict(run), "method": method, "task": TASK, "data": str(folder.root),
@@ -201,9 +222,16 @@ def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: V
                 "init_weights": info["init_weights"]}
     metrics = {"train_time_s": r["wall_s"], "steps": r["steps"], "items": r["items_seen"],
                "final_train_loss": history[-1]["train_loss"] if history else None, "best_val": None,
-               "best_epoch": None, "stopped_by": r["stopped_by"]}
+               "best_epoch": None, "stopped_by": r["stopped_by"],
+               **({"cache_s": r["cache_s"], "loop_s": r["loop_s"]} if "cache_s" in r else {})}
     cmd = command_line(model.spec.name, folder, config, run, result["checkpoint"], r["world_size"])
-    _append(model, folder, settings, metrics, history, info["device"], result["checkpoint_sha256"], cmd)
+
+    def record(sha: str) -> None:  # after the new folder is complete, before it is swapped in
+        result["checkpoint_sha256"] = sha
+        if write:
+            _append(model, folder, settings, metrics, history, info["device"], sha, cmd)
+
+    save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info}, record)
 
 
 def _append(model, folder: ImageFolderData, settings: dict, metrics: dict, history: list, device: str, sha: str,
@@ -229,8 +257,8 @@ def command_line(name: str, folder: ImageFolderData, config: TrainConfig | None,
         args.append("--random-init")
     if not run.augment and not probe:
         args.append("--no-augment")
-    for flag, key in (("--image-size", "image_size"), ("--freeze", "freeze"), ("--label-smoothing", "label_smoothing"),
-                      ("--limit", "limit"), ("--threads", "threads")):
+    for flag, key in (("--recipe", "recipe"), ("--image-size", "image_size"), ("--freeze", "freeze"),
+                      ("--label-smoothing", "label_smoothing"), ("--limit", "limit"), ("--threads", "threads")):
         if getattr(run, key) != getattr(base, key) and not (probe and key in ("freeze", "label_smoothing")):
             args += [flag, str(getattr(run, key))]
     args += ["--out", out]
@@ -246,6 +274,11 @@ def linear_probe(name: str, data: str | Path, run: VisionRun | None = None, *, o
         raise UserError("the linear probe runs in one process; start it without torchrun")
     folder = load_training_data(data, run.limit)
     out = Path(out) if out is not None else default_out(name, folder).with_name(default_out(name, folder).name + "-probe")
+    with locked_out(out):
+        return _linear_probe(name, folder, run, out, C=C, write=write)
+
+
+def _linear_probe(name: str, folder: ImageFolderData, run: VisionRun, out: Path, *, C: float, write: bool) -> dict:
     _check_out(out, name)
     if write:
         check_appendable(raw_path(TOPIC))
@@ -306,9 +339,6 @@ def _save_probe(model, folder: ImageFolderData, run: VisionRun, C: float, fit: d
     method = "linear-probe (sklearn LogisticRegression on frozen features)"
     train_info = {"method": method, "train_time_s": result["train_time_s"], "data": str(folder.root),
                   "n_train": len(folder), "C": C, **asdict(run), **info}
-    result["checkpoint_sha256"] = save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info})
-    if not write:
-        return
     settings = {**asdict(run), "freeze": "all but head", "augment": False, "method": method, "C": C, "task": TASK,
                 "data": str(folder.root), "n_train": len(folder), "num_classes": len(folder.class_names),
                 "world_size": 1, "threads": torch.get_num_threads(), "trainable_params": info["trainable_params"],
@@ -318,4 +348,10 @@ def _save_probe(model, folder: ImageFolderData, run: VisionRun, C: float, fit: d
     cmd = command_line(model.spec.name, folder, None, run, result["checkpoint"], probe=True)
     if C != 1.0:
         cmd += f" --C {C}"
-    _append(model, folder, settings, metrics, [], "cpu", result["checkpoint_sha256"], cmd)
+
+    def record(sha: str) -> None:
+        result["checkpoint_sha256"] = sha
+        if write:
+            _append(model, folder, settings, metrics, [], "cpu", sha, cmd)
+
+    save_vision_checkpoint(model, Path(result["checkpoint"]), {"train": train_info}, record)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import transformers as tf
@@ -14,7 +15,7 @@ from ...weights.sources import companion
 from ..base import RANDOM_INIT
 from . import HF_DROPOUT_OPTIONS, MINILM_TOKENIZER_FILES, RNN_OPTIONS, SEQ2SEQ_OPTIONS, TASK_OF, minilm_weights
 from .wrappers import QuestionAnswerer, TextClassifier, Translator
-from .checkpoint import check_architecture, load_tokenizer_dir, load_weights
+from .checkpoint import CONFIG, check_architecture, load_tokenizer_dir, load_weights
 from .rnn import RNNClassifier, Seq2SeqAttention
 from .tokenizer import BOS, EOS, PAD, default_tokenizer
 
@@ -65,6 +66,32 @@ _HF_CLASSES = {"bert_cls": ("BertForSequenceClassification", "BertConfig"),
                "bart_mt": ("BartForConditionalGeneration", "BartConfig"),
                "distilbert_cls": ("DistilBertForSequenceClassification", "DistilBertConfig"),
                "distilbert_qa": ("DistilBertForQuestionAnswering", "DistilBertConfig")}
+
+
+def memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_buildable(make, where) -> None:
+    """Build the network on the meta device (shapes, no memory) and refuse it when its parameters and
+    buffers would not fit in this machine's memory: a config asking for a 2.5 TB tensor is one line, not an
+    allocation that the kernel kills or a MemoryError."""
+    import torch
+
+    try:
+        with torch.device("meta"):
+            net = make()
+    except (ValueError, TypeError, RuntimeError, OverflowError) as e:
+        raise UserError(f"{where}: the network it describes cannot be built ({' '.join(str(e).split())[:120]})") from None
+    need = sum(t.numel() * t.element_size() for t in (*net.parameters(), *net.buffers()))
+    have = memory_bytes()
+    if have is not None and need > have:
+        raise UserError(f"{where}: the network it describes needs {need / 2**30:.1f} GiB for its weights, more than "
+                        f"this machine's {have / 2**30:.1f} GiB; not built")
 
 
 def _build_net(spec: ModelSpec, vocab_size: int, ov: dict, hf_config: dict | None, pretrained_folder: Path | None):
@@ -121,6 +148,9 @@ def build_text_model(spec: ModelSpec, pretrained: bool = False, checkpoint: str 
         folder = ensure_files(spec)  # weights + config/tokenizer files, each verified; offline + missing: `zoo fetch`
         weights_id = weights_id_of(folder / Path(spec.weights.file_name).name)  # "unpinned:<sha256>" if allowed so
     tokenizer = _tokenizer(spec, checkpoint, folder)
+    if checkpoint is not None or overrides:  # sizes someone else wrote: weigh the network before allocating it
+        check_buildable(lambda: _build_net(spec, len(tokenizer), overrides, hf_config, None),
+                        checkpoint / CONFIG if checkpoint is not None else f"{spec.name} overrides")
     net = _build_net(spec, len(tokenizer), overrides, hf_config, folder)
     if checkpoint is not None:
         weights_id = load_weights(net, checkpoint)

@@ -2,20 +2,20 @@
 
 ``zoo_config.json`` names the zoo model and architecture the weights belong to, the builder overrides, the
 HF config (for transformers models) and the task it was trained on. Loading a checkpoint into another
-architecture is a ``UserError``. Files are written to a temporary folder beside the target and renamed
-into place, so an interrupted save never leaves a half-written checkpoint and never clobbers the old one
-until the new one is complete.
+architecture is a ``UserError``. Files are written to a folder beside the target and swapped in all or
+nothing (zoo.io.replace_folder), so an interrupted save never leaves a half-written checkpoint, never
+clobbers the old one until the new one is complete, and a kill between the renames is finished or undone
+by the next run.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from ...errors import UserError
+from ...io import replace_folder
 from ...offline import zoo_cache_dir
 from ...weights.integrity import sha256_file
 
@@ -49,36 +49,30 @@ def check_architecture(path: str | os.PathLike, spec) -> dict:
     return cfg
 
 
-def save_checkpoint(model, path: str | os.PathLike, *, task: str, extra: dict | None = None) -> Path:
-    """Write ``model`` (a zoo text model) to ``path`` atomically; returns the path."""
+def write_checkpoint(model, folder: Path, *, task: str, extra: dict | None = None) -> str:
+    """The files of a checkpoint of ``model`` (a zoo text model) into the empty ``folder``; returns the
+    weights' sha256. ``save_checkpoint`` and ``zoo train`` swap such a folder in (zoo.io.replace_folder)."""
     from safetensors.torch import save_model  # deferred: safetensors.torch imports torch
 
+    save_model(model.net, str(folder / WEIGHTS))
+    model.tokenizer.save_pretrained(str(folder))
+    hf_config = getattr(model.net, "config", None)
+    cfg = {
+        "zoo_model": model.spec.name,
+        "architecture": model.spec.architecture,
+        "task": task,
+        "overrides": model.overrides,
+        "hf_config": hf_config.to_dict() if hf_config is not None else None,
+        **(extra or {}),
+    }
+    (folder / CONFIG).write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
+    return sha256_file(folder / WEIGHTS)
+
+
+def save_checkpoint(model, path: str | os.PathLike, *, task: str, extra: dict | None = None) -> Path:
+    """Write ``model`` (a zoo text model) to ``path``, replacing any folder there all or nothing; returns the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-tmp-"))
-    try:
-        save_model(model.net, str(tmp / WEIGHTS))
-        model.tokenizer.save_pretrained(str(tmp))
-        hf_config = getattr(model.net, "config", None)
-        cfg = {
-            "zoo_model": model.spec.name,
-            "architecture": model.spec.architecture,
-            "task": task,
-            "overrides": model.overrides,
-            "hf_config": hf_config.to_dict() if hf_config is not None else None,
-            **(extra or {}),
-        }
-        (tmp / CONFIG).write_text(json.dumps(cfg, indent=2, sort_keys=True, default=str))
-        old = None
-        if path.exists():
-            old = path.parent / f".{path.name}-old-{os.getpid()}"
-            os.replace(path, old)
-        os.replace(tmp, path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    replace_folder(path, lambda folder: write_checkpoint(model, folder, task=task, extra=extra))
     return path
 
 

@@ -15,6 +15,7 @@ A trained checkpoint carries its own ``tokenizer.json``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Iterable
 
@@ -100,5 +101,9 @@ def default_tokenizer(task: str):
     if path.is_file():
         return load_tokenizer(path)
     tok = train_tokenizer(training_texts(task), kind, vocab, lower)
-    save_tokenizer(tok, path)
+    try:
+        save_tokenizer(tok, path)
+    except OSError as e:  # a cache: a full disk or read-only folder costs the next run a retrain, nothing else
+        print(f"zoo: warning: tokenizer not cached ({e.strerror or e}: {e.filename or path}); it is rebuilt "
+              "next time", file=sys.stderr)
     return wrap(tok)

@@ -1,0 +1,53 @@
+"""--recipe fast: the frozen stem's activations are cached once and only the rest trains. The split network
+computes what the whole one does, the recipe's settings apply unless given, the run is a checkpoint zoo eval
+scores, and its row records the recipe and the caching time. Tiny red-vs-blue data, Lite0 at 32 px."""
+
+from __future__ import annotations
+
+import torch
+from test_train_vision import MODEL, folders  # noqa: F401  (the fixture)
+
+from zoo import evaluate
+from zoo.harness.loading.vision import prepare_classifier
+from zoo.harness.train.vision import VisionRun, image_config, train_image_classifier
+from zoo.harness.train.vision_fast import cache_views, fast_recipe, split_frozen_prefix
+from zoo.harness.train.vision_model import freeze
+from zoo.results import read_rows
+
+
+def test_prefix_then_suffix_is_the_whole_network():
+    model = prepare_classifier(MODEL, ["a", "b", "c"], pretrained=True, image_size=64, seed=0)
+    freeze(model.net, "last:13")
+    prefix, suffix = split_frozen_prefix(model.net)
+    assert not any(p.requires_grad for p in prefix.parameters())
+    assert all(p.requires_grad for p in suffix.parameters())
+    model.net.eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(suffix(prefix(x)), model.net(x), atol=1e-5)
+        views = cache_views(prefix, [(x[0], 0), (x[1], 1)])
+    assert views.shape[:2] == (2, 2) and views.dtype == torch.bfloat16
+    with torch.no_grad():  # the second view is the mirrored image
+        assert torch.allclose(views[0, 1].float(), prefix(x[:1].flip(-1))[0], rtol=1e-2, atol=1e-2)
+
+
+def test_recipe_settings_unless_given():
+    run, cfg = fast_recipe(VisionRun(image_size=96), image_config(epochs=3), {"image_size"}, {"epochs"})
+    assert (run.recipe, run.image_size, run.freeze, cfg.epochs, cfg.batch_size) == ("fast", 96, "last:13", 3, 64)
+
+
+def test_fast_run_is_a_checkpoint_and_a_row(folders, tmp_path, results_dir, zoo_cache):  # noqa: F811
+    train_dir, held_dir = folders
+    # only the head trains (a fresh head on cached features learns red vs blue surely; BatchNorm layers in
+    # trained blocks need bigger batches than this data has)
+    run, cfg = fast_recipe(VisionRun(image_size=32, freeze="head"), image_config(), {"image_size", "freeze"},
+                           {"epochs", "batch_size"})
+    r = train_image_classifier(MODEL, train_dir, cfg.replace(epochs=4, batch_size=4, lr=5e-3), run,
+                               out=tmp_path / "ck", progress=False)
+    assert r["steps"] == 12
+    row, = read_rows(results_dir / "train.jsonl")
+    assert row["settings"]["recipe"] == "fast" and "--recipe fast" in row["command"]
+    m = row["metrics"]
+    assert 0 < m["cache_s"] and abs(m["train_time_s"] - m["cache_s"] - m["loop_s"]) < 1e-6
+    ev = evaluate(MODEL, held_dir, checkpoint=tmp_path / "ck", write=False, progress=False)
+    assert ev["metrics"]["top1"] == 100.0  # red vs blue, through the whole saved network on image files
