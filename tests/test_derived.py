@@ -165,7 +165,7 @@ def test_torchvision_detectors_read_as_the_registered_ones():
     model = zoo.create_model("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn")
     assert model.spec.extra["bn_eps"] is None  # torchvision overwrites eps only for the ResNet-50 V1 weights
     pred = model.predict(model.example_items(1))[0]
-    assert set(pred) >= {"boxes", "scores", "labels"}
+    assert len(pred["boxes"]) == len(pred["scores"]) == len(pred["labels"])
 
 
 # --- bad input: one line each ----------------------------------------------------------------------------
