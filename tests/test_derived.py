@@ -263,18 +263,22 @@ def test_onnx_bad_files_are_one_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_onnx_export_of_efficientnet_lite0_scores_as_the_pytorch_model(shared_data, tmp_path, results_dir):
-    """zoo eval onnx:<file> on the 200 ImageNet photos gives the PyTorch model's top-1, prediction by prediction."""
+    """zoo eval onnx:<file> on the file `zoo export` writes (its zoo_export.json read as the sidecar) gives the
+    PyTorch model's top-1 on the 200 ImageNet photos, prediction by prediction."""
     data = shared_data / "imagenet_sample_dev"
     if not data.is_dir():
         pytest.skip("imagenet_sample_dev is not present")
     try:
-        model = zoo.create_model("efficientnet_lite0", pretrained=True)
+        zoo.create_model("efficientnet_lite0", pretrained=True)
     except UserError as e:
         pytest.skip(f"weights not available: {e}")
-    path = export(model.net, tmp_path / "lite0.onnx", size=224)
-    (tmp_path / "lite0.onnx.json").write_text(json.dumps({"preprocess": model.spec.to_dict()["preprocess"]}))
+    out = tmp_path / "exp"
+    assert main(["export", "efficientnet_lite0", "--out", str(out), "--backend", "onnxruntime", "--dtype", "fp32",
+                 "--data", str(data)]) == 0
+    onnx_name = f"onnx:{next(out.glob('*.onnx'))}"
+    assert zoo.get_spec(onnx_name).preprocess.source == "sidecar zoo_export.json"
     rows = {}
-    for name in ("efficientnet_lite0", f"onnx:{path}"):
+    for name in ("efficientnet_lite0", onnx_name):
         preds = tmp_path / f"{len(rows)}.jsonl"
         rows[name] = zoo.evaluate(name, data, predictions=preds, workers=1, batch_size=50, write=False)
         rows[name]["preds"] = [json.loads(line)["pred"] for line in preds.read_text().splitlines()]
