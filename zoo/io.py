@@ -154,6 +154,33 @@ def recover_folder(target: str | os.PathLike, recorded: Callable[[str], bool]) -
     return f"{target}: an interrupted checkpoint replacement was {'completed' if forward else 'undone'}"
 
 
+def install_folder(ready: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Put the finished folder ``ready`` (beside ``target``) in place of ``target`` all or nothing: the same
+    journal and swap as replace_folder, with no row (a killed swap is completed by ``recover_folder``)."""
+    import json
+
+    target = Path(target)
+    new, journal = _side_folder(target, "new"), _side_folder(target, "swap")
+    shutil.rmtree(new, ignore_errors=True)
+    os.rename(ready, new)
+    _fsync_tree(new)
+    with deferred():
+        atomic_write_text(journal, json.dumps({"sha256": "", "row": False}))
+        _swap_in(target)
+        journal.unlink(missing_ok=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a folder named after a dead one is a leftover)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def replace_folder(target: str | os.PathLike, fill: Callable[[Path], str],
                    record: Callable[[str], None] | None = None) -> str:
     """Replace the folder ``target`` by one ``fill(folder)`` writes (returning its weights' sha256), all or

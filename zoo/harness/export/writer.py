@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ...io import install_folder, pid_alive, recover_folder
 from ...models.vision import sample_image_files
 from ...prediction.runtime import ExportedModel
 from ..backends import BackendConfig, backend_dtypes, get_backend, list_backends
@@ -70,21 +71,20 @@ def _check_target(out: Path, force: bool) -> None:
 def _prepare_target(out: Path, force: bool) -> Path:
     _check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    recover_folder(out, lambda sha: True)  # an export killed inside its swap: finish it (the new one was whole)
+    for stale in out.parent.glob(f".{out.name}.*.partial"):  # folders of exports killed while writing
+        pid = stale.name[len(out.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent))
 
 
 def _install(tmp: Path, out: Path) -> None:
-    """Rename the finished folder into place (an existing export is moved aside first, then removed)."""
+    """Swap the finished folder in all or nothing (zoo.io.install_folder: journal, SIGINT/SIGTERM held)."""
     mask = os.umask(0o022)
     os.umask(mask)
     os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; a shipped folder gets a plain mkdir's mode
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    install_folder(tmp, out)
 
 
 def _weights_record(model, loaded) -> dict[str, Any]:
