@@ -130,6 +130,8 @@ def prepare(model: nn.Module, config: BackendConfig, device: str, example_inputs
     Its record lands in ``Prepared.info["calibration"]``; the other backends are called as before."""
     task = getattr(getattr(model, "spec", None), "task", None)
     backend = check_backend(config, device, task)
+    if getattr(model, "eager_only", None) and (config.backend != "eager" or config.dtype != "fp32"):
+        raise UserError(f"{model.spec.name}: {model.eager_only}")
     if not backend.needs_calibration(config):
         return backend.prepare(model, config, device, example_inputs)
     calibration = calibration if calibration is not None else Calibration(model)
@@ -158,6 +160,8 @@ def auto_candidates(device: str, task: str | None, model: nn.Module, dtype: str 
     ctx = AutoContext(device=str(device), task=task, model=model, low_dtype=low)
     baseline = BackendConfig("eager", "fp32")
     cands = [baseline]
+    if getattr(model, "eager_only", None):  # a network that is not a torch graph (an ONNX file in onnxruntime)
+        return cands
     for name in list_backends():
         backend = _BACKENDS[name]
         if backend.capabilities.refuses(device, None, task):

@@ -107,3 +107,19 @@ def measure_cost(make_net: Callable[[], Any], input_size: tuple[int, ...]) -> tu
         except Exception:  # noqa: BLE001, S112  (any failure: try the next way, then report "not measured")
             continue
     return None, None
+
+
+def measure_model_cost(spec) -> tuple[int | None, int | None]:
+    """(params, FLOPs) exactly as ``python -m zoo.models.cost`` measures a registered model: the ZooModel built
+    on the CPU with random weights, counted over its own example batch of one (a detector's input size is what
+    its transform makes of the sample photo). For models whose forward cannot run on the meta device."""
+    import torch
+
+    from ..cost import count_flops
+
+    try:
+        torch.manual_seed(0)
+        model = spec.builder(spec, pretrained=False).eval().requires_grad_(False)
+        return sum(p.numel() for p in model.parameters()), count_flops(model, model.example_batch(1).inputs)
+    except Exception:  # noqa: BLE001  (no figure rather than a guess)
+        return None, None
