@@ -24,6 +24,7 @@ from pathlib import Path
 from ...errors import UserError
 from ...registry import get_spec
 from ...spec import BuilderRef, ImagePreprocess, ModelSpec, Weights
+from ...weights import sha256_file
 
 OPTIONS_ENV = "ZOO_ONNX_OPTIONS"
 EXPORT_CONFIG = "zoo_export.json"  # what `zoo export` writes beside its artifact (zoo.harness.export.artifact)
@@ -123,10 +124,6 @@ def _preprocess(input_size: tuple[int, int, int], flags: dict, side: dict, side_
 
 
 def resolve(rest: str) -> ModelSpec:
-    from ...weights import (
-        sha256_file,  # deferred: hashes the file only when the name is resolved
-    )
-
     name = f"onnx:{rest}"
     path = Path(rest).expanduser().resolve()
     if not path.is_file():
