@@ -89,20 +89,21 @@ def _side_folder(target: Path, what: str) -> Path:
     return target.with_name(f".{target.name}.zoo-{what}")
 
 
+def fsync_path(path: str | os.PathLike) -> None:
+    """fsync a file or a folder (a folder: its entries, so a rename in it is durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_tree(folder: Path) -> None:
     for p in sorted(folder.rglob("*")):
         if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_path(p)
     for d in (folder, folder.parent):
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(d)
 
 
 swap_step_hook: Callable[[str], None] | None = None  # tests: stop the process between the two renames
