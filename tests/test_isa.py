@@ -27,7 +27,7 @@ def test_bf16_without_native_instructions_is_flagged_and_unknown_isa_is_said():
 
 
 def test_auto_drops_bf16_candidates_on_a_cpu_without_native_bf16(monkeypatch):
-    monkeypatch.setattr(backends, "bf16_supported", lambda device: True)  # oneDNN would emulate it
+    monkeypatch.setattr(backends.registry, "bf16_supported", lambda device: True)  # oneDNN would emulate it
     monkeypatch.setattr(isa, "native_bf16", lambda flags=None: False)
     cands = backends.auto_candidates("cpu", "image-classification", nn.Sequential(nn.Conv2d(3, 4, 3)))
     assert not [c for c in cands if c.dtype == "bf16"]

@@ -27,8 +27,9 @@ source) serves ``zoo bench`` / ``zoo eval``'s options and argument checks withou
 
 from __future__ import annotations
 
-import importlib
+from pathlib import Path
 
+from ...lazy import lazy_getattr
 from .catalog import AUTO
 
 __all__ = [
@@ -57,10 +58,8 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    """The registry's names (``get_backend``, ``BackendConfig``, ...), loaded with it on first use."""
-    if name in __all__:
-        return getattr(importlib.import_module(f"{__name__}.registry"), name)
-    if name == "registry":
-        return importlib.import_module(f"{__name__}.registry")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_HOMES = {**dict.fromkeys(("DTYPES", "AutoContext", "Backend", "BackendConfig", "Capabilities", "Prepared",
+                            "bf16_supported", "make_to_inputs", "outputs_to_fp32"), "_base"),
+          "Calibration": "calibration", "isa_flags": "isa"}
+__getattr__ = lazy_getattr(__name__, Path(__file__).parent,
+                           {name: _HOMES.get(name, "registry") for name in __all__ if name != "AUTO"})

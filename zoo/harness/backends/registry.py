@@ -15,46 +15,11 @@ NOT_BACKENDS = ("registry", "catalog")  # modules of this package that register 
 from torch import nn
 
 from ...errors import UserError
-from ._base import (
-    DTYPES,
-    AutoContext,
-    Backend,
-    BackendConfig,
-    Capabilities,
-    Prepared,
-    bf16_supported,
-    make_to_inputs,
-    outputs_to_fp32,
-)
+from ._base import AutoContext, Backend, BackendConfig, Prepared, bf16_supported
 from .calibration import Calibration
 from . import isa
-from .isa import isa_flags
 from .catalog import AUTO
 
-__all__ = [
-    "AUTO",
-    "BASELINE",
-    "DTYPES",
-    "AutoContext",
-    "Backend",
-    "BackendConfig",
-    "Calibration",
-    "Capabilities",
-    "Prepared",
-    "accuracy_checked",
-    "auto_candidates",
-    "backend_dtypes",
-    "bf16_supported",
-    "check_backend",
-    "explicit_config",
-    "isa_flags",
-    "get_backend",
-    "list_backends",
-    "make_to_inputs",
-    "outputs_to_fp32",
-    "prepare",
-    "register_backend",
-]
 
 
 _BACKENDS: dict[str, Backend] = {}

@@ -6,8 +6,9 @@ score), optionally through a speed backend (``backend``) and with GPU decode (``
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
+
+from ...lazy import lazy_getattr
 
 _EXPORTS = {**dict.fromkeys(("EvalConfig", "add_arguments", "config_from_args"), "config"),
             **dict.fromkeys(("evaluate", "reference_check", "refuse_random_init", "run_loop", "score", "tolerance_pp"),
@@ -17,11 +18,4 @@ __all__ = ["EvalConfig", "add_arguments", "config_from_args", "evaluate", "refer
            "run_loop", "score", "tolerance_pp"]
 
 
-def __getattr__(name: str):
-    """The names above (and this package's modules), imported on first use: most of them import torch, and
-    ``zoo bench`` / ``zoo eval`` parse and check their arguments before torch loads."""
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    if (Path(__file__).parent / f"{name}.py").exists():
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, Path(__file__).parent, _EXPORTS)  # torch loads with the first name used

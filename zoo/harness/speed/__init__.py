@@ -12,8 +12,9 @@ Modules: ``config`` (BenchConfig: settings, CLI flags, row key), ``bench`` (one 
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
+
+from ...lazy import lazy_getattr
 
 _EXPORTS = {**dict.fromkeys(("TOPIC", "bench", "build_model", "existing_rows", "run_bench", "skip_line", "token_count"),
                             "runner"),
@@ -24,11 +25,4 @@ __all__ = ["BenchConfig", "DEVIATION", "PEAK_DTYPES", "TOPIC", "accuracy_budget"
            "config_from_args", "device_peak", "existing_rows", "noise", "run_bench", "skip_line", "sweep", "token_count"]
 
 
-def __getattr__(name: str):
-    """The names above (and this package's modules), imported on first use: most of them import torch, and
-    ``zoo bench`` / ``zoo eval`` parse and check their arguments before torch loads."""
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    if (Path(__file__).parent / f"{name}.py").exists():
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_getattr(__name__, Path(__file__).parent, _EXPORTS)  # torch loads with the first name used
