@@ -43,11 +43,16 @@ def test_fast_run_is_a_checkpoint_and_a_row(folders, tmp_path, results_dir, zoo_
     run, cfg = fast_recipe(VisionRun(image_size=32, freeze="head"), image_config(), {"image_size", "freeze"},
                            {"epochs", "batch_size"})
     r = train_image_classifier(MODEL, train_dir, cfg.replace(epochs=4, batch_size=4, lr=5e-3), run,
-                               out=tmp_path / "ck", progress=False)
+                               out=tmp_path / "ck", progress=False, val_data=held_dir)
     assert r["steps"] == 12
     row, = read_rows(results_dir / "train.jsonl")
     assert row["settings"]["recipe"] == "fast" and "--recipe fast" in row["command"]
     m = row["metrics"]
     assert 0 < m["cache_s"] and abs(m["train_time_s"] - m["cache_s"] - m["loop_s"]) < 1e-6
+    curve = [(h["epoch"], h["val_accuracy"], h["train_minutes"]) for h in row["history"]]
+    assert [e for e, _, _ in curve] == [1, 2, 3, 4] and all(0 <= a <= 100 for _, a, _ in curve)
+    assert all(b[2] > a[2] > 0 for a, b in zip(curve, curve[1:]))  # minutes of training so far, caching included
+    assert row["settings"]["val_data"] == str(held_dir) and "--val-data" in row["command"]
     ev = evaluate(MODEL, held_dir, checkpoint=tmp_path / "ck", write=False, progress=False)
     assert ev["metrics"]["top1"] == 100.0  # red vs blue, through the whole saved network on image files
+    assert curve[-1][1] == 100.0  # the last epoch's score on the cached activations says the same

@@ -79,6 +79,8 @@ def register(sub) -> None:
     g.add_argument("--linear-probe", action="store_true",
                    help="baseline: frozen backbone, sklearn LogisticRegression on its features as the head")
     g.add_argument("--C", type=float, default=1.0, help="--linear-probe: inverse L2 strength (default 1.0)")
+    g.add_argument("--val-data", help="image classifiers: an ImageFolder scored after every epoch (top-1 vs "
+                                      "training minutes in the row's history; not counted as training time)")
     g.add_argument("--heldout", type=int, default=0,
                    help="yolov5n: score the N images after the training ones (mAP before and after training)")
     g.add_argument("--classes", help="yolov5n: keep these COCO-80 class ids, e.g. 0,2, relabelled 0..k-1 (a new head)")
@@ -163,7 +165,7 @@ def _run_vision(args) -> int:
               f"({r['items']} images) in {r['train_time_s']:.0f} s")
     else:
         r = train_image_classifier(args.name, args.data, config, run, out=args.out,
-                                   resume=args.resume, write=not args.no_write)
+                                   resume=args.resume, write=not args.no_write, val_data=args.val_data)
         if "checkpoint_sha256" not in r:
             return 0  # torchrun: rank 0 reports
         print(f"{args.name} on {args.data}: {r['steps']} steps in {r['train_time_s']:.0f} s "

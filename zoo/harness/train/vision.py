@@ -48,6 +48,7 @@ from .. import distributed
 from . import vision_fast
 from .config import TrainConfig
 from .loop import set_seed, train
+from .validate import evaluate_loss
 from .out_folder import check_room, locked_out
 from ..loading.vision import VISION_CONFIG, head_of, prepare_classifier, save_vision_checkpoint
 from .vision_model import extract_features, freeze, parse_freeze
@@ -152,18 +153,21 @@ def _check_run_file(state: Path, run: VisionRun, resume: bool, is_main: bool) ->
 
 def train_image_classifier(name: str, data: str | Path, config: TrainConfig | None = None,
                            run: VisionRun | None = None, *, out: str | Path | None = None, resume: bool = False,
-                           write: bool = True, progress: bool = True) -> dict[str, Any]:
+                           write: bool = True, progress: bool = True, val_data: str | Path | None = None) -> dict[str, Any]:
     """Fine-tune (or train from scratch) ``name`` on the ImageFolder ``data``; returns the result dict
-    (checkpoint, checkpoint_sha256, steps, train_time_s, history, ...) and appends the "train" row."""
+    (checkpoint, checkpoint_sha256, steps, train_time_s, history, ...) and appends the "train" row.
+    ``val_data``: an ImageFolder with the same classes, scored after every epoch (``val_accuracy`` in the
+    history, beside the training minutes so far: the accuracy-vs-minutes curve); not counted as training time."""
     config, run = config or image_config(), run or VisionRun()
     folder = load_training_data(data, run.limit)
     out = Path(out) if out is not None else default_out(name, folder)
     with locked_out(out, distributed.from_env().is_main):  # one run per --out; a killed swap finished first
-        return _train_image_classifier(name, folder, config, run, out, resume=resume, write=write, progress=progress)
+        return _train_image_classifier(name, folder, config, run, out, resume=resume, write=write, progress=progress,
+                                       val_data=val_data)
 
 
 def _train_image_classifier(name: str, folder: ImageFolderData, config: TrainConfig, run: VisionRun, out: Path, *,
-                            resume: bool, write: bool, progress: bool) -> dict[str, Any]:
+                            resume: bool, write: bool, progress: bool, val_data=None) -> dict[str, Any]:
     _check_out(out, name)
     if write:
         check_appendable(raw_path(TOPIC))
@@ -179,13 +183,15 @@ def _train_image_classifier(name: str, folder: ImageFolderData, config: TrainCon
     check_room(out, model.net)
     init_weights = model.weights_id
     counts = freeze(model.net, run.freeze)
-    r = _loop(model, folder, config, run, _state_dir(out), resume, progress, f"train {name} on {folder.root.name}")
+    val = _val_folder(val_data, folder)
+    run_info = {"val_data": str(val.root) if val is not None else None}
+    r = _loop(model, folder, config, run, _state_dir(out), resume, progress, f"train {name} on {folder.root.name}", val)
     device = str(next(model.net.parameters()).device)
     model.net.to("cpu")
     info = {"init_weights": init_weights, "device": device, **counts}
     result = {"model": name, "checkpoint": str(out), "steps": r["steps"], "train_time_s": r["wall_s"],
               "items": r["items_seen"], "history": r["history"], "world_size": r["world_size"],
-              "stopped_by": r["stopped_by"], "resumed_from_step": r["resumed_from_step"], **counts}
+              "stopped_by": r["stopped_by"], "resumed_from_step": r["resumed_from_step"], **counts, **run_info}
     if r["rank"] == 0:
         _save_and_record(model, folder, config, run, r, info, result, write)
         if sum(h.get("complete", True) for h in r["history"]) >= config.epochs:
@@ -194,19 +200,37 @@ def _train_image_classifier(name: str, folder: ImageFolderData, config: TrainCon
     return result
 
 
+def _val_folder(val_data: str | Path | None, folder: ImageFolderData) -> ImageFolderData | None:
+    if val_data is None:
+        return None
+    val = load_imagefolder(val_data)
+    if val.class_names != folder.class_names:
+        raise UserError(f"--val-data {val_data}: classes {val.class_names} differ from the training data's "
+                        f"{folder.class_names}")
+    return val
+
+
+def _score(model, data) -> dict[str, float]:
+    m = evaluate_loss(model, data, loss_fn=F.cross_entropy, batch_size=64)
+    return {"loss": m["loss"], "accuracy": 100.0 * m["accuracy"]}
+
+
 def _loop(model, folder: ImageFolderData, config: TrainConfig, run: VisionRun, state: Path, resume: bool,
-          progress: bool, desc: str) -> dict[str, Any]:
+          progress: bool, desc: str, val: ImageFolderData | None = None) -> dict[str, Any]:
     """The training loop on the network (default recipe) or on its trainable part fed cached activations
-    (``--recipe fast``, vision_fast); with the fast recipe ``wall_s`` includes the caching."""
+    (``--recipe fast``, vision_fast); with the fast recipe ``wall_s`` includes the caching. ``val``: scored
+    after every epoch (top-1 %, ``val_accuracy``)."""
+    val_items = ImageFolderItems(val, model.transform) if val is not None else None
     if run.recipe == "fast":
-        suffix, data, cache_s = vision_fast.prepare(model.net, ImageFolderItems(folder, model.transform), folder.labels)
+        suffix, data, cache_s, val_views = vision_fast.prepare(model.net, ImageFolderItems(folder, model.transform),
+                                                               folder.labels, val_items)
         r = train(suffix, data, config, step_fn=vision_fast.augmented_loss(run.label_smoothing), checkpoint_dir=state,
-                  resume=resume, progress=progress, desc=desc)
+                  resume=resume, progress=progress, desc=desc, val_data=val_views, val_fn=_score if val else None)
         return {**r, "wall_s": r["wall_s"] + cache_s, "cache_s": cache_s, "loop_s": r["wall_s"]}
     transform = augment_transform(model, run.image_size) if run.augment else model.transform
     loss_fn = functools.partial(F.cross_entropy, label_smoothing=run.label_smoothing)
     return train(model.net, ImageFolderItems(folder, transform), config, loss_fn=loss_fn, checkpoint_dir=state,
-                 resume=resume, progress=progress, desc=desc)
+                 resume=resume, progress=progress, desc=desc, val_data=val_items, val_fn=_score if val else None)
 
 
 def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: VisionRun, r: dict, info: dict,
@@ -214,8 +238,12 @@ def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: V
     method = "fine-tune" if run.pretrained else "from scratch"
     train_info = {"method": method, "train_time_s": r["wall_s"], "steps": r["steps"], "epochs_run": len(r["history"]),
                   "data": str(folder.root), "n_train": len(folder), **asdict(run), **info, "config": config.settings()}
-    history = [{"epoch": h["epoch"], "train_loss": h["train_loss"], "complete": h.get("complete", True),
-                "items_per_s": h["items_per_s"]} for h in r["history"]]
+    history, minutes = [], r.get("cache_s", 0.0) / 60
+    for h in r["history"]:  # minutes: training time at the end of the epoch (caching included)
+        minutes += h["wall_s"] / 60
+        history.append({"epoch": h["epoch"], "train_loss": h["train_loss"], "complete": h.get("complete", True),
+                        "items_per_s": h["items_per_s"], "train_minutes": minutes,
+                        **{k: h[k] for k in ("val_accuracy", "val_loss") if k in h}})
     settings = {**config.settings(), **asdict(run), "method": method, "task": TASK, "data": str(folder.root),
                 "n_train": len(folder), "num_classes": len(folder.class_names), "world_size": r["world_size"],
                 "threads": torch.get_num_threads(), "trainable_params": info["trainable_params"],
@@ -225,6 +253,9 @@ def _save_and_record(model, folder: ImageFolderData, config: TrainConfig, run: V
                "best_epoch": None, "stopped_by": r["stopped_by"],
                **({"cache_s": r["cache_s"], "loop_s": r["loop_s"]} if "cache_s" in r else {})}
     cmd = command_line(model.spec.name, folder, config, run, result["checkpoint"], r["world_size"])
+    if result.get("val_data"):
+        cmd += " --val-data " + shlex.quote(result["val_data"])
+        settings["val_data"] = result["val_data"]
 
     def record(sha: str) -> None:  # after the new folder is complete, before it is swapped in
         result["checkpoint_sha256"] = sha

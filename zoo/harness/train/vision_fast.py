@@ -98,10 +98,15 @@ def augmented_loss(label_smoothing: float):
     return step
 
 
-def prepare(net: nn.Module, items, labels: list[int]) -> tuple[CachedSuffix, tuple, float]:
-    """(the module to train, its data (views, labels), seconds the caching took)."""
+def prepare(net: nn.Module, items, labels: list[int], val_items=None) -> tuple[CachedSuffix, tuple, float, tuple | None]:
+    """(the module to train, its data (views, labels), seconds the caching took, the validation data as
+    (whole-image activations, labels) or None; its caching is not counted)."""
     t0 = time.perf_counter()
     prefix, suffix = split_frozen_prefix(net)
     net.to(memory_format=torch.channels_last)
     views = cache_views(prefix, items)
-    return suffix, (views, torch.tensor(labels)), time.perf_counter() - t0
+    cache_s = time.perf_counter() - t0
+    val = None
+    if val_items is not None:
+        val = (cache_views(prefix, val_items)[:, 0], torch.tensor(val_items.labels))
+    return suffix, (views, torch.tensor(labels)), cache_s, val
