@@ -83,7 +83,7 @@ def setup(monkeypatch, digits, results_dir):
 
     data, ckpt, _ = digits
     backends.list_backends()  # load the real ones into the registry first, so the copy below holds them
-    monkeypatch.setattr(backends, "_BACKENDS", dict(backends._BACKENDS))
+    monkeypatch.setattr(backends.registry, "_BACKENDS", dict(backends.registry._BACKENDS))
     for cls in (ToyExact, ToyBroken, ToySlow):
         register_backend(cls)
     monkeypatch.setattr(sm, "auto_candidates", lambda *a, **k: list(CANDIDATES))

@@ -95,8 +95,8 @@ class ToyQuant(Backend):
 def toyq(monkeypatch):
     import zoo.harness.speed.measure as sm
 
-    backends.list_backends()  # the real ones loaded into the registry first, so the copy below holds them
-    monkeypatch.setattr(backends, "_BACKENDS", dict(backends._BACKENDS))
+    backends.list_backends()  # the package's own backends registered first, so the copy below holds them
+    monkeypatch.setattr(backends.registry, "_BACKENDS", dict(backends.registry._BACKENDS))
     register_backend(ToyQuant)
     monkeypatch.setattr(sm, "auto_candidates", lambda *a, **k: [BackendConfig("eager"), INT8])
 

@@ -140,3 +140,28 @@ def test_the_lock_finishes_a_killed_swap_first(out, monkeypatch, tmp_path):
     monkeypatch.setattr(zio, "swap_step_hook", None)
     with locked_out(out):  # no train row names sha-new: the old checkpoint is put back
         assert weights(out) == "old" and side_files(out.parent) == []
+
+
+# --- zoo export's folder: the same swap ----------------------------------------------------------------------
+
+def test_an_export_killed_between_the_renames_is_completed_by_the_next_export(tmp_path, monkeypatch):
+    from zoo.harness.export import writer
+    from zoo.io import install_folder
+
+    out = tmp_path / "exp"
+    out.mkdir()
+    (out / "zoo_export.json").write_text("old")
+    ready = tmp_path / ".exp.123.x.partial"
+    ready.mkdir()
+    (ready / "zoo_export.json").write_text("new")
+    _hook(monkeypatch, "between-renames", lambda: (_ for _ in ()).throw(Killed()))
+    with pytest.raises(Killed):
+        install_folder(ready, out)
+    assert not out.exists()  # what the old two renames left for good
+    monkeypatch.setattr(zio, "swap_step_hook", None)
+    stale = tmp_path / ".exp.999999999.y.partial"  # a partial folder of an export whose process is gone
+    stale.mkdir()
+    tmp = writer._prepare_target(out, force=True)  # the next `zoo export --force`
+    assert (out / "zoo_export.json").read_text() == "new" and not stale.exists()
+    tmp.rmdir()
+    assert side_files(tmp_path) == []

@@ -156,6 +156,18 @@ def test_torchvision_tagged_weights_and_a_real_forward():
     assert len(preds) == 2 and len(preds[0]["topk"]) == 5
 
 
+def test_torchvision_detectors_read_as_the_registered_ones():
+    derived, registered = zoo.get_spec("torchvision:fasterrcnn_resnet50_fpn"), zoo.get_spec("fasterrcnn_resnet50_fpn")
+    assert (derived.preprocess, derived.weights, derived.input_size, derived.references) == (
+        registered.preprocess, registered.weights, registered.input_size, registered.references)
+    assert derived.extra["bn_eps"] == registered.extra["bn_eps"] == 0.0
+    assert (derived.params, derived.flops) == (registered.params, registered.flops)  # measured as cost.json's
+    model = zoo.create_model("torchvision:fasterrcnn_mobilenet_v3_large_320_fpn")
+    assert model.spec.extra["bn_eps"] is None  # torchvision overwrites eps only for the ResNet-50 V1 weights
+    pred = model.predict(model.example_items(1))[0]
+    assert len(pred["boxes"]) == len(pred["scores"]) == len(pred["labels"])
+
+
 # --- bad input: one line each ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name, words", [
@@ -251,18 +263,22 @@ def test_onnx_bad_files_are_one_line(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_onnx_export_of_efficientnet_lite0_scores_as_the_pytorch_model(shared_data, tmp_path, results_dir):
-    """zoo eval onnx:<file> on the 200 ImageNet photos gives the PyTorch model's top-1, prediction by prediction."""
+    """zoo eval onnx:<file> on the file `zoo export` writes (its zoo_export.json read as the sidecar) gives the
+    PyTorch model's top-1 on the 200 ImageNet photos, prediction by prediction."""
     data = shared_data / "imagenet_sample_dev"
     if not data.is_dir():
         pytest.skip("imagenet_sample_dev is not present")
     try:
-        model = zoo.create_model("efficientnet_lite0", pretrained=True)
+        zoo.create_model("efficientnet_lite0", pretrained=True)
     except UserError as e:
         pytest.skip(f"weights not available: {e}")
-    path = export(model.net, tmp_path / "lite0.onnx", size=224)
-    (tmp_path / "lite0.onnx.json").write_text(json.dumps({"preprocess": model.spec.to_dict()["preprocess"]}))
+    out = tmp_path / "exp"
+    assert main(["export", "efficientnet_lite0", "--out", str(out), "--backend", "onnxruntime", "--dtype", "fp32",
+                 "--data", str(data)]) == 0
+    onnx_name = f"onnx:{next(out.glob('*.onnx'))}"
+    assert zoo.get_spec(onnx_name).preprocess.source == "sidecar zoo_export.json"
     rows = {}
-    for name in ("efficientnet_lite0", f"onnx:{path}"):
+    for name in ("efficientnet_lite0", onnx_name):
         preds = tmp_path / f"{len(rows)}.jsonl"
         rows[name] = zoo.evaluate(name, data, predictions=preds, workers=1, batch_size=50, write=False)
         rows[name]["preds"] = [json.loads(line)["pred"] for line in preds.read_text().splitlines()]
@@ -323,6 +339,23 @@ def test_ultralytics_yaml_is_a_detector_and_other_heads_are_one_line(capsys):
     assert spec.params > zoo.get_spec("yolov8n").params  # the s scale, from the name as ultralytics reads it
     assert main(["info", "ultralytics:yolov8n-seg.yaml"]) == 2
     assert "instance-segmentation model" in capsys.readouterr().err
+
+
+def test_ultralytics_checkpoint_is_pinned_when_resolved_and_loads_safely(tmp_path, capsys):
+    from zoo.models.ultralytics_nets import import_ultralytics
+
+    torch.manual_seed(0)
+    net = import_ultralytics()("yolov8n.yaml", ch=3, nc=80, verbose=False).eval()
+    torch.save({"model": net}, tmp_path / "mine.pt")
+    spec = zoo.get_spec(f"ultralytics:{tmp_path / 'mine.pt'}")
+    assert spec.weights.kind == "local" and len(spec.weights.sha256) == 64 and spec.params == zoo.get_spec("yolov8n").params
+    model = zoo.create_model(spec.name, pretrained=True)  # the checkpoint's tensors, read by the restricted loader
+    x = torch.rand(1, 3, 640, 640)
+    with torch.inference_mode():
+        assert torch.allclose(model(x), net(x)[0]) and model.weights_id == spec.weights.sha256
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    assert main(["info", f"ultralytics:{tmp_path / 'bad.pt'}"]) == 2
+    assert "not an ultralytics checkpoint" in capsys.readouterr().err
 
 
 # --- zoo list --------------------------------------------------------------------------------------------
@@ -412,3 +445,24 @@ def test_eval_without_weights_here_is_refused_as_for_registered_models(shared_da
     err = capsys.readouterr().err
     assert "zoo fetch timm:mobilenetv3_small_100" in err and err.count("\n") == 1, err
     assert not (results_dir / "eval.jsonl").exists()
+
+
+def test_info_shows_the_derived_spec_and_the_other_weights(capsys):
+    assert main(["info", "torchvision:resnet50"]) == 0
+    out = capsys.readouterr().out
+    assert "ResNet50_Weights.IMAGENET1K_V2.transforms()" in out and "reference top1 = " in out
+    assert "other weights: torchvision:resnet50.IMAGENET1K_V1" in out
+
+
+def test_onnx_bench_runs_eager_only(tmp_path, capsys, results_dir):
+    """The graph runs in onnxruntime as it is: --backend auto has one candidate, a converting backend is one line
+    (a tracer would have recorded onnxruntime's output as a constant)."""
+    name = f"onnx:{export(TinyNet(), tmp_path / 't.onnx')}"
+    quick = ["--no-write", "--batch-size", "1", "--warmup", "1", "--min-iters", "2", "--min-duration", "0",
+             "--rounds", "1", "--no-stages"]
+    assert main(["bench", name, "--backend", "auto", "--json", *quick]) == 0
+    row, = json.loads(capsys.readouterr().out)
+    assert row["backend_used"] == "eager+fp32" and len(row["metrics"].get("candidates", [None])) == 1
+    assert row["weights"] == zoo.get_spec(name).weights.sha256
+    assert main(["bench", name, "--backend", "openvino", *quick]) == 2
+    assert "only --backend eager (fp32) runs it" in capsys.readouterr().err

@@ -53,8 +53,10 @@ def test_eval_progress_bar_on_a_terminal_only_and_not_when_quiet(monkeypatch, ca
     assert "eval mlp" not in capsys.readouterr().err  # stderr is not a terminal here: no bar
     monkeypatch.setattr(type(os.sys.stderr), "isatty", lambda self: True, raising=False)
     zoo.evaluate("mlp", "digits", limit=40, batch_size=8, pretrained=False, write=False)
+    assert capsys.readouterr() == ("", "")  # the library prints nothing unless asked, even on a terminal
+    zoo.evaluate("mlp", "digits", limit=40, batch_size=8, pretrained=False, write=False, verbose=True)
     err = capsys.readouterr().err
-    assert "eval mlp:" in err and "/40 [" in err  # a terminal: the bar, items done of the total
+    assert "eval mlp:" in err and "/40 [" in err  # verbose on a terminal: the bar, items done of the total
     zoo.evaluate("mlp", "digits", limit=40, batch_size=8, pretrained=False, write=False, progress=False)
     assert "eval mlp" not in capsys.readouterr().err
     monkeypatch.setenv("ZOO_QUIET", "")  # `--quiet` sets ZOO_QUIET / TQDM_DISABLE: monkeypatch restores them after

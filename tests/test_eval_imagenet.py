@@ -114,7 +114,7 @@ def test_efficientnet_lite0_on_imagenet_sample_dev(shared_data, results_dir, tmp
     except UserError as e:
         pytest.skip(f"weights not available: {e}")
     preds = tmp_path / "p.jsonl"
-    row = zoo.evaluate("efficientnet_lite0", data, predictions=preds, workers=1, batch_size=50)
+    row = zoo.evaluate("efficientnet_lite0", data, predictions=preds, workers=1, batch_size=50, verbose=True)
     m = row["metrics"]
     assert (row["n"], m["correct1"], m["correct5"], row["skipped"]) == (200, 180, 197, 0)
     assert row["dataset"] == "imagenet_sample_dev" and row["layout"] == "label-file"
@@ -135,13 +135,13 @@ def test_text_models_take_data_and_task_is_a_deprecated_alias(monkeypatch, capsy
     from zoo.cli import main as zoo_main
 
     calls = []
-    monkeypatch.setattr(eval_cmd, "evaluate", lambda name, data, **kw: calls.append((name, data, kw)) or {"metrics": {}})
+    monkeypatch.setattr(eval_cmd, "evaluate", lambda name, config, **kw: calls.append((name, config, kw)) or {"metrics": {}})
     assert zoo_main(["eval", "lstm", "--data", "sst2", "--limit", "5", "--split", "dev", "--no-write"]) == 0
-    name, data, kw = calls[0]
-    assert (name, data, kw["limit"], kw["split"], kw["write"], kw["batch_size"]) == ("lstm", "sst2", 5, "dev", False, None)
-    assert kw["pretrained"] is None and "deprecated" not in capsys.readouterr().err
-    assert zoo_main(["eval", "lstm", "--task", "sst2", "--random-init"]) == 0
-    assert calls[1][1] == "sst2" and calls[1][2]["pretrained"] is False
+    name, cfg, kw = calls[0]
+    assert (name, cfg.data, cfg.limit, cfg.split, kw["write"], cfg.batch_size) == ("lstm", "sst2", 5, "dev", False, None)
+    assert cfg.weights == "auto" and "deprecated" not in capsys.readouterr().err
+    assert zoo_main(["eval", "lstm", "--task", "sst2", "--random-init", "--no-write"]) == 0
+    assert calls[1][1].data == "sst2" and calls[1][1].weights == "random"
     err = capsys.readouterr().err
     assert "--task is deprecated; use --data sst2" in err
     assert zoo_main(["eval", "lstm", "--task", "sst2", "--data", "squad"]) == 2

@@ -212,3 +212,34 @@ def test_yolov5n_fp32_export_boxes_match_pytorch(shared_data, zoo_cache, tmp_pat
             matched += any(o.label == box.label and _iou(o.xyxy, box.xyxy) >= 0.9 for o in a.boxes)
     assert total > 50 and matched / total >= 0.95
     assert json.loads((out / "model_card.json").read_text())["accuracy"]["data"]["data"] == "coco128"
+
+
+def test_cli_export_says_where_and_how_accurate(digits, tmp_path, capsys):
+    data, ckpt, _ = digits
+    out = tmp_path / "cli"
+    backend = "onnxruntime" if HAS_ORT else "openvino"
+    assert zoo_main(["export", helpers.MODEL, "--out", str(out), "--backend", backend, "--checkpoint", str(ckpt),
+                     "--data", str(data)]) == 0
+    text = capsys.readouterr().out
+    assert f"{backend} fp32 export in {out}" in text and "vs fp32 PyTorch" in text and "176" in text
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["reproduce"] == (f"zoo export {helpers.MODEL} --out {out} --backend {backend} --checkpoint {ckpt} "
+                                 f"--data {data}")
+    assert zoo_main(["export", helpers.MODEL, "--out", str(out), "--checkpoint", str(ckpt)]) == 2  # exists
+    assert "--force" in capsys.readouterr().err
+
+
+def test_local_data_of_another_label_set_leaves_accuracy_unmeasured(digits, tmp_path, monkeypatch):
+    from zoo.harness.eval import holdout
+
+    data, ckpt, _ = digits
+    monkeypatch.setattr(holdout, "local_data", lambda task: REPO.parent / "shared" / "data" / "imagenet_sample_dev")
+    if not holdout.local_data("image-classification").is_dir():
+        pytest.skip("../shared/data/imagenet_sample_dev is not present")
+    out = export_model(helpers.MODEL, tmp_path / "d", backend="onnxruntime" if HAS_ORT else "openvino",
+                       weights=str(ckpt), latency_s=0.1)
+    acc = json.loads((out / "model_card.json").read_text())["accuracy"]
+    assert acc["status"] == "not measured" and "does not fit this model" in acc["why"]
+    with pytest.raises(UserError, match="class"):  # the same data given with --data is the user's mistake: refused
+        export_model(helpers.MODEL, tmp_path / "e", weights=str(ckpt), data=str(holdout.local_data("x")))
+    assert not (tmp_path / "e").exists()

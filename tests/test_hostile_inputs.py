@@ -267,3 +267,14 @@ def test_ctrl_c_in_the_first_seconds_is_one_line(tmp_path, delay):
     assert rc in (130, -signal.SIGINT, 0), err  # 0: it finished before the signal came
     if rc == 130:
         assert err.strip().splitlines()[-1] == "zoo: interrupted"
+
+
+def test_a_training_class_folder_linked_into_the_data_set_is_left_out(tmp_path, capsys):
+    from zoo.datasets.imagefolder import load_imagefolder
+
+    data = image_folder(tmp_path / "imgs", {"cat": ["a.png"], "dog": ["b.png"]})
+    (data / "dog2").symlink_to(data / "dog", target_is_directory=True)  # dog's images again, as another class
+    folder = load_imagefolder(data)
+    assert folder.class_names == ["cat", "dog"] and len(folder) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "dog2" in err

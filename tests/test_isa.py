@@ -27,7 +27,7 @@ def test_bf16_without_native_instructions_is_flagged_and_unknown_isa_is_said():
 
 
 def test_auto_drops_bf16_candidates_on_a_cpu_without_native_bf16(monkeypatch):
-    monkeypatch.setattr(backends, "bf16_supported", lambda device: True)  # oneDNN would emulate it
+    monkeypatch.setattr(backends.registry, "bf16_supported", lambda device: True)  # oneDNN would emulate it
     monkeypatch.setattr(isa, "native_bf16", lambda flags=None: False)
     cands = backends.auto_candidates("cpu", "image-classification", nn.Sequential(nn.Conv2d(3, 4, 3)))
     assert not [c for c in cands if c.dtype == "bf16"]
@@ -40,3 +40,17 @@ def test_auto_drops_bf16_candidates_on_a_cpu_without_native_bf16(monkeypatch):
 @pytest.mark.skipif(isa.cpu_flags() is None, reason="CPU flags unreadable here")
 def test_this_cpu_is_read():
     assert isa.native_int8() in (True, False) and ("avx2" in isa.cpu_flags()) == ("avx2" in open("/proc/cpuinfo").read())
+
+
+def test_speed_row_keys_tell_isa_tiers_apart_and_keep_old_keys():
+    """Two machines of one CPU model name, AVX2-only and AVX-512 VNNI+bf16, never share a row key; a row
+    recorded before the flags (isa None) keeps the key it was written with."""
+    from zoo.harness.speed import BenchConfig
+
+    cfg = BenchConfig()
+    base = {"cpu": "AMD EPYC", "cores": 2}
+    avx2 = cfg.row_key("resnet50", 1, {**base, "isa": sorted(AVX2)})
+    vnni = cfg.row_key("resnet50", 1, {**base, "isa": sorted(VNNI_BF16)})
+    old = cfg.row_key("resnet50", 1, {**base, "isa": None})
+    assert len({avx2, vnni, old}) == 3
+    assert old == cfg.row_key("resnet50", 1, base)

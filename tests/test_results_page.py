@@ -141,3 +141,20 @@ def test_row_facets():
 
 def test_committed_page_is_there():
     assert PAGE.is_file() and "<table class=\"zoo\"" in PAGE.read_text(encoding="utf-8")
+
+
+def test_a_figure_links_the_tables_and_raw_rows_it_comes_from(tmp_path):
+    from zoo.report.page import _tables_of_figure
+
+    tables = [Table(slug=s, title=s, columns=["a"], rows=[]) for s in ("study_learning_rate", "study_metrics")]
+    assert [t.slug for t in _tables_of_figure("plots/studies_learning_rate.png", tables)] == ["study_learning_rate"]
+    assert len(_tables_of_figure("plots/studies_confusion_matrix.png", tables)) == 2  # no shared word: all
+    png = tmp_path / "plots" / "studies_learning_rate.png"
+    png.parent.mkdir()
+    png.write_bytes(b"\x89PNG fake")
+    rows = {"studies": [{"kind": "study"}], "speed": [{"kind": "speed"}]}
+    html = page([(t, "studies") for t in tables], {"plots/studies_learning_rate.png": "studies"}, tmp_path, rows,
+                "raw", lambda rel: "lr")
+    figure = html[html.index("<figure"):]
+    assert 'href="#study_learning_rate"' in figure and 'href="raw/studies.jsonl"' in figure
+    assert "raw/speed.jsonl" not in figure and 'href="#study_metrics"' not in figure

@@ -162,7 +162,8 @@ def toy_backend(tmp_path, monkeypatch):
         (tmp_path / f"{module}.py").write_text(TOY_MODULE.format(tasks=tasks))
         monkeypatch.syspath_prepend(str(tmp_path))
         monkeypatch.delitem(sys.modules, module, raising=False)
-        monkeypatch.setattr(backends, "_BACKENDS", dict(backends._BACKENDS))  # the registration is undone after
+        backends.list_backends()  # the package's own backends registered first, so the copy below holds them
+        monkeypatch.setattr(backends.registry, "_BACKENDS", dict(backends.registry._BACKENDS))  # the registration is undone after
         return __import__(module)
     return load
 

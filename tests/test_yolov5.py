@@ -338,7 +338,9 @@ def test_bench_pretrained_auto_boxes_agree_on_real_photos(imported, tmp_path, mo
                         lambda *a, **k: [BackendConfig("eager", "fp32"), BackendConfig("onnxruntime", "fp32")])
     raw = tmp_path / "speed.jsonl"
     (row,) = bench("yolov5n", backend="auto", pretrained=True, stages=True, raw_file=raw, **{**_FAST, "write": True})
-    assert row["status"] == "ok" and row["weights"] == y5.SHA256 and not row["flags"]
+    # real weights: no random-weights flag (a "noisy:" flag says only how busy the machine was while timing)
+    assert row["status"] == "ok" and row["weights"] == y5.SHA256
+    assert not [f for f in row["flags"] if not f.startswith("noisy:")]
     (cand,) = [c for c in row["metrics"]["candidates"] if c["config"] == "onnxruntime+fp32"]
     assert cand["output_deviation"]["box_agreement"] >= 0.95 and cand["output_deviation"]["ref_boxes"] >= 5
     assert "--pretrained" in row["command"] and "--backend auto" in row["command"] and raw.is_file()

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from . import commands
-from .console import quiet_libraries, set_quiet
+from .console import quiet_libraries, say, set_quiet
 from .errors import UserError
 from .signals import Terminated, terminate_as_exception
 
@@ -77,6 +77,14 @@ def _add_defaults_to_help(parser: argparse.ArgumentParser) -> None:
             action.help += " (default: %(default)s)"
 
 
+def _command_parser(parser: argparse.ArgumentParser, command: str | None) -> argparse.ArgumentParser:
+    """The parser of ``command`` inside ``parser`` (``parser`` itself when there is none)."""
+    for action in parser._subparsers._group_actions if parser._subparsers else ():  # argparse keeps no public list
+        if command in action.choices:
+            return action.choices[command]
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; exit status 0 done, 1 done with a finding (the command's own), 2 a user error,
     130 interrupted (Ctrl-C, at any point, imports included), 143 terminated (SIGTERM)."""
@@ -99,8 +107,8 @@ def _main(argv: list[str] | None) -> int:
     spill = getattr(args, "intermixed", None)  # a command whose trailing positionals may follow its options
     if extra and spill and all(a == "-" or not a.startswith("-") for a in extra):
         setattr(args, spill, list(getattr(args, spill) or []) + extra)  # `zoo predict lstm --json a b`
-    elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    elif extra:  # refused by the subcommand's parser, so the usage shown is that command's (exits 2)
+        _command_parser(parser, getattr(args, "command", None)).error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -113,7 +121,7 @@ def _main(argv: list[str] | None) -> int:
         sys.stdout.flush()  # inside the try: a reader that left shows up here, not at interpreter exit
         return rc
     except UserError as e:  # one clear line for expected user errors; a traceback for bugs
-        print(f"zoo: error: {e}", file=sys.stderr)
+        say(f"zoo: error: {e}", sys.stderr)
         return 2
     except OSError as e:
         if e.errno not in _STORAGE_ERRNOS:

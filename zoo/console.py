@@ -9,6 +9,9 @@ datasets warnings and their download bars) are switched off here, in one place, 
 ``quiet_libraries()`` sets the environment variables those libraries read when they are imported (the CLI
 calls it before importing any of them) and lowers the loggers of any already imported.
 
+Prose (``say``): messages wrap at the terminal's width on a terminal, and stay one line each in a file or a
+pipe.
+
 Tables (``print_table``): rich when the output is a terminal, aligned text otherwise. ``fit=True``: one line
 per row, as wide as the terminal (``shutil.get_terminal_size``: $COLUMNS, else the terminal's width; no limit
 when the output is neither): the widest columns are cut first, with "…"; short cells (figures) are never cut,
@@ -21,7 +24,9 @@ import logging
 import os
 import shutil
 import sys
+import textwrap
 import warnings
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 QUIET_ENV = "ZOO_QUIET"
@@ -159,3 +164,39 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]], title:
     print("  ".join("-" * w for w in widths))
     for r in cells:
         print("  ".join(_cut(c, w).ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def wrapped(text: str, stream: Any = None) -> str:
+    """``text`` wrapped at the terminal's width when ``stream`` (default stdout) is a terminal, continuation
+    lines indented two spaces; unchanged for a file or a pipe (one line per message there, for grep and logs).
+    Words are never split, so a long path or command stays whole (and copyable)."""
+    stream = sys.stdout if stream is None else stream
+    try:
+        tty = stream.isatty()
+    except (AttributeError, ValueError):
+        tty = False
+    width = terminal_width() if tty else 0
+    if width < 20 or "\n" in text or len(text) <= width:
+        return text
+    return textwrap.fill(text, width=width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+
+
+def say(text: str, stream: Any = None) -> None:
+    """Print one message (prose) to ``stream`` (default stdout), wrapped at the terminal's width on a terminal."""
+    stream = sys.stdout if stream is None else stream
+    print(wrapped(text, stream), file=stream, flush=True)
+
+
+def shown_path(path: str | Path) -> str:
+    """``path`` as a person reads it: relative to the current directory when under it, else absolute."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p.resolve())
+
+
+def say_written(path: str | Path, n: int = 1, what: str = "row") -> None:
+    """The one stderr line every command that writes rows prints: how many, and where."""
+    noun = what if n == 1 else f"{what}s"
+    say(f"{n} {noun} appended to {shown_path(path)}", sys.stderr)

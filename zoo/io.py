@@ -89,20 +89,21 @@ def _side_folder(target: Path, what: str) -> Path:
     return target.with_name(f".{target.name}.zoo-{what}")
 
 
+def fsync_path(path: str | os.PathLike) -> None:
+    """fsync a file or a folder (a folder: its entries, so a rename in it is durable)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_tree(folder: Path) -> None:
     for p in sorted(folder.rglob("*")):
         if p.is_file():
-            fd = os.open(p, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_path(p)
     for d in (folder, folder.parent):
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(d)
 
 
 swap_step_hook: Callable[[str], None] | None = None  # tests: stop the process between the two renames
@@ -152,6 +153,33 @@ def recover_folder(target: str | os.PathLike, recorded: Callable[[str], bool]) -
         _swap_in(target) if forward else _swap_back(target)
         journal.unlink(missing_ok=True)
     return f"{target}: an interrupted checkpoint replacement was {'completed' if forward else 'undone'}"
+
+
+def install_folder(ready: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Put the finished folder ``ready`` (beside ``target``) in place of ``target`` all or nothing: the same
+    journal and swap as replace_folder, with no row (a killed swap is completed by ``recover_folder``)."""
+    import json
+
+    target = Path(target)
+    new, journal = _side_folder(target, "new"), _side_folder(target, "swap")
+    shutil.rmtree(new, ignore_errors=True)
+    os.rename(ready, new)
+    _fsync_tree(new)
+    with deferred():
+        atomic_write_text(journal, json.dumps({"sha256": "", "row": False}))
+        _swap_in(target)
+        journal.unlink(missing_ok=True)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a folder named after a dead one is a leftover)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def replace_folder(target: str | os.PathLike, fill: Callable[[Path], str],

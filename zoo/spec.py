@@ -47,6 +47,7 @@ WEIGHT_KINDS = ("url", "hf-hub", "ultralytics", "pypi", "local")
 
 # A built model's weights_id (and a row's "weights") when no weight file was loaded; else the file's sha256.
 RANDOM_INIT = "random-init"
+WEIGHTS_CHOICES = ("auto", "pretrained", "random")  # load_model's weights= besides a checkpoint path
 
 
 def weights_label(weights_id: str | None) -> str:

@@ -19,15 +19,16 @@ from dataclasses import replace
 import os
 import sys
 
-import torch
-
-from ..console import print_table
 from ..errors import UserError
-from ..harness.speed import DEVIATION, PEAK_DTYPES, add_arguments, config_from_args, device_peak, run_bench, sweep
+from ..harness import speed, suite  # packages whose modules (torch) load on first use, after the arguments are checked
+from ..harness.backends.catalog import check_installed
+from ..harness.speed.config import add_arguments, config_from_args
 from ..harness.shards import SHARD_HELP, parse_shard, take_shard
-from ..harness.suite import gpu as gpu_suite
+from ..harness.speed.noise import wait_for_quiet
 from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import RANDOM_INIT, weights_label
+from ..console import print_table, say, say_written
+from ..results import raw_path
 from ._model_options import add_source_options, apply_source_options
 
 
@@ -42,6 +43,9 @@ def register(sub) -> None:
     p.add_argument("--isolate", action="store_true", help="run even a single model in a fresh subprocess")
     p.add_argument("--timeout", type=float, default=None, help="seconds per model in a sweep before it is killed")
     p.add_argument("--shard", metavar="i/N", help=SHARD_HELP)
+    p.add_argument("--check-quiet", nargs="?", type=float, const=60.0, default=None, metavar="SECONDS",
+                   help="before timing, wait up to SECONDS (60 when not given) for other processes to leave the CPU "
+                        "(rows timed while they use it are flagged noisy either way)")
     p.add_argument("--refresh-peak", action="store_true",
                    help="forget the best device peak seen on this machine: a probe measured now replaces it "
                         "(every bench process probes anyway; the cache keeps the best ever seen)")
@@ -112,7 +116,7 @@ def _cells(r: dict) -> dict[str, object]:
         return {"model": r["model"], "device": s.get("device"), "batch": s.get("requested_batch_size"),
                 "backend": "ERROR", "scenario": "ERROR", "p50 ms": " ".join(str(r.get("error", "")).split()),
                 "weights": weights}
-    dev = m.get(DEVIATION) or {}
+    dev = m.get(speed.DEVIATION) or {}
     agree = dev.get("top1_agreement", dev.get("box_agreement"))
     share = m.get("share_of_peak")
     return {
@@ -183,7 +187,7 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
         cells = {**_cells(r), "measured": str(r.get("time", ""))[:10] if r.get("existing") else "now"}
         table.append([cells.get(h, "") for h in headers])
     for line in weights_lines(rows):
-        print(line)
+        say(line)
     print_table(headers, table, fit=True)
     for line in accuracy_notes(rows):
         print(line)
@@ -193,25 +197,37 @@ def refresh_dtypes(cfg) -> list[str]:
     """The dtypes whose peak ``--refresh-peak`` measures again: fp32, the one asked for, and with
     ``--backend auto`` on CPU every dtype auto may pick (bf16, int8)."""
     dts = ["fp32", cfg.dtype or "fp32"] + (["bf16", "int8"] if cfg.backend == "auto" and cfg.cpu else [])
-    return [d for d in dict.fromkeys(dts) if d in PEAK_DTYPES]
+    return [d for d in dict.fromkeys(dts) if d in speed.PEAK_DTYPES]
+
+
+def refresh_peaks(cfg) -> None:
+    """``--refresh-peak``: probe the device peak again for every dtype this run may need."""
+    import torch  # deferred: heavy; only after the arguments are checked
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    for dt in refresh_dtypes(cfg):
+        speed.device_peak(cfg.device, dt, refresh=True)
 
 
 def run_suite_command(args) -> int:
     """``zoo bench --suite gpu [--dry-run]``: the plan, or the suite run with a summary."""
-    gpu_suite.check_suite(args.suite)
+    suite.gpu.check_suite(args.suite)
     if args.names:
         raise UserError("--suite runs its own models; give no NAME")
     device = args.device if str(args.device).startswith("cuda") else "cuda"
-    steps = gpu_suite.plan(device, os.environ.get(gpu_suite.EVAL_DATA_ENV))
-    print(gpu_suite.plan_text(steps))
+    steps = suite.gpu.plan(device, os.environ.get(suite.gpu.EVAL_DATA_ENV))
+    print(suite.gpu.plan_text(steps))
     if args.dry_run:
         return 0
+    import torch  # deferred: heavy; the plan above needs none
+
     if not torch.cuda.is_available():
         raise UserError("the GPU suite needs a CUDA device (torch.cuda.is_available() is False here); "
                         "--dry-run prints the plan")
-    outcomes = gpu_suite.run_suite(steps, gpu_suite.default_raw_dir(),
-                                   log=lambda s: print(s, file=sys.stderr, flush=True))
-    print(gpu_suite.summary(outcomes))
+    outcomes = suite.gpu.run_suite(steps, suite.gpu.default_raw_dir(),
+                                   log=lambda s: say(s, sys.stderr))
+    print(suite.gpu.summary(outcomes))
     return 0 if all(o.status != "failed" for o in outcomes) else 1
 
 
@@ -223,19 +239,19 @@ def run(args) -> int:
         raise UserError("--dry-run goes with --suite")
     if not args.names:
         raise UserError("give at least one model NAME (or --suite gpu)")
+    names = expand_names(args.names)  # the registry (no torch): a mistyped name is refused at once
     cfg = config_from_args(args)  # checks every setting first: one line for a bad one
-    names = expand_names(args.names)
+    check_installed(cfg.backend)  # a missing optional package, before torch loads
     if args.timeout is not None and not args.timeout > 0:
         raise UserError(f"--timeout must be a positive number of seconds, got {args.timeout:g}")
     if args.refresh_peak:
-        if cfg.threads:
-            torch.set_num_threads(cfg.threads)
-        for dt in refresh_dtypes(cfg):
-            device_peak(cfg.device, dt, refresh=True)
+        refresh_peaks(cfg)
 
     def log(line: str) -> None:  # stderr: progress and skipped settings; stdout keeps the table or the JSON
-        print(line, file=sys.stderr, flush=True)
+        say(line, sys.stderr)
 
+    if args.check_quiet is not None:
+        wait_for_quiet(args.check_quiet, log)
     resume = not (args.force or args.no_write)  # --no-write: the user asked for figures, so measure
     sizes = shard_sizes(names, cfg.batch_sizes, parse_shard(args.shard))
     names = list(sizes)
@@ -243,15 +259,18 @@ def run(args) -> int:
         log(f"shard {args.shard}: no setting of this sweep falls to it")
         rows = []
     elif len(names) == 1 and not args.isolate:
-        rows = run_bench(names[0], replace(cfg, batch_sizes=sizes[names[0]]), write=not args.no_write, resume=resume,
+        rows = speed.run_bench(names[0], replace(cfg, batch_sizes=sizes[names[0]]), write=not args.no_write, resume=resume,
                          retry_errors=args.retry_errors, log=log, include_existing=True)
     else:
         if args.no_write:
             raise UserError("a sweep writes its rows (workers report through the raw file); drop --no-write or bench one model")
-        rows = sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
+        rows = speed.sweep.sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
                      include_existing=True, batch_sizes_of=sizes)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
         print_rows(rows, wide=args.wide)
+    written = sum(1 for r in rows if not r.get("existing"))
+    if written and not args.no_write:
+        say_written(raw_path("speed"), written)
     return 0 if all(r.get("status") == "ok" for r in rows) else 1

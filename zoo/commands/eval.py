@@ -17,11 +17,15 @@ import json
 import os
 import sys
 
+from ..console import say, say_written
 from ..errors import UserError
-from ..harness import distributed
-from ..harness.eval import add_arguments, config_from_args, evaluate
+# the eval package's runner (torch) loads on first use of eval_harness.evaluate, after the arguments are checked
+from ..harness import eval as eval_harness
+from ..harness.backends.catalog import check_installed
+from ..harness.eval.config import add_arguments, config_from_args
 from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..registry import get_spec, list_models
+from ..results import raw_path
 from ..weights import ALLOW_UNPINNED_ENV
 from ._model_options import add_source_options, apply_source_options
 
@@ -54,21 +58,41 @@ def data_argument(args) -> str | None:
     return args.task
 
 
+def evaluate(name: str, **kwargs):
+    """``zoo.evaluate`` (the harness loads here, on the first call)."""
+    return eval_harness.evaluate(name, **kwargs)
+
+
+def is_main_process() -> bool:
+    """Rank 0 under torchrun (RANK unset: a single process), read as zoo.harness.distributed.from_env does."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def run(args) -> int:
     apply_source_options(args)
     if args.allow_unpinned:  # the environment, so torchrun's other ranks and subprocesses opt in too
         os.environ[ALLOW_UNPINNED_ENV] = "1"
-    log = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else None
-    config = config_from_args(args, data_argument(args))
+
+    def log(*parts, **_):  # prose, wrapped on a terminal: stderr with --json (stdout keeps the JSON), else stdout
+        say(" ".join(str(p) for p in parts), sys.stderr if args.json else sys.stdout)
+
+    # names first: the registry answers without torch, so a mistyped model is refused at once
     names = take_shard(list(dict.fromkeys(n for pattern in args.names for n in _expand(pattern))),
                        parse_shard(args.shard))
+    config = config_from_args(args, data_argument(args))
+    if config.backend:
+        check_installed(config.backend)  # a missing optional package, before torch loads
     if len(names) > 1 and args.predictions:
         raise UserError("--predictions writes one model's predictions: give one NAME")
     for name in names:
         row = evaluate(name, config=config, predictions=args.predictions, write=not args.no_write, log=log,
-                       progress=False if getattr(args, "quiet", False) else None)
-        if args.json and distributed.from_env().is_main:  # under torchrun every rank returns the row
+                       progress=False if getattr(args, "quiet", False) else None, verbose=True)
+        if not is_main_process():  # under torchrun every rank returns the row; rank 0 speaks
+            continue
+        if args.json:
             print(json.dumps(row, sort_keys=True, default=str))
+        if not args.no_write:
+            say_written(raw_path("eval"))
     if not names:
         print(f"zoo eval: shard {args.shard} has no model of this sweep", file=sys.stderr)
     return 0

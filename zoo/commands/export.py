@@ -11,11 +11,10 @@ first and keeps it only within the accuracy budget, else fp32. ``zoo predict DIR
 
 from __future__ import annotations
 
+import json
 import shlex
-import sys
 
-from ..harness.export import AUTO, EXPORT_BACKENDS, export_model
-from ..prediction.runtime import ExportedModel
+from ..harness.export import AUTO, CARD_JSON, EXPORT_BACKENDS, export_model
 
 
 def register(sub) -> None:
@@ -34,12 +33,29 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def reproduce_command(args) -> str:
+    """The ``zoo export`` line that makes this folder again (every setting that changes it; not --force)."""
+    parts = ["zoo", "export", args.name, "--out", str(args.out), "--backend", args.backend]
+    for flag, value in (("--dtype", args.dtype), ("--checkpoint", args.checkpoint), ("--data", args.data),
+                        ("--accuracy-budget", args.accuracy_budget)):
+        if value is not None:
+            parts += [flag, str(value)]
+    return shlex.join(parts + (["--random-init"] if args.random_init else []))
+
+
 def run(args) -> int:
     out = export_model(args.name, args.out, backend=args.backend, dtype=args.dtype,
                        weights=args.checkpoint or "auto", random_init=args.random_init,
                        accuracy_budget=args.accuracy_budget, data=args.data, force=args.force,
-                       time_limit_s=args.time_limit, command="zoo " + shlex.join(sys.argv[1:]) if sys.argv[1:2] == ["export"] else None)
-    cfg = ExportedModel(out).config
-    print(f"{args.name}: {cfg['artifact']['runtime']} {cfg['artifact']['dtype']} export in {out} "
-          f"(MODEL_CARD.md; zoo predict {out} INPUT...)")
+                       time_limit_s=args.time_limit, command=reproduce_command(args))
+    card = json.loads((out / CARD_JSON).read_text())
+    art, acc = card["artifact"], card["accuracy"]
+    print(f"{args.name}: {art['runtime']} {art['dtype']} export in {out} (MODEL_CARD.md; zoo predict {out} INPUT...)")
+    if acc.get("status") == "measured":
+        key = acc["metric"]
+        print(f"  {key} {acc['export'][key]:.2f} vs fp32 PyTorch {acc['fp32_eager'][key]:.2f} on {acc['data']['n_scored']} "
+              f"{acc['data']['data']} items not used for calibration ({acc['loss_points']:+.2f} points lost, budget "
+              f"{acc['budget_points']:g}{'' if acc['within_budget'] else ': OVER BUDGET'})")
+    else:
+        print(f"  accuracy not measured: {acc.get('why')}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from ..registry import get_spec
+from ..registry import get_spec, source_catalog, split_source
 from ._model_options import add_source_options, apply_source_options
 
 
@@ -43,4 +43,17 @@ def run(args) -> int:
         print(f"  reference {r.metric} = {r.value} on {r.dataset} [{r.source}]{note}")
     if spec.notes:
         print(f"  notes: {spec.notes}")
+    tags = other_weights(spec)
+    if tags:
+        print(f"  other weights: {', '.join(tags)}")
     return 0
+
+
+def other_weights(spec) -> list[str]:
+    """For a name derived from a library's list: the same architecture under its other weight tags."""
+    found = split_source(spec.name)
+    if found is None or found[0].catalog is None or spec.weights is None:
+        return []
+    prefix, arch = found[0].prefix, found[1].partition(".")[0]
+    entry = next((r for r in source_catalog(prefix) if r["name"] == f"{prefix}:{arch}"), {})
+    return [f"{prefix}:{arch}.{t}" for t in entry.get("tags", []) if t != spec.weights.tag]

@@ -22,6 +22,7 @@ from ..prediction.draw import save_annotated
 from ..prediction.items import input_kind
 from ..prediction.runtime import load
 from ..registry import get_spec
+from ._model_options import add_source_options, apply_source_options
 
 
 def register(sub) -> None:
@@ -39,6 +40,7 @@ def register(sub) -> None:
     p.add_argument("--random-init", action="store_true",
                    help="predict with random weights on purpose (for a model with none here; outputs are noise)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (registered models only)")
+    add_source_options(p)
     p.set_defaults(func=run, intermixed="inputs")  # inputs may follow the options (cli.main)
 
 
@@ -116,6 +118,7 @@ def predict_overrides(spec) -> dict:
 
 
 def run(args) -> int:
+    apply_source_options(args)
     model = load_predictor(args)
     kind = input_kind(model.spec.task)
     items = gather_items(kind, args.inputs, args.context)

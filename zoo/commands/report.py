@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 from ..report import report
+from ..report.base import INCLUDE_NOISY_ENV
 from ..results import raw_dir
 
 
@@ -16,10 +18,14 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, default=None, help="output folder (default: the parent of --raw)")
     p.add_argument("--check", action="store_true",
                    help="write nothing; exit 1 when a generated file is missing, differs or is stale (for CI)")
+    p.add_argument("--include-noisy", action="store_true",
+                   help="keep speed rows marked noisy (timed on a busy machine) in the ratio tables; left out by default")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.include_noisy:
+        os.environ[INCLUDE_NOISY_ENV] = "1"
     out = args.out if args.out is not None else (args.raw or raw_dir()).parent
     # the README beside results/ carries a leaderboard excerpt between markers (zoo/report/readme_excerpt.py)
     res = report(args.raw, args.out, check=args.check, readme=out.parent / "README.md")

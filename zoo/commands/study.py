@@ -6,7 +6,9 @@ import sys
 import time
 
 from ..errors import UserError
+from ..console import say_written
 from ..report import report
+from ..results import raw_path
 from ..studies import MISCONCEPTION_STUDIES, STUDIES, new_run_id, run_study, study_module
 
 
@@ -44,6 +46,7 @@ def run(args) -> int:
         t = time.perf_counter()
         rows = run_study(n, seeds=seeds, scale=args.scale, run_id=run_id, command=command)
         print(f"{n}: {len(rows)} rows in {time.perf_counter() - t:.1f} s")
+        say_written(raw_path("studies"), len(rows))
     print(f"studies done in {time.perf_counter() - t0:.1f} s")
     if not args.no_report:
         res = report()

@@ -24,6 +24,8 @@ from __future__ import annotations
 import json
 
 from ..errors import UserError
+from ..console import say_written
+from ..results import raw_path
 from ..harness.train import trainer_kind
 from ..harness.train.config import TrainConfig, cli_fields, cli_flag
 from ..harness.train.detection import train_detector
@@ -126,7 +128,14 @@ def run(args) -> int:
         best = f", best validation {r['best']:.2f} (epoch {r['best_epoch']})" if r.get("best") is not None else ""
         print(f"{args.name} on {task}: {r['step']} steps in {r['train_time_s']:.0f} s{best}")
         print(f"checkpoint: {r['checkpoint']} (sha256 {r['checkpoint_sha256'][:12]}…)")
+        _say_row(args)
     return 0
+
+
+def _say_row(args) -> None:
+    """Where the train row went (one stderr line), unless --no-write."""
+    if not args.no_write:
+        say_written(raw_path("train"))
 
 
 def _given(args) -> dict:
@@ -163,6 +172,7 @@ def _run_vision(args) -> int:
               f"({r['trainable_params']:,} of {r['params']:,} parameters trained)")
     print(f"checkpoint: {r['checkpoint']} (sha256 {r['checkpoint_sha256'][:12]}…); score it with "
           f"zoo eval {args.name} --checkpoint {r['checkpoint']} --data HELDOUT_DIR")
+    _say_row(args)
     return 0
 
 
@@ -213,4 +223,5 @@ def _run_detection(args) -> int:
                        pretrained=args.pretrained, out=args.out, threads=args.threads,
                        write=not args.no_write)
     print(r["summary"])
+    _say_row(args)
     return 0

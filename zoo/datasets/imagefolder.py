@@ -16,6 +16,7 @@ class only, or a class folder without images.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -61,7 +62,8 @@ def load_imagefolder(root: str | Path) -> ImageFolderData:
         raise UserError(f"--data {root} does not exist")
     if not root.is_dir():
         raise UserError(f"--data {root} is a file; give a folder with one sub-folder of images per class")
-    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                     and not _links_inside(p, root))
     if not folders:
         raise UserError(f"--data {root} has no class folders; expected {root}/<class name>/<image files>")
     names = _class_order(root, folders)
@@ -74,6 +76,19 @@ def load_imagefolder(root: str | Path) -> ImageFolderData:
             raise UserError(f"--data {root}: class folder {name!r} has no images")
         samples += [(p, index) for p in files]
     return ImageFolderData(root, names, sorted(samples))
+
+
+def _links_inside(folder: Path, root: Path) -> bool:
+    """A class folder that is a link back into the data set (to the root: a loop; to another class: its
+    images under a second label) is left out, with one warning line, instead of trained on twice."""
+    if not folder.is_symlink():
+        return False
+    target, real_root = folder.resolve(), root.resolve()
+    if target.is_relative_to(real_root) or real_root.is_relative_to(target):
+        print(f"zoo: warning: --data {root}: class folder {folder.name!r} links back into the data set; left out",
+              file=sys.stderr)
+        return True
+    return False
 
 
 def _class_order(root: Path, folders: list[str]) -> list[str]:

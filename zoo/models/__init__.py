@@ -19,7 +19,8 @@ from ..registry import add_cost_file, add_precomputed_specs
 
 # Not families: the interface, cost data, and the shared wrappers/builders, which import torch (``import zoo``
 # must not: ``zoo list`` and an export folder's runtime run without it).
-_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "yolov5_arch", "yolov5_nets", "ultralytics_nets"}
+_NOT_FAMILIES = {"base", "cost", "precomputed", "image", "vision", "yolov5_arch", "yolov5_nets", "ultralytics_nets", "ultralytics_env",
+                 "yolov5_loss", "yolov5_train"}
 PRECOMPUTED_SPECS = Path(__file__).parent / "specs.json"
 COST_FILE = Path(__file__).parent / "cost.json"  # written by python -m zoo.models.cost
 

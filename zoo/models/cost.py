@@ -19,10 +19,9 @@ import fnmatch
 import gc
 import json
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from ..io import atomic_write_text
 from ..registry import create_model, list_models
@@ -30,7 +29,7 @@ from . import COST_FILE
 
 
 def _shape(x):
-    if isinstance(x, torch.Tensor):
+    if hasattr(x, "shape") and hasattr(x, "dtype"):  # a tensor
         return list(x.shape)
     if isinstance(x, dict):
         return {k: _shape(v) for k, v in x.items()}
@@ -41,6 +40,9 @@ def _shape(x):
 
 def count_flops(model, inputs) -> int:
     """FLOPs (2 x MACs) of one ``model(inputs)`` call, as FlopCounterMode counts them."""
+    import torch  # deferred: importing this module (derived specs, zoo list) must not load torch
+    from torch.utils.flop_counter import FlopCounterMode
+
     counter = FlopCounterMode(display=False)
     with torch.inference_mode(), counter:
         model(inputs)
@@ -49,6 +51,8 @@ def count_flops(model, inputs) -> int:
 
 def measure(name: str) -> dict:
     """{"params", "flops", "input"} for one model, built without weights."""
+    import torch  # deferred: see count_flops
+
     torch.manual_seed(0)
     model = create_model(name, pretrained=False)
     batch = model.example_batch(1)
@@ -88,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         "generated_by": "python -m zoo.models.cost",
         "flops": "FLOPs per sample = 2 x MACs, torch.utils.flop_counter.FlopCounterMode, eval mode, "
                  "example_batch(1); params = sum of parameter numel",
-        "torch": torch.__version__.split("+")[0],
+        "torch": version("torch").split("+")[0],
         "failed": dict(sorted(failed.items())),
     }
     atomic_write_text(args.out, json.dumps(out, indent=1, sort_keys=False) + "\n")  # a crash leaves the old file whole

@@ -1,12 +1,10 @@
 """The ultralytics networks behind the specs in ``ultralytics.py``: the YOLO wrapper and its builder.
 
-Imports torch; ultralytics itself is imported by ``import_ultralytics`` only, after
+Imports torch; ultralytics itself is imported by ``import_ultralytics`` only (ultralytics_env.py), after
 ``zoo.offline.configure_ultralytics()`` has set the environment it reads at import.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import dataclasses
 
@@ -14,31 +12,10 @@ import torch
 
 from .. import weights as zw
 from ..errors import UserError
-from ..offline import configure_ultralytics
 from ..spec import ModelSpec
 from .image import LetterboxDetector
 from .base import RANDOM_INIT, Batch
-
-
-@contextlib.contextmanager
-def keep_threads():
-    """Restore torch's intra-op thread count after the block: ultralytics sets it to cores - 1 for the whole
-    process when it is imported, builds a model, trains or predicts (PERF-NOTES). The one place zoo undoes it."""
-    threads = torch.get_num_threads()
-    try:
-        yield threads
-    finally:
-        torch.set_num_threads(threads)
-
-
-def import_ultralytics():
-    """ultralytics, imported with zoo's offline settings and the caller's torch thread count kept."""
-    configure_ultralytics()
-    with keep_threads():
-        # deferred: ultralytics must be imported after configure_ultralytics() set its environment
-        import ultralytics  # noqa: F401
-        from ultralytics.nn.tasks import DetectionModel
-    return DetectionModel
+from .ultralytics_env import import_ultralytics, keep_threads  # noqa: F401  (re-exported for the harness)
 
 
 def coco80_to_coco91() -> list[int]:

@@ -12,6 +12,8 @@ Both must be deterministic: same rows in, same bytes out (sort explicitly; forma
 
 from __future__ import annotations
 
+import os
+
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -94,6 +96,14 @@ def markdown_view(table: Table) -> tuple[list[str] | None, list[str]]:
     brief, sections = MARKDOWN_VIEW.get(table.slug, (None, []))
     return ([c for c in brief if c in table.columns] if brief is not None else None,
             [c for c in sections if c in table.columns])
+
+
+INCLUDE_NOISY_ENV = "ZOO_REPORT_INCLUDE_NOISY"
+
+
+def include_noisy() -> bool:
+    """Whether ratio tables keep speed rows marked noisy (``zoo report --include-noisy``); left out by default."""
+    return os.environ.get(INCLUDE_NOISY_ENV) == "1"
 
 
 def rows_of_kind(rows: dict[str, list[dict[str, Any]]], *kinds: str) -> list[dict[str, Any]]:

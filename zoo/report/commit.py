@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..io import fsync_path
 from ..signals import deferred
 
 JOURNAL = ".zoo-report.journal"
@@ -71,14 +72,6 @@ class _Plan:
         return plan, d["state"]
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_journal(plan: _Plan, state: str) -> None:
     """Atomically (temp name, fsync, rename, fsync of the folder): a journal on disk is always whole."""
     tmp = plan.journal.with_name(plan.journal.name + ".new")
@@ -87,7 +80,7 @@ def _write_journal(plan: _Plan, state: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, plan.journal)
-    _fsync_dir(plan.journal.parent)
+    fsync_path(plan.journal.parent)
 
 
 def _plan(writes: dict[Path, bytes], removals: list[Path], journal: Path) -> _Plan:
@@ -129,7 +122,7 @@ def _swap(plan: _Plan) -> None:
     for target in plan.removals:
         target.unlink(missing_ok=True)
     for folder in {t.parent for t in plan.temps}:
-        _fsync_dir(folder)
+        fsync_path(folder)
 
 
 def _roll_forward(plan: _Plan) -> None:
@@ -164,7 +157,7 @@ def _clean(plan: _Plan) -> None:
         name.unlink(missing_ok=True)
     plan.journal.unlink(missing_ok=True)
     with contextlib.suppress(OSError):
-        _fsync_dir(plan.journal.parent)
+        fsync_path(plan.journal.parent)
 
 
 def finish_interrupted(journal: Path) -> str | None:

@@ -96,6 +96,20 @@ def _raw_files_of(table: Table, row_file: dict[int, str], raw_link: str) -> list
     return [f"{raw_link}/{f}.jsonl" for f in files]
 
 
+# The row kinds a topic module's plots read, for figures whose tables do not name their source rows.
+KINDS_OF = {"speed": {"speed"}, "studies": {"study"}, "more_data": {"study"}, "misconceptions": {"study", "eval", "speed"},
+            "leaderboard": {"speed", "eval"}}
+
+
+def _tables_of_figure(rel: str, tables: list[Table]) -> list[Table]:
+    """The tables of the figure's topic that share the most words with its file name ("studies_learning_rate"
+    -> study_learning_rate), or all of them when none shares a word."""
+    words = set(Path(rel).stem.split("_")[1:])
+    overlap = {t.slug: len(words & set(t.slug.split("_")[1:])) for t in tables}
+    best = max(overlap.values(), default=0)
+    return [t for t in tables if overlap[t.slug] == best] if best else tables
+
+
 def _figure_html(rel: str, png: bytes, caption: str, tables: list[Table], raw_files: list[str]) -> str:
     e = html.escape
     data = base64.b64encode(png).decode("ascii")
@@ -129,8 +143,9 @@ def page(made: list[tuple[Table, str]], plots: dict[str, str], stage: Path, rows
     for rel, topic in sorted(plots.items()):
         if not rel.endswith(".png"):
             continue
-        same = [t for t, tp in made if tp == topic]
-        raw = sorted({p for t in same for p in _raw_files_of(t, row_file, raw_link)})
+        same = _tables_of_figure(rel, [t for t, tp in made if tp == topic])
+        raw = sorted({p for t in same for p in _raw_files_of(t, row_file, raw_link)}) or \
+            sorted(f"{raw_link}/{f}.jsonl" for f in rows if {r.get("kind") for r in rows[f]} & KINDS_OF.get(topic, set()))
         figures.append(_figure_html(rel, (stage / rel).read_bytes(), caption_of(rel), same, raw))
     toc = "".join(f'<li><a href="#{html.escape(t.slug)}">{html.escape(t.slug)}</a></li>' for t, _ in made)
     filters = "".join(_options(k, seen[k]) for k in FILTERS)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..io import fsync_path
 
 QUARANTINE = ".quarantine-"
 MIN_FREE_BYTES = 1 << 20  # before a measurement: room for its row with margin (rows are a few KiB)
@@ -36,14 +37,6 @@ def warn(message: str) -> None:
 def quarantine_path(path: Path, today: _dt.date | None = None) -> Path:
     day = (today or _dt.datetime.now(_dt.timezone.utc).date()).strftime("%Y%m%d")
     return path.with_name(f"{path.name}{QUARANTINE}{day}")
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def repair_torn_tail(path: Path, cut: int, tail: bytes, is_whole_row: Callable[[bytes], bool]) -> str:
@@ -63,7 +56,7 @@ def repair_torn_tail(path: Path, cut: int, tail: bytes, is_whole_row: Callable[[
             f.write(tail + b"\n")
             f.flush()
             os.fsync(f.fileno())
-        _fsync_dir(path.parent)
+        fsync_path(path.parent)
         with open(path, "r+b") as f:
             f.truncate(cut)
             os.fsync(f.fileno())

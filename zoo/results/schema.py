@@ -28,11 +28,14 @@ kind "eval" (results/raw/eval.jsonl; every task, vision and text; written by ``z
 
 kind "speed" (results/raw/speed.jsonl; ``zoo bench``):
     status: "ok" | "error"   key: str (the resume key)   command: str   device: str
-  optional: backend_used, flags: list, scenario, task, error: str (only when status is "error")
+  optional: backend_used, flags: list, scenario, task, error: str (only when status is "error"),
+    noisy: true (other processes or drifting rounds made the timing untrustworthy; a "noisy: ..." flag says
+    why; tables of ratios leave such rows out unless asked)
     metrics: p50_ms, p90_ms, p99_ms, mean_ms, min_ms, items_per_s, latencies_ms [...], peak_mem_mib, ...;
       output_deviation: {rel_l2, top1_agreement | box_agreement, error_items, ...} -- the outputs against
       fp32 eager (was metrics["error"] in schema 1); candidates: [{config, p50_ms, output_deviation, ...}]
-      (a candidate that failed has "failed": message)
+      (a candidate that failed has "failed": message); noise: {other_cores, cores, load_before, load_after,
+      round_spread, iqr_over_median, window_s, reason (only when noisy)} (zoo.harness.speed.noise)
 kind "speed_overhead": status, command, device; metrics overhead_pct, ratios, ...
 kind "train" (results/raw/train.jsonl; ``zoo train``): model: str, history: list (one dict per epoch),
     device: str, checkpoint_sha256: str | None; metrics train_time_s, steps, items, best_val, best_epoch, ...
@@ -95,7 +98,7 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("speed",
          required={"status": (_STR,), "key": (_STR,), "command": (_STR,), "device": (_STR,)},
          optional={"backend_used": (_STR, _NONE), "flags": (_LIST,), "scenario": (_STR, _NONE),
-                   "task": (_STR, _NONE)}),
+                   "task": (_STR, _NONE), "noisy": (bool,)}),
     Kind("speed_overhead", required={"status": (_STR,), "command": (_STR,), "device": (_STR,)}),
     Kind("train",
          required={"model": (_STR,), "history": (_LIST,), "device": (_STR,), "checkpoint_sha256": (_STR, _NONE)},

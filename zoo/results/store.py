@@ -35,6 +35,7 @@ import filelock
 
 from ..errors import UserError
 from . import recovery
+from .location import default_raw_dir
 from .provenance import git_commit, library_versions, machine_info
 from .schema import SCHEMA_VERSION, RowSchemaError, validate
 from .upgrade import needs_machine_upgrade, upgrade_machine, upgrade_row
@@ -50,8 +51,9 @@ class CorruptResultsError(UserError, ValueError):
 
 
 def raw_dir() -> Path:
-    """Where rows go: $ZOO_RESULTS_DIR, else results/raw under the current directory."""
-    return Path(os.environ.get("ZOO_RESULTS_DIR", DEFAULT_RAW_DIR))
+    """Where rows go: $ZOO_RESULTS_DIR, else the zoo checkout's results/raw, else the user's results folder
+    (zoo.results.location)."""
+    return default_raw_dir()
 
 
 def raw_path(topic: str) -> Path:

@@ -34,6 +34,7 @@ from ..registry import get_spec, list_models
 from ..spec import ModelSpec, Weights
 from . import sources
 from .download import copy_verified
+from .zipcheck import check_zip_bounds
 from .integrity import (WeightsHashMismatch, WeightsUnavailable, WeightsUnpinned, hash_matches, known_sha256,
                         move_aside, sha256_file)
 
@@ -282,8 +283,6 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):  # torch.save: a zip file, or (legacy) a pickle
         raise UserError(f"{path} is not a checkpoint (neither safetensors nor a torch.save file: it starts with {head!r})")
     if head.startswith(b"PK"):
-        from .unpickle import check_zip_bounds  # deferred: it imports torch
-
         check_zip_bounds(path)  # before torch expands any record
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import collections
 import io
-import itertools
 import pickle
 import zipfile
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from typing import Any
 import torch
 
 from ..errors import UserError
+from .zipcheck import UnsafeCheckpoint, check_entries, check_zip_bounds  # noqa: F401  (re-exported)
 
 # Opcodes a torch checkpoint pickle is made of (protocol 2; torch.save's default). Anything else is refused.
 _DATA_OPCODES = (
@@ -49,10 +49,6 @@ _DATA_OPCODES = (
     pickle.GET, pickle.BINGET, pickle.LONG_BINGET, pickle.PUT, pickle.BINPUT, pickle.LONG_BINPUT,
     pickle.GLOBAL, pickle.REDUCE, pickle.NEWOBJ, pickle.BINPERSID,
 )
-
-
-class UnsafeCheckpoint(UserError):
-    """The checkpoint's pickle asks for something the restricted unpickler does not allow."""
 
 
 class Stub:
@@ -157,36 +153,6 @@ MAX_PICKLE_BYTES = 64 << 20  # a model's pickle (structure, no tensor bytes) is 
 MAX_DEPTH = 200  # nesting of containers and modules; YOLOv5's is about 10
 
 
-def _check_entries(path: Path, infos: list[zipfile.ZipInfo]) -> None:
-    """Refuse before reading anything: records that overlap (one byte range listed as several records, the
-    "overlapping-entry" bomb) or that add up to more bytes than the file has. Stored records are their own
-    size, so no honest archive exceeds its file."""
-    size = path.stat().st_size
-    total = 0
-    for a, b in itertools.pairwise(infos):
-        if a.header_offset + a.compress_size > b.header_offset:
-            raise UnsafeCheckpoint(f"{path}: records {a.filename} and {b.filename} overlap in the file (a zip bomb "
-                                   "or a damaged archive); not loaded")
-    for i in infos:
-        if i.compress_type == zipfile.ZIP_STORED and i.file_size != i.compress_size:
-            raise UnsafeCheckpoint(f"{path}: record {i.filename} is larger unpacked than stored; not loaded")
-        total += i.compress_size
-    if total > size:
-        raise UnsafeCheckpoint(f"{path}: its records add up to {total} bytes, more than the file's {size}; not loaded")
-
-
-def check_zip_bounds(path: str | Path) -> None:
-    """For any torch zip checkpoint, before torch reads it: the central directory can be read and the records
-    fit the file (no overlapping-entry bomb, no stored record larger than stored). One line otherwise."""
-    path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            listed = sorted(zf.infolist(), key=lambda i: i.header_offset)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise UserError(f"{path} is not a readable torch zip checkpoint ({e}); it may be cut off or damaged") from None
-    _check_entries(path, listed)
-
-
 def _read(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
     """One record's bytes; every way the zip module can fail is one line."""
     try:
@@ -260,7 +226,7 @@ def load_restricted(path: str | Path, stand_ins: Iterable[str]) -> Any:
         prefix = pkl[0][: -len("data.pkl")]
         if any(i.compress_type != zipfile.ZIP_STORED for i in infos.values()):
             raise UnsafeCheckpoint(f"{path}: compressed records (torch never writes them); not loaded")
-        _check_entries(path, listed)
+        check_entries(path, listed)
         if infos[pkl[0]].file_size > MAX_PICKLE_BYTES:
             raise UnsafeCheckpoint(f"{path}: its pickle is {infos[pkl[0]].file_size} bytes, more than a model's "
                                    f"structure needs ({MAX_PICKLE_BYTES}); not loaded")

@@ -33,6 +33,7 @@ def _ort():
 class OnnxRuntime(Backend):
     name = "onnxruntime"
     capabilities = Capabilities(devices=("cpu",), dtypes=("fp32", "int8"))
+    needs = ("onnxruntime",)  # packages of the zoo[speed] extra; read by catalog.check_installed, before torch loads
     priority = 30
     fork_safe = False  # a test process forking DataLoader workers after an int8 session crashed (SIGSEGV)
 

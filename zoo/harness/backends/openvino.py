@@ -89,6 +89,7 @@ def _convert(ov: Any, model: nn.Module, config: BackendConfig, example_inputs: A
 class OpenVino(Backend):
     name = "openvino"
     capabilities = Capabilities(devices=("cpu",), dtypes=("fp32", "bf16", "int8"))
+    needs = ("openvino",)  # packages of the zoo[speed] extra; read by catalog.check_installed, before torch loads
     priority = 45
     fork_safe = False  # a process holding compiled graphs crashed (SIGSEGV) when DataLoader workers forked
 

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
-from ..backends import backend_dtypes, list_backends
-from ..loading import WEIGHTS_CHOICES
+from ...spec import WEIGHTS_CHOICES
+from .. import backends  # the package; its registry (torch) loads on first use
+from ..backends.catalog import check_dtype, listed
 
 DECODERS = ("pil", "gpu")
 PRECISIONS = ("cast", "autocast")
@@ -72,8 +73,8 @@ class EvalConfig:
             raise UserError(f"decode must be 'pil' or 'gpu', got {self.decode!r}")
         if self.weights not in WEIGHTS_CHOICES:
             raise UserError(f"weights must be one of {', '.join(WEIGHTS_CHOICES)}, got {self.weights!r}")
-        if self.dtype is not None and self.dtype not in backend_dtypes():
-            raise UserError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(backend_dtypes())}")
+        if not check_dtype(self.dtype) and self.dtype not in backends.backend_dtypes():  # the catalog decides first
+            raise UserError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(backends.backend_dtypes())}")
 
     @property
     def model_weights(self) -> Any:
@@ -112,7 +113,8 @@ class EvalConfig:
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The ``zoo eval`` options of every EvalConfig field (weights as --pretrained / --random-init)."""
-    fill = {"backends": ", ".join(list_backends()), "dtypes": ", ".join(backend_dtypes())}
+    names, dtypes = listed()  # read from source until the registry is loaded: no torch to build the parser
+    fill = {"backends": ", ".join(names), "dtypes": ", ".join(dtypes)}
     for f in fields(EvalConfig):
         meta = f.metadata
         if not meta["flag"]:

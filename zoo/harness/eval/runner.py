@@ -193,7 +193,7 @@ def _check_predictions(predictions) -> Path | None:
 
 def evaluate(name: str, data: str | Path | None = None, config: EvalConfig | None = None, *,
              predictions: str | Path | None = None, write: bool = True, log=None, progress: bool | None = None,
-             **settings: Any) -> dict[str, Any]:
+             verbose: bool = False, **settings: Any) -> dict[str, Any]:
     """Evaluate model ``name`` and return the "eval" row (metrics under "metrics").
 
     ``config``: an ``EvalConfig`` (zoo.harness.eval.config: data, split, checkpoint, weights, limit, device,
@@ -201,8 +201,10 @@ def evaluate(name: str, data: str | Path | None = None, config: EvalConfig | Non
     keywords (``settings``) with ``data`` positional and ``pretrained`` True / False (``--pretrained`` /
     ``--random-init``; default auto: the task's default checkpoint or whole-model pretrained weights; random
     weights are scored only when asked for). ``predictions``: a JSON-lines file to write (refused if it
-    exists). ``write``: append the row to eval.jsonl. ``progress``: the progress bar (None: when stderr is a
-    terminal). ``log``: where messages go (default print on the main process).
+    exists). ``write``: append the row to eval.jsonl. ``verbose``: say what happens (the settings, the scores) on
+    stdout and draw a progress bar on a terminal; the default prints nothing, the row is the answer.
+    ``progress``: the progress bar (None: when verbose and stderr is a terminal). ``log``: where messages go
+    (given: used whatever ``verbose`` says).
     """
     if config is None:
         config = from_keywords(data, **settings)
@@ -217,8 +219,10 @@ def evaluate(name: str, data: str | Path | None = None, config: EvalConfig | Non
         check_appendable(raw_path("eval"))
     dist = dist_.init(config.device)
     try:
-        return _evaluate(spec, task, config, dist, pred_path=pred_path, write=write, log=log,
-                         progress=show_progress(progress, dist), bcfg=bcfg)
+        log = log or (print if verbose and dist.is_main else _quiet)
+        progress = show_progress(progress if progress is not None or verbose else False, dist)
+        return _evaluate(spec, task, config, dist, pred_path=pred_path, write=write, log=log, progress=progress,
+                         bcfg=bcfg)
     finally:
         dist_.shutdown(dist)
 
@@ -242,7 +246,7 @@ def refuse_random_init(spec, task, weights: Any) -> None:
 def _evaluate(spec, task: Task, cfg: EvalConfig, dist, *, pred_path, write, log, progress, bcfg=None) -> dict[str, Any]:
     batch_size, workers = cfg.batch_size or task.default_batch_size, cfg.workers
     device = dist_.local_device(cfg.device, dist)
-    log = log or (print if dist.is_main else _quiet)
+    log = log or _quiet
     ds = task.load(cfg.data, split=cfg.split, labels=cfg.labels, spec=checkpoint_spec(spec, cfg.checkpoint)).take(cfg.limit)
     weights = cfg.model_weights
     refuse_random_init(spec, task, weights)

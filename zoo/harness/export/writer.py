@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import UserError
+from ...io import install_folder, pid_alive, recover_folder
 from ...models.vision import sample_image_files
 from ...prediction.runtime import ExportedModel
 from ..backends import BackendConfig, backend_dtypes, get_backend, list_backends
@@ -59,27 +60,31 @@ def candidates(backend: str, dtype: str | None) -> list[BackendConfig]:
     return [BackendConfig(backend, dtype or "fp32")]
 
 
-def _prepare_target(out: Path, force: bool) -> Path:
+def _check_target(out: Path, force: bool) -> None:
+    """Before any work: an existing folder needs --force, and only an export folder is ever replaced."""
     if out.exists() and not force:
         raise UserError(f"{out} exists; pass --force to replace it")
     if out.exists() and not (out / "zoo_export.json").is_file():
         raise UserError(f"{out} exists and is not a zoo export folder; refusing to replace it")
+
+
+def _prepare_target(out: Path, force: bool) -> Path:
+    _check_target(out, force)
     out.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    recover_folder(out, lambda sha: True)  # an export killed inside its swap: finish it (the new one was whole)
+    for stale in out.parent.glob(f".{out.name}.*.partial"):  # folders of exports killed while writing
+        pid = stale.name[len(out.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.{os.getpid()}.", suffix=".partial", dir=out.parent))
 
 
 def _install(tmp: Path, out: Path) -> None:
-    """Rename the finished folder into place (an existing export is moved aside first, then removed)."""
+    """Swap the finished folder in all or nothing (zoo.io.install_folder: journal, SIGINT/SIGTERM held)."""
     mask = os.umask(0o022)
     os.umask(mask)
     os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; a shipped folder gets a plain mkdir's mode
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    install_folder(tmp, out)
 
 
 def _weights_record(model, loaded) -> dict[str, Any]:
@@ -112,12 +117,24 @@ def _try(model, cfg: BackendConfig, tmp: Path, holdout: Holdout | None, weights:
                      "loss_points": round(loss, 4), "scores": got}
 
 
+def _holdout(model, loaded, data: str | None) -> tuple[Holdout | None, str | None]:
+    """(the split to calibrate and score on, or None and why not). Data given with --data must fit the model;
+    the task's default local data that does not (another label set) only leaves accuracy unmeasured."""
+    if loaded.random:
+        return None, "random weights (an untrained network has no accuracy to keep)"
+    try:
+        split = holdout_split(model.spec, data)
+    except UserError as e:
+        if data is not None:
+            raise
+        return None, f"the task's local data does not fit this model ({str(e)[:160]}); give --data"
+    return split, None if split is not None else f"no local data for {model.spec.task}; give --data"
+
+
 def _accuracy(model, holdout: Holdout | None, ref: dict | None, chosen: dict, tried: list[dict], budget: float,
-              random_weights: bool) -> dict[str, Any]:
-    if random_weights:
-        return {"status": "not measured", "why": "random weights (an untrained network has no accuracy to keep)"}
+              why: str | None) -> dict[str, Any]:
     if holdout is None:
-        return {"status": "not measured", "why": f"no local data for {model.spec.task} (or none given with --data)"}
+        return {"status": "not measured", "why": why}
     metric = {"image-classification": "top1", "object-detection": "map"}[model.spec.task]
     return {"status": "measured", "metric": metric, "data": holdout.record, "fp32_eager": ref,
             "export": chosen.get("scores"), "loss_points": chosen.get("loss_points"), "budget_points": budget,
@@ -131,13 +148,14 @@ def export_model(name: str, out: str | Path, *, backend: str = AUTO, dtype: str 
     """Write the export folder for ``name`` at ``out`` (see the module docstring); returns ``out``."""
     out = Path(out).expanduser()
     configs = candidates(backend, dtype)
+    _check_target(out, force)
     model, loaded = load_model(name, "random" if random_init else weights)
     if loaded.random and not random_init:
         raise UserError(f"{name} has no trained weights here ({loaded.unavailable or 'none published or trained'}): "
                         "give --checkpoint, or --random-init to export random weights on purpose")
     check_exportable(model)
     budget = BUDGET_POINTS if accuracy_budget is None else float(accuracy_budget)
-    holdout = None if loaded.random else holdout_split(model.spec, data)
+    holdout, why = _holdout(model, loaded, data)
     tmp = _prepare_target(out, force)
     try:
         ref = score(torch_predict(model), holdout) if holdout is not None else None
@@ -147,7 +165,7 @@ def export_model(name: str, out: str | Path, *, backend: str = AUTO, dtype: str 
             tried.append({k: v for k, v in rec.items() if k != "scores"})
             if rec.get("eligible", True) or cfg is configs[-1]:
                 break
-        accuracy = _accuracy(model, holdout, ref, rec, tried, budget, loaded.random)
+        accuracy = _accuracy(model, holdout, ref, rec, tried, budget, why)
         speed = measure_latency(ExportedModel(tmp), sample_image_files(2), min_s=latency_s)
         cmd = command or f"zoo export {name} --out {out} --backend {backend}" + (f" --dtype {dtype}" if dtype else "")
         write_card(tmp, build_card(exp_cfg, accuracy, speed, cmd))

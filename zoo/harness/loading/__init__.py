@@ -26,7 +26,7 @@ from typing import Any
 from ... import registry
 from ...errors import UserError
 from ...models.base import RANDOM_INIT
-from ...spec import ModelSpec
+from ...spec import WEIGHTS_CHOICES, ModelSpec
 from ...tasks import get_task
 from ...weights import WeightsHashMismatch, WeightsUnavailable
 from .examples import decoded_items, stored_items
@@ -34,7 +34,6 @@ from .weights import cached, load_checkpoint_into, open_checkpoint
 
 __all__ = ["WEIGHTS_CHOICES", "Loaded", "decoded_items", "load_checkpoint_into", "load_model", "resolve_weights", "stored_items"]
 
-WEIGHTS_CHOICES = ("auto", "pretrained", "random")
 
 
 @dataclass

@@ -6,16 +6,23 @@ peak, per backend configuration; ``--backend auto`` picks the fastest within the
 Modules: ``config`` (BenchConfig: settings, CLI flags, row key), ``bench`` (one model: build, cost, rows),
 ``measure`` (one batch size: backends, alternating rounds, output deviation), ``timing`` (timers, percentiles),
 ``cost`` (params, FLOPs, memory, the peak probe), ``error`` (output deviation vs fp32), ``oom`` (retry smaller),
-``sweep`` (many models, a fresh process each), ``accuracy_budget`` (what auto may pick).
+``sweep`` (many models, a fresh process each: ``speed.sweep.sweep``), ``accuracy_budget`` (what auto may pick),
+``noise`` (was the machine quiet while timing).
 """
 
-from . import accuracy_budget
-from .runner import TOPIC, bench, build_model, existing_rows, run_bench, skip_line, token_count
-from .config import BenchConfig, add_arguments, config_from_args
-from .cost import PEAK_DTYPES, device_peak
-from .error import DEVIATION
-from .sweep import sweep
+from __future__ import annotations
 
-__all__ = ["BenchConfig", "DEVIATION", "PEAK_DTYPES", "TOPIC", "accuracy_budget", "add_arguments", "bench",
-           "build_model", "config_from_args", "device_peak", "existing_rows", "run_bench", "skip_line", "sweep",
-           "token_count"]
+from pathlib import Path
+
+from ...lazy import lazy_getattr
+
+_EXPORTS = {**dict.fromkeys(("TOPIC", "bench", "build_model", "existing_rows", "run_bench", "skip_line", "token_count"),
+                            "runner"),
+            **dict.fromkeys(("BenchConfig", "add_arguments", "config_from_args"), "config"),
+            "PEAK_DTYPES": "cost", "device_peak": "cost", "DEVIATION": "error"}
+
+__all__ = ["BenchConfig", "DEVIATION", "PEAK_DTYPES", "TOPIC", "accuracy_budget", "add_arguments", "bench", "build_model",
+           "config_from_args", "device_peak", "existing_rows", "noise", "run_bench", "skip_line", "sweep", "token_count"]
+
+
+__getattr__ = lazy_getattr(__name__, Path(__file__).parent, _EXPORTS)  # torch loads with the first name used

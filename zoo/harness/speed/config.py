@@ -19,8 +19,9 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Sequence
 
 from ...errors import UserError
-from ...results import machine_info
-from ..backends import AUTO, BackendConfig, backend_dtypes, explicit_config, get_backend, list_backends
+from ...results import isa_label, machine_info
+from .. import backends  # the package; its registry (torch) loads on first use of backends.get_backend etc.
+from ..backends.catalog import AUTO, check_backend_name, check_dtype, listed
 from .timing import TimingPolicy
 
 PRECISIONS = ("cast", "autocast")
@@ -122,10 +123,10 @@ class BenchConfig:
         object.__setattr__(self, "batch_sizes", parse_batch_sizes(self.batch_sizes))
         skip = self.skip.split(",") if isinstance(self.skip, str) else (self.skip or ())
         object.__setattr__(self, "skip", tuple(str(x).strip() for x in skip if str(x).strip()))
-        if self.backend != AUTO:
-            get_backend(self.backend)  # a one-line UserError with the closest names
-        if self.dtype is not None and self.dtype not in backend_dtypes():
-            raise UserError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(backend_dtypes())}")
+        if not check_backend_name(self.backend):  # the catalog decides without torch when it can
+            backends.get_backend(self.backend)  # a one-line UserError with the closest names
+        if not check_dtype(self.dtype) and self.dtype not in backends.backend_dtypes():
+            raise UserError(f"unknown dtype {self.dtype!r}; expected one of {', '.join(backends.backend_dtypes())}")
         if self.accuracy_check not in ACCURACY_CHECKS:
             raise UserError(f"--accuracy-check must be one of {', '.join(ACCURACY_CHECKS)}, got {self.accuracy_check!r}")
         if self.precision is not None and self.precision not in PRECISIONS:
@@ -150,7 +151,7 @@ class BenchConfig:
         if self.backend == AUTO:
             defaults = {"freezing": self.cpu}
         else:
-            defaults = get_backend(self.backend).setting_defaults(self.cpu)
+            defaults = backends.get_backend(self.backend).setting_defaults(self.cpu)
         if self.dtype is None:
             out["dtype"] = None if self.backend == AUTO else "fp32"
         if self.freezing is None:
@@ -159,9 +160,9 @@ class BenchConfig:
             out["precision"] = defaults.get("precision", "cast")
         return out
 
-    def backend_config(self) -> BackendConfig:
+    def backend_config(self) -> backends.BackendConfig:
         """The single configuration an explicit ``--backend`` runs (not for auto)."""
-        return explicit_config(self.backend, self.dtype, self.precision, cpu=self.cpu, channels_last=self.channels_last,
+        return backends.explicit_config(self.backend, self.dtype, self.precision, cpu=self.cpu, channels_last=self.channels_last,
                                compile_mode=self.compile_mode, freezing=self.freezing, cuda_graphs=self.cuda_graphs)
 
     def timing(self) -> TimingPolicy:
@@ -175,13 +176,15 @@ class BenchConfig:
                 "threads_requested": self.threads}
 
     def row_key(self, name: str, batch_size: int, machine: dict[str, Any] | None = None) -> str:
-        """Identity of one row: model, batch size asked for, device kind, the machine's CPU (model and
-        cores) or GPU model, and the resolved key settings. ``machine``: a row's machine (default: this one)."""
+        """Identity of one row: model, batch size asked for, device kind, the machine's CPU (model, cores and ISA
+        tier when recorded) or GPU model, and the resolved key settings. ``machine``: a row's machine (default: this one)."""
         m = machine if machine is not None else machine_info()
         ident = {"model": name, "batch_size": int(batch_size), "device": str(self.device).split(":")[0],
                  "hw": m.get("gpu") if not self.cpu else f"{m.get('cpu')}|{m.get('cores')}", **self.resolved()}
         if ident.get("checkpoint") is None:  # keys of rows from before the setting existed stay as they were
             ident.pop("checkpoint", None)
+        if self.cpu and m.get("isa") is not None:  # one CPU model name has come with AVX2 only or AVX-512 VNNI+bf16
+            ident["hw"] += "|" + isa_label(m["isa"])
         return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def command(self, names: Sequence[str]) -> str:
@@ -222,7 +225,8 @@ def _flag_of(name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one option per flagged BenchConfig field; ``config_from_args`` reads them back."""
-    names, dtypes = list_backends() + [AUTO], backend_dtypes()
+    names, dtypes = listed()  # read from source until the registry is loaded: no torch to build the parser
+    names = [*names, AUTO]
     fmt = {"backends": ", ".join(names), "dtypes": ", ".join(dtypes),
            "backend_choices": "{" + ",".join(names) + "}", "dtype_choices": "{" + ",".join(dtypes) + "}"}
     for f in fields(BenchConfig):

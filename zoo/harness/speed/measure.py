@@ -28,6 +28,7 @@ from ..backends import (AUTO, BASELINE, BackendConfig, Calibration, Prepared, ac
 from .config import BenchConfig
 from .cost import MemoryMeter
 from .error import DEVIATION, output_error
+from .noise import NoiseMeter
 from .timing import TimingPolicy, percentile, summarize, timer_for
 
 STAGE_TASKS = ("object-detection", "text-classification", "question-answering", "translation")
@@ -160,19 +161,23 @@ def candidate_configs(model: Any, cfg: BenchConfig, device: str) -> list[Backend
 
 
 def _prepare_all(model: Any, configs: list[BackendConfig], batch: Any, device: str, ref: _Reference | None,
-                 tolerate: bool, calibration_pool=None) -> tuple[list[_Candidate], list[dict[str, Any]]]:
+                 tolerate: bool, calibration_pool=None,
+                 say: Callable[[str], None] = lambda s: None) -> tuple[list[_Candidate], list[dict[str, Any]]]:
     """Set up and call each configuration once (compilation, export, calibration, quantization, autotuning
     happen here, untimed: ``setup_s``; the backends record their own parts, e.g. ``quantized.quantize_s``).
 
     With ``tolerate`` (auto), a configuration other than the baseline that fails is recorded and skipped.
     Calibrating backends share one set of calibration items (built on first need; with ``calibration_pool``,
-    drawn from those files only: the part of a held-out split that auto's own accuracy check does not score)."""
+    drawn from those files only: the part of a held-out split that auto's own accuracy check does not score).
+    ``say``: one progress line per configuration (i/N, its label, seconds since the first began)."""
     ready: list[_Candidate] = []
     entries: list[dict[str, Any]] = []
     calibration = Calibration(model, pool=calibration_pool)
-    for cfg in configs:
+    start = time.perf_counter()
+    for i, cfg in enumerate(configs, 1):
         entry: dict[str, Any] = {"config": cfg.label}
         entries.append(entry)
+        say(f"candidate {i}/{len(configs)} {cfg.label}: setting up ({time.perf_counter() - start:.0f} s elapsed)")
         try:
             t0 = time.perf_counter()
             prep = prepare(model if cfg == BASELINE else copy.deepcopy(model), cfg, device, batch.inputs,
@@ -213,9 +218,11 @@ def _chosen_metrics(chosen: _Candidate, times: list[float], baseline_times: list
     return metrics
 
 
-def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
-                  get_peak: Callable[[str], dict | None]) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """Measure one batch size. Returns (metrics, extra settings, label of the configuration used)."""
+def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str, get_peak: Callable[[str], dict | None],
+                  log: Callable[[str], None] | None = None) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Measure one batch size. Returns (metrics, extra settings, label of the configuration used).
+    ``log``: with several configurations (``--backend auto``, ``--compare``), one line per candidate set up
+    and one before the alternating rounds."""
     import torch._dynamo as dynamo  # deferred: heavy; only needed once a batch is measured
 
     n_err = cfg.error_items
@@ -232,10 +239,15 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     # reset would also throw away the graphs of configurations compiled before it
     dynamo.reset()
     acc = accuracy_auto.plan(model, cfg) if any(accuracy_checked(c) for c in configs) else None
+    say = log if log is not None and len(configs) > 1 else (lambda s: None)
+    t0 = time.perf_counter()
     ready, entries = _prepare_all(model, configs, batch, device, ref, tolerate=cfg.backend == AUTO,
-                                  calibration_pool=acc.calibration_pool() if acc else None)
-    times = measure_rounds([(lambda c=c: c.prep.run(c.inputs)) for c in ready], timer_for(device), cfg.timing(),
-                           cfg.rounds)
+                                  calibration_pool=acc.calibration_pool() if acc else None, say=say)
+    say(f"timing {len(ready)} of {len(configs)} candidates in {cfg.rounds} alternating rounds "
+        f"(~{cfg.min_duration_s * len(ready):.0f} s; {time.perf_counter() - t0:.0f} s elapsed)")
+    with NoiseMeter() as noise:  # other processes' CPU use over the timed window: a noisy row says so
+        times = measure_rounds([(lambda c=c: c.prep.run(c.inputs)) for c in ready], timer_for(device), cfg.timing(),
+                               cfg.rounds)
     for c, t in zip(ready, times):
         c.entry.update(p50_ms=percentile(t, 50), iterations=len(t))
     baseline_times = times[0] if len(ready) > 1 and ready[0].prep.config == BASELINE else None
@@ -245,6 +257,7 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str,
     best = _pick(model, cfg, ready, times, acc, bs)
     chosen = ready[best]
     metrics = _chosen_metrics(chosen, times[best], baseline_times, bs, device)
+    metrics["noise"] = noise.record(times[best], cfg.rounds if len(ready) > 1 else 3)
     if "accuracy" in chosen.entry:
         metrics["accuracy_check"] = chosen.entry["accuracy"]
     if acc is not None:

@@ -22,6 +22,7 @@ candidate's median latency, speedup over fp32 eager and output deviation. Backen
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +40,7 @@ from ..loading import decoded_items, load_model
 from .config import BenchConfig
 from .cost import PEAK_DTYPES, count_flops, count_params, device_peak
 from .measure import measure_batch, one_line, pad_sequence
+from .noise import noise_flag
 from .oom import try_run
 
 TOPIC = "speed"
@@ -47,27 +49,35 @@ __all__ = ["BenchConfig", "TOPIC", "bench", "build_model", "existing_keys", "exi
 
 
 def bench(name: str | None = None, config: BenchConfig | None = None, *, model: Any = None, write: bool = True,
-          resume: bool = True, retry_errors: bool = False, raw_file: str | Path | None = None,
+          resume: bool | None = None, retry_errors: bool = False, raw_file: str | Path | None = None,
           command: str | None = None, log: Callable[[str], None] | None = None, include_existing: bool = False,
-          **settings: Any) -> list[dict[str, Any]]:
+          verbose: bool = False, **settings: Any) -> list[dict[str, Any]]:
     """Measure one model; returns the rows (also appended to ``raw_file``, default results/raw/speed.jsonl).
 
     Settings are BenchConfig's fields, as a ``config`` or as keywords (``batch_sizes=(1, 8)``,
     ``backend="auto"``, ``dtype="bf16"``, ``min_duration_s=...``; keywords override the config's).
-    write: append the rows. resume: skip batch sizes whose row (same key) is already in raw_file
+    write: append the rows (``write=False`` measures every batch size, as ``zoo bench --no-write`` does).
+    resume (default: ``write``): skip batch sizes whose row (same key) is already in raw_file
     (``retry_errors``: measure again those whose row is an error); each skipped batch size is one ``log``
     line (``skip_line``), and with ``include_existing`` its existing row is returned too, marked
     ``"existing": True``. command: the command line to record (default: the ``zoo bench`` line that
     reproduces the config). model: a ZooModel to use instead of building ``name`` from the registry.
+    verbose: progress lines (and a progress bar on a terminal) on stderr; by default nothing is printed.
     """
     if config is not None and not isinstance(config, BenchConfig):
         raise TypeError(f"bench(name, config): config must be a BenchConfig, got {config!r} (settings go by keyword)")
     cfg = replace(config, **settings) if config is not None else BenchConfig(**settings)
     if name is None and model is None:
         raise ValueError("bench() needs a model name or a model")
-    return run_bench(name or model.spec.name, cfg, model=model, write=write, resume=resume,
+    if log is None and verbose:
+        log = _stderr_line
+    return run_bench(name or model.spec.name, cfg, model=model, write=write, resume=write if resume is None else resume,
                      retry_errors=retry_errors, raw_file=raw_file, command=command, log=log,
-                     include_existing=include_existing)
+                     include_existing=include_existing, progress_bar=verbose)
+
+
+def _stderr_line(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def existing_rows(path: Path, include_errors: bool = True) -> dict[str, dict[str, Any]]:
@@ -125,9 +135,11 @@ class RowWriter:
 
 def run_bench(name: str, cfg: BenchConfig, *, model: Any = None, write: bool = True, resume: bool = True,
               retry_errors: bool = False, raw_file: str | Path | None = None, command: str | None = None,
-              log: Callable[[str], None] | None = None, include_existing: bool = False) -> list[dict[str, Any]]:
+              log: Callable[[str], None] | None = None, include_existing: bool = False,
+              progress_bar: bool = True) -> list[dict[str, Any]]:
     """``bench`` with a BenchConfig: resume (one log line per skipped batch size), build, then measure each
-    batch size left to do; rows in batch-size order (existing ones too with ``include_existing``)."""
+    batch size left to do; rows in batch-size order (existing ones too with ``include_existing``).
+    ``progress_bar``: a bar over the batch sizes on a terminal (the CLI's; ``zoo.bench`` draws none unless verbose)."""
     log = log or (lambda s: None)
     dev = check_device(cfg.device)
     if cfg.backend != AUTO:
@@ -143,13 +155,14 @@ def run_bench(name: str, cfg: BenchConfig, *, model: Any = None, write: bool = T
         if key in done:
             log(skip_line(done[key]))
     todo = [bs for bs, key in keys.items() if key not in done]
-    measured = dict(zip(todo, _measure(name, cfg, todo, dev, model, path if write else None, command, log)))
+    measured = dict(zip(todo, _measure(name, cfg, todo, dev, model, path if write else None, command, log,
+                                       progress_bar)))
     return [measured[bs] if bs in measured else as_existing(done[key]) for bs, key in keys.items()
             if bs in measured or include_existing]
 
 
 def _measure(name: str, cfg: BenchConfig, todo: list[int], dev: str, model: Any, path: Path | None,
-             command: str | None, log: Callable[[str], None]) -> list[dict[str, Any]]:
+             command: str | None, log: Callable[[str], None], progress_bar: bool = True) -> list[dict[str, Any]]:
     """Build the model (unless given) and measure each batch size of ``todo``: one row each."""
     if not todo:
         return []
@@ -170,7 +183,7 @@ def _measure(name: str, cfg: BenchConfig, todo: list[int], dev: str, model: Any,
         if dev.startswith("cuda"):
             model.to(dev)
         peaks = PeakCache(dev, n_threads, cfg.peak, log)
-        bar = progress(todo, desc=name, unit="setting", disable=len(todo) < 2)  # a sweep of batch sizes
+        bar = progress(todo, desc=name, unit="setting", disable=len(todo) < 2 or not progress_bar)  # batch sizes
         return [_bench_one(model, cfg, bs, dev, rows, common, peaks, log) for bs in bar]
 
 
@@ -179,7 +192,8 @@ def _bench_one(model: Any, cfg: BenchConfig, bs: int, dev: str, rows: RowWriter,
     """One row: the measurement at ``bs``, halved on out-of-memory (speed_oom), or an error row."""
     def run(b: int):
         log(f"{rows.name}: batch {b}, backend {cfg.backend}")
-        return measure_batch(model, cfg, b, dev, lambda _dtype: None)  # the peak is added below, per chosen config
+        return measure_batch(model, cfg, b, dev, lambda _dtype: None,  # the peak is added below, per chosen config
+                             log=lambda s: log(f"{rows.name}: batch {b}, {s}"))
 
     attempt = try_run(run, bs, dev, log=lambda s: log(f"{rows.name}: {s}"))
     oom = {"oom_batch_sizes": attempt.oom_batch_sizes} if attempt.oom_batch_sizes else {}
@@ -192,9 +206,13 @@ def _bench_one(model: Any, cfg: BenchConfig, bs: int, dev: str, rows: RowWriter,
     _add_throughput_share(metrics)
     metrics.update(oom)
     chosen = extra_settings.get("backend_config") or {}
+    noisy = noise_flag(metrics.get("noise"))
+    if noisy:
+        log(f"{rows.name} batch {attempt.batch_size}: {noisy}")
     return rows.row(bs, "ok", metrics, {"batch_size": attempt.batch_size, **extra_settings},
-                    more_flags=peak_flags(metrics) + isa_flags(peak_dtype(chosen), dev),
-                    scenario="SingleStream" if attempt.batch_size == 1 else "Offline", backend_used=used)
+                    more_flags=peak_flags(metrics) + isa_flags(peak_dtype(chosen), dev) + ([noisy] if noisy else []),
+                    scenario="SingleStream" if attempt.batch_size == 1 else "Offline", backend_used=used,
+                    **({"noisy": True} if noisy else {}))
 
 
 INT8_BACKENDS = ("int8",)  # backends whose GEMMs run in int8 whatever BackendConfig.dtype says (dynamic int8)

@@ -46,7 +46,7 @@ DETECTORS = ("yolov5n", "fasterrcnn_resnet50_fpn", "retinanet_resnet50_fpn", "ss
 BUDGET_S = float(os.environ.get("ZOO_GPU_SUITE_BUDGET_S", 540))  # the whole suite; slack inside 10 minutes of GPU time
 MIN_STEP_S = 30.0  # a step is not started with less time than this left
 TIMING = {"warmup": 3, "min_iters": 10, "min_duration_s": 1.0, "rounds": 2}
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]  # zoo/harness/suite/gpu.py -> the checkout
 EVAL_DATA_ENV = "ZOO_GPU_EVAL_DATA"
 
 

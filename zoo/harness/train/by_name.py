@@ -42,9 +42,10 @@ def trainer_kind(spec) -> str:
 
 
 def train_model(name: str, data: str | Path | None = None, *, task: str | None = None, out: str | Path | None = None,
-                resume: bool = False, write: bool = True, **settings: Any) -> dict[str, Any]:
+                resume: bool = False, write: bool = True, verbose: bool = False, **settings: Any) -> dict[str, Any]:
     """Train ``name``: text models on ``task`` (sst2, multi30k, squad; default the model's), image classifiers
-    on the ImageFolder ``data``, detectors on ``data`` (coco128, a YOLO folder, a data yaml)."""
+    on the ImageFolder ``data``, detectors on ``data`` (coco128, a YOLO folder, a data yaml). ``verbose``: the
+    progress bar on a terminal (zoo's trainers; ultralytics keeps its own output); off by default."""
     spec = registry.get_spec(name)
     kind = trainer_kind(spec)
     config = {k: settings.pop(k) for k in list(settings) if k in _CONFIG_FIELDS}
@@ -54,7 +55,7 @@ def train_model(name: str, data: str | Path | None = None, *, task: str | None =
         run, cfg = VisionRun(**settings), image_config(**config)
         if run.recipe == "fast":
             run, cfg = fast_recipe(run, cfg, set(settings), set(config))
-        return train_image_classifier(name, data, cfg, run, out=out, resume=resume, write=write)
+        return train_image_classifier(name, data, cfg, run, out=out, resume=resume, write=write, progress=verbose)
     if kind == "detection":
         if data is None:
             raise UserError(f"zoo.train({name!r}) needs data: coco128, coco, a YOLO folder or a data yaml")
@@ -69,5 +70,6 @@ def train_model(name: str, data: str | Path | None = None, *, task: str | None =
         return train_detector(name, str(data), out=out, write=write, **settings)
     task = task or TASK_OF[spec.task]
     pretrained = bool(settings.pop("pretrained", False))
+    settings.setdefault("progress", verbose)
     return train_text(name, task, text_config(task, pretrained, **config), out=out, pretrained=pretrained,
                       resume=resume, write=write, **settings)

@@ -50,9 +50,24 @@ def locked_out(out: Path, enabled: bool = True) -> Iterator[None]:
         note = recover_folder(out, recorded)
         if note:
             print(f"zoo: warning: {note}", file=sys.stderr)
+        sweep_stale_temps(out)
         yield
     finally:
         lock.release()
+
+
+def state_dir(out: Path) -> Path:
+    """Where the resumable training state of ``out`` lives (text and vision training alike)."""
+    return out.parent / f"{out.name}.state"
+
+
+def sweep_stale_temps(out: Path) -> None:
+    """Temp files (``.<name>.<random>.tmp``, zoo.io.atomic_open) a killed run left in the state folder;
+    under the lock no writer of ours is alive to own them."""
+    for d in (state_dir(out), out):
+        if d.is_dir():
+            for tmp in d.glob(".*.tmp"):
+                tmp.unlink(missing_ok=True)
 
 
 def check_room(out: Path, net) -> None:

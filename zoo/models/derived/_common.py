@@ -13,6 +13,7 @@ from typing import Any
 from ...errors import UnknownModelError, UserError
 from ...io import atomic_write_text
 from ...offline import zoo_cache_dir
+from ..cost import count_flops
 
 # The tasks a derived spec may have: the ones zoo's wrappers (ImageClassifier, the detectors) handle.
 HANDLED = ("image-classification", "object-detection")
@@ -93,8 +94,6 @@ def measure_cost(make_net: Callable[[], Any], input_size: tuple[int, ...]) -> tu
     that way is built on the CPU; one that fails there too gives (None, None): no figure rather than a guess."""
     import torch  # deferred: specs are data; cost is measured only when a derived spec is resolved
 
-    from ..cost import count_flops  # imports torch too
-
     for device in ("meta", "cpu"):
         try:
             with weights_on_meta() if device == "meta" else contextlib.nullcontext():
@@ -107,3 +106,17 @@ def measure_cost(make_net: Callable[[], Any], input_size: tuple[int, ...]) -> tu
         except Exception:  # noqa: BLE001, S112  (any failure: try the next way, then report "not measured")
             continue
     return None, None
+
+
+def measure_model_cost(spec) -> tuple[int | None, int | None]:
+    """(params, FLOPs) exactly as ``python -m zoo.models.cost`` measures a registered model: the ZooModel built
+    on the CPU with random weights, counted over its own example batch of one (a detector's input size is what
+    its transform makes of the sample photo). For models whose forward cannot run on the meta device."""
+    import torch  # deferred: as in measure_cost
+
+    try:
+        torch.manual_seed(0)
+        model = spec.builder(spec, pretrained=False).eval().requires_grad_(False)
+        return sum(p.numel() for p in model.parameters()), count_flops(model, model.example_batch(1).inputs)
+    except Exception:  # noqa: BLE001  (no figure rather than a guess)
+        return None, None

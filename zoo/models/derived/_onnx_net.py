@@ -26,12 +26,19 @@ class OnnxNet(nn.Module):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or torch.get_num_threads()
         self.session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-        self.input_name = input_name
+        self.path, self.input_name, self.threads = path, input_name, threads
         self.device_anchor = nn.Parameter(torch.empty(0), requires_grad=False)
+
+    def __deepcopy__(self, memo):  # backends copy the model before converting it; a session is not copyable
+        return OnnxNet(self.path, self.input_name, self.threads)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.requires_grad:  # the graph runs outside autograd: a gradient would silently be zero
             raise UserError("an ONNX graph runs in onnxruntime, which computes no gradients")
+        if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or torch.compiler.is_compiling():
+            # a tracer would record onnxruntime's output as a constant: a converted model that ignores its input
+            raise UserError("an ONNX graph runs in onnxruntime as it is; only the eager backend runs it "
+                            "(a converting backend would trace it into a constant)")
         feed = {self.input_name: x.detach().to("cpu", torch.float32).contiguous().numpy()}
         out = self.session.run(None, feed)[0]
         return torch.from_numpy(np.ascontiguousarray(out))
@@ -44,4 +51,7 @@ def build(spec: ModelSpec, pretrained: bool = False, **overrides) -> ImageClassi
         raise UserError(f"{spec.name}: an ONNX graph takes no overrides (got {sorted(overrides)})")
     path = zw.ensure_weights(spec)  # the file as resolved: a changed file is a hash mismatch, not a silent swap
     net = OnnxNet(str(path), spec.extra["onnx_input"])
-    return ImageClassifier(spec, net.eval(), zw.known_sha256(path))
+    model = ImageClassifier(spec, net.eval(), zw.known_sha256(path))
+    # read by the speed backends: no backend but fp32 eager converts or casts a graph torch does not hold
+    model.eager_only = "an ONNX graph runs in onnxruntime as it is; only --backend eager (fp32) runs it"
+    return model

@@ -5,7 +5,8 @@ output (N, classes) the class count. What it cannot say (preprocessing) comes fr
 the command-line flags (``--input-shape``, ``--resize``, ``--interpolation``, ``--mean``, ``--std``; the
 commands pass them in ``ZOO_ONNX_OPTIONS`` so sweep workers see them too), then a sidecar JSON beside the
 file (``model.onnx.json`` or ``model.json``: ``{"input_size": [3, H, W], "num_classes": N, "preprocess":
-{ImagePreprocess fields}}``, e.g. ``zoo info NAME --json`` of the model it was exported from), then zoo's
+{ImagePreprocess fields}}``, e.g. ``zoo info NAME --json`` of the model it was exported from, or the
+``zoo_export.json`` a ``zoo export`` folder holds), then zoo's
 ImageNet default, which the spec's preprocess ``source`` then says. A graph input with dynamic H or W and
 no ``--input-shape`` is refused in one line.
 
@@ -23,8 +24,10 @@ from pathlib import Path
 from ...errors import UserError
 from ...registry import get_spec
 from ...spec import BuilderRef, ImagePreprocess, ModelSpec, Weights
+from ...weights import sha256_file
 
 OPTIONS_ENV = "ZOO_ONNX_OPTIONS"
+EXPORT_CONFIG = "zoo_export.json"  # what `zoo export` writes beside its artifact (zoo.harness.export.artifact)
 _PRE_KEYS = {f for f in ImagePreprocess.__dataclass_fields__}
 
 
@@ -45,12 +48,17 @@ def _flags() -> dict:
 
 
 def _sidecar(path: Path) -> tuple[dict, Path | None]:
-    for side in (path.with_name(path.name + ".json"), path.with_suffix(".json")):
+    """``model.onnx.json`` / ``model.json`` beside the file, else the ``zoo_export.json`` of the ``zoo export``
+    folder the file is in (when its artifact names this file): same keys (task, num_classes, input_size,
+    preprocess)."""
+    for side in (path.with_name(path.name + ".json"), path.with_suffix(".json"), path.with_name(EXPORT_CONFIG)):
         if side.is_file():
             try:
-                return json.loads(side.read_text()), side
+                data = json.loads(side.read_text())
             except ValueError as e:
                 raise UserError(f"sidecar {side} is not valid JSON ({e})") from None
+            if side.name != EXPORT_CONFIG or path.name in json.dumps(data.get("artifact", "")):
+                return data, side
     return {}, None
 
 
@@ -116,10 +124,6 @@ def _preprocess(input_size: tuple[int, int, int], flags: dict, side: dict, side_
 
 
 def resolve(rest: str) -> ModelSpec:
-    from ...weights import (
-        sha256_file,  # deferred: hashes the file only when the name is resolved
-    )
-
     name = f"onnx:{rest}"
     path = Path(rest).expanduser().resolve()
     if not path.is_file():

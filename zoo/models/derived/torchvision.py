@@ -17,7 +17,14 @@ from ...errors import UserError
 from ...spec import BuilderRef, ModelSpec
 from ..torchvision import COCO_NOTE, detector_spec, tv_metrics, weights_from_tv
 from ..vision import IMAGENET_NOTE, preprocess_from_torchvision
-from ._common import cached_catalog, library_version, measure_cost, not_handled, unknown
+from ._common import (
+    cached_catalog,
+    library_version,
+    measure_cost,
+    measure_model_cost,
+    not_handled,
+    unknown,
+)
 
 # torchvision submodule -> the task its models do (the top level holds the image classifiers)
 _MODULES = {"": "image-classification", "detection": "object-detection", "segmentation": "semantic-segmentation",
@@ -115,7 +122,9 @@ def _detector(name: str, arch: str, w) -> ModelSpec:
     spec = detector_spec(arch, enum_name, w.name, kind, f"torchvision {arch}, {enum_name}.{w.name} (derived)",
                          bn_eps=0.0 if (enum_name, w.name) in _EPS_ZERO else None)
     assert COCO_NOTE in spec.weights.license  # the family's reader: COCO weights, COCO ids
-    return dataclasses.replace(spec, name=name, extra={**spec.extra, "derived": "torchvision"})
+    spec = dataclasses.replace(spec, name=name, extra={**spec.extra, "derived": "torchvision"})
+    params, flops = measure_model_cost(spec)
+    return dataclasses.replace(spec, params=params, flops=flops)
 
 
 def catalog() -> list[dict]:

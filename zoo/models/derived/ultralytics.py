@@ -14,7 +14,9 @@ from pathlib import Path
 
 from ...errors import UserError
 from ...spec import BuilderRef, ImagePreprocess, ModelSpec, Weights
+from ...weights import sha256_file
 from ..ultralytics import IMGSZ, VAL_NMS
+from ..ultralytics_env import import_ultralytics
 from ._common import cached_catalog, library_version, measure_cost, not_handled, unknown
 
 _TASKS = {"detect": "object-detection", "segment": "instance-segmentation", "pose": "pose-estimation",
@@ -22,8 +24,6 @@ _TASKS = {"detect": "object-detection", "segment": "instance-segmentation", "pos
 
 
 def _tasks_module():
-    from ..ultralytics_nets import import_ultralytics
-
     import_ultralytics()  # zoo's offline settings first, the caller's thread count kept
     from ultralytics.nn import tasks  # deferred: after configure_ultralytics()
 
@@ -40,8 +40,6 @@ def _yaml_dict(name: str, rest: str, tasks) -> tuple[dict, Weights | None]:
 
 
 def _checkpoint_yaml(name: str, path: Path, tasks) -> tuple[dict, Weights]:
-    from ...weights import sha256_file
-
     if not path.is_file():
         raise UserError(f"{name}: no such file {path}")
     try:
