@@ -248,6 +248,8 @@ def report(raw: str | os.PathLike | None = None, out: str | os.PathLike | None =
     Writing is all or nothing: when one file cannot be written, none is changed (UserError)."""
     raw = Path(raw) if raw is not None else raw_dir()
     out = Path(out) if out is not None else raw.parent
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out} is a file, not a folder: zoo report writes its tables into a folder (--out DIR)")
     result = ReportResult(out=out)
     _finish_interrupted(out, check, result)
     rows = _read_rows(raw)
