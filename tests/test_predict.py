@@ -116,10 +116,11 @@ def test_predict_not_an_image_is_one_line(tiny_classifier, photos):
 def test_detection_results_carry_boxes_names_scores():
     model = zoo.create_model("yolov5n", conf=0.0)  # random init: boxes are noise, but they are boxes
     r = model.predict(BUS)
-    assert isinstance(r, Detection) and len(r) > 0
-    assert len(r.xyxy) == len(r.names) == len(r.scores) == len(r.labels) == len(r)
+    assert isinstance(r, Detection) and len(r.boxes) > 0
+    assert len(r.xyxy) == len(r.names) == len(r.scores) == len(r.labels) == len(r.boxes)
+    assert set(r) >= {"boxes", "scores", "labels"}  # still the prediction dict
     assert r.scores == sorted(r.scores, reverse=True) and all(isinstance(n, str) for n in r.names)
-    assert all(b.score >= 0.5 for b in model.predict(BUS, conf=0.5))
+    assert all(b.score >= 0.5 for b in model.predict(BUS, conf=0.5).boxes)
     assert json.loads(r.to_json())["boxes"][0]["name"] == r.boxes[0].name
 
 

@@ -85,7 +85,8 @@ class Classification(Result):
 @dataclass(frozen=True)
 class Detection(Result):
     """Object detection: the boxes, highest score first; ``xyxy`` / ``names`` / ``scores`` / ``labels`` are
-    the same boxes as parallel lists."""
+    the same boxes as parallel lists. As a dict it stays the prediction (``set(det)`` is its keys), so
+    iterate ``det.boxes`` for the boxes."""
 
     boxes: tuple[Box, ...] = ()
 
@@ -104,12 +105,6 @@ class Detection(Result):
     @property
     def labels(self) -> list[int]:
         return [b.label for b in self.boxes]
-
-    def __len__(self) -> int:
-        return len(self.boxes)
-
-    def __iter__(self):
-        return iter(self.boxes)
 
     def to_dict(self) -> dict:
         return {"source": self.source, "boxes": [{"xyxy": [round(v, 2) for v in b.xyxy], "label": b.label,
