@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import json
 
-from ..errors import UserError
 from ..console import say_written
-from ..results import raw_path
+from ..errors import UserError
 from ..harness.train import trainer_kind
 from ..harness.train.config import TrainConfig, cli_fields, cli_flag
 from ..harness.train.detection import train_detector
@@ -42,6 +41,7 @@ from ..harness.train.vision_model import FREEZE_HELP
 from ..harness.train.yolov5 import DetectRun, detection_config, train_yolov5
 from ..models.text import TASK_OF
 from ..registry import get_spec
+from ..results import raw_path
 
 
 def register(sub) -> None:
@@ -71,7 +71,8 @@ def register(sub) -> None:
                    help="image classifiers: fast = the frozen stem computed once and cached, more epochs on the "
                         "rest (zoo.harness.train.vision_fast; sets --image-size 160 --freeze last:13 --epochs 12 "
                         "--batch-size 64 --lr 0.001 unless given)")
-    g.add_argument("--freeze", help=FREEZE_HELP + " (default none)")
+    g.add_argument("--freeze", help=FREEZE_HELP + " (default none); yolov5n: none, bn (BatchNorm statistics) or "
+                   "backbone (and layers 0-9)")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip (timm's train transform)")
     g.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default 0.1)")
     g.add_argument("--random-init", action="store_true", help="train from random weights (default: pretrained "
@@ -187,11 +188,12 @@ def _classes(text: str | None) -> tuple[int, ...] | None:
 
 def _run_yolov5(args) -> int:
     """yolov5n: fine-tuned from its official weights in zoo's own loop (zoo.harness.train.yolov5)."""
-    if args.linear_probe or args.freeze is not None or args.random_init or args.task or args.set:
-        raise UserError(f"{args.name} fine-tunes from its official weights: --linear-probe, --freeze, "
+    if args.linear_probe or args.random_init or args.task or args.set:
+        raise UserError(f"{args.name} fine-tunes from its official weights: --linear-probe, "
                         "--random-init, --task and --set do not apply")
     run = DetectRun(imgsz=args.image_size or DetectRun.imgsz, limit=args.limit, heldout=args.heldout,
-                    classes=_classes(args.classes), augment=not args.no_augment, threads=args.threads)
+                    classes=_classes(args.classes), augment=not args.no_augment, threads=args.threads,
+                    freeze=args.freeze or DetectRun.freeze)
     r = train_yolov5(args.name, args.data, detection_config(**_given(args)), run, out=args.out, resume=args.resume,
                      write=not args.no_write)
     if "checkpoint_sha256" not in r:
