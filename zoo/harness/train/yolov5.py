@@ -54,7 +54,7 @@ from ...datasets.yolo_format import (
 from ...errors import UserError
 from ...io import atomic_write_bytes, atomic_write_text
 from ...models.yolov5_loss import YOLOv5Loss
-from ...models.yolov5_train import WithEMA, set_classes
+from ...models.yolov5_train import FREEZE, WithEMA, set_classes
 from ...offline import zoo_cache_dir
 from ...results import (
     append_row,
@@ -86,9 +86,12 @@ class DetectRun:
     classes: tuple[int, ...] | None = None  # keep these COCO-80 classes, relabelled 0..k-1
     augment: bool = True
     ema_tau: float = 2000.0
+    freeze: str = "none"  # none | bn | backbone (zoo.models.yolov5_train.FREEZE)
     threads: int | None = None
 
     def __post_init__(self) -> None:
+        if self.freeze not in FREEZE:
+            raise UserError(f"--freeze for a YOLOv5 fine-tune is one of {', '.join(FREEZE)}, got {self.freeze!r}")
         if self.imgsz <= 0 or self.imgsz % 32:
             raise UserError(f"--image-size must be a positive multiple of 32, got {self.imgsz}")
         if self.limit is not None and self.limit < 1 or self.heldout < 0:
@@ -179,7 +182,7 @@ def train_yolov5(name: str, data: str, config: TrainConfig | None = None, run: D
     detector = registry.create_model(name, pretrained=True, imgsz=run.imgsz)
     nc = len(run.classes) if run.classes else detector.net.detect.nc
     set_classes(detector.net, nc)
-    model = WithEMA(detector.net, tau=run.ema_tau)
+    model = WithEMA(detector.net, tau=run.ema_tau, freeze=run.freeze)
     val = (lambda m, s: heldout_map(detector, m.ema, s, nc)) if held_s else None
     before = heldout_map(detector, model.ema, held_s, nc) if held_s and dist.is_main else None
     loss_fn = YOLOv5Loss(model.net.detect, run.imgsz)
@@ -257,6 +260,8 @@ def command_line(name: str, data: str, config: TrainConfig, run: DetectRun, out:
         args += ["--classes", ",".join(map(str, run.classes))]
     if not run.augment:
         args.append("--no-augment")
+    if run.freeze != DetectRun.freeze:
+        args += ["--freeze", run.freeze]
     if run.threads:
         args += ["--threads", str(run.threads)]
     return shlex.join(args + ["--out", out] + config.command_args(detection_config()))
