@@ -366,7 +366,7 @@ def test_bench_json_subprocess_stdout_parses(results_dir):
     """The real command in a fresh process, onnxruntime when installed: stdout is one JSON document."""
     backend = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "eager"
     run = subprocess.run(ZOO + ["bench", "mlp", "--batch-size", "1", "--backend", backend, "--json", "--no-write", *QUICK],
-                         capture_output=True, text=True, cwd=REPO, timeout=300)
+                         capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
     assert run.returncode == 0, run.stderr[-2000:]
     (row,) = json.loads(run.stdout)
     assert row["status"] == "ok"

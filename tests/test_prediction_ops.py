@@ -129,7 +129,7 @@ def test_letterbox_equals_torchvision_pil_to_tensor(img):
     from torchvision.transforms import functional as F
 
     h, w = 640, 640
-    r, (top, left), (nh, nw) = letterbox_params(img.height, img.width, (h, w))
+    _, (top, left), (nh, nw) = letterbox_params(img.height, img.width, (h, w))
     ref = torch.full((3, h, w), 114, dtype=torch.uint8)
     ref[:, top:top + nh, left:left + nw] = F.pil_to_tensor(img.resize((nw, nh), Image.BILINEAR))
     assert torch.equal(letterbox(img, (h, w)), ref.float().div_(255))

@@ -98,24 +98,31 @@ def quiet_libraries(verbose: bool = False) -> None:
 @contextlib.contextmanager
 def stdout_to_stderr():
     """Within the block, whatever is written to stdout goes to stderr: Python prints (``sys.stdout``: torch.onnx's
-    "[torch.onnx] Obtain model graph ..." lines) and, when stdout is a real file descriptor, writes to fd 1 from C
-    code and subprocesses too. For commands whose stdout is their result (``zoo bench --json`` must be JSON
-    only); the result is printed after the block."""
+    "[torch.onnx] Obtain model graph ..." lines) and, while file descriptors 1 and 2 are open, writes to fd 1
+    from C code and subprocesses too. For commands whose stdout is their result (``zoo bench --json`` must be
+    JSON only); the result is printed after the block."""
     fd_moved = None
-    with contextlib.suppress(AttributeError, ValueError, OSError):  # a replaced or closed stream: Python level only
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # a closed stream: the Python level only
         sys.stdout.flush()
-        if sys.stdout.fileno() == 1 and sys.stderr.fileno() == 2:
-            fd_moved = os.dup(1)
-            os.dup2(2, 1)
+    with contextlib.suppress(OSError):
+        os.fstat(2)
+        fd_moved = os.dup(1)
+        os.dup2(2, 1)
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
     finally:
         if fd_moved is not None:
-            with contextlib.suppress(OSError):
-                sys.stdout.flush()
+            _flush_c_stdio()  # what C code buffered while fd 1 was stderr goes there, not to the result
             os.dup2(fd_moved, 1)
             os.close(fd_moved)
+
+
+def _flush_c_stdio() -> None:
+    import ctypes  # deferred: standard library, needed only here
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).fflush(None)
 
 
 # --- tables on the terminal (zoo list, bench, verify) --------------------------------------------------------

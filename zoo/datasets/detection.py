@@ -16,9 +16,10 @@ from pathlib import Path
 from ..errors import UserError
 from ..results import sha256_tree
 from ..transforms import pil_open
-from .labels import COCO80_TO_91  # the id map lives with the label sets (labels needs no torch)
+from .labels import COCO80_TO_91
 from .loader import is_image, read_bounded, unreadable_errors
 
+# COCO80_TO_91 lives with the label sets (labels imports no torch); importing it from here still works
 COCO91_TO_80 = {c: i for i, c in enumerate(COCO80_TO_91)}
 
 

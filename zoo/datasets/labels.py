@@ -15,8 +15,8 @@ from __future__ import annotations
 import csv
 import functools
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 # COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
 # files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.
@@ -47,7 +47,7 @@ def _timm_info_dir() -> Path | None:
     spec = importlib.util.find_spec("timm")
     if spec is None or not spec.submodule_search_locations:
         return None
-    folder = Path(list(spec.submodule_search_locations)[0]) / "data" / "_info"
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data" / "_info"
     return folder if (folder / "imagenet_synsets.txt").is_file() else None
 
 
