@@ -48,9 +48,17 @@ class Conv2dSame(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pads = []
         for size, k, s in zip(reversed(x.shape[-2:]), reversed(self.kernel_size), reversed(self.stride)):
-            total = max((math.ceil(size / s) - 1) * s + k - size, 0)
+            total = same_padding(size, k, s)
             pads += [total // 2, total - total // 2]
         return super().forward(F.pad(x, pads))
+
+
+def same_padding(size, k: int, s: int):
+    """Total TF "same" padding along one axis. A traced size (torch.jit.trace, the ONNX export) is a tensor: the
+    padding stays a computation in the graph, as timm's, instead of a constant with a TracerWarning."""
+    if isinstance(size, torch.Tensor):
+        return torch.clamp(((size / s).ceil() - 1) * s + k - size, min=0)
+    return max((math.ceil(size / s) - 1) * s + k - size, 0)
 
 
 def same_conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
