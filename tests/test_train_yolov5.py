@@ -48,7 +48,7 @@ def eight(shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_finetune_loss_falls_and_resume_is_bit_for_bit(weights, eight, tmp_path, results_dir):
-    cfg = detection_config(epochs=4, batch_size=4, checkpoint_every=1, lr=0.05)  # fitting 8 images: a higher lr
+    cfg = detection_config(epochs=4, batch_size=4, checkpoint_every=1, lr=0.01)  # fitting 8 images: a higher lr
     run = DetectRun(imgsz=128)
     full = train_yolov5("yolov5n", str(eight), cfg, run, out=tmp_path / "full", progress=False)
     losses = [h["train_loss"] for h in full["history"]]
