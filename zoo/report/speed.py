@@ -245,25 +245,27 @@ def _candidates_table(rows: list[dict]) -> Table:
 def _peak_share_table(rows: list[dict]) -> Table:
     """% of the measured peak of the precision each configuration computes in, per machine (its ISA named)."""
     shared = [r for r in rows if (r.get("metrics") or {}).get("share_of_peak") is not None
-              and str(r.get("device", "")).startswith("cpu")]
-    latest = _latest(shared, lambda r: (*_group(r), r["settings"].get("batch_size"), r.get("backend_used")))
+              and str(r.get("device", "")).startswith("cpu") and (r.get("settings") or {}).get("backend") == "auto"
+              and (r.get("machine") or {}).get("isa")]  # older rows do not say which CPU kind they ran on
+    latest = _latest(shared, lambda r: (*_group(r), r["settings"].get("batch_size")))  # auto's latest pick
     out = []
-    for k in sorted(latest, key=lambda k: (str(k[1]), k[2], k[4], k[5] or 0, str(k[6]))):
+    for k in sorted(latest, key=lambda k: (str(k[1]), k[2], k[4], k[5] or 0)):
         r = latest[k]
         m = r["metrics"]
-        out.append([machine_identity(r.get("machine")), r["model"], r["settings"].get("batch_size"), r.get("backend_used"),
-                    m.get("peak_dtype"), m.get("peak_tflops"), m.get("achieved_tflops"), _share_cell(m["share_of_peak"]),
-                    _share_cell(m.get("share_of_peak_fastest_round")), _seq_len(r)])
+        out.append([r["model"], r["settings"].get("batch_size"), r.get("backend_used"), _share_cell(m["share_of_peak"]),
+                    _share_cell(m.get("share_of_peak_fastest_round")), m.get("peak_dtype"),
+                    machine_identity(r.get("machine")), m.get("peak_tflops"), m.get("achieved_tflops"), _seq_len(r)])
     return Table(
-        slug="speed_peak_share", title="Share of the machine's peak: the configuration timed, against the measured "
-        "peak of the precision it computes in",
-        columns=["machine", "model", "batch", "backend", "peak dtype", "peak TFLOP/s", "TFLOP/s", "% of peak",
-                 "% of peak, fastest third", "seq len"],
+        slug="speed_peak_share", title="Share of the machine's peak: what `--backend auto` picked, against the "
+        "measured peak of the precision it computes in",
+        columns=["model", "batch", "backend", "% of peak", "fastest third", "peak dtype", "machine", "peak TFLOP/s",
+                 "TFLOP/s", "seq len"],
         rows=out, notes=_common_notes(shared, shared) + [
             "peak: the best round of the dtype's probes (fp32/bf16: matmul and 3x3 convolution; int8: torch's "
             "quantized Linear and ONNX Runtime's MatMulInteger), the best ever seen on the machine (zoo's cache)",
-            "% of peak: over every timed call; fastest third: the median of the fastest of three consecutive slices "
+            "% of peak: over every timed call; fastest third: % of peak in the median of the fastest of three consecutive slices "
             "of the calls, the statistic nearest the probe's best round (this CPU's speed drifts between phases)",
+            "rows from before zoo recorded the CPU's ISA flags are left out: their machine kind is unknown",
             "int8 rows: the layers left in float (softmax, LayerNorm, pooling, the first and last layers where "
             "unquantized) count toward the FLOPs but do not run at the int8 peak"], digits=3)
 
