@@ -122,6 +122,23 @@ def openvino_checks() -> None:
     assert prep.info["openvino"]["inference_precision_hint"] == "bf16" and torch.allclose(y, ref, atol=0.1)
 
 
+def test_openvino_int8_with_its_float_layers_in_bf16_is_a_candidate_of_its_own(monkeypatch):
+    from zoo.errors import UserError
+    from zoo.harness.backends import openvino
+    from zoo.harness.speed.config import BenchConfig
+
+    cfg = BackendConfig("openvino", "int8", precision="bf16")
+    assert cfg.label == "openvino+int8+bf16" and cfg.numerics != BackendConfig("openvino", "int8").numerics
+    assert openvino.precision_hint(cfg) == "bf16" and openvino.precision_hint(BackendConfig("openvino", "int8")) == "f32"
+    for bf16 in (True, False):
+        monkeypatch.setattr(openvino, "cpu_bf16", lambda b=bf16: b)
+        labels = [c.label for c in openvino.OpenVino().auto_configs(None)]
+        assert ("openvino+int8+bf16" in labels) == bf16 and "openvino+int8" in labels
+    assert BenchConfig(backend="openvino", dtype="int8", precision="bf16").precision == "bf16"
+    with pytest.raises(UserError, match="--precision bf16 is for --backend openvino --dtype int8"):
+        BenchConfig(backend="onnxruntime", dtype="int8", precision="bf16")
+
+
 def test_zoo_eval_through_a_backend_writes_a_findable_row(digits, photos, results_dir, capsys):  # noqa: F811
     pytest.importorskip("onnxruntime")
     data, ckpt, _ = digits

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import io
 import json
 import os
@@ -317,3 +318,55 @@ def test_torch_cpu_compile_warning_is_library_noise():
         assert not log.isEnabledFor(logging.WARNING)
     finally:
         log.setLevel(level)
+
+
+# --- stdout is the result: library chatter goes to stderr ----------------------------------------------------
+
+def test_stdout_to_stderr_moves_prints_fd_writes_and_subprocesses(capfd):
+    with console.stdout_to_stderr():
+        print("python print")
+        os.write(1, b"fd 1 write\n")
+        subprocess.run([sys.executable, "-c", "print('child print')"], check=True)
+    print("the result")
+    out, err = capfd.readouterr()
+    assert out == "the result\n"
+    assert "python print" in err and "fd 1 write" in err and "child print" in err
+
+
+def test_stdout_to_stderr_with_a_replaced_stdout(capsys):
+    """Under pytest's capsys (no file descriptor behind sys.stdout) prints still move, nothing breaks."""
+    with console.stdout_to_stderr():
+        print("chatter")
+    print("result")
+    out, err = capsys.readouterr()
+    assert out == "result\n" and err == "chatter\n"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
+def test_bench_json_stdout_is_json_only_with_the_onnx_export(results_dir, monkeypatch):
+    """`zoo bench NAME --backend onnxruntime --json`: torch.onnx prints its export steps on stdout; stdout must
+    hold the JSON rows alone (a library print during the measurement is sent to stderr)."""
+    from zoo.harness.backends import export as onnx_export
+
+    real = onnx_export.torch.onnx.export
+
+    def chatty_export(*a, **kw):  # torch.onnx's dynamo exporter prints "[torch.onnx] ..." lines like these
+        print("[torch.onnx] Obtain model graph for `Flat([...]` with `torch.export.export(..., strict=False)`...")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(onnx_export.torch.onnx, "export", chatty_export)
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    assert main(["bench", "mlp", "--batch-size", "1", "--backend", "onnxruntime", "--json", "--no-write", *QUICK]) == 0
+    (row,) = json.loads(out.getvalue())
+    assert row["status"] == "ok" and row["model"] == "mlp"
+
+
+def test_bench_json_subprocess_stdout_parses(results_dir):
+    """The real command in a fresh process, onnxruntime when installed: stdout is one JSON document."""
+    backend = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "eager"
+    run = subprocess.run(ZOO + ["bench", "mlp", "--batch-size", "1", "--backend", backend, "--json", "--no-write", *QUICK],
+                         capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    (row,) = json.loads(run.stdout)
+    assert row["status"] == "ok"

@@ -138,6 +138,64 @@ def test_remap_rejects_a_checkpoint_for_another_depth():
         remap_efficientnet_pytorch(src, _timm_net(1))  # Lite1 has more blocks
 
 
+# --- zoo's network is timm's tf_efficientnet_lite{N} -----------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [0, 1, 2])
+def test_zoo_network_has_timms_layout_and_random_init(n):
+    """Same module names, order, shapes and types of the parts other code reaches (Grad-CAM's bn2 with its
+    ReLU6, the classifier), and timm's random init: BN and biases equal, each random weight tensor with the
+    spread timm gives it (std within 15 %: the smallest, the stem's 864 weights, varies by about 5 %)."""
+    from zoo.models._efficientnet_lite_arch import EfficientNetLite
+
+    torch.manual_seed(0)
+    ref = _timm_net(n)
+    torch.manual_seed(1)
+    ours = EfficientNetLite(n)
+    a, b = ref.state_dict(), ours.state_dict()
+    assert list(a) == list(b) and len(b) == N_TENSORS[f"efficientnet_lite{n}"]
+    assert all(a[k].shape == b[k].shape for k in a)
+    drawn = [k for k in a if k.endswith(".weight") and a[k].dim() > 1]  # conv and linear weights
+    assert all(torch.equal(a[k], b[k]) for k in a if k not in drawn)
+    assert all(abs(b[k].float().std() / a[k].float().std() - 1) < 0.15 for k in drawn)
+    assert [name for name, _ in ref.named_children()] == [name for name, _ in ours.named_children()]
+    assert isinstance(ours.bn2.act, torch.nn.ReLU6) and ours.get_classifier() is ours.classifier
+    assert [len(s) for s in ours.blocks] == [len(s) for s in ref.blocks]
+
+
+def _same_weights_pair(n: int):
+    from zoo.models._efficientnet_lite_arch import EfficientNetLite
+
+    ref, ours = _timm_net(n).eval(), EfficientNetLite(n).eval()
+    ours.load_state_dict(remap_efficientnet_pytorch(_checkpoint(n), ref), strict=True)
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    return ref, ours
+
+
+@needs_lite(0)
+def test_zoo_network_logits_equal_timms_on_real_photos(lite0):
+    """The real checkpoint in both networks: logits on real photos agree to 1e-4 (float32, same kernels; the
+    largest logit is about 10), at the spec's 224 px and at odd sizes where the TF "same" padding is uneven."""
+    ref, ours = _same_weights_pair(0)
+    from zoo.models.vision import SAMPLE_IMAGES_DIR
+
+    x = lite0.preprocess([SAMPLE_IMAGES_DIR / "bus.jpg", photo("coffee")]).inputs
+    with torch.no_grad():
+        for inp in (x, x[..., :223, :221], torch.nn.functional.interpolate(x, size=(241, 199))):
+            a, b = ref(inp), ours(inp)
+            assert a.shape == b.shape and (a - b).abs().max().item() < 1e-4
+            assert torch.equal(a.argmax(1), b.argmax(1))
+        assert ours(x).argmax(1).tolist()[1] == 967  # espresso
+
+
+@pytest.mark.parametrize("n", [pytest.param(n, marks=needs_lite(n)) for n in (1, 2)])
+def test_zoo_network_logits_equal_timms_lite1_lite2(n):
+    ref, ours = _same_weights_pair(n)
+    x = torch.randn(2, 3, 240 + 20 * (n - 1), 240 + 20 * (n - 1), generator=torch.Generator().manual_seed(n))
+    with torch.no_grad():
+        assert (ref(x) - ours(x)).abs().max().item() < 1e-4
+
+
 # --- real photos, offline ----------------------------------------------------------------------------
 
 

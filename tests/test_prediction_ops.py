@@ -95,3 +95,41 @@ def test_softmax_topk_equals_classifier_postprocess():
     for a, b in zip(ours, ref):
         assert a["label"] == b["label"] and [c for c, _ in a["topk"]] == [c for c, _ in b["topk"]]
         assert np.allclose([p for _, p in a["topk"]], [p for _, p in b["topk"]], atol=1e-6)
+
+
+def _torchvision_transform(pre: ImagePreprocess, img: Image.Image) -> torch.Tensor:
+    """What ImageTransform computed when it called torchvision (before it stopped importing it)."""
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as F
+
+    if pre.resize_size is not None:
+        size = list(pre.resize_size) if isinstance(pre.resize_size, tuple) else [pre.resize_size]
+        img = F.resize(img, size, interpolation=InterpolationMode(pre.interpolation), antialias=True)
+    x = F.pil_to_tensor(F.center_crop(img, list(pre.crop_size))).float().div_(255)
+    return F.normalize(x, mean=list(pre.mean), std=list(pre.std))
+
+
+@pytest.mark.parametrize("pre", [
+    zoo.get_spec("efficientnet_lite0").preprocess,                                            # 256 bicubic, 224 crop
+    ImagePreprocess(resize_size=232, crop_size=(224, 224), interpolation="bilinear"),
+    ImagePreprocess(resize_size=(300, 200), crop_size=(180, 190), interpolation="bicubic"),
+    ImagePreprocess(resize_size=None, crop_size=(224, 224), interpolation="nearest"),         # crop > image: padded
+    ImagePreprocess(resize_size=150, crop_size=(151, 149), interpolation="bilinear"),         # odd offsets
+], ids=["lite0", "bilinear", "pair", "pad", "odd"])
+@pytest.mark.parametrize("img", [BUS, ZIDANE, BUS.resize((200, 150)), ZIDANE.resize((150, 150))],
+                         ids=["bus", "zidane", "small", "square"])
+def test_image_transform_equals_torchvision_exactly(pre, img):
+    ours = ImageTransform(pre)(img)
+    ref = _torchvision_transform(pre, img)
+    assert ours.shape == ref.shape and ours.dtype == ref.dtype and torch.equal(ours, ref)
+
+
+@pytest.mark.parametrize("img", [BUS, ZIDANE.resize((333, 201))])
+def test_letterbox_equals_torchvision_pil_to_tensor(img):
+    from torchvision.transforms import functional as F
+
+    h, w = 640, 640
+    _, (top, left), (nh, nw) = letterbox_params(img.height, img.width, (h, w))
+    ref = torch.full((3, h, w), 114, dtype=torch.uint8)
+    ref[:, top:top + nh, left:left + nw] = F.pil_to_tensor(img.resize((nw, nh), Image.BILINEAR))
+    assert torch.equal(letterbox(img, (h, w)), ref.float().div_(255))

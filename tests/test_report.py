@@ -497,3 +497,17 @@ def test_report_with_a_read_only_folder_changes_nothing(raw):
     finally:
         (out / "plots").chmod(0o755)
     assert _all_files(out) == before
+
+
+def test_peak_share_table_names_the_precision_and_the_fastest_third():
+    from zoo.harness.speed.runner import fastest_round_ms
+    from zoo.report.speed import tables
+
+    assert fastest_round_ms([10.0, 12, 11, 20, 22, 21, 15, 14, 16]) == 11  # the medians of 3 slices: 11, 21, 15
+    assert fastest_round_ms([1.0, 2]) is None
+    int8 = _speed("resnet50", "cpu", 1, 80.0, 12.5, dtype="int8", backend="openvino", peak_dtype="int8",
+                  peak_tflops=0.83, share_of_peak=0.78, share_of_peak_fastest_round=0.86)
+    (table,) = [t for t in tables({"speed": [int8, _speed("resnet50", "cuda", 1, 900.0, 1.1)]})
+                if t.slug == "speed_peak_share"]
+    (row,) = table.rows  # CPU rows only
+    assert row[3:6] == ["openvino+int8", "int8", 0.83] and row[7] == 78.0 and row[8] == 86.0

@@ -56,3 +56,47 @@ def test_fast_run_is_a_checkpoint_and_a_row(folders, tmp_path, results_dir, zoo_
     ev = evaluate(MODEL, held_dir, checkpoint=tmp_path / "ck", write=False, progress=False)
     assert ev["metrics"]["top1"] == 100.0  # red vs blue, through the whole saved network on image files
     assert curve[-1][1] == 100.0  # the last epoch's score on the cached activations says the same
+
+
+def test_mixup_blends_inputs_and_targets_and_dropout_acts_in_training_only():
+    import torch.nn.functional as F
+
+    from zoo.harness.train.vision_fast import augmented_loss
+
+    model = prepare_classifier(MODEL, ["a", "b", "c"], pretrained=True, image_size=64, seed=0)
+    freeze(model.net, "last:13")
+    prefix, suffix = split_frozen_prefix(model.net, dropout=0.5)
+    x, labels = torch.rand(4, 3, 64, 64), torch.tensor([0, 1, 2, 0])
+    views = cache_views(prefix, [(x[i], int(labels[i])) for i in range(4)])
+    suffix.eval()
+    plain = split_frozen_prefix(model.net)[1].eval()
+    with torch.no_grad():
+        v = views[:, 0].float()
+        assert torch.equal(suffix(v), plain(v))  # no dropout at eval: the saved network has none
+        suffix.train()
+        assert not torch.equal(suffix(v), suffix(v))
+    suffix.eval()  # deterministic forward; replay the step's draws to check what it computed
+    torch.manual_seed(0)
+    with torch.no_grad():
+        loss = augmented_loss(0.0, mixup=0.4)(suffix, (views, labels))
+    torch.manual_seed(0)
+    pick = torch.randint(0, 2, (4,))
+    dx, dy = torch.randint(-1, 2, (2,)).tolist()
+    xs = torch.roll(views[torch.arange(4), pick], (dy, dx), (2, 3)).float()
+    lam = float(torch.distributions.Beta(0.4, 0.4).sample())
+    perm = torch.randperm(4)
+    with torch.no_grad():
+        out = suffix(lam * xs + (1 - lam) * xs[perm])
+    want = lam * F.cross_entropy(out, labels) + (1 - lam) * F.cross_entropy(out, labels[perm])
+    assert 0 < lam < 1 and torch.allclose(loss, want)
+
+
+def test_mixup_and_dropout_are_fast_recipe_settings():
+    import pytest
+
+    from zoo.errors import UserError
+
+    with pytest.raises(UserError, match="--mixup and --dropout are settings of --recipe fast"):
+        VisionRun(mixup=0.2)
+    with pytest.raises(UserError, match="--dropout in"):
+        VisionRun(recipe="fast", dropout=1.5)

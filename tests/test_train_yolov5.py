@@ -48,7 +48,7 @@ def eight(shared_data, tmp_path):
 
 @pytest.mark.slow
 def test_finetune_loss_falls_and_resume_is_bit_for_bit(weights, eight, tmp_path, results_dir):
-    cfg = detection_config(epochs=4, batch_size=4, checkpoint_every=1, lr=0.05)  # fitting 8 images: a higher lr
+    cfg = detection_config(epochs=4, batch_size=4, checkpoint_every=1, lr=0.01)  # fitting 8 images: a higher lr
     run = DetectRun(imgsz=128)
     full = train_yolov5("yolov5n", str(eight), cfg, run, out=tmp_path / "full", progress=False)
     losses = [h["train_loss"] for h in full["history"]]
@@ -78,3 +78,33 @@ def test_finetune_loss_falls_and_resume_is_bit_for_bit(weights, eight, tmp_path,
 
     table, = vision_train.tables({"train": [row]})
     assert table.rows[0][:2] == ["yolov5n", row["settings"]["method"]]
+
+
+@pytest.mark.parametrize("freeze", ["bn", "backbone"])
+def test_freeze_keeps_batchnorm_statistics_and_the_backbone(freeze):
+    import torch
+
+    from zoo.models.yolov5_arch import YOLOv5
+    from zoo.models.yolov5_train import BACKBONE_LAYERS, WithEMA
+
+    torch.manual_seed(0)
+    model = WithEMA(YOLOv5(nc=3), freeze=freeze)
+    before = {k: v.clone() for k, v in model.net.state_dict().items()}
+    model.train()
+    opt = torch.optim.SGD([p for p in model.net.parameters() if p.requires_grad], lr=0.1)
+    loss = sum(o.float().square().mean() for o in model(torch.rand(2, 3, 64, 64) * 3, raw=True))
+    loss.backward()
+    opt.step()
+    after = model.net.state_dict()
+    stats = [k for k in before if k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(before[k], after[k]) for k in stats)  # statistics: the pretrained ones
+    backbone = [k for k in before if int(k.split(".")[1]) < BACKBONE_LAYERS and k.endswith("conv.weight")]
+    head = [k for k in before if int(k.split(".")[1]) >= BACKBONE_LAYERS and k.endswith("conv.weight")]
+    changed = lambda keys: sum(not torch.equal(before[k], after[k]) for k in keys)
+    assert changed(head) > len(head) // 2  # the neck and head train in both
+    assert (changed(backbone) == 0) == (freeze == "backbone"), changed(backbone)
+
+
+def test_freeze_is_validated():
+    with pytest.raises(UserError, match="--freeze for a YOLOv5 fine-tune is one of none, bn, backbone"):
+        DetectRun(freeze="last:3")

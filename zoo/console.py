@@ -20,6 +20,7 @@ and the first column (the row's name) keeps 24 characters while it can.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -92,6 +93,36 @@ def quiet_libraries(verbose: bool = False) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     for category in (UserWarning, FutureWarning):
         warnings.filterwarnings("ignore", category=category, module=_LIBRARY_MODULES)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Within the block, whatever is written to stdout goes to stderr: Python prints (``sys.stdout``: torch.onnx's
+    "[torch.onnx] Obtain model graph ..." lines) and, while file descriptors 1 and 2 are open, writes to fd 1
+    from C code and subprocesses too. For commands whose stdout is their result (``zoo bench --json`` must be
+    JSON only); the result is printed after the block."""
+    fd_moved = None
+    with contextlib.suppress(AttributeError, ValueError, OSError):  # a closed stream: the Python level only
+        sys.stdout.flush()
+    with contextlib.suppress(OSError):
+        os.fstat(2)
+        fd_moved = os.dup(1)
+        os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        if fd_moved is not None:
+            _flush_c_stdio()  # what C code buffered while fd 1 was stderr goes there, not to the result
+            os.dup2(fd_moved, 1)
+            os.close(fd_moved)
+
+
+def _flush_c_stdio() -> None:
+    import ctypes  # deferred: standard library, needed only here
+
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).fflush(None)
 
 
 # --- tables on the terminal (zoo list, bench, verify) --------------------------------------------------------

@@ -2,6 +2,8 @@
 
 Classification: resize the shorter side (PIL, antialiased) -> centre crop -> [0, 1] float -> normalize,
 the same order and operations as torchvision's ``ImageClassification`` preset and timm's eval transform.
+The PIL steps are ``zoo.prediction.image_ops`` (torchvision's rules for PIL images, which call PIL the same
+way), shared with the export runtime; torchvision itself is not imported (it costs a second of start-up).
 Detection with ``letterbox=True``: resize the longer side to the crop size keeping aspect ratio, pad to a
 square with grey (114), no normalization (ultralytics' convention).
 """
@@ -11,19 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
-from torchvision.transforms import InterpolationMode
-from torchvision.transforms import functional as F
 
+from .prediction.image_ops import center_crop, resize
 from .prediction.items import pil_open
 from .spec import ImagePreprocess
 
-_INTERP = {
-    "bilinear": InterpolationMode.BILINEAR,
-    "bicubic": InterpolationMode.BICUBIC,
-    "nearest": InterpolationMode.NEAREST,
-}
+_INTERP = ("bilinear", "bicubic", "nearest")
 
 
 def load_image(item: Any) -> Image.Image:
@@ -50,11 +48,12 @@ class ImageTransform:
         if pre.letterbox:
             return letterbox(img, pre.crop_size)
         if pre.resize_size is not None:
-            size = list(pre.resize_size) if isinstance(pre.resize_size, tuple) else [pre.resize_size]
-            img = F.resize(img, size, interpolation=_INTERP[pre.interpolation], antialias=pre.antialias)
-        img = F.center_crop(img, list(pre.crop_size))
-        x = F.pil_to_tensor(img).float().div_(255)
-        return F.normalize(x, mean=list(pre.mean), std=list(pre.std))
+            img = resize(img, pre.resize_size, pre.interpolation)
+        x = pil_to_tensor(center_crop(img, pre.crop_size)).float().div_(255)
+        # as torchvision's normalize: in place, float32 mean/std per channel
+        mean = torch.tensor(pre.mean, dtype=x.dtype).view(-1, 1, 1)
+        std = torch.tensor(pre.std, dtype=x.dtype).view(-1, 1, 1)
+        return x.sub_(mean).div_(std)
 
     def __repr__(self) -> str:
         p = self.pre
@@ -76,8 +75,14 @@ def letterbox(img: Image.Image, size: tuple[int, int]) -> torch.Tensor:
     r, (pad_top, pad_left), (nh, nw) = letterbox_params(img.height, img.width, size)
     img = img.resize((nw, nh), Image.BILINEAR) if (nw, nh) != (img.width, img.height) else img
     x = torch.full((3, h, w), 114, dtype=torch.uint8)
-    x[:, pad_top : pad_top + nh, pad_left : pad_left + nw] = F.pil_to_tensor(img)
+    x[:, pad_top : pad_top + nh, pad_left : pad_left + nw] = pil_to_tensor(img)
     return x.float().div_(255)
+
+
+def pil_to_tensor(img: Image.Image) -> torch.Tensor:
+    """uint8 (C, H, W) tensor of a PIL image's pixels (torchvision's ``pil_to_tensor`` for 8-bit modes)."""
+    x = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
+    return (x.unsqueeze(-1) if x.ndim == 2 else x).permute(2, 0, 1).contiguous()
 
 
 def letterbox_params(img_h: int, img_w: int, size: tuple[int, int]) -> tuple[float, tuple[int, int], tuple[int, int]]:

@@ -27,7 +27,7 @@ from ..harness.shards import SHARD_HELP, parse_shard, take_shard
 from ..harness.speed.noise import wait_for_quiet
 from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import RANDOM_INIT, weights_label
-from ..console import print_table, say, say_written
+from ..console import print_table, say, say_written, stdout_to_stderr
 from ..results import raw_path
 from ._model_options import add_source_options, apply_source_options
 
@@ -231,6 +231,20 @@ def run_suite_command(args) -> int:
     return 0 if all(o.status != "failed" for o in outcomes) else 1
 
 
+def measure(args, cfg, names: list[str], sizes: dict, resume: bool, log) -> list[dict]:
+    """The rows of this call: one model in this process, or a sweep (a fresh process per model)."""
+    if not names:
+        log(f"shard {args.shard}: no setting of this sweep falls to it")
+        return []
+    if len(names) == 1 and not args.isolate:
+        return speed.run_bench(names[0], replace(cfg, batch_sizes=sizes[names[0]]), write=not args.no_write,
+                               resume=resume, retry_errors=args.retry_errors, log=log, include_existing=True)
+    if args.no_write:
+        raise UserError("a sweep writes its rows (workers report through the raw file); drop --no-write or bench one model")
+    return speed.sweep.sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
+                             include_existing=True, batch_sizes_of=sizes)
+
+
 def run(args) -> int:
     apply_source_options(args)
     if args.suite:
@@ -255,17 +269,8 @@ def run(args) -> int:
     resume = not (args.force or args.no_write)  # --no-write: the user asked for figures, so measure
     sizes = shard_sizes(names, cfg.batch_sizes, parse_shard(args.shard))
     names = list(sizes)
-    if not names:
-        log(f"shard {args.shard}: no setting of this sweep falls to it")
-        rows = []
-    elif len(names) == 1 and not args.isolate:
-        rows = speed.run_bench(names[0], replace(cfg, batch_sizes=sizes[names[0]]), write=not args.no_write, resume=resume,
-                         retry_errors=args.retry_errors, log=log, include_existing=True)
-    else:
-        if args.no_write:
-            raise UserError("a sweep writes its rows (workers report through the raw file); drop --no-write or bench one model")
-        rows = speed.sweep.sweep(names, cfg, timeout_s=args.timeout, resume=resume, retry_errors=args.retry_errors, log=log,
-                     include_existing=True, batch_sizes_of=sizes)
+    with stdout_to_stderr():  # library chatter while measuring (torch.onnx's export lines) stays off stdout
+        rows = measure(args, cfg, names, sizes, resume, log)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..console import print_table, progress
 from ..errors import UserError
-from ..harness.loading import load_model
+from ..harness import loading  # its names load on first use: an export folder runs without torch
 from ..prediction.draw import save_annotated
 from ..prediction.items import input_kind
 from ..prediction.runtime import load
@@ -102,7 +102,7 @@ def load_predictor(args):
         return load(folder)
     spec = get_spec(args.model)
     weights = args.checkpoint or ("random" if args.random_init else "auto")
-    model, loaded = load_model(args.model, weights, device=args.device, overrides=predict_overrides(spec))
+    model, loaded = loading.load_model(args.model, weights, device=args.device, overrides=predict_overrides(spec))
     if loaded.random and not args.random_init:
         why = loaded.unavailable or "none are published or trained here"
         raise UserError(f"{spec.name} has no trained weights here ({why}): give --checkpoint (e.g. from `zoo train "

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import json
 
-from ..errors import UserError
 from ..console import say_written
-from ..results import raw_path
+from ..errors import UserError
 from ..harness.train import trainer_kind
 from ..harness.train.config import TrainConfig, cli_fields, cli_flag
 from ..harness.train.detection import train_detector
@@ -42,6 +41,7 @@ from ..harness.train.vision_model import FREEZE_HELP
 from ..harness.train.yolov5 import DetectRun, detection_config, train_yolov5
 from ..models.text import TASK_OF
 from ..registry import get_spec
+from ..results import raw_path
 
 
 def register(sub) -> None:
@@ -71,9 +71,12 @@ def register(sub) -> None:
                    help="image classifiers: fast = the frozen stem computed once and cached, more epochs on the "
                         "rest (zoo.harness.train.vision_fast; sets --image-size 160 --freeze last:13 --epochs 12 "
                         "--batch-size 64 --lr 0.001 unless given)")
-    g.add_argument("--freeze", help=FREEZE_HELP + " (default none)")
+    g.add_argument("--freeze", help=FREEZE_HELP + " (default none); yolov5n: none, bn (BatchNorm statistics) or "
+                   "backbone (and layers 0-9)")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip (timm's train transform)")
     g.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default 0.1)")
+    g.add_argument("--mixup", type=float, help="--recipe fast: mixup of the cached activations, Beta(a, a) (0: off)")
+    g.add_argument("--dropout", type=float, help="--recipe fast: dropout before the classifier while training")
     g.add_argument("--random-init", action="store_true", help="train from random weights (default: pretrained "
                                                                "backbone / detector weights where zoo has them)")
     g.add_argument("--linear-probe", action="store_true",
@@ -151,11 +154,13 @@ def _run_vision(args) -> int:
     run = VisionRun(image_size=args.image_size or VisionRun.image_size, freeze=args.freeze or "none",
                     augment=not args.no_augment, pretrained=not args.random_init,
                     label_smoothing=VisionRun.label_smoothing if args.label_smoothing is None else args.label_smoothing,
-                    limit=args.limit, threads=args.threads)
+                    limit=args.limit, threads=args.threads, recipe=args.recipe,
+                    mixup=args.mixup or 0.0, dropout=args.dropout or 0.0)
     config = image_config(**_given(args))
     if args.recipe == "fast":
         given = {k for k, v in (("image_size", args.image_size), ("freeze", args.freeze),
-                                ("label_smoothing", args.label_smoothing)) if v is not None}
+                                ("label_smoothing", args.label_smoothing), ("mixup", args.mixup),
+                                ("dropout", args.dropout)) if v is not None}
         run, config = fast_recipe(run, config, given, set(_given(args)))
     if args.linear_probe:
         if _given(args) or args.resume or args.recipe != "default":
@@ -187,11 +192,12 @@ def _classes(text: str | None) -> tuple[int, ...] | None:
 
 def _run_yolov5(args) -> int:
     """yolov5n: fine-tuned from its official weights in zoo's own loop (zoo.harness.train.yolov5)."""
-    if args.linear_probe or args.freeze is not None or args.random_init or args.task or args.set:
-        raise UserError(f"{args.name} fine-tunes from its official weights: --linear-probe, --freeze, "
+    if args.linear_probe or args.random_init or args.task or args.set:
+        raise UserError(f"{args.name} fine-tunes from its official weights: --linear-probe, "
                         "--random-init, --task and --set do not apply")
     run = DetectRun(imgsz=args.image_size or DetectRun.imgsz, limit=args.limit, heldout=args.heldout,
-                    classes=_classes(args.classes), augment=not args.no_augment, threads=args.threads)
+                    classes=_classes(args.classes), augment=not args.no_augment, threads=args.threads,
+                    freeze=args.freeze or DetectRun.freeze)
     r = train_yolov5(args.name, args.data, detection_config(**_given(args)), run, out=args.out, resume=args.resume,
                      write=not args.no_write)
     if "checkpoint_sha256" not in r:

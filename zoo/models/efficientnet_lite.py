@@ -12,7 +12,10 @@ mean = std = 0.5). Asking for a different one with a pretrained model is refused
 costs Lite0 17 of 180 correct top-1 answers (see ../shared/data/MANIFEST.md).
 
 This module holds the specs and the torch-free checks (key remap, preprocessing comparison); the wrapper
-and builder live in ``_efficientnet_lite_nets.py``. The specs read timm's cfg, so they are precomputed.
+and builder live in ``_efficientnet_lite_nets.py``. The specs read timm's cfg, so they are precomputed. The
+network is ``_efficientnet_lite_arch.EfficientNetLite``: timm's ``tf_efficientnet_lite{N}`` module for module
+(names, shapes, padding, init; tested against timm's logits), written out so that building one does not
+import timm, whose import of every model family was most of ``zoo predict``'s start-up.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
     net = create_model("yolov5n", pretrained=True).net
     set_classes(net, 2)                       # a Detect head for 2 classes (box / objectness rows kept)
-    model = WithEMA(net)                      # model.net trains, model.ema follows it; both in state_dict()
+    model = WithEMA(net, freeze="bn")         # model.net trains (BatchNorm statistics kept), model.ema follows it
     model.update()                            # after each optimizer step
     model.ema                                 # the averaged network, the one to evaluate and save
 
@@ -22,6 +22,12 @@ import torch
 from torch import nn
 
 from .yolov5_arch import YOLOv5
+
+# What a fine-tune keeps as it was: "none"; "bn", every BatchNorm's running statistics (a batch of 16 small
+# images is a poor estimate of them, and 30 steps at momentum 0.03 replace 60 % of the pretrained ones);
+# "backbone", those and every weight of the backbone (layers 0-9 of yolov5n.yaml, YOLOv5's ``--freeze 10``).
+FREEZE = ("none", "bn", "backbone")
+BACKBONE_LAYERS = 10
 
 
 def set_classes(net: YOLOv5, nc: int) -> None:
@@ -49,9 +55,14 @@ class WithEMA(nn.Module):
     """The network being trained (``net``, whose forward this is) and its exponential moving average (``ema``,
     no gradients); ``update()`` after each optimizer step."""
 
-    def __init__(self, net: nn.Module, decay: float = 0.9999, tau: float = 2000.0):
+    def __init__(self, net: nn.Module, decay: float = 0.9999, tau: float = 2000.0, freeze: str = "none"):
         super().__init__()
-        self.net = net
+        if freeze not in FREEZE:
+            raise ValueError(f"freeze must be one of {', '.join(FREEZE)}, got {freeze!r}")
+        self.net, self.freeze = net, freeze
+        if freeze == "backbone":
+            for p in net.model[:BACKBONE_LAYERS].parameters():
+                p.requires_grad_(False)
         self.ema = copy.deepcopy(net).eval()
         for p in self.ema.parameters():
             p.requires_grad_(False)
@@ -63,6 +74,10 @@ class WithEMA(nn.Module):
 
     def train(self, mode: bool = True) -> WithEMA:
         super().train(mode)
+        if self.freeze != "none":  # BatchNorm statistics stay the pretrained ones (affine weights still train)
+            for m in self.net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
         self.ema.eval()  # the average is never in training mode (its BatchNorm statistics are averaged)
         return self
 

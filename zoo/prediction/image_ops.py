@@ -3,7 +3,8 @@
 Each function does what its torch counterpart does, step for step, so an exported model sees the same input
 as the PyTorch model (tests compare them array for array):
   ``classify_input``  = ``zoo.transforms.ImageTransform`` without letterbox (torchvision's resize rule, PIL
-                        resampling, centre crop with round-half-even offsets, /255, normalize);
+                        resampling, centre crop with round-half-even offsets, /255, normalize); ``resize`` and
+                        ``center_crop`` are the PIL steps both use;
   ``letterbox_input`` = ``zoo.transforms.letterbox`` + ``letterbox_params``;
   ``yolov5_nms``      = ``zoo.models.yolov5_nets.nms`` (class-wise greedy NMS as torchvision's batched_nms);
   ``yolov8_nms``      = ultralytics' ``non_max_suppression`` for its (4 + nc, anchors) head output.
@@ -30,24 +31,35 @@ def _resized_size(w: int, h: int, size) -> tuple[int, int]:
     return (new_short, new_long) if w <= h else (new_long, new_short)
 
 
-def classify_input(img, pre: dict) -> np.ndarray:
-    """PIL RGB image -> float32 (3, H, W): resize, centre crop, /255, normalize (``pre``: the export's
-    preprocessing record: resize_size, crop_size, interpolation, mean, std)."""
-    if pre.get("resize_size") is not None:
-        new = _resized_size(img.width, img.height, pre["resize_size"])
-        if new != (img.width, img.height):
-            img = img.resize(new, _RESAMPLE[pre["interpolation"]])
-    ch, cw = pre["crop_size"]
-    if img.width < cw or img.height < ch:  # torchvision pads with zeros first; rare for photos
+def resize(img, size, interpolation: str):
+    """torchvision's ``resize`` of a PIL image: ``size`` an int resizes the shorter side (the longer scaled and
+    truncated), a pair (h, w) is the size itself; PIL resampling (always antialiased); unchanged when equal."""
+    new = _resized_size(img.width, img.height, size)
+    return img.resize(new, _RESAMPLE[interpolation]) if new != (img.width, img.height) else img
+
+
+def center_crop(img, crop_size):
+    """torchvision's ``center_crop`` of a PIL image: zero-padded first when smaller than ``crop_size`` (h, w)
+    (rare for photos), offsets rounded half to even."""
+    ch, cw = crop_size
+    if img.width < cw or img.height < ch:
         from PIL import (
             Image,  # deferred: Pillow, already loaded by whoever read the image
         )
 
-        canvas = Image.new("RGB", (max(cw, img.width), max(ch, img.height)))
+        canvas = Image.new(img.mode, (max(cw, img.width), max(ch, img.height)))
         canvas.paste(img, ((canvas.width - img.width) // 2, (canvas.height - img.height) // 2))
         img = canvas
     top, left = round((img.height - ch) / 2.0), round((img.width - cw) / 2.0)  # torchvision: int(round(...))
-    img = img.crop((left, top, left + cw, top + ch))
+    return img.crop((left, top, left + cw, top + ch))
+
+
+def classify_input(img, pre: dict) -> np.ndarray:
+    """PIL RGB image -> float32 (3, H, W): resize, centre crop, /255, normalize (``pre``: the export's
+    preprocessing record: resize_size, crop_size, interpolation, mean, std)."""
+    if pre.get("resize_size") is not None:
+        img = resize(img, pre["resize_size"], pre["interpolation"])
+    img = center_crop(img, pre["crop_size"])
     x = np.asarray(img, dtype=np.uint8).transpose(2, 0, 1).astype(np.float32) / 255
     mean = np.asarray(pre["mean"], np.float32)[:, None, None]
     std = np.asarray(pre["std"], np.float32)[:, None, None]

@@ -22,6 +22,8 @@ from .plots import latency_plot
 ARTICLE_FPS = (("YOLOv3", "yolov3", 45.0), ("SSD", "ssd300_vgg16", 59.0), ("Faster R-CNN", "fasterrcnn_resnet50_fpn", 20.0))
 # Detectors with real (offline-importable) COCO weights, shown in T10 beside the article's three.
 REAL_WEIGHT_DETECTORS = ("yolov5n",)
+# The article's SSD row is SSD300-VGG16; the mobile SSD (SSDlite320, MobileNetV3) is timed beside it.
+ALSO_TIMED = ("ssdlite320_mobilenet_v3_large",)
 ARTICLE_SOURCE = "article claim: the real-time detection table of the article this project grew from (issue 4)"
 # Batch-1 CPU speedups of the best hand-tuned backend over fp32 eager, measured by hand on this machine kind
 # (issue 4: torch.compile + freezing + bf16 autocast + channels_last), and the target.
@@ -240,6 +242,32 @@ def _candidates_table(rows: list[dict]) -> Table:
                  rows=out, notes=_common_notes(auto, auto), digits=3)
 
 
+def _peak_share_table(rows: list[dict]) -> Table:
+    """% of the measured peak of the precision each configuration computes in, per machine (its ISA named)."""
+    shared = [r for r in rows if (r.get("metrics") or {}).get("share_of_peak") is not None
+              and str(r.get("device", "")).startswith("cpu")]
+    latest = _latest(shared, lambda r: (*_group(r), r["settings"].get("batch_size"), r.get("backend_used")))
+    out = []
+    for k in sorted(latest, key=lambda k: (str(k[1]), k[2], k[4], k[5] or 0, str(k[6]))):
+        r = latest[k]
+        m = r["metrics"]
+        out.append([machine_identity(r.get("machine")), r["model"], r["settings"].get("batch_size"), r.get("backend_used"),
+                    m.get("peak_dtype"), m.get("peak_tflops"), m.get("achieved_tflops"), _share_cell(m["share_of_peak"]),
+                    _share_cell(m.get("share_of_peak_fastest_round")), _seq_len(r)])
+    return Table(
+        slug="speed_peak_share", title="Share of the machine's peak: the configuration timed, against the measured "
+        "peak of the precision it computes in",
+        columns=["machine", "model", "batch", "backend", "peak dtype", "peak TFLOP/s", "TFLOP/s", "% of peak",
+                 "% of peak, fastest third", "seq len"],
+        rows=out, notes=_common_notes(shared, shared) + [
+            "peak: the best round of the dtype's probes (fp32/bf16: matmul and 3x3 convolution; int8: torch's "
+            "quantized Linear and ONNX Runtime's MatMulInteger), the best ever seen on the machine (zoo's cache)",
+            "% of peak: over every timed call; fastest third: the median of the fastest of three consecutive slices "
+            "of the calls, the statistic nearest the probe's best round (this CPU's speed drifts between phases)",
+            "int8 rows: the layers left in float (softmax, LayerNorm, pooling, the first and last layers where "
+            "unquantized) count toward the FLOPs but do not run at the int8 peak"], digits=3)
+
+
 def _stage_names(st: dict[str, Any]) -> str | None:
     """What the model does in its preprocess / postprocess slots, when it names them (e.g. letterbox / NMS)."""
     slots = ("preprocess", "postprocess")
@@ -310,7 +338,7 @@ def _real_or_random(r: dict[str, Any]) -> str:
 
 def _detection_table(rows: list[dict]) -> Table:
     out, used = [], []
-    for label, name, fps in (*ARTICLE_FPS, *((None, n, None) for n in REAL_WEIGHT_DETECTORS)):
+    for label, name, fps in (*ARTICLE_FPS, *((None, n, None) for n in ALSO_TIMED + REAL_WEIGHT_DETECTORS)):
         best = _best_detection_rows(rows, name)
         if not best:
             out.append([label, name, fps, "not timed yet"] + [None] * 9)
@@ -340,10 +368,14 @@ def _detection_table(rows: list[dict]) -> Table:
             f"{', '.join(REAL_WEIGHT_DETECTORS)}: not in the article; official COCO weights that can be imported "
             "offline (`zoo fetch yolov5n --from FILE`), timed with them",
             "reproduce: `zoo bench yolov5n --pretrained --backend auto`; the article's detectors: "
-            "`zoo bench yolov3 ssd300_vgg16 fasterrcnn_resnet50_fpn --backend auto` (auto times fp32 eager beside "
+            "`zoo bench yolov3 ssd300_vgg16 ssdlite320_mobilenet_v3_large fasterrcnn_resnet50_fpn --backend auto` "
+            "(auto times fp32 eager beside "
             "every candidate and records each one's box agreement with it on the sample photos; stages are timed "
             "for detectors by default)",
             "GPU rows exist only where a GPU was lent to the measuring session; otherwise the device column says cpu",
+            "ssdlite320_mobilenet_v3_large: not in the article (its SSD is SSD300-VGG16); the mobile SSD, timed beside it",
+            "torchvision's detectors (SSD, SSDlite, Faster R-CNN) return lists of dicts, which the ONNX Runtime and "
+            "OpenVINO backends refuse ('outputs are not all tensors'): auto picks among the PyTorch candidates for them",
         ], references=[ARTICLE_SOURCE], digits=1)
 
 
@@ -366,7 +398,7 @@ def _overhead_table(all_rows: list[dict]) -> Table:
 def tables(rows: dict[str, list[dict]]) -> list[Table]:
     all_rows = rows_of_kind(rows, "speed", "speed_overhead")
     ok = _ok(all_rows)
-    return [_main_table(ok, all_rows), _speedup_table(ok), _candidates_table(ok), _stages_table(ok),
+    return [_main_table(ok, all_rows), _speedup_table(ok), _candidates_table(ok), _peak_share_table(ok), _stages_table(ok),
             _detection_table(ok), _overhead_table(all_rows)]
 
 

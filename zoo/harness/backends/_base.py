@@ -40,7 +40,7 @@ class BackendConfig:
     def label(self) -> str:
         """e.g. ``compile+bf16+autocast+channels_last+default+freezing`` (rows record it as backend_used)."""
         parts = [self.backend, self.dtype]
-        if self.dtype not in ("fp32", "int8"):  # an int8 graph is quantized: no cast / autocast to name
+        if self.names_precision:
             parts.append(self.precision)
         if self.channels_last:
             parts.append("channels_last")
@@ -56,7 +56,13 @@ class BackendConfig:
     def numerics(self) -> str:
         """What decides the outputs' numbers (backend, dtype, precision), not layout or compile settings:
         an eval row of one configuration checks the accuracy of every configuration with the same numerics."""
-        return "+".join([self.backend, self.dtype] + ([self.precision] if self.dtype not in ("fp32", "int8") else []))
+        return "+".join([self.backend, self.dtype] + ([self.precision] if self.names_precision else []))
+
+    @property
+    def names_precision(self) -> bool:
+        """Whether ``precision`` is part of the numbers: for bf16/fp16, and for int8 whose unquantized layers
+        run in bf16 (an int8 graph is otherwise quantized: no cast / autocast to name)."""
+        return self.dtype not in ("fp32", "int8") or (self.dtype == "int8" and self.precision == "bf16")
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "label": self.label}

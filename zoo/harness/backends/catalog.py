@@ -18,6 +18,9 @@ from pathlib import Path
 
 from ...errors import UserError
 
+# How a lower precision is applied (BackendConfig.precision): torch cast / autocast; "bf16" is OpenVINO int8 with
+# the layers NNCF leaves in float run in bf16 (its INFERENCE_PRECISION_HINT). OpenVINO bf16 itself is "hint".
+PRECISIONS = ("cast", "autocast", "bf16")
 AUTO = "auto"  # not a backend: measure every matching candidate side by side and keep the fastest
 HERE = Path(__file__).parent
 EXTRA = "speed"  # the optional extra that installs every backend's ``needs``

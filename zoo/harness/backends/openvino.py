@@ -104,7 +104,7 @@ class OpenVino(Backend):
         ov = _ov()
         ov_model, leaves, out_spec, info = _convert(ov, model, config, example_inputs, calibration)
         props = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": torch.get_num_threads(),
-                 "INFERENCE_PRECISION_HINT": PRECISION_HINTS[config.dtype]}
+                 "INFERENCE_PRECISION_HINT": precision_hint(config)}
         core = ov.Core()
         static = ov_model.clone()
         static.reshape(_shapes(ov, leaves, dynamic=False))
@@ -141,14 +141,22 @@ class OpenVino(Backend):
         ov_model, _, _, info = _convert(ov, model, config, example_inputs, calibration)
         ov.save_model(ov_model, str(folder / "model.xml"), compress_to_fp16=False)
         return {"runtime": "openvino", "file": "model.xml", "files": ["model.xml", "model.bin"],
-                "dtype": config.dtype, "precision_hint": PRECISION_HINTS[config.dtype],
+                "dtype": config.dtype, "precision_hint": precision_hint(config),
                 "openvino": ov.get_version(), **info}
 
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
         cands = [BackendConfig("openvino", "fp32")]
         if cpu_bf16():
             cands.append(BackendConfig("openvino", "bf16", precision="hint"))
-        return cands + [BackendConfig("openvino", "int8")]
+        cands.append(BackendConfig("openvino", "int8"))
+        if cpu_bf16():  # the layers NNCF leaves in float (softmax, LayerNorm, GELU in transformers) in bf16
+            cands.append(BackendConfig("openvino", "int8", precision="bf16"))
+        return cands
+
+
+def precision_hint(config: BackendConfig) -> str:
+    """OpenVINO's INFERENCE_PRECISION_HINT for ``config``: its dtype's, except int8 with precision bf16."""
+    return "bf16" if config.dtype == "int8" and config.precision == "bf16" else PRECISION_HINTS[config.dtype]
 
 
 def cpu_bf16() -> bool:

@@ -20,10 +20,9 @@ from typing import Any
 from ...errors import UserError
 from ...spec import WEIGHTS_CHOICES
 from .. import backends  # the package; its registry (torch) loads on first use
-from ..backends.catalog import check_dtype, listed
+from ..backends.catalog import PRECISIONS, check_dtype, listed
 
 DECODERS = ("pil", "gpu")
-PRECISIONS = ("cast", "autocast")
 
 
 def _opt(default: Any = None, *, flag: str | None = None, type: Any = None, help: str = "", key: bool = True,
@@ -61,7 +60,8 @@ class EvalConfig:
     dtype: str | None = _opt(flag="--dtype", metavar="DTYPE", help=(
         "with --backend: one of {dtypes} (default fp32; int8 quantizes, calibrated on task data)"))
     precision: str | None = _opt(flag="--precision", choices=PRECISIONS, help=(
-        "with --backend eager/compile and bf16/fp16: cast the weights or autocast (default as zoo bench)"))
+        "with --backend eager/compile and bf16/fp16: cast the weights or autocast (default as zoo bench); "
+        "openvino --dtype int8 --precision bf16: its unquantized layers in bf16"))
     overrides: dict = field(default_factory=dict, metadata={"flag": None, "key": True})  # model settings
 
     def __post_init__(self) -> None:

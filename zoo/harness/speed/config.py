@@ -21,10 +21,9 @@ from typing import Any, Sequence
 from ...errors import UserError
 from ...results import isa_label, machine_info
 from .. import backends  # the package; its registry (torch) loads on first use of backends.get_backend etc.
-from ..backends.catalog import AUTO, check_backend_name, check_dtype, listed
+from ..backends.catalog import AUTO, PRECISIONS, check_backend_name, check_dtype, listed
 from .timing import TimingPolicy
 
-PRECISIONS = ("cast", "autocast")
 ACCURACY_CHECKS = ("auto", "never")
 
 
@@ -64,8 +63,9 @@ class BenchConfig:
     channels_last: bool = _setting(
         False, key=True, switches={True: "--channels-last"}, help="channels_last memory format (vision)")
     precision: str | None = _setting(
-        None, key=True, flag="--precision", metavar="{{cast,autocast}}",
-        help="how bf16/fp16 is applied (default: autocast for compile on CPU, cast otherwise)")
+        None, key=True, flag="--precision", metavar="{{cast,autocast,bf16}}",
+        help="how bf16/fp16 is applied (default: autocast for compile on CPU, cast otherwise); openvino "
+             "--dtype int8 --precision bf16: the layers left unquantized run in bf16 (CPUs with native bf16)")
     compile_mode: str | None = _setting(
         None, key=True, flag="--compile-mode", metavar="MODE",
         help="torch.compile mode (default, reduce-overhead, max-autotune)")
@@ -131,6 +131,9 @@ class BenchConfig:
             raise UserError(f"--accuracy-check must be one of {', '.join(ACCURACY_CHECKS)}, got {self.accuracy_check!r}")
         if self.precision is not None and self.precision not in PRECISIONS:
             raise UserError(f"unknown precision {self.precision!r}; expected one of {', '.join(PRECISIONS)}")
+        if self.precision == "bf16" and (self.backend != "openvino" or self.dtype != "int8"):
+            raise UserError("--precision bf16 is for --backend openvino --dtype int8 (the unquantized layers in "
+                            "bf16); bf16 itself is --dtype bf16")
         for name, low in (("threads", 1), ("seq_len", 1), ("warmup", 0), ("min_iters", 1), ("rounds", 1),
                           ("error_items", 1), ("min_duration_s", 0), ("accuracy_budget", 0),
                           ("accuracy_time_limit", 1)):

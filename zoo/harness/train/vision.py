@@ -72,6 +72,8 @@ class VisionRun:
     limit: int | None = None  # first N images of each class
     threads: int | None = None
     recipe: str = "default"  # or "fast": the frozen stem computed once, see vision_fast
+    mixup: float = 0.0  # --recipe fast: Beta(a, a) mixup of the cached activations (0: off)
+    dropout: float = 0.0  # --recipe fast: dropout before the classifier
 
     def __post_init__(self) -> None:
         parse_freeze(self.freeze)
@@ -79,6 +81,10 @@ class VisionRun:
             raise UserError(f"--image-size must be between 16 and 1024, got {self.image_size}")
         if not 0 <= self.label_smoothing < 1:
             raise UserError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
+        if self.mixup < 0 or not 0 <= self.dropout < 1:
+            raise UserError(f"--mixup must be >= 0 and --dropout in [0, 1), got {self.mixup}, {self.dropout}")
+        if (self.mixup or self.dropout) and self.recipe != "fast":
+            raise UserError("--mixup and --dropout are settings of --recipe fast")
         if self.recipe not in RECIPES:
             raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         for k in ("limit", "threads"):
@@ -223,8 +229,9 @@ def _loop(model, folder: ImageFolderData, config: TrainConfig, run: VisionRun, s
     val_items = ImageFolderItems(val, model.transform) if val is not None else None
     if run.recipe == "fast":
         suffix, data, cache_s, val_views = vision_fast.prepare(model.net, ImageFolderItems(folder, model.transform),
-                                                               folder.labels, val_items)
-        r = train(suffix, data, config, step_fn=vision_fast.augmented_loss(run.label_smoothing), checkpoint_dir=state,
+                                                               folder.labels, val_items, dropout=run.dropout)
+        step = vision_fast.augmented_loss(run.label_smoothing, run.mixup)
+        r = train(suffix, data, config, step_fn=step, checkpoint_dir=state,
                   resume=resume, progress=progress, desc=desc, val_data=val_views, val_fn=_score if val else None)
         return {**r, "wall_s": r["wall_s"] + cache_s, "cache_s": cache_s, "loop_s": r["wall_s"]}
     transform = augment_transform(model, run.image_size) if run.augment else model.transform
@@ -289,7 +296,8 @@ def command_line(name: str, folder: ImageFolderData, config: TrainConfig | None,
     if not run.augment and not probe:
         args.append("--no-augment")
     for flag, key in (("--recipe", "recipe"), ("--image-size", "image_size"), ("--freeze", "freeze"),
-                      ("--label-smoothing", "label_smoothing"), ("--limit", "limit"), ("--threads", "threads")):
+                      ("--label-smoothing", "label_smoothing"), ("--mixup", "mixup"), ("--dropout", "dropout"),
+                      ("--limit", "limit"), ("--threads", "threads")):
         if getattr(run, key) != getattr(base, key) and not (probe and key in ("freeze", "label_smoothing")):
             args += [flag, str(getattr(run, key))]
     args += ["--out", out]

@@ -47,7 +47,7 @@ def fast_recipe(run, config: TrainConfig, given_run: set[str] = frozenset(), giv
     return run, config.replace(**{k: v for k, v in CONFIG.items() if k not in given_config})
 
 
-def split_frozen_prefix(net: nn.Module) -> tuple[nn.Sequential, CachedSuffix]:
+def split_frozen_prefix(net: nn.Module, dropout: float = 0.0) -> tuple[nn.Sequential, CachedSuffix]:
     """(the leading modules without trainable weights, the rest as one module): for timm's EfficientNet /
     MobileNet layout (conv_stem, bn1, blocks, conv_head, bn2, global_pool, classifier)."""
     if not all(hasattr(net, a) for a in ("conv_stem", "bn1", "blocks", "conv_head", "bn2", "global_pool")):
@@ -56,22 +56,24 @@ def split_frozen_prefix(net: nn.Module) -> tuple[nn.Sequential, CachedSuffix]:
     k = next((i for i, m in enumerate(stages) if any(p.requires_grad for p in m.parameters())), len(stages))
     if k == 0:
         raise UserError("--recipe fast caches the frozen stem: give --freeze last:N (e.g. last:13), not none")
-    return nn.Sequential(*stages[:k]).eval(), CachedSuffix(net, stages[k:])
+    return nn.Sequential(*stages[:k]).eval(), CachedSuffix(net, stages[k:], dropout)
 
 
 class CachedSuffix(nn.Module):
     """The trainable rest of the network, fed the cached activations; it shares the network's modules, so
-    training it trains the network."""
+    training it trains the network. ``dropout``: before the classifier in training (as timm's ``drop_rate``;
+    the saved network has none, like timm's in eval mode)."""
 
-    def __init__(self, net: nn.Module, blocks: list[nn.Module]):
+    def __init__(self, net: nn.Module, blocks: list[nn.Module], dropout: float = 0.0):
         super().__init__()
         self.blocks = nn.Sequential(*blocks)
         self.conv_head, self.bn2, self.global_pool = net.conv_head, net.bn2, net.global_pool
+        self.dropout = nn.Dropout(dropout)
         self.classifier = net.get_classifier()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn2(self.conv_head(self.blocks(x.float().contiguous(memory_format=torch.channels_last))))
-        return self.classifier(self.global_pool(x))
+        return self.classifier(self.dropout(self.global_pool(x)))
 
 
 @torch.inference_mode()
@@ -86,23 +88,33 @@ def cache_views(prefix: nn.Module, items) -> torch.Tensor:
     return torch.cat(out)
 
 
-def augmented_loss(label_smoothing: float):
-    """``step_fn(model, (views, labels))``: one view per image, a random shift of up to SHIFT cells, CE loss."""
+def augmented_loss(label_smoothing: float, mixup: float = 0.0):
+    """``step_fn(model, (views, labels))``: one view per image, a random shift of up to SHIFT cells, CE loss;
+    ``mixup`` > 0: each batch is blended with a shuffled copy of itself by lam ~ Beta(mixup, mixup), and so is
+    the loss (mixup, Zhang et al. 2018, here on the frozen stem's activations as manifold mixup does)."""
+    beta = torch.distributions.Beta(mixup, mixup) if mixup > 0 else None
+
     def step(model: nn.Module, batch) -> torch.Tensor:
         views, labels = batch
         pick = torch.randint(0, views.shape[1], (len(views),))
         x = views[torch.arange(len(views)), pick]
         dx, dy = torch.randint(-SHIFT, SHIFT + 1, (2,)).tolist()
-        x = torch.roll(x, (dy, dx), (2, 3))
-        return F.cross_entropy(model(x), labels, label_smoothing=label_smoothing)
+        x = torch.roll(x, (dy, dx), (2, 3)).float()
+        if beta is None:
+            return F.cross_entropy(model(x), labels, label_smoothing=label_smoothing)
+        lam, perm = float(beta.sample()), torch.randperm(len(x))
+        out = model(lam * x + (1 - lam) * x[perm])
+        return (lam * F.cross_entropy(out, labels, label_smoothing=label_smoothing)
+                + (1 - lam) * F.cross_entropy(out, labels[perm], label_smoothing=label_smoothing))
     return step
 
 
-def prepare(net: nn.Module, items, labels: list[int], val_items=None) -> tuple[CachedSuffix, tuple, float, tuple | None]:
+def prepare(net: nn.Module, items, labels: list[int], val_items=None,
+            dropout: float = 0.0) -> tuple[CachedSuffix, tuple, float, tuple | None]:
     """(the module to train, its data (views, labels), seconds the caching took, the validation data as
     (whole-image activations, labels) or None; its caching is not counted)."""
     t0 = time.perf_counter()
-    prefix, suffix = split_frozen_prefix(net)
+    prefix, suffix = split_frozen_prefix(net, dropout)
     net.to(memory_format=torch.channels_last)
     views = cache_views(prefix, items)
     cache_s = time.perf_counter() - t0
