@@ -28,13 +28,20 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 demo: $(VENV)/.demo
 	ZOO_OFFLINE=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(VENV)/bin/zoo demo
 
+# The tests run in TEST_WORKERS processes (pytest-xdist; 0: in this one), the longest-waiting worker taking
+# tests off the others' queues; then the tests marked serial (they judge how busy the machine is) run alone.
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist worksteal
+
 # The full suite, its 15 slowest tests printed at the end.
 test: $(VENV)/.installed
-	ZOO_OFFLINE=1 $(PY) -m pytest --durations=15 $(PYTEST_ARGS)
+	ZOO_OFFLINE=1 $(PY) -m pytest $(XDIST) -m "not serial" --durations=15 $(PYTEST_ARGS)
+	ZOO_OFFLINE=1 $(PY) -m pytest -m serial $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: PYTEST_ARGS chose none of them
 
 # The tests not marked slow: the loop while editing.
 test-fast: $(VENV)/.installed
-	ZOO_OFFLINE=1 $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	ZOO_OFFLINE=1 $(PY) -m pytest $(XDIST) -m "not slow and not serial" $(PYTEST_ARGS)
+	ZOO_OFFLINE=1 $(PY) -m pytest -m "serial and not slow" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # The import layers contract in pyproject.toml ([tool.importlinter]); .ci/run runs it after the tests.
 lint: $(VENV)/.installed

@@ -34,7 +34,17 @@ os.environ.update(
     }
 )
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs the suite in as many worker processes as cores (pytest-xdist): one intra-op thread
+    # each, in the workers and in the zoo processes tests start, not cores x cores threads fighting
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 import helpers  # noqa: E402  (after the environment above: it imports zoo)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(1)
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

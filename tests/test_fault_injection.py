@@ -1,16 +1,20 @@
-"""Issue 26: random kill points over eval, bench, train and report; after each, what is on disk holds.
+"""Issue 26: random kill points over eval, bench, train, report and export; after each, what is on disk holds.
 
-A seeded loop: each trial forks a child that runs one zoo command (in process, through zoo.cli.main) and
-SIGKILLs itself at a random file-system call (os.write, os.replace, os.rename, os.fsync, os.unlink,
-os.ftruncate, os.link, os.mkdir: the steps of every commit protocol) before or after it runs. Then the
-parent (which never runs torch, so fork is safe) checks, after what the next run would do first (the
-store's torn-tail repair, the report journal, the checkpoint swap journal):
+A seeded loop: each trial starts a fresh interpreter that runs one zoo command (in process there, through
+zoo.cli.main) and SIGKILLs itself at a random file-system call (os.write, os.replace, os.rename, os.fsync,
+os.unlink, os.ftruncate, os.link, os.mkdir: the steps of every commit protocol) before or after it runs. Then
+this process checks, after what the next run would do first (the store's torn-tail repair, the report
+journal, the checkpoint and export swap journals):
 - every raw file parses and no row is duplicated;
 - the report's files are the last complete state (the old report or the new one, never a mix);
 - the training folder holds the checkpoint the last train row names;
-- no side files are left (journals, .zoo-new/.zoo-old, temp files).
-Each trial runs in a fresh interpreter (not a fork of this one, which may have run torch).
-``zoo export`` is not on main yet, so it is not in the loop.
+- the export folder is the old complete export or the new complete one (it loads and predicts; its card's
+  Markdown is the one its JSON gives), never half of one;
+- no side files are left (journals, .zoo-new/.zoo-old, temp files; a killed export's partial folder is
+  swept by the next export, which each export trial runs).
+Only the killed run needs its own interpreter (not a fork of this one, which may have run torch): the whole
+runs that count the calls, the ``report --check`` and the next run after each kill run here, in process.
+``ZOO_FAULT_TRIALS=N`` runs N kill points per command (a longer soak; ``ZOO_FAULT_SEED`` picks other ones).
 """
 
 from __future__ import annotations
@@ -23,36 +27,43 @@ import subprocess
 import sys
 from pathlib import Path
 
+import helpers
 import pytest
+import torch
 
 from zoo.io import recover_folder
 from zoo.report.commit import JOURNAL, finish_interrupted
 from zoo.results import read_all, read_rows
 from zoo.results.provenance import sha256_file
 
-SEED = 26
-TRIALS = {"eval": 3, "bench": 2, "train": 3, "report": 4}
+SEED = int(os.environ.get("ZOO_FAULT_SEED", "26"))
+TRIALS = {"eval": 3, "bench": 2, "train": 3, "report": 4, "export": 3}
 WRAPPED = ("write", "replace", "rename", "fsync", "unlink", "ftruncate", "link", "mkdir")
+
+
+def trials() -> dict[str, int]:
+    n = os.environ.get("ZOO_FAULT_TRIALS")
+    return {name: int(n) for name in TRIALS} if n else dict(TRIALS)
 
 
 def _commands(tmp: Path) -> dict[str, list[str]]:
     return {
-        "eval": ["eval", "mlp", "--data", "digits", "--random-init", "--limit", "40"],
+        # no DataLoader workers: the whole runs are in this process, which must not fork after running torch
+        "eval": ["eval", "mlp", "--data", "digits", "--random-init", "--limit", "40", "--workers", "0"],
         "bench": ["bench", "mlp", "--batch-size", "1", "--warmup", "1", "--min-iters", "2", "--min-duration", "0",
                   "--no-stages", "--force", "--threads", "1"],
         "train": ["train", "lstm", "--task", "sst2", "--max-steps", "2", "--limit", "32", "--val-limit", "16",
                   "--epochs", "1", "--threads", "1", "--out", str(tmp / "ck")],
         "report": ["report", "--raw", str(tmp / "results" / "raw"), "--out", str(tmp / "results")],
+        # the digits CNN of tests/helpers.py (random weights: no accuracy check), to ONNX: a small whole export
+        "export": ["export", helpers.MODEL, "--out", str(tmp / "exp"), "--backend", "onnxruntime", "--dtype", "fp32",
+                   "--random-init", "--force"],
     }
 
 
-def _child(argv: list[str], kill_at: int | None, after: bool, report_fd: int) -> None:
-    """In the forked child: count the wrapped calls; SIGKILL at call ``kill_at`` (None: never). Writes the
-    count to ``report_fd`` when it ends on its own."""
-    import zoo.cli
-
-    count = [0]
-
+def _wrap_os(count: list[int], kill_at: int | None = None, after: bool = False) -> dict:
+    """Count the wrapped os calls in ``count[0]``; SIGKILL this process at call ``kill_at``. Returns the
+    real functions (to put back)."""
     def wrap(real):
         def call(*a, **k):
             count[0] += 1
@@ -64,9 +75,28 @@ def _child(argv: list[str], kill_at: int | None, after: bool, report_fd: int) ->
             return out
         return call
 
-    real_write = os.write
+    real = {name: getattr(os, name) for name in WRAPPED}
     for name in WRAPPED:
-        setattr(os, name, wrap(getattr(os, name)))
+        setattr(os, name, wrap(real[name]))
+    return real
+
+
+def _short_latency() -> None:
+    """The export's latency loop runs >= 3 s of calls by default; a few calls measure the same protocol."""
+    from zoo.harness.export import writer
+
+    real = writer.measure_latency
+    writer.measure_latency = lambda predictor, images, **k: real(predictor, images, min_s=0.0, min_calls=2, warmup=1)
+
+
+def _child(argv: list[str], kill_at: int | None, after: bool, report_fd: int) -> None:
+    """In the child interpreter: run ``argv`` with the wrapped calls counted, SIGKILLed at call ``kill_at``
+    (None: never). Writes the count to ``report_fd`` when it ends on its own."""
+    import zoo.cli
+
+    _short_latency()
+    real_write = os.write
+    _wrap_os(count := [0], kill_at, after)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
@@ -79,10 +109,10 @@ _CHILD = ("import json, sys; sys.path.insert(0, {tests!r}); import test_fault_in
           "t._child(json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3] == '1', int(sys.argv[4]))")
 
 
-def run(argv: list[str], kill_at: int | None = None, after: bool = False) -> tuple[int, int | None]:
-    """The command in a fresh child interpreter: (exit status, negative for the signal that ended it; its
-    wrapped calls when it ended on its own). Not a fork: in the full suite this process has run torch, and a
-    child forked from torch's thread pools can hang on a lock no thread will release."""
+def run_killed(argv: list[str], kill_at: int, after: bool) -> int:
+    """The command in a fresh child interpreter, killed at call ``kill_at``: its exit status (negative for
+    the signal that ended it). Not a fork: this process has run torch, and a child forked from torch's thread
+    pools can hang on a lock no thread will release."""
     r, w = os.pipe()
     code = _CHILD.format(tests=str(Path(__file__).resolve().parent))
     proc = subprocess.Popen([sys.executable, "-c", code, json.dumps(argv), json.dumps(kill_at), "1" if after else "0",
@@ -93,9 +123,22 @@ def run(argv: list[str], kill_at: int | None = None, after: bool = False) -> tup
     except subprocess.TimeoutExpired:
         proc.kill()
         raise AssertionError(f"zoo {' '.join(argv)} did not end within 600 s") from None
-    with os.fdopen(r, "rb") as f:
-        calls = f.read()
-    return status, int(calls) if calls else None
+    finally:
+        os.close(r)
+    return status
+
+
+def run_here(argv: list[str]) -> tuple[int, int]:
+    """The command run to its end in this process: (exit status, the wrapped calls it made)."""
+    import zoo.cli
+
+    real = _wrap_os(count := [0])
+    try:
+        rc = zoo.cli.main(argv)
+    finally:
+        for name, fn in real.items():
+            setattr(os, name, fn)
+    return rc, count[0]
 
 
 def generated(out: Path) -> dict[str, bytes]:
@@ -105,22 +148,44 @@ def generated(out: Path) -> dict[str, bytes]:
 
 def side_files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*")
-                  if ".zoo-" in p.name or p.name.endswith(".tmp") or p.name.endswith(".journal.new"))
+                  if ".zoo-" in p.name or p.name.endswith((".tmp", ".journal.new", ".partial")))
 
 
 def recover(tmp: Path) -> None:
     """What the next run does first, before anything else."""
-    raw = tmp / "results" / "raw"
-    for p in raw.glob("*.jsonl"):  # the store: a torn tail moved aside under the lock
-        from zoo.results import check_appendable
+    from zoo.harness.train.out_folder import recorded, sweep_stale_temps
+    from zoo.results import check_appendable
+
+    for p in (tmp / "results" / "raw").glob("*.jsonl"):  # the store: a torn tail moved aside under the lock
         check_appendable(p)
     finish_interrupted(tmp / "results" / JOURNAL)
-    from zoo.harness.train.out_folder import recorded, sweep_stale_temps
     recover_folder(tmp / "ck", recorded)
     sweep_stale_temps(tmp / "ck")
+    recover_folder(tmp / "exp", lambda sha: True)  # zoo export: a killed swap is finished (the new one was whole)
 
 
-def check(tmp: Path) -> None:
+def check_export(exp: Path, before: dict[str, bytes], names: set[str]) -> None:
+    """The export folder is the one before the trial, or a new complete one: the files ``names`` a whole run
+    wrote, of one run (the card's Markdown is the one its JSON gives; config and card agree), and it predicts."""
+    from zoo.harness.export.card import CARD_JSON, CARD_MD, card_markdown
+    from zoo.models.vision import sample_image_files
+    from zoo.prediction.runtime import CONFIG, ExportedModel
+
+    if not exp.exists():
+        assert not before, "the export folder went away"
+        return
+    files = generated(exp)
+    if files == before:
+        return
+    card, cfg = json.loads(files[CARD_JSON]), json.loads(files[CONFIG])
+    assert files[CARD_MD].decode() == card_markdown(card), "the card's Markdown is not its JSON's"
+    assert cfg["artifact"] == card["artifact"] and cfg["preprocess"] == card["preprocess"], "config and card differ"
+    assert set(files) == names and {CONFIG, CARD_JSON, CARD_MD, cfg["artifact"]["file"]} <= names, sorted(files)
+    assert isinstance(ExportedModel(exp).predict(sample_image_files(1)[0]).score, float)
+
+
+def check(tmp: Path, *, partial_ok: bool = False) -> None:
+    """``partial_ok``: a killed export's temporary folder may be left until the next export sweeps it."""
     raw = tmp / "results" / "raw"
     rows = read_all(raw)  # every file parses (CorruptResultsError otherwise)
     for topic, rs in rows.items():
@@ -132,31 +197,47 @@ def check(tmp: Path) -> None:
         assert ck.is_file() and sha256_file(ck) == trains[-1]["checkpoint_sha256"], "the checkpoint is not the row's"
     else:
         assert not ck.exists()
-    assert side_files(tmp) == [], "side files left"
+    left = [p for p in side_files(tmp) if not (partial_ok and Path(p).parts[0].endswith(".partial"))]
+    assert left == [], "side files left"
+
+
+@pytest.fixture
+def torch_threads():
+    """The in-process runs set torch's threads (--threads 1); the rest of the session gets its own back."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.mark.slow
-def test_random_kill_points_leave_every_file_whole(tmp_path, monkeypatch):
+def test_random_kill_points_leave_every_file_whole(tmp_path, monkeypatch, torch_threads):
+    pytest.importorskip("onnxruntime")
     monkeypatch.setenv("ZOO_RESULTS_DIR", str(tmp_path / "results" / "raw"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     monkeypatch.chdir(tmp_path)
+    from zoo.harness.export import writer
+
+    monkeypatch.setattr(writer, "measure_latency", writer.measure_latency)
+    _short_latency()
     cmds = _commands(tmp_path)
     rng = random.Random(SEED)
     calls = {}
-    for name in ("eval", "bench", "train", "report"):  # whole runs first: how many calls each makes
-        rc, calls[name] = run(cmds[name])
+    for name in cmds:  # whole runs first: how many calls each makes
+        rc, calls[name] = run_here(cmds[name])
         assert rc == 0 and calls[name], name
+    exported = set(generated(tmp_path / "exp"))
+    plan = [n for n, k in trials().items() for _ in range(k)]
     killed = 0
-    for name in [n for n, k in TRIALS.items() for _ in range(k)]:
-        before = generated(tmp_path / "results")
-        rc, _ = run(cmds[name], rng.randint(1, calls[name]), rng.random() < 0.5)
+    for name in plan:
+        before, exp_before = generated(tmp_path / "results"), generated(tmp_path / "exp")
+        rc = run_killed(cmds[name], rng.randint(1, calls[name]), rng.random() < 0.5)
         killed += rc == -signal.SIGKILL
         recover(tmp_path)
-        state = generated(tmp_path / "results")
-        if state != before:  # then it must be the complete new report of these rows
-            assert run(cmds["report"][:1] + ["--check"] + cmds["report"][1:])[0] == 0, f"{name}: report is a mix"
-        check(tmp_path)
-        assert run(cmds[name])[0] == 0  # and the next run goes on
+        if generated(tmp_path / "results") != before:  # then it must be the complete new report of these rows
+            assert run_here(cmds["report"][:1] + ["--check"] + cmds["report"][1:])[0] == 0, f"{name}: report is a mix"
+        check_export(tmp_path / "exp", exp_before, exported)
+        check(tmp_path, partial_ok=True)
+        assert run_here(cmds[name])[0] == 0  # and the next run goes on
         recover(tmp_path)
         check(tmp_path)
-    assert killed >= sum(TRIALS.values()) // 2, killed  # a kill point after the last call lets a run finish
+    assert killed >= len(plan) // 2, killed  # a kill point after the last call lets a run finish

@@ -79,6 +79,7 @@ def test_check_quiet_waits_bounded_and_says_what_for():
     assert lines[-1].startswith("still busy after") and "noisy rows are flagged" in lines[-1]
 
 
+@pytest.mark.serial  # its quiet half needs the machine to itself: not beside the suite's other workers
 def test_bench_under_a_cpu_hog_is_flagged_noisy_and_not_without(registered_tiny, results_dir, capsys):
     """One busy-loop process per core while the tiny model is timed: the row is noisy, with a flag and its
     numbers, and one line on stderr says so. Without the hog (when the machine is quiet) it is not."""

@@ -388,9 +388,9 @@ def test_regeneration_is_identical_across_processes_and_hash_seeds(raw, tmp_path
     import sys
 
     code = "import sys; from zoo.report import report; report(sys.argv[1], sys.argv[2])"
-    for seed in ("1", "2"):
-        env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-c", code, str(raw), str(tmp_path / f"out{seed}")], check=True, env=env)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(raw), str(tmp_path / f"out{seed}")],
+                              env={**os.environ, "PYTHONHASHSEED": seed}) for seed in ("1", "2")]  # side by side
+    assert [p.wait(timeout=600) for p in procs] == [0, 0]
     assert _snapshot(tmp_path / "out1") == _snapshot(tmp_path / "out2")
 
 

@@ -32,23 +32,21 @@ def test_bad_shard_is_one_line(bad):
         parse_shard(bad)
 
 
-def _bench(raw: Path, *extra: str) -> None:
-    cmd = [sys.executable, "-m", "zoo", "bench", "mlp", "lstm_rows", "--batch-size", "1,2", "--warmup", "1",
-           "--min-iters", "2", "--min-duration", "0.01", "--rounds", "1", *extra]
-    env = {**os.environ, "ZOO_RESULTS_DIR": str(raw), "PYTHONPATH": str(REPO)}
-    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stderr[-2000:]
+SWEEP = ["bench", "mlp", "lstm_rows", "--batch-size", "1,2", "--warmup", "1", "--min-iters", "2", "--min-duration",
+         "0.01", "--rounds", "1"]
 
 
 @pytest.mark.slow
-def test_two_shards_merged_equal_the_unsharded_sweep(tmp_path):
+def test_two_shards_merged_equal_the_unsharded_sweep(tmp_path, monkeypatch):
+    from zoo.cli import main
+
     whole, merged = tmp_path / "whole", tmp_path / "merged"
-    _bench(whole)
+    monkeypatch.setenv("ZOO_RESULTS_DIR", str(whole))
+    assert main(SWEEP) == 0  # the unsharded sweep here; the shards below in two processes of their own
     procs = []
     for i in range(2):
         env = {**os.environ, "ZOO_RESULTS_DIR": str(tmp_path / f"shard{i}"), "PYTHONPATH": str(REPO)}
-        cmd = [sys.executable, "-m", "zoo", "bench", "mlp", "lstm_rows", "--batch-size", "1,2", "--warmup", "1",
-               "--min-iters", "2", "--min-duration", "0.01", "--rounds", "1", "--shard", f"{i}/2"]
+        cmd = [sys.executable, "-m", "zoo", *SWEEP, "--shard", f"{i}/2"]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
     for p in procs:
         assert p.wait(timeout=600) == 0, p.stderr.read()[-2000:]
