@@ -108,3 +108,8 @@ def test_freeze_keeps_batchnorm_statistics_and_the_backbone(freeze):
 def test_freeze_is_validated():
     with pytest.raises(UserError, match="--freeze for a YOLOv5 fine-tune is one of none, bn, backbone"):
         DetectRun(freeze="last:3")
+
+
+def test_freeze_default_keeps_statistics_unless_the_head_is_new():
+    assert DetectRun().freeze == "bn" and DetectRun(classes=(0, 2)).freeze == "none"
+    assert DetectRun(classes=(0, 2), freeze="bn").freeze == "bn"

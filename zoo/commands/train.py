@@ -71,8 +71,8 @@ def register(sub) -> None:
                    help="image classifiers: fast = the frozen stem computed once and cached, more epochs on the "
                         "rest (zoo.harness.train.vision_fast; sets --image-size 160 --freeze last:13 --epochs 12 "
                         "--batch-size 64 --lr 0.001 unless given)")
-    g.add_argument("--freeze", help=FREEZE_HELP + " (default none); yolov5n: none, bn (BatchNorm statistics) or "
-                   "backbone (and layers 0-9)")
+    g.add_argument("--freeze", help=FREEZE_HELP + " (default none); yolov5n: none, bn (BatchNorm statistics; "
+                   "its default without --classes) or backbone (and layers 0-9)")
     g.add_argument("--no-augment", action="store_true", help="no random crop / flip (timm's train transform)")
     g.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default 0.1)")
     g.add_argument("--mixup", type=float, help="--recipe fast: mixup of the cached activations, Beta(a, a) (0: off)")
@@ -197,7 +197,7 @@ def _run_yolov5(args) -> int:
                         "--random-init, --task and --set do not apply")
     run = DetectRun(imgsz=args.image_size or DetectRun.imgsz, limit=args.limit, heldout=args.heldout,
                     classes=_classes(args.classes), augment=not args.no_augment, threads=args.threads,
-                    freeze=args.freeze or DetectRun.freeze)
+                    freeze=args.freeze)
     r = train_yolov5(args.name, args.data, detection_config(**_given(args)), run, out=args.out, resume=args.resume,
                      write=not args.no_write)
     if "checkpoint_sha256" not in r:
