@@ -96,7 +96,20 @@ def test_mixup_and_dropout_are_fast_recipe_settings():
 
     from zoo.errors import UserError
 
-    with pytest.raises(UserError, match="--mixup and --dropout are settings of --recipe fast"):
+    with pytest.raises(UserError, match="--mixup, --dropout and --block-lr are settings of --recipe fast"):
         VisionRun(mixup=0.2)
     with pytest.raises(UserError, match="--dropout in"):
         VisionRun(recipe="fast", dropout=1.5)
+
+
+def test_block_lr_puts_the_pretrained_blocks_in_slower_groups():
+    from zoo.harness.train.optim import make_optimizer
+
+    model = prepare_classifier(MODEL, ["a", "b"], pretrained=True, image_size=64, seed=0)
+    freeze(model.net, "last:13")
+    _, suffix = split_frozen_prefix(model.net, block_lr=0.1)
+    opt = make_optimizer(suffix, image_config(lr=1e-3))
+    lrs = {id(p): g["lr"] for g in opt.param_groups for p in g["params"]}
+    assert {lrs[id(p)] for p in suffix.blocks.parameters()} == {1e-4}
+    assert {lrs[id(p)] for p in suffix.classifier.parameters()} == {1e-3}
+    assert len(lrs) == sum(1 for p in suffix.parameters() if p.requires_grad)  # every trainable one, once

@@ -77,6 +77,8 @@ def register(sub) -> None:
     g.add_argument("--label-smoothing", type=float, help="cross-entropy label smoothing (default 0.1)")
     g.add_argument("--mixup", type=float, help="--recipe fast: mixup of the cached activations, Beta(a, a) (0: off)")
     g.add_argument("--dropout", type=float, help="--recipe fast: dropout before the classifier while training")
+    g.add_argument("--block-lr", type=float, help="--recipe fast: the pretrained blocks' learning rate as a fraction "
+                                                  "of the head's (default 1)")
     g.add_argument("--random-init", action="store_true", help="train from random weights (default: pretrained "
                                                                "backbone / detector weights where zoo has them)")
     g.add_argument("--linear-probe", action="store_true",
@@ -155,12 +157,13 @@ def _run_vision(args) -> int:
                     augment=not args.no_augment, pretrained=not args.random_init,
                     label_smoothing=VisionRun.label_smoothing if args.label_smoothing is None else args.label_smoothing,
                     limit=args.limit, threads=args.threads, recipe=args.recipe,
-                    mixup=args.mixup or 0.0, dropout=args.dropout or 0.0)
+                    mixup=args.mixup or 0.0, dropout=args.dropout or 0.0,
+                    block_lr=1.0 if args.block_lr is None else args.block_lr)
     config = image_config(**_given(args))
     if args.recipe == "fast":
         given = {k for k, v in (("image_size", args.image_size), ("freeze", args.freeze),
                                 ("label_smoothing", args.label_smoothing), ("mixup", args.mixup),
-                                ("dropout", args.dropout)) if v is not None}
+                                ("dropout", args.dropout), ("block_lr", args.block_lr)) if v is not None}
         run, config = fast_recipe(run, config, given, set(_given(args)))
     if args.linear_probe:
         if _given(args) or args.resume or args.recipe != "default":

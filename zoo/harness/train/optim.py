@@ -19,12 +19,19 @@ from .config import TrainConfig
 
 
 def make_optimizer(model: nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if c.decay_biases or not c.weight_decay:
-        groups: list = params
-    else:
-        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": c.weight_decay},
-                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    """The optimizer of ``c`` over the trainable parameters. A model with ``lr_scales()`` (a list of (parameters,
+    multiplier) pairs covering its trainable parameters) gets one group per multiplier, at ``c.lr`` x multiplier:
+    e.g. pretrained blocks slower than a fresh head."""
+    scaled = model.lr_scales() if hasattr(model, "lr_scales") else [(list(model.parameters()), 1.0)]
+    groups: list = []
+    for params, scale in scaled:
+        params = [p for p in params if p.requires_grad]
+        if c.decay_biases or not c.weight_decay:
+            groups.append({"params": params, "lr": c.lr * scale})
+        else:
+            groups += [{"params": [p for p in params if p.dim() >= 2], "weight_decay": c.weight_decay, "lr": c.lr * scale},
+                       {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "lr": c.lr * scale}]
+    groups = [g for g in groups if g["params"]]
     if c.optimizer in ("sgd", "momentum"):
         momentum = c.momentum if c.optimizer == "momentum" else 0.0
         return torch.optim.SGD(groups, lr=c.lr, momentum=momentum, weight_decay=c.weight_decay)

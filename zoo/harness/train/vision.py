@@ -74,6 +74,7 @@ class VisionRun:
     recipe: str = "default"  # or "fast": the frozen stem computed once, see vision_fast
     mixup: float = 0.0  # --recipe fast: Beta(a, a) mixup of the cached activations (0: off)
     dropout: float = 0.0  # --recipe fast: dropout before the classifier
+    block_lr: float = 1.0  # --recipe fast: the pretrained blocks' learning rate, x the head's
 
     def __post_init__(self) -> None:
         parse_freeze(self.freeze)
@@ -83,8 +84,10 @@ class VisionRun:
             raise UserError(f"--label-smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.mixup < 0 or not 0 <= self.dropout < 1:
             raise UserError(f"--mixup must be >= 0 and --dropout in [0, 1), got {self.mixup}, {self.dropout}")
-        if (self.mixup or self.dropout) and self.recipe != "fast":
-            raise UserError("--mixup and --dropout are settings of --recipe fast")
+        if not 0 < self.block_lr <= 1:
+            raise UserError(f"--block-lr must be in (0, 1], got {self.block_lr}")
+        if (self.mixup or self.dropout or self.block_lr != 1) and self.recipe != "fast":
+            raise UserError("--mixup, --dropout and --block-lr are settings of --recipe fast")
         if self.recipe not in RECIPES:
             raise UserError(f"--recipe must be one of {', '.join(RECIPES)}, got {self.recipe!r}")
         for k in ("limit", "threads"):
@@ -229,7 +232,8 @@ def _loop(model, folder: ImageFolderData, config: TrainConfig, run: VisionRun, s
     val_items = ImageFolderItems(val, model.transform) if val is not None else None
     if run.recipe == "fast":
         suffix, data, cache_s, val_views = vision_fast.prepare(model.net, ImageFolderItems(folder, model.transform),
-                                                               folder.labels, val_items, dropout=run.dropout)
+                                                               folder.labels, val_items, dropout=run.dropout,
+                                                               block_lr=run.block_lr)
         step = vision_fast.augmented_loss(run.label_smoothing, run.mixup)
         r = train(suffix, data, config, step_fn=step, checkpoint_dir=state,
                   resume=resume, progress=progress, desc=desc, val_data=val_views, val_fn=_score if val else None)
@@ -297,6 +301,7 @@ def command_line(name: str, folder: ImageFolderData, config: TrainConfig | None,
         args.append("--no-augment")
     for flag, key in (("--recipe", "recipe"), ("--image-size", "image_size"), ("--freeze", "freeze"),
                       ("--label-smoothing", "label_smoothing"), ("--mixup", "mixup"), ("--dropout", "dropout"),
+                      ("--block-lr", "block_lr"),
                       ("--limit", "limit"), ("--threads", "threads")):
         if getattr(run, key) != getattr(base, key) and not (probe and key in ("freeze", "label_smoothing")):
             args += [flag, str(getattr(run, key))]

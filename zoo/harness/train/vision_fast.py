@@ -47,7 +47,8 @@ def fast_recipe(run, config: TrainConfig, given_run: set[str] = frozenset(), giv
     return run, config.replace(**{k: v for k, v in CONFIG.items() if k not in given_config})
 
 
-def split_frozen_prefix(net: nn.Module, dropout: float = 0.0) -> tuple[nn.Sequential, CachedSuffix]:
+def split_frozen_prefix(net: nn.Module, dropout: float = 0.0,
+                        block_lr: float = 1.0) -> tuple[nn.Sequential, CachedSuffix]:
     """(the leading modules without trainable weights, the rest as one module): for timm's EfficientNet /
     MobileNet layout (conv_stem, bn1, blocks, conv_head, bn2, global_pool, classifier)."""
     if not all(hasattr(net, a) for a in ("conv_stem", "bn1", "blocks", "conv_head", "bn2", "global_pool")):
@@ -56,7 +57,7 @@ def split_frozen_prefix(net: nn.Module, dropout: float = 0.0) -> tuple[nn.Sequen
     k = next((i for i, m in enumerate(stages) if any(p.requires_grad for p in m.parameters())), len(stages))
     if k == 0:
         raise UserError("--recipe fast caches the frozen stem: give --freeze last:N (e.g. last:13), not none")
-    return nn.Sequential(*stages[:k]).eval(), CachedSuffix(net, stages[k:], dropout)
+    return nn.Sequential(*stages[:k]).eval(), CachedSuffix(net, stages[k:], dropout, block_lr)
 
 
 class CachedSuffix(nn.Module):
@@ -64,12 +65,18 @@ class CachedSuffix(nn.Module):
     training it trains the network. ``dropout``: before the classifier in training (as timm's ``drop_rate``;
     the saved network has none, like timm's in eval mode)."""
 
-    def __init__(self, net: nn.Module, blocks: list[nn.Module], dropout: float = 0.0):
+    def __init__(self, net: nn.Module, blocks: list[nn.Module], dropout: float = 0.0, block_lr: float = 1.0):
         super().__init__()
+        self.block_lr = block_lr
         self.blocks = nn.Sequential(*blocks)
         self.conv_head, self.bn2, self.global_pool = net.conv_head, net.bn2, net.global_pool
         self.dropout = nn.Dropout(dropout)
         self.classifier = net.get_classifier()
+
+    def lr_scales(self) -> list[tuple[list[nn.Parameter], float]]:
+        """The pretrained blocks at ``block_lr`` x the learning rate, the head (conv_head, bn2, classifier) at 1x."""
+        head = [*self.conv_head.parameters(), *self.bn2.parameters(), *self.classifier.parameters()]
+        return [(list(self.blocks.parameters()), self.block_lr), (head, 1.0)]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn2(self.conv_head(self.blocks(x.float().contiguous(memory_format=torch.channels_last))))
@@ -109,12 +116,12 @@ def augmented_loss(label_smoothing: float, mixup: float = 0.0):
     return step
 
 
-def prepare(net: nn.Module, items, labels: list[int], val_items=None,
-            dropout: float = 0.0) -> tuple[CachedSuffix, tuple, float, tuple | None]:
+def prepare(net: nn.Module, items, labels: list[int], val_items=None, dropout: float = 0.0,
+            block_lr: float = 1.0) -> tuple[CachedSuffix, tuple, float, tuple | None]:
     """(the module to train, its data (views, labels), seconds the caching took, the validation data as
     (whole-image activations, labels) or None; its caching is not counted)."""
     t0 = time.perf_counter()
-    prefix, suffix = split_frozen_prefix(net, dropout)
+    prefix, suffix = split_frozen_prefix(net, dropout, block_lr)
     net.to(memory_format=torch.channels_last)
     views = cache_views(prefix, items)
     cache_s = time.perf_counter() - t0
