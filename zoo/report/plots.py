@@ -254,6 +254,9 @@ def pareto_plot(
 
 # --- latency distribution -----------------------------------------------------------------------------
 
+MAX_HEIGHT_IN = 13.5  # at the report's DPI, a figure taller than ~1,400 px does not fit a screen
+
+
 def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: str,
                  ylabel: str = "setting", xlabel: str = "latency per call (ms)") -> Path:
     """Latency per configuration, one panel per device.
@@ -269,7 +272,8 @@ def latency_plot(panels: Sequence[dict[str, Any]], path: str | Path, *, title: s
     from matplotlib.patches import Rectangle
 
     with style():
-        fig, axes = new_figure(n, 1, size=(8.0, 0.9 + 0.2 * sum(heights) + 1.0 * n),
+        per = min(0.2, (MAX_HEIGHT_IN - 0.9 - 1.0 * n) / sum(heights))  # inches a series; the figure fits a screen
+        fig, axes = new_figure(n, 1, size=(8.0, 0.9 + per * sum(heights) + 1.0 * n),
                                height_ratios=[h + 3 for h in heights] if n > 1 else None)
         axes = [axes] if n == 1 else [row[0] for row in axes]
         for ax, panel in zip(axes, panels):
