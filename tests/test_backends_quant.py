@@ -129,7 +129,8 @@ def test_openvino_int8_with_its_float_layers_in_bf16_is_a_candidate_of_its_own(m
 
     cfg = BackendConfig("openvino", "int8", precision="bf16")
     assert cfg.label == "openvino+int8+bf16" and cfg.numerics != BackendConfig("openvino", "int8").numerics
-    assert openvino.precision_hint(cfg) == "bf16" and openvino.precision_hint(BackendConfig("openvino", "int8")) == "f32"
+    assert openvino.precision_hint(cfg) == "bf16"
+    assert openvino.precision_hint(BackendConfig("openvino", "int8")) == "f32"
     for bf16 in (True, False):
         monkeypatch.setattr(openvino, "cpu_bf16", lambda b=bf16: b)
         labels = [c.label for c in openvino.OpenVino().auto_configs(None)]

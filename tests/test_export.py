@@ -87,26 +87,29 @@ def test_fp32_export_matches_pytorch_exactly_enough(digits, tmp_path):
         assert a.label == b.label and a.score == pytest.approx(b.score, abs=1e-4)
 
 
-def test_runtime_runs_without_torch(digits_export):
-    out, _, _ = digits_export
-    code = ("import sys, zoo; m = zoo.load(sys.argv[1]); r = m.predict(sys.argv[2]); "
-            "assert 'torch' not in sys.modules, sorted(k for k in sys.modules if k.startswith('torch'))[:3]; "
-            "print(r.label)")
+def _without_torch(code: str, out: Path) -> str:
+    """stdout of ``code`` run in a fresh interpreter on (export folder, bus.jpg) as argv[1:], after it asserts
+    that torch never loaded."""
+    code += ("; assert 'torch' not in sys.modules, sorted(k for k in sys.modules if k.startswith('torch'))[:3]; "
+             "sys.exit(rc)")
     done = subprocess.run([sys.executable, "-c", code, str(out), str(SAMPLE_IMAGES_DIR / "bus.jpg")],
                           capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().isdigit()
+    return done.stdout
+
+
+def test_runtime_runs_without_torch(digits_export):
+    out, _, _ = digits_export
+    stdout = _without_torch("import sys, zoo; r = zoo.load(sys.argv[1]).predict(sys.argv[2]); print(r.label); rc = 0",
+                            out)
+    assert stdout.strip().isdigit()
 
 
 def test_zoo_predict_cli_on_an_export_folder_runs_without_torch(digits_export):
     out, _, _ = digits_export
-    code = ("import sys, zoo.cli; rc = zoo.cli.main(['predict', sys.argv[1], sys.argv[2], '--json']); "
-            "assert 'torch' not in sys.modules, sorted(k for k in sys.modules if k.startswith('torch'))[:3]; "
-            "sys.exit(rc)")
-    done = subprocess.run([sys.executable, "-c", code, str(out), str(SAMPLE_IMAGES_DIR / "bus.jpg")],
-                          capture_output=True, text=True, cwd=REPO, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.splitlines()[0])["source"].endswith("bus.jpg")
+    stdout = _without_torch("import sys, zoo.cli; rc = zoo.cli.main(['predict', sys.argv[1], sys.argv[2], '--json'])",
+                            out)
+    assert json.loads(stdout.splitlines()[0])["source"].endswith("bus.jpg")
 
 
 def test_zoo_predict_reads_an_export_folder(digits_export, capsys):

@@ -162,8 +162,7 @@ def _run_vision(args) -> int:
     config = image_config(**_given(args))
     if args.recipe == "fast":
         given = {k for k, v in (("image_size", args.image_size), ("freeze", args.freeze),
-                                ("label_smoothing", args.label_smoothing), ("mixup", args.mixup),
-                                ("dropout", args.dropout), ("block_lr", args.block_lr)) if v is not None}
+                                ("label_smoothing", args.label_smoothing)) if v is not None}
         run, config = fast_recipe(run, config, given, set(_given(args)))
     if args.linear_probe:
         if _given(args) or args.resume or args.recipe != "default":

@@ -263,8 +263,9 @@ def _peak_share_table(rows: list[dict]) -> Table:
         rows=out, notes=_common_notes(shared, shared) + [
             "peak: the best round of the dtype's probes (fp32/bf16: matmul and 3x3 convolution; int8: torch's "
             "quantized Linear and ONNX Runtime's MatMulInteger), the best ever seen on the machine (zoo's cache)",
-            "% of peak: over every timed call; fastest third: % of peak in the median of the fastest of three consecutive slices "
-            "of the calls, the statistic nearest the probe's best round (this CPU's speed drifts between phases)",
+            "% of peak: over every timed call; fastest third: % of peak in the median of the fastest of three "
+            "consecutive slices of the calls, the statistic nearest the probe's best round (this CPU's speed "
+            "drifts between phases)",
             "rows from before zoo recorded the CPU's ISA flags are left out: their machine kind is unknown",
             "int8 rows: the layers left in float (softmax, LayerNorm, pooling, the first and last layers where "
             "unquantized) count toward the FLOPs but do not run at the int8 peak"], digits=3)
@@ -375,7 +376,8 @@ def _detection_table(rows: list[dict]) -> Table:
             "every candidate and records each one's box agreement with it on the sample photos; stages are timed "
             "for detectors by default)",
             "GPU rows exist only where a GPU was lent to the measuring session; otherwise the device column says cpu",
-            "ssdlite320_mobilenet_v3_large: not in the article (its SSD is SSD300-VGG16); the mobile SSD, timed beside it",
+            "ssdlite320_mobilenet_v3_large: not in the article (its SSD is SSD300-VGG16); the mobile SSD, timed "
+            "beside it",
             "torchvision's detectors (SSD, SSDlite, Faster R-CNN) return lists of dicts, which the ONNX Runtime and "
             "OpenVINO backends refuse ('outputs are not all tensors'): auto picks among the PyTorch candidates for them",
         ], references=[ARTICLE_SOURCE], digits=1)

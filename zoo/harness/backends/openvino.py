@@ -145,13 +145,11 @@ class OpenVino(Backend):
                 "openvino": ov.get_version(), **info}
 
     def auto_configs(self, ctx: AutoContext) -> list[BackendConfig]:
-        cands = [BackendConfig("openvino", "fp32")]
-        if cpu_bf16():
-            cands.append(BackendConfig("openvino", "bf16", precision="hint"))
-        cands.append(BackendConfig("openvino", "int8"))
-        if cpu_bf16():  # the layers NNCF leaves in float (softmax, LayerNorm, GELU in transformers) in bf16
-            cands.append(BackendConfig("openvino", "int8", precision="bf16"))
-        return cands
+        if not cpu_bf16():
+            return [BackendConfig("openvino", "fp32"), BackendConfig("openvino", "int8")]
+        # int8+bf16: the layers NNCF leaves in float (softmax, LayerNorm, GELU in transformers) run in bf16
+        return [BackendConfig("openvino", "fp32"), BackendConfig("openvino", "bf16", precision="hint"),
+                BackendConfig("openvino", "int8"), BackendConfig("openvino", "int8", precision="bf16")]
 
 
 def precision_hint(config: BackendConfig) -> str:

@@ -90,12 +90,19 @@ def other_cores(before: CpuSample, after: CpuSample) -> tuple[float | None, floa
     return others / wall, max(cores, 1.0)
 
 
-def round_spread(times_ms: Sequence[float], rounds: int = 3) -> float | None:
-    """Slowest / fastest median of ``rounds`` consecutive slices of the calls (None under 2 calls a slice)."""
+def round_medians(times_ms: Sequence[float], rounds: int = 3) -> list[float] | None:
+    """The median of each of ``rounds`` consecutive slices of the calls (None under 2 calls a slice)."""
     n = len(times_ms) // rounds
     if n < 2:
         return None
-    medians = [percentile(times_ms[i * n:(i + 1) * n], 50) for i in range(rounds)]
+    return [percentile(times_ms[i * n:(i + 1) * n], 50) for i in range(rounds)]
+
+
+def round_spread(times_ms: Sequence[float], rounds: int = 3) -> float | None:
+    """Slowest / fastest median of ``rounds`` consecutive slices of the calls (None under 2 calls a slice)."""
+    medians = round_medians(times_ms, rounds)
+    if medians is None:
+        return None
     return max(medians) / min(medians) if min(medians) > 0 else None
 
 

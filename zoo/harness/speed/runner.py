@@ -40,7 +40,7 @@ from ..loading import decoded_items, load_model
 from .config import BenchConfig
 from .cost import PEAK_DTYPES, count_flops, count_params, device_peak
 from .measure import measure_batch, one_line, pad_sequence
-from .noise import noise_flag
+from .noise import noise_flag, round_medians
 from .oom import try_run
 
 TOPIC = "speed"
@@ -308,11 +308,10 @@ def _add_throughput_share(m: dict[str, Any]) -> None:
 
 
 def fastest_round_ms(times_ms: list[float], rounds: int = 3) -> float | None:
-    """The lowest median of ``rounds`` consecutive slices of the calls (None under 2 calls a slice)."""
-    n = len(times_ms) // rounds
-    if n < 2:
-        return None
-    return min(sorted(times_ms[i * n:(i + 1) * n])[(n - 1) // 2] for i in range(rounds))
+    """The lowest of the ``rounds`` slice medians that the noise record's round spread compares (None under 2
+    calls a slice)."""
+    medians = round_medians(times_ms, rounds)
+    return min(medians) if medians else None
 
 
 def build_model(name: str, pretrained: bool | str = "auto", checkpoint: str | None = None) -> Any:

@@ -26,11 +26,12 @@ def make_optimizer(model: nn.Module, c: TrainConfig) -> torch.optim.Optimizer:
     groups: list = []
     for params, scale in scaled:
         params = [p for p in params if p.requires_grad]
+        lr = c.lr * scale
         if c.decay_biases or not c.weight_decay:
-            groups.append({"params": params, "lr": c.lr * scale})
+            groups.append({"params": params, "lr": lr})
         else:
-            groups += [{"params": [p for p in params if p.dim() >= 2], "weight_decay": c.weight_decay, "lr": c.lr * scale},
-                       {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "lr": c.lr * scale}]
+            groups += [{"params": [p for p in params if p.dim() >= 2], "weight_decay": c.weight_decay, "lr": lr},
+                       {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0, "lr": lr}]
     groups = [g for g in groups if g["params"]]
     if c.optimizer in ("sgd", "momentum"):
         momentum = c.momentum if c.optimizer == "momentum" else 0.0
