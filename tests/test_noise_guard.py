@@ -88,13 +88,19 @@ def test_bench_under_a_cpu_hog_is_flagged_noisy_and_not_without(registered_tiny,
     busy = _already_busy()
     if busy is None:
         row, err = _bench(main, registered_tiny, capsys)
-        if not row.get("noisy"):
-            assert "noisy" not in err and not any(f.startswith("noisy") for f in row.get("flags", []))
-            assert row["metrics"]["noise"]["other_cores"] is not None
+        noise_seen = row["metrics"]["noise"]
+        assert noise_seen["other_cores"] is not None
+        blamed = [f for f in row.get("flags", []) if "other processes" in f]
+        if blamed:  # the quiet run blamed other processes: only right if the machine got busy meanwhile
+            busy = _already_busy()
+            if busy is None:
+                pytest.fail(f"a bench on a quiet machine blamed other processes: {noise_seen}")
+        elif row.get("noisy"):
+            # Quiet but flagged for its own rounds' spread: this VM's clock drifts up to 2x over minutes
+            # (PERF-NOTES), which the flag exists to report. The reason must say so, and nothing else.
+            assert noise_seen["reason"].startswith("rounds differ"), noise_seen
         else:
-            busy = _already_busy() or f"the quiet run was flagged ({row['metrics']['noise'].get('reason')})"
-            if "busy from outside" not in busy:
-                pytest.fail(f"a bench on a quiet machine was flagged noisy: {row['metrics']['noise']}")
+            assert "noisy" not in err and not any(f.startswith("noisy") for f in row.get("flags", []))
     hogs = [subprocess.Popen([sys.executable, "-c", HOG]) for _ in range(_cores())]
     try:
         time.sleep(0.5)
