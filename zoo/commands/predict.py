@@ -8,6 +8,10 @@ Run a model on your own inputs, for every task. MODEL is a registered name (its 
   tabular models: a file of comma-separated rows.
 A table by default (class names and scores; one line per box for detection), ``--json`` one JSON line per
 input. ``--save DIR`` writes annotated copies of the images (detection). A progress bar shows on stderr.
+
+A registered image model with its published weights is served, from the second call on, by the fp32 ONNX copy
+the first call keeps in $ZOO_CACHE/predict (``zoo.prediction.warm``: no torch import, the same scores);
+``--no-cache`` runs PyTorch every time.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .. import __version__
 from ..console import print_table, progress
 from ..errors import UserError
-from ..harness import loading  # its names load on first use: an export folder runs without torch
+from ..harness import export, loading  # their names load on first use: an export folder runs without torch
+from ..prediction import warm
 from ..prediction.draw import save_annotated
 from ..prediction.items import input_kind
 from ..prediction.runtime import load
@@ -40,6 +46,8 @@ def register(sub) -> None:
     p.add_argument("--random-init", action="store_true",
                    help="predict with random weights on purpose (for a model with none here; outputs are noise)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 (registered models only)")
+    p.add_argument("--no-cache", action="store_true",
+                   help="run the PyTorch model; neither use nor keep the fp32 ONNX copy that serves repeat calls")
     add_source_options(p)
     p.set_defaults(func=run, intermixed="inputs")  # inputs may follow the options (cli.main)
 
@@ -94,13 +102,25 @@ def gather_items(kind: str, inputs: list[str], context: str | None) -> list:
     return _rows(inputs)
 
 
+def _warm_eligible(args, spec) -> bool:
+    """Whether this call may be served by (or leave) the warm copy: published weights on the CPU, nothing given
+    that the copy does not hold."""
+    return (not args.no_cache and warm.enabled() and not args.checkpoint and not args.random_init
+            and args.device == "cpu" and warm.warm_folder(spec) is not None)
+
+
 def load_predictor(args):
-    """An export folder's runtime predictor, or the registered model with its weights (``load_model``: the
-    pretrained weights, ``--checkpoint``, or random init only when ``--random-init`` asks for it)."""
+    """An export folder's runtime predictor; the registered model's warm copy (``zoo.prediction.warm``); or the
+    model with its weights (``load_model``: the pretrained weights, ``--checkpoint``, or random init only when
+    ``--random-init`` asks for it)."""
     folder = Path(args.model).expanduser()
     if folder.is_dir():
         return load(folder)
     spec = get_spec(args.model)
+    if _warm_eligible(args, spec):
+        cached = warm.load_warm(spec, __version__)
+        if cached is not None:
+            return cached
     weights = args.checkpoint or ("random" if args.random_init else "auto")
     model, loaded = loading.load_model(args.model, weights, device=args.device, overrides=predict_overrides(spec))
     if loaded.random and not args.random_init:
@@ -108,6 +128,21 @@ def load_predictor(args):
         raise UserError(f"{spec.name} has no trained weights here ({why}): give --checkpoint (e.g. from `zoo train "
                         f"{spec.name}`), or --random-init to see the pipeline run on random weights")
     return model
+
+
+def keep_warm(args, model) -> None:
+    """After a PyTorch prediction: write the warm copy for the next call. A failure costs only the speed-up
+    (one line on stderr), never the prediction."""
+    if not hasattr(model, "net") or not _warm_eligible(args, model.spec):
+        return
+    try:
+        kept = export.write_warm_copy(model, warm.warm_folder(model.spec))
+    except (UserError, OSError) as e:
+        print(f"zoo: predictions stay on PyTorch: no fast copy kept ({str(e).splitlines()[0][:200]})", file=sys.stderr)
+        return
+    if kept is not None:
+        print(f"zoo: kept an fp32 ONNX copy for faster repeat predictions in {kept} (--no-cache: never)",
+              file=sys.stderr)
 
 
 def predict_overrides(spec) -> dict:
@@ -135,6 +170,7 @@ def run(args) -> int:
             raise UserError("--save draws boxes: it is for object-detection models only")
         written = save_annotated(results, [r.source for r in results], args.save)
         print(f"{len(written)} annotated image(s) in {args.save}", file=sys.stderr)
+    keep_warm(args, model)
     return 0
 
 

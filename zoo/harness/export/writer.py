@@ -174,3 +174,26 @@ def export_model(name: str, out: str | Path, *, backend: str = AUTO, dtype: str 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def write_warm_copy(model, out: str | Path) -> Path | None:
+    """The fp32 ONNX Runtime copy ``zoo predict NAME`` keeps of a model with its published weights
+    (``zoo.prediction.warm``): artifact, labels and config, no card, swapped in whole. None when the model has
+    other weights, the runtime cannot serve it, or ONNX / ONNX Runtime are not installed."""
+    weights = model.spec.weights
+    if weights is None or model.weights_id != weights.sha256:
+        return None
+    if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")):
+        return None
+    check_exportable(model)
+    out = Path(out)
+    tmp = _prepare_target(out, force=True)
+    try:
+        art = write_artifact(model, BackendConfig("onnxruntime", "fp32"), tmp)
+        write_config(tmp, model, art, {"source": "pretrained", "sha256": model.weights_id,
+                                       "file": getattr(weights, "file_name", None), "purpose": "zoo predict warm copy"})
+        _install(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
