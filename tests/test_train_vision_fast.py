@@ -61,7 +61,7 @@ def test_fast_run_is_a_checkpoint_and_a_row(folders, tmp_path, results_dir, zoo_
 def test_mixup_blends_inputs_and_targets_and_dropout_acts_in_training_only():
     import torch.nn.functional as F
 
-    from zoo.harness.train.vision_fast import augmented_loss
+    from zoo.harness.train.vision_fast import augmented_loss, max_shift, translate
 
     model = prepare_classifier(MODEL, ["a", "b", "c"], pretrained=True, image_size=64, seed=0)
     freeze(model.net, "last:13")
@@ -81,14 +81,32 @@ def test_mixup_blends_inputs_and_targets_and_dropout_acts_in_training_only():
         loss = augmented_loss(0.0, mixup=0.4)(suffix, (views, labels))
     torch.manual_seed(0)
     pick = torch.randint(0, 2, (4,))
-    dx, dy = torch.randint(-1, 2, (2,)).tolist()
-    xs = torch.roll(views[torch.arange(4), pick], (dy, dx), (2, 3)).float()
+    xs = translate(views[torch.arange(4), pick].float(), max_shift(views.shape[-1]))
     lam = float(torch.distributions.Beta(0.4, 0.4).sample())
     perm = torch.randperm(4)
     with torch.no_grad():
         out = suffix(lam * xs + (1 - lam) * xs[perm])
     want = lam * F.cross_entropy(out, labels) + (1 - lam) * F.cross_entropy(out, labels[perm])
     assert 0 < lam < 1 and torch.allclose(loss, want)
+
+
+def test_translate_moves_each_image_by_its_own_shift_with_edges_repeated():
+    from zoo.harness.train.vision_fast import max_shift, translate
+
+    assert max_shift(20) == 2 and max_shift(24) == 2 and max_shift(8) == 1
+    x = torch.arange(2 * 3 * 5 * 5, dtype=torch.float32).reshape(2, 3, 5, 5)
+    torch.manual_seed(1)
+    out = translate(x, 2)
+    torch.manual_seed(1)
+    dy, dx = torch.randint(0, 5, (2, 2, 1))
+    seen = set()
+    for i in range(2):
+        ry, rx = int(dy[i]) - 2, int(dx[i]) - 2  # the window's offset: content moves by (-ry, -rx)
+        seen.add((ry, rx))
+        rows = [min(max(r + ry, 0), 4) for r in range(5)]
+        cols = [min(max(c + rx, 0), 4) for c in range(5)]
+        assert torch.equal(out[i], x[i][:, rows][:, :, cols])
+    assert out.shape == x.shape and len(seen) == 2  # the two images got different shifts (seed 1)
 
 
 def test_mixup_and_dropout_are_fast_recipe_settings():
