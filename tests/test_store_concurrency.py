@@ -97,6 +97,7 @@ def _damaged(kind: str, at: int, xor: int) -> bytes:
 
 
 @example(kind="truncate", at=len(DATA) - 1, xor=1)  # a whole last row short of only its newline
+@example(kind="truncate", at=DATA.index(b"\n", len(DATA) // 2), xor=1)  # so is a cut just before any row's newline
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(["truncate", "flip"]), at=st.integers(0, len(DATA) - 1), xor=st.integers(1, 255))
 def test_damaged_file_is_read_exactly_or_refused_with_a_line_number(kind, at, xor):
@@ -116,8 +117,8 @@ def test_damaged_file_is_read_exactly_or_refused_with_a_line_number(kind, at, xo
             assert rows == expected
             check_appendable(path)
         whole = data[: data.rfind(b"\n") + 1]
-        if kind == "truncate" and at == len(DATA) - 1:  # a whole row short of its newline: completed
-            assert path.read_bytes() == DATA
+        if kind == "truncate" and DATA[at:at + 1] == b"\n":  # whole rows, the last short of only its newline:
+            assert path.read_bytes() == data + b"\n"           # completed (at the end of DATA or of any row)
         elif whole != data:  # a torn tail (issue 26): moved to a quarantine file beside it, the whole lines kept
             assert path.read_bytes() == whole
             (q,) = Path(d).glob("speed.jsonl.quarantine-*")
