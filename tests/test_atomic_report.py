@@ -121,6 +121,7 @@ report({raw!r}, {out!r}, modules=ONLY)
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["swap:1"])
 def test_a_real_sigkill_leaves_a_state_the_next_run_completes(states, step):
     raw, out, _old, new = states

@@ -113,6 +113,7 @@ def _row(model, **kw):
     return row
 
 
+@pytest.mark.slow
 def test_auto_scores_candidates_itself_on_items_it_did_not_calibrate_on(setup):
     row = _row(setup, accuracy_time_limit=LIMIT_S)
     cands = {c["config"]: c for c in row["metrics"]["candidates"]}

@@ -77,6 +77,7 @@ def in_fresh_process(fn: str, *args: str) -> None:
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-4000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["openvino", "onnxruntime"])
 def test_int8_is_calibrated_and_the_same_seed_gives_the_same_model(backend, photos):
     pytest.importorskip("openvino" if backend == "openvino" else "onnxruntime")
@@ -101,6 +102,7 @@ def int8_checks(backend: str) -> None:
     assert cfg.label == f"{backend}+int8"
 
 
+@pytest.mark.slow
 def test_openvino_fp32_and_bf16_hint_and_dynamic_shapes():
     pytest.importorskip("openvino")
     in_fresh_process("openvino_checks")
@@ -165,6 +167,7 @@ def test_zoo_eval_through_a_backend_writes_a_findable_row(digits, photos, result
         is (loss <= 1.0)
 
 
+@pytest.mark.slow
 def test_zoo_eval_openvino_reads_images_without_forking(digits, results_dir, capsys):  # noqa: F811
     """A process holding an OpenVINO model can crash when the DataLoader forks its workers: eval reads the
     images in the process itself for that backend (and says so in the row's settings)."""

@@ -362,6 +362,7 @@ def test_bench_json_stdout_is_json_only_with_the_onnx_export(results_dir, monkey
     assert row["status"] == "ok" and row["model"] == "mlp"
 
 
+@pytest.mark.slow
 def test_bench_json_subprocess_stdout_parses(results_dir):
     """The real command in a fresh process, onnxruntime when installed: stdout is one JSON document."""
     backend = "onnxruntime" if importlib.util.find_spec("onnxruntime") else "eager"

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from zoo.cli import main as zoo_main
 from zoo.results import raw_path, read_rows
 
@@ -46,6 +48,7 @@ def test_a_failure_after_the_reader_left_is_not_success(tmp_path, monkeypatch, c
     assert rc == 2 and read_rows(raw_path("eval")) == []
 
 
+@pytest.mark.slow
 def test_real_pipe_closed_after_one_line(tmp_path):
     env = {**os.environ, "ZOO_RESULTS_DIR": str(tmp_path), "PYTHONPATH": str(REPO)}
     p = subprocess.Popen([sys.executable, "-m", "zoo", "eval", "mlp", "--data", "digits", "--limit", "20",

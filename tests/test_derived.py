@@ -156,6 +156,7 @@ def test_torchvision_tagged_weights_and_a_real_forward():
     assert len(preds) == 2 and len(preds[0]["topk"]) == 5
 
 
+@pytest.mark.slow
 def test_torchvision_detectors_read_as_the_registered_ones():
     derived, registered = zoo.get_spec("torchvision:fasterrcnn_resnet50_fpn"), zoo.get_spec("fasterrcnn_resnet50_fpn")
     assert (derived.preprocess, derived.weights, derived.input_size, derived.references) == (

@@ -395,6 +395,7 @@ def tiny_spec(weights: Weights) -> ModelSpec:
                      num_classes=2, input_size=(3,), weights=weights)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["url", "hf-hub"])
 def test_silent_network_fails_within_ten_seconds(kind, silent_server, network_on, monkeypatch):
     """Before: the URL download waited 60 s; the hub client retried for minutes (a 60 s HEAD, 5 retries)."""

@@ -119,6 +119,7 @@ def test_missing_extra_is_one_line(monkeypatch):
     fw.check_extra(("tensorflow",))
 
 
+@pytest.mark.slow
 def test_tiny_model_in_tensorflow_and_keras_matches_pytorch():
     tf = pytest.importorskip("tensorflow")
     pytest.importorskip("keras")

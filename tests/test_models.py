@@ -72,7 +72,11 @@ def check_prediction(task: str, pred: dict, item, spec) -> None:
         raise AssertionError(f"no prediction format known for task {task!r}")
 
 
-@pytest.mark.parametrize("name", builtin_models())
+SLOW_TO_BUILD = {"timm/vgg16", "ssd300_vgg16"}  # 4-7 s each on 2 cores: in make test, not make test-fast
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_BUILD else n
+                                  for n in builtin_models()])
 def test_builds_and_runs_one_forward(name):
     torch.manual_seed(0)
     threads = torch.get_num_threads()

@@ -16,6 +16,7 @@ ARGS = ["train", "lstm", "--task", "sst2", "--limit", "61", "--batch-size", "16"
         "--set", "dropout=0", "--set", "hidden_size=32", "--set", "embed_dim=16", "--seed", "5"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(torchrun() is None, reason="torchrun not installed")
 def test_two_processes_give_the_weights_of_one(tmp_path):
     a, b = one_and_two_processes(ARGS, tmp_path)

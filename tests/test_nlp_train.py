@@ -23,6 +23,7 @@ def _zoo(*args, env=None):
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}, timeout=300)
 
 
+@pytest.mark.slow
 def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache):
     r = _zoo("train", "lstm", "--task", "sst2", "--limit", "96", "--epochs", "1", "--val-limit", "32", "--batch-size", "32")
     assert r.returncode == 0, r.stderr
@@ -52,6 +53,7 @@ def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache):
     assert tables({"eval": [ev], "train": [train]})[0].rows == apps.rows  # deterministic
 
 
+@pytest.mark.slow
 def test_cli_bad_input_is_one_line(results_dir, zoo_cache, tmp_path):
     r = _zoo("train", "lstm", "--task", "imdb")
     assert r.returncode == 2 and "unknown NLP task 'imdb'" in r.stderr and "Traceback" not in r.stderr, r.stderr

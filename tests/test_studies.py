@@ -25,6 +25,7 @@ def _by(rows, key):
     return out
 
 
+@pytest.mark.slow
 def test_relu_and_gelu_beat_sigmoid_in_a_deep_mlp(tiny_rows):
     acc = {a: [m["test_accuracy"] for m in ms] for a, ms in _by(tiny_rows["activations"], "activation").items()}
     grad = {a: [m["grad_norm_first_early"] for m in ms] for a, ms in _by(tiny_rows["activations"], "activation").items()}

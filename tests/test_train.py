@@ -245,6 +245,7 @@ def test_resume_refuses_other_architecture_and_keeps_checkpoint(tmp_path):
         train(_mlp(), (x, y), loss_fn=F.cross_entropy, checkpoint_dir=bad.parent, resume=True, progress=False)
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
     """A real kill: the child process SIGKILLs itself after step 9; the resumed run ends as a straight one."""
     script = tmp_path / "run.py"
@@ -278,6 +279,7 @@ def test_resume_after_sigkill(tmp_path):
     assert _same(load_file(tmp_path / "a.st"), load_file(tmp_path / "b.st"))
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_match_single_process(tmp_path):
     """Data parallel over 2 gloo processes = one process with the same global batch (to float tolerance)."""
     script = tmp_path / "ddp.py"

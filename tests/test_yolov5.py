@@ -299,6 +299,7 @@ def test_labels_are_coco_category_ids_from_the_datasets_table():
 _FAST = dict(warmup=1, min_iters=2, min_duration_s=0.01, rounds=1, error_items=2, peak=False, write=False)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["eager", "onnxruntime"])
 def test_bench_stages_decode_letterbox_forward_nms(backend):
     """zoo bench on yolov5n times decode (JPEG file -> PIL), letterbox, forward, NMS and end to end from the
@@ -327,6 +328,7 @@ def test_bench_compile_runs_yolov5n():
     assert row["backend_used"].startswith("compile") and "box_agreement" in row["metrics"]["output_deviation"]
 
 
+@pytest.mark.slow
 def test_bench_pretrained_auto_boxes_agree_on_real_photos(imported, tmp_path, monkeypatch):
     """`zoo bench yolov5n --pretrained --backend auto` (compile left out: it is timed in the slow test) with
     the real weights: the row says real weights, and ONNX Runtime's boxes on bus.jpg / zidane.jpg match
