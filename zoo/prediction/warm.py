@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 from ..offline import zoo_cache_dir
-from .runtime import EXPORT_FORMAT, TASKS, ExportedModel, read_config
+from .runtime import CONFIG, EXPORT_FORMAT, TASKS, ExportedModel, read_config
 
 ENV = "ZOO_PREDICT_CACHE"  # "0": never read or write warm copies
 RUNTIME = "onnxruntime"  # the lighter of the two export runtimes to import (ONNX Runtime ~0.2 s)
@@ -66,7 +66,7 @@ def load_warm(spec, zoo_version: str) -> ExportedModel | None:
     """The warm copy of ``spec`` ready to predict, or None (none yet, of another zoo version, stale, unreadable,
     or its runtime missing): the caller then runs the PyTorch model."""
     folder = warm_folder(spec)
-    if folder is None or not (folder / "zoo_export.json").is_file() or importlib.util.find_spec(RUNTIME) is None:
+    if folder is None or not (folder / CONFIG).is_file() or importlib.util.find_spec(RUNTIME) is None:
         return None
     try:
         if not matches(spec, read_config(folder), zoo_version):

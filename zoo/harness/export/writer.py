@@ -13,6 +13,7 @@ write the model card. Everything goes into a temporary folder beside DIR, rename
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -34,7 +35,7 @@ from ..eval.holdout import (
     score,
     torch_predict,
 )
-from ..loading import load_model
+from ..loading import Loaded, load_model
 from .artifact import check_exportable, write_artifact, write_config
 from .card import build_card, measure_latency, write_card
 
@@ -85,6 +86,19 @@ def _install(tmp: Path, out: Path) -> None:
     os.umask(mask)
     os.chmod(tmp, 0o777 & ~mask)  # mkdtemp makes it private; a shipped folder gets a plain mkdir's mode
     install_folder(tmp, out)
+
+
+@contextlib.contextmanager
+def _staged(out: Path, force: bool):
+    """The temporary folder beside ``out`` to write into; swapped in for ``out`` when the block ends, removed
+    when it raises (``out`` untouched)."""
+    tmp = _prepare_target(out, force)
+    try:
+        yield tmp
+        _install(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _weights_record(model, loaded) -> dict[str, Any]:
@@ -156,8 +170,7 @@ def export_model(name: str, out: str | Path, *, backend: str = AUTO, dtype: str 
     check_exportable(model)
     budget = BUDGET_POINTS if accuracy_budget is None else float(accuracy_budget)
     holdout, why = _holdout(model, loaded, data)
-    tmp = _prepare_target(out, force)
-    try:
+    with _staged(out, force) as tmp:
         ref = score(torch_predict(model), holdout) if holdout is not None else None
         tried: list[dict] = []
         for cfg in configs:
@@ -169,10 +182,6 @@ def export_model(name: str, out: str | Path, *, backend: str = AUTO, dtype: str 
         speed = measure_latency(ExportedModel(tmp), sample_image_files(2), min_s=latency_s)
         cmd = command or f"zoo export {name} --out {out} --backend {backend}" + (f" --dtype {dtype}" if dtype else "")
         write_card(tmp, build_card(exp_cfg, accuracy, speed, cmd))
-        _install(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -191,13 +200,8 @@ def write_warm_copy(model, out: str | Path) -> Path | None:
     except UserError:
         return None
     out = Path(out)
-    tmp = _prepare_target(out, force=True)
-    try:
+    with _staged(out, force=True) as tmp:
         art = write_artifact(model, BackendConfig("onnxruntime", "fp32"), tmp)
-        write_config(tmp, model, art, {"source": "pretrained", "sha256": model.weights_id,
-                                       "file": getattr(weights, "file_name", None), "purpose": "zoo predict warm copy"})
-        _install(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        record = {**_weights_record(model, Loaded("auto", "pretrained")), "purpose": "zoo predict warm copy"}
+        write_config(tmp, model, art, record)
     return out
