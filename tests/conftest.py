@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import signal
 import socket
 import tempfile
 from pathlib import Path
@@ -41,6 +42,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["OMP_NUM_THREADS"] = "1"
 
 import helpers  # noqa: E402  (after the environment above: it imports zoo)
+
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    # started in the background by a shell without job control (`(make test &)`), which ignores SIGINT; the
+    # tests that send this process a SIGINT check Ctrl-C's behaviour, so Ctrl-C gets Python's own handler
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch

@@ -68,9 +68,17 @@ def test_timm_models_get_timm_benchmark_settings():
 def test_graph_runtime_peers_use_their_defaults(results_dir):
     pytest.importorskip("onnxruntime")
     pytest.importorskip("openvino")
-    rows = {r["peer"]: r for r in _run(("zoo", "onnxruntime", "openvino"))}
-    ort, ov = rows["ONNX Runtime defaults"], rows["OpenVINO latency hint"]
-    assert ort["status"] == ov["status"] == "ok", (ort.get("note"), ov.get("note"))
+    pytest.importorskip("nncf")
+    rows = {r["peer"]: r for r in _run(("zoo", "onnxruntime", "openvino", "openvino_int8"))}
+    ort, ov, q = rows["ONNX Runtime defaults"], rows["OpenVINO latency hint"], rows["OpenVINO INT8, NNCF defaults"]
+    assert ort["status"] == ov["status"] == q["status"] == "ok", (ort.get("note"), ov.get("note"), q.get("note"))
+    assert "NNCF's defaults" in q["settings"]["quantize"] and q["settings"]["calibration"]["n"] > 0
+    # every forward peer's share of the peak of the precision it computes in, probed in this process
+    assert q["metrics"]["peak_dtype"] == "int8" and ort["metrics"]["peak_dtype"] == "fp32"
+    assert ov["metrics"]["peak_dtype"] in ("fp32", "bf16")
+    for r in (ort, ov, q):
+        m = r["metrics"]
+        assert m["share_of_peak"] == pytest.approx(m["flops_per_item"] * m["items_per_s"] / 1e12 / m["peak_tflops"])
     assert "default SessionOptions" in ort["settings"]["session"] and ort["library"]["onnxruntime"]
     assert ov["settings"]["compile"] == {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}
     assert "inference_precision_hint" in ov["settings"]["as_chosen_by_openvino"]
@@ -150,6 +158,19 @@ def test_report_shows_the_latest_run_with_ratios_and_says_when_zoo_loses():
     assert table.rows[0][col["peer"]].startswith("zoo's pick")  # zoo's pick first, then the peers
     assert any("OpenVINO latency hint at 1.25x" in n and "zoo loses" in n for n in table.notes)
     assert report.tables({"speed": []}) == []
+
+
+def test_report_shows_each_peers_share_of_the_peak_of_its_precision():
+    from zoo.report import peers as report
+
+    q = _row("OpenVINO INT8, NNCF defaults", 5.0, "run1")
+    q["metrics"].update(share_of_peak=0.7312, peak_dtype="int8")
+    (table,) = report.tables({"peers": [_row("zoo's pick: openvino+int8", 4.0, "run1"), q]})
+    col = {c: i for i, c in enumerate(table.columns)}
+    by = {r[col["peer"]]: r for r in table.rows}
+    assert by["OpenVINO INT8, NNCF defaults"][col["% of peak"]] == "73.1 (int8)"
+    assert by["zoo's pick: openvino+int8"][col["% of peak"]] is None  # no share recorded: none shown
+    assert "% of peak" in table.brief
 
 
 def test_latest_auto_row_matches_sequence_length_and_any_weights_choice(tmp_path):

@@ -15,6 +15,9 @@ times them in alternating rounds (ABCABC..., so drift of the shared machine hits
   ``benchmark_app -shape``), ``core.compile_model(m, "CPU", {"PERFORMANCE_HINT": "LATENCY"})`` and no other
   property (benchmark_app ``-hint latency``), a synchronous infer request; the row records the precision,
   streams and threads OpenVINO chose.
+- **OpenVINO INT8, NNCF defaults**: OpenVINO's documented post-training INT8 flow: ``nncf.quantize`` of the
+  converted model with NNCF's defaults (``model_type=TRANSFORMER`` for text models, as NNCF asks) on the same
+  calibration items zoo's own INT8 uses, compiled with the latency hint only.
 - **ONNX Runtime defaults**: ``torch.onnx.export`` (zoo's exporter, ``backends/_export.py``) then
   ``onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])`` with default SessionOptions.
 - **ultralytics formats** (models built by ultralytics only): ultralytics' ``benchmark()`` exports to each
@@ -27,8 +30,9 @@ times them in alternating rounds (ABCABC..., so drift of the shared machine hits
   timed end to end (decode, preprocess, network, postprocess) beside ultralytics' predict.
 
 Rows (kind "peers", results/raw/peers.jsonl): model, peer, scope (forward | end to end), exact settings,
-p50 ms, items/s, ``speed_vs_zoo`` (zoo's pick p50 / the peer's p50 in the same scope: 0.5 = half as
-fast as zoo's pick), library versions, weights. A peer that cannot run here is a row with status
+p50 ms, items/s, the share of the peak of the precision the peer computes in (``share_of_peak``: FLOPs per
+item x items/s over the fp32/bf16/int8 peak probed in this process, forward scope), ``speed_vs_zoo`` (zoo's
+pick p50 / the peer's p50 in the same scope: 0.5 = half as fast as zoo's pick), library versions, weights. A peer that cannot run here is a row with status
 "skipped" and the reason.
 """
 
@@ -37,6 +41,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import io
+import logging
 import os
 import sys
 import tempfile
@@ -51,10 +57,12 @@ import torch
 from ..errors import UserError
 from ..harness.backends import BackendConfig, outputs_to_fp32, prepare
 from ..harness.backends.export import Flat, export_onnx, flatten_io, numpy_leaves
-from ..harness.speed.runner import bench, build_model, token_count
+from ..harness.backends.openvino import TEXT_TASKS
 from ..harness.speed.config import BenchConfig
+from ..harness.speed.cost import PEAK_DTYPES, count_flops, device_peak
 from ..harness.speed.measure import (decoded_items, latency_sample, measure_rounds, one_line, pad_sequence,
                                      stored_items)
+from ..harness.speed.runner import bench, build_model, peak_dtype, token_count
 from ..harness.speed.timing import CpuTimer, TimingPolicy, summarize
 from ..models.ultralytics_nets import import_ultralytics, keep_threads
 from ..registry import get_spec
@@ -63,7 +71,7 @@ from ..results import append_row, make_row, raw_path, read_rows
 TOPIC = "peers"
 TIMM_SOURCE = "huggingface/pytorch-image-models benchmark.py (InferenceBenchmarkRunner)"
 FORWARD, E2E = "forward", "end to end"
-ALL_PEERS = ("eager", "timm", "openvino", "onnxruntime", "ultralytics", "zoo")
+ALL_PEERS = ("eager", "timm", "openvino", "openvino_int8", "onnxruntime", "ultralytics", "zoo")
 
 
 @dataclass
@@ -75,6 +83,7 @@ class Peer:
     run: Callable[[], Any]
     settings: dict[str, Any]
     library: dict[str, str | None] = field(default_factory=dict)
+    precision: str = "fp32"  # what its arithmetic runs in: the peak its share of peak divides by
 
 
 @dataclass
@@ -137,7 +146,46 @@ def openvino_peer(model: Any, x: Any) -> Peer:
                 "compile": {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}, "as_chosen_by_openvino": chosen,
                 "infer": "synchronous InferRequest.infer"}
     return Peer("OpenVINO latency hint", FORWARD, lambda: request.infer(arrays), settings,
-                {"openvino": version("openvino")})
+                {"openvino": version("openvino")}, _ov_precision(chosen))
+
+
+def _ov_precision(chosen: dict[str, str]) -> str:
+    """fp32 or bf16: the floating precision OpenVINO chose (its CPU plugin picks bf16 on some processors)."""
+    return "bf16" if "bf16" in chosen.get("inference_precision_hint", "") else "fp32"
+
+
+def openvino_int8_peer(model: Any, x: Any) -> Peer:
+    """OpenVINO's documented INT8 flow with its defaults: ``nncf.quantize`` of the converted model on a
+    calibration ``nncf.Dataset`` (NNCF's default preset and options; ``model_type=TRANSFORMER`` for text
+    models, as NNCF's guide asks), compiled with the latency hint only. Calibrated on the same items zoo's
+    own INT8 uses, so only the quantization and runtime settings differ."""
+    import nncf  # deferred: optional, heavy
+    import openvino as ov
+
+    from ..harness.backends.calibration import Calibration
+    from ..harness.backends.export import calibration_arrays
+
+    nncf.set_log_level(logging.ERROR)
+    leaves, in_spec, _ = flatten_io(model, x, "openvino")
+    with torch.no_grad():
+        ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
+    ov_model.reshape({i: ov.PartialShape(list(t.shape)) for i, t in enumerate(leaves)})
+    calibration = Calibration(model)
+    arrays = [tuple(a) for a in calibration_arrays(calibration.batches())]
+    text = model.spec.task in TEXT_TASKS
+    kw = {"model_type": nncf.ModelType.TRANSFORMER} if text else {}
+    with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars
+        quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
+    compiled = ov.Core().compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+    request = compiled.create_infer_request()
+    arrays_x = numpy_leaves(x)
+    settings = {"convert": "ov.convert_model(model, example_input=x); reshape to the timed input (static)",
+                "quantize": "nncf.quantize(model, nncf.Dataset(items), subset_size=len(items)"
+                            + (", model_type=TRANSFORMER)" if text else ")") + ": NNCF's defaults otherwise",
+                "calibration": {k: calibration.info.get(k) for k in ("source", "n", "seed", "items_sha256")},
+                "compile": {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}, "infer": "synchronous InferRequest.infer"}
+    return Peer("OpenVINO INT8, NNCF defaults", FORWARD, lambda: request.infer(arrays_x), settings,
+                {"openvino": version("openvino"), "nncf": version("nncf")}, "int8")
 
 
 def onnxruntime_peer(model: Any, x: Any, folder: Path) -> Peer:
@@ -263,7 +311,7 @@ def zoo_peers(model: Any, config: BackendConfig, how: str, batch: Any, stored: l
     settings = {"backend_config": config.as_dict(), "found_by": how, **{k: v for k, v in prep.info.items()
                                                                        if isinstance(v, (str, int, float, bool))}}
     lib = {"torch": torch.__version__}
-    peers = [Peer(f"zoo's pick: {config.label}", FORWARD, run, settings, lib)]
+    peers = [Peer(f"zoo's pick: {config.label}", FORWARD, run, settings, lib, peak_dtype(config.as_dict()))]
     if model.spec.task == "object-detection":
         def e2e():
             with torch.inference_mode():
@@ -286,6 +334,7 @@ def build_peers(model: Any, batch: Any, stored: list[Any], which: Sequence[str],
         ("eager", "torch eager fp32", lambda: eager_peer(model, x)),
         ("timm", "timm benchmark.py", lambda: timm_peers(model, x)),
         ("openvino", "OpenVINO latency hint", lambda: openvino_peer(model, x)),
+        ("openvino_int8", "OpenVINO INT8, NNCF defaults", lambda: openvino_int8_peer(model, x)),
         ("onnxruntime", "ONNX Runtime defaults", lambda: onnxruntime_peer(model, x, folder)),
         ("ultralytics", "ultralytics formats", lambda: ultralytics_peers(model, Path(stored[0]), folder)),
     ]
@@ -329,9 +378,35 @@ def time_peers(peers: list[Peer], policy: TimingPolicy, rounds: int, log: Callab
     return measure_rounds([p.run for p in peers], CpuTimer(), policy, rounds)
 
 
+def peak_shares(peers: list[Peer], flops_per_item: int | None, log: Callable[[str], None]) -> dict[str, dict]:
+    """The device's peak (this process's probe, merged into zoo's cache of the best ever seen) for each
+    precision the forward-scope peers run in; empty when the FLOPs could not be counted."""
+    if not flops_per_item:
+        return {}
+    out = {}
+    for dtype in sorted({p.precision for p in peers if p.scope == FORWARD and p.precision in PEAK_DTYPES}):
+        log(f"  measuring the cpu {dtype} peak")
+        out[dtype] = device_peak("cpu", dtype)
+    return out
+
+
+def _share_metrics(p: Peer, m: dict[str, Any], flops_per_item: int | None, peaks: dict[str, dict]) -> dict:
+    """FLOPs per item, achieved TFLOP/s and share of the peak of the precision the peer runs in (forward only:
+    an end-to-end call also decodes and post-processes)."""
+    peak = peaks.get(p.precision)
+    if p.scope != FORWARD or not flops_per_item or not peak:
+        return {}
+    achieved = flops_per_item * m["items_per_s"] / 1e12
+    return {"flops_per_item": flops_per_item, "achieved_tflops": achieved, "peak_dtype": p.precision,
+            "peak_tflops": peak["tflops"], "peak_tflops_this_process": peak["this_process"]["tflops"],
+            "share_of_peak": achieved / peak["tflops"]}
+
+
 def peer_rows(model: Any, bs: int, peers: list[Peer | Skipped], times: list[list[float]], command: str,
-              policy: TimingPolicy, rounds: int) -> list[dict[str, Any]]:
-    """One row per peer (skipped ones too), each with its speed relative to zoo's pick in the same scope."""
+              policy: TimingPolicy, rounds: int, flops_per_item: int | None = None,
+              peaks: dict[str, dict] | None = None) -> list[dict[str, Any]]:
+    """One row per peer (skipped ones too), each with its speed relative to zoo's pick in the same scope and
+    its share of the peak of the precision it runs in."""
     ran = [p for p in peers if isinstance(p, Peer)]
     stats = {id(p): summarize(t, bs) for p, t in zip(ran, times)}
     zoo_p50 = {p.scope: stats[id(p)]["p50_ms"] for p in ran if p.name.startswith("zoo's pick")}
@@ -346,6 +421,7 @@ def peer_rows(model: Any, bs: int, peers: list[Peer | Skipped], times: list[list
                                  settings=timing, **({"error": p.reason} if p.status == "error" else {}), **common))
             continue
         m = {**stats[id(p)], "latencies_ms": latency_sample(times[ran.index(p)], limit=200)}
+        m.update(_share_metrics(p, m, flops_per_item, peaks or {}))
         if p.scope in zoo_p50:
             m["zoo_pick_p50_ms"] = zoo_p50[p.scope]
             m["speed_vs_zoo"] = zoo_p50[p.scope] / m["p50_ms"]
@@ -373,13 +449,25 @@ def run_model(name: str, bs: int, which: Sequence[str], pick: str | tuple[Backen
             if isinstance(p, Skipped):
                 log(f"  {p.name}: {p.status}: {p.reason}")
         ran = [p for p in peers if isinstance(p, Peer)]
+        flops = _flops_per_item(model, seq_len)
+        peaks = peak_shares(ran, flops, log)
         times = time_peers(ran, policy, rounds, log) if ran else []
     cmd = command_line(name, bs, which, pick if isinstance(pick, str) else getattr(pick[0], "label", "rows"), policy,
                        rounds) + (f" --seq-len {seq_len}" if seq_len else "")
-    rows = peer_rows(model, bs, peers, times, cmd, policy, rounds)
+    rows = peer_rows(model, bs, peers, times, cmd, policy, rounds, flops, peaks)
     for r in rows:
         r["settings"]["seq_len"] = seq_len or token_count(batch.inputs)
     return rows
+
+
+def _flops_per_item(model: Any, seq_len: int | None) -> int | None:
+    """FLOPs of one item (as ``zoo bench`` counts them), None when some op cannot be counted."""
+    try:
+        inputs = pad_sequence(model.preprocess(decoded_items(model, 1)), seq_len).inputs
+        with torch.no_grad():
+            return count_flops(model, inputs) or None
+    except Exception:  # noqa: BLE001  (the rows then carry no share of peak)
+        return None
 
 
 def command_line(name: str, bs: int, which: Sequence[str], pick: str, policy: TimingPolicy, rounds: int) -> str:

@@ -67,19 +67,19 @@ def _peers_table(rows: list[dict]) -> Table:
         m, s = r.get("metrics") or {}, r.get("settings") or {}
         lib = ", ".join(f"{k} {v}" for k, v in sorted((r.get("library") or {}).items()) if v)
         if r.get("status") != "ok":
-            out.append([r.get("model"), s.get("batch_size"), None, r.get("peer"), r.get("status"), None, None, None, lib,
-                        weights_label(r.get("weights")), _machine(r), r.get("note")])
+            out.append([r.get("model"), s.get("batch_size"), None, r.get("peer"), r.get("status"), None, None, None,
+                        None, lib, weights_label(r.get("weights")), _machine(r), r.get("note")])
             continue
         out.append([r.get("model"), s.get("batch_size"), r.get("scope"), r.get("peer"), keys.get(_settings_text(r)),
-                    m.get("p50_ms"), m.get("items_per_s"), m.get("speed_vs_zoo"), lib, weights_label(r.get("weights")),
-                    _machine(r), None])
+                    m.get("p50_ms"), m.get("items_per_s"), m.get("speed_vs_zoo"), _share(m), lib,
+                    weights_label(r.get("weights")), _machine(r), None])
     why = [f"{r.get('model')}, {r.get('peer')}: {r.get('status')}: {r.get('note')}" for r in sorted(rows, key=_order)
            if r.get("status") != "ok"]
     return Table(
         slug="peers", title="zoo vs what users would pick instead (same machine, one process, alternating rounds)",
         columns=["model", "batch", "scope", "peer", "settings", "p50 ms", "items/s", "speed vs zoo's pick",
-                 "library", "weights", "machine", "why not run"],
-        brief=["peer", "scope", "settings", "p50 ms", "items/s", "speed vs zoo's pick", "weights"],
+                 "% of peak", "library", "weights", "machine", "why not run"],
+        brief=["peer", "scope", "settings", "p50 ms", "items/s", "speed vs zoo's pick", "% of peak", "weights"],
         sections=["model", "batch", "machine", "weights"],
         rows=out, notes=provenance(rows) + [f"settings {k}: {text}" for text, k in keys.items()] + why + [
             "speed vs zoo's pick = zoo's pick p50 / the peer's p50, in the same scope and run (1.00 = as fast as zoo's "
@@ -89,8 +89,16 @@ def _peers_table(rows: list[dict]) -> Table:
             "zoo's pick: the configuration `zoo bench MODEL --backend auto` chose (its latest row on this machine "
             "kind, else auto run beside the peers), prepared by zoo's backends",
             "skipped / error rows say why a peer could not run for that model",
+            "% of peak: FLOPs per item x items/s over the measured peak of the precision the peer computes in "
+            "(fp32, bf16 or int8: probed in the same process, the best ever seen on this machine kept), forward "
+            "scope only",
         ] + _best_peer_notes(rows) + sorted({f"reproduce: `{r['command']}`" for r in rows if r.get("command")}),
         references=SOURCES, digits=3)
+
+
+def _share(m: dict[str, Any]) -> str | None:
+    share = m.get("share_of_peak")
+    return None if share is None else f"{100 * share:.1f} ({m.get('peak_dtype')})"
 
 
 def _best_peer_notes(rows: list[dict]) -> list[str]:
