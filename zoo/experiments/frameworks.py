@@ -55,8 +55,9 @@ NEEDS = {"tensorflow": ("tensorflow", "keras"), "jax": ("jax", "keras"), "torch"
 SUITE = "tf-keras-pytorch"
 ORDER = ("pytorch", "tensorflow-eager", "tensorflow-xla", "keras-tensorflow", "keras-jax", "keras-torch")
 TIMING = ("alternating rounds across processes: in each round every framework runs {i1} calls at batch 1 then "
-          "{i32} at batch 32 while the other processes wait idle; start rotates each round; {r} rounds after "
+          "{i32} at batch {b} while the other processes wait idle; start rotates each round; {r} rounds after "
           "untimed warm-up")
+BATCH = 32  # the larger batch timed after batch 1: the T7 table's "items/s b32"
 
 
 def check_extra(backends: tuple[str, ...]) -> None:
@@ -132,20 +133,22 @@ class Local:
             return time_calls(self.net, xb, iters)  # the workers' own timing loop
 
 
-def alternate(runners: dict[str, object], rounds: int, iters1: int, iters32: int) -> dict[str, dict]:
+def alternate(runners: dict[str, object], rounds: int, iters1: int, iters32: int,
+              batch: int = BATCH) -> dict[str, dict]:
+    """Timings per framework: "b1" at batch 1, "b32" at ``batch`` (32 unless a caller asks for another)."""
     names = list(runners)
     for n in names:  # warm-up: compiles XLA / jit graphs for both shapes; not timed
         runners[n].time(n, 1, 2)
-        runners[n].time(n, 32, 1)
+        runners[n].time(n, batch, 1)
     out = {n: {"b1": [], "b32": []} for n in names}
     for r in range(rounds):
         for n in names[r % len(names):] + names[:r % len(names)]:
             out[n]["b1"] += runners[n].time(n, 1, iters1)
-            out[n]["b32"] += runners[n].time(n, 32, iters32)
+            out[n]["b32"] += runners[n].time(n, batch, iters32)
     return out
 
 
-def _metrics(lg: np.ndarray, ref: np.ndarray, labels: np.ndarray, t: dict) -> dict:
+def _metrics(lg: np.ndarray, ref: np.ndarray, labels: np.ndarray, t: dict, batch: int = BATCH) -> dict:
     diff = float(np.abs(lg - ref).max())
     correct = int((lg.argmax(-1) == labels).sum())
     ms32 = statistics.median(t["b32"]) if t["b32"] else None
@@ -153,13 +156,16 @@ def _metrics(lg: np.ndarray, ref: np.ndarray, labels: np.ndarray, t: dict) -> di
             "top1_agree": int((lg.argmax(-1) == ref.argmax(-1)).sum()), "n": len(labels),
             "correct1": correct, "top1": 100.0 * correct / len(labels),
             "p50_ms_b1": statistics.median(t["b1"]) if t["b1"] else None, "calls_b1": len(t["b1"]),
-            "ms_b32_median": ms32, "items_per_s_b32": 32e3 / ms32 if ms32 else None, "calls_b32": len(t["b32"])}
+            "ms_b32_median": ms32, "items_per_s_b32": batch * 1e3 / ms32 if ms32 else None, "calls_b32": len(t["b32"])}
 
 
 def compare(arch: str = "efficientnet_lite0", *, data: str | Path | None = None, n_images: int | None = None,
             backends: tuple[str, ...] = BACKENDS, rounds: int = 5, iters1: int = 10, iters32: int = 2,
-            threads: int | None = None, seed: int = 0, write: bool = True, log=print) -> list[dict]:
-    """One row per framework (PyTorch first); see the module docstring."""
+            threads: int | None = None, seed: int = 0, write: bool = True, log=print,
+            batch: int = BATCH) -> list[dict]:
+    """One row per framework (PyTorch first); see the module docstring. ``batch``: the larger batch timed (the
+    ``*_b32`` metrics; 32, the T7 table's column, unless a quick run asks for a smaller one: each framework
+    compiles and runs it, XLA included); settings.batch_sizes records it."""
     import torch  # deferred: heavy
 
     if arch not in ARCHS:
@@ -168,6 +174,8 @@ def compare(arch: str = "efficientnet_lite0", *, data: str | Path | None = None,
     if bad:
         raise UserError(f"unknown Keras backend {bad[0]!r} (choose from {', '.join(BACKENDS)})")
     check_extra(backends)
+    if batch < 1:
+        raise UserError(f"batch must be at least 1, not {batch}")
     if write:
         check_appendable(raw_path("frameworks"))
     root = Path(data) if data else DEFAULT_DATA
@@ -197,23 +205,23 @@ def compare(arch: str = "efficientnet_lite0", *, data: str | Path | None = None,
                     info[f["framework"]], runners[f["framework"]] = f, w
             runners = {k: runners[k] for k in sorted(runners, key=ORDER.index)}
             logits = {k: ref if k == "pytorch" else np.load(tmp / f"{k}.npy") for k in runners}
-            times = alternate(runners, rounds, iters1, iters32)
+            times = alternate(runners, rounds, iters1, iters32, batch)
         finally:
             for w in workers:
                 w.close()
     data_hash = hashlib.sha256("".join(sha256_file(p) for p, _ in samples).encode()).hexdigest()
     settings = {"suite": SUITE, "threads": threads, "rounds": rounds, "iters_b1": iters1, "iters_b32": iters32,
-                "batch_sizes": [1, 32], "dtype": "float32", "preprocess": repr(transform), "seed": seed,
-                "reference": "pytorch", "timing": TIMING.format(i1=iters1, i32=iters32, r=rounds)}
+                "batch_sizes": [1, batch], "dtype": "float32", "preprocess": repr(transform), "seed": seed,
+                "reference": "pytorch", "timing": TIMING.format(i1=iters1, i32=iters32, b=batch, r=rounds)}
     rows = []
     for k in runners:
-        m = _metrics(logits[k], ref, labels, times[k])
+        m = _metrics(logits[k], ref, labels, times[k], batch)
         row = make_row("frameworks", model=arch, weights=weights_id, dataset=f"{ds.name}[:{len(samples)}]",
                        dataset_sha256=data_hash, framework=k, framework_version=_version_line(info[k]["libraries"]),
                        note=info[k]["note"], settings={**settings, "libraries": info[k]["libraries"]}, metrics=m)
         rows.append(row)
         log(f"{k:17s} max|dlogit| {m['max_abs_logit_diff']:.2e}  agree {m['top1_agree']}/{m['n']}  top-1 "
-            f"{m['correct1']}/{m['n']}  p50 b1 {m['p50_ms_b1'] or 0:7.1f} ms  b32 {m['items_per_s_b32'] or 0:6.1f}/s")
+            f"{m['correct1']}/{m['n']}  p50 b1 {m['p50_ms_b1'] or 0:7.1f} ms  b{batch} {m['items_per_s_b32'] or 0:6.1f}/s")
     if write:
         for row in rows:
             append_row(raw_path("frameworks"), row)

@@ -42,8 +42,10 @@ def _latest(rows: list[dict]) -> dict[tuple, dict]:
 def _cells(r: dict) -> list[Any]:
     m, s = r["metrics"], r.get("settings") or {}
     diff = m.get("max_abs_logit_diff")
+    big = (s.get("batch_sizes") or [1, 32])[-1]  # compare(batch=...) times another batch than 32: not this column's
+    b32 = sig(m.get("items_per_s_b32")) if big == 32 else f"not at b32 (batch {big})"
     return [sig(diff) if diff else "0", f"{m['top1_agree']}/{m['n']}", f"{m['top1']:.1f} ({m['correct1']}/{m['n']})",
-            sig(m.get("p50_ms_b1")), sig(m.get("items_per_s_b32")), s.get("threads"), r.get("framework_version"),
+            sig(m.get("p50_ms_b1")), b32, s.get("threads"), r.get("framework_version"),
             weights_label(r.get("weights")), r.get("note")]
 
 
