@@ -14,6 +14,7 @@ of an eval, another sentence length) run on a second, dynamic-shape compilation 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import logging
 from pathlib import Path
@@ -71,13 +72,28 @@ def _shapes(ov: Any, leaves: list[torch.Tensor], dynamic: bool) -> dict[int, Any
             for i, t in enumerate(leaves)}
 
 
+def _traced(module: nn.Module, example: tuple) -> Any:
+    """What ``ov.convert_model`` converts: OpenVINO's TorchScript decoder of ``module`` traced on ``example``, as
+    convert_model makes it itself, but without torch.jit.trace's check_trace (a second trace and forward compared
+    with the first: seconds for a detector at 640x640; the export is scored against PyTorch anyway). The same
+    graph and weights. An OpenVINO whose decoder takes no trace_kwargs converts the module as given."""
+    try:
+        from openvino.frontend.pytorch.ts_decoder import TorchScriptPythonDecoder
+    except ImportError:
+        return module
+    if "trace_kwargs" not in inspect.signature(TorchScriptPythonDecoder).parameters:
+        return module
+    return TorchScriptPythonDecoder(module, example_input=example, trace_kwargs={"check_trace": False})
+
+
 def _convert(ov: Any, model: nn.Module, config: BackendConfig, example_inputs: Any, calibration: Any):
     """(OpenVINO model with a dynamic batch (int8: quantized), input leaves, output spec, record)."""
     model = model.to("cpu").eval()
     leaves, in_spec, out_spec = flatten_io(model, example_inputs, "openvino")
     t0 = time.perf_counter()
     with torch.no_grad():
-        ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
+        example = tuple(t.clone() for t in leaves)
+        ov_model = ov.convert_model(_traced(Flat(model, in_spec).eval(), example), example_input=example)
     ov_model.reshape(_shapes(ov, leaves, dynamic=True))
     info: dict[str, Any] = {"convert_s": round(time.perf_counter() - t0, 2)}
     if config.dtype == "int8":

@@ -62,12 +62,41 @@ def not_handled(name: str, task: str, why: str = "") -> UserError:
     return UserError(f"{name} is {article} {task} model{why}; zoo runs {' and '.join(HANDLED)} models from this source")
 
 
+# In-place ops that only write values (no shape, dtype or autograd change): weight initialization. On a meta
+# tensor they compute nothing, but each still runs its meta kernel (many in Python: seconds per large network).
+_VALUE_WRITES = frozenset({
+    "uniform_", "normal_", "trunc_normal_", "zero_", "fill_", "fill_diagonal_", "copy_", "clamp_", "clamp_min_",
+    "clamp_max_", "clip_", "mul_", "div_", "add_", "sub_", "erfinv_", "exponential_", "bernoulli_", "random_",
+    "log_normal_", "cauchy_", "geometric_"})
+
+
+def _skip_meta_init():
+    """A TorchFunctionMode under which weight initialization of a meta tensor (``torch.nn.init``'s in-place
+    functions, and the value-writing tensor methods libraries' own initializers call, e.g. timm's trunc_normal_)
+    returns the tensor untouched; everything else, and everything on a real device, runs as usual."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    class SkipMetaInit(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            target = args[0] if args else kwargs.get("tensor")  # torch.nn.init passes it by keyword
+            if isinstance(target, torch.Tensor) and target.is_meta and (
+                    getattr(func, "__name__", None) in _VALUE_WRITES
+                    or (getattr(func, "__module__", None) == "torch.nn.init" and func.__name__.endswith("_"))):
+                return target
+            return func(*args, **kwargs)
+
+    return SkipMetaInit()
+
+
 @contextlib.contextmanager
 def weights_on_meta():
     """Every parameter and buffer a module registers inside this block moves to the meta device (shapes only),
     while the constructor's own arithmetic (regnet's widths, drop-path rates: ``.tolist()``, ``.item()``)
     runs on the CPU, which ``with torch.device("meta")`` does not allow. Each tensor is allocated once,
-    empty, and dropped when it moves; nothing is initialized. Not thread-safe (it patches nn.Module)."""
+    empty, and dropped when it moves; nothing is initialized (``_skip_meta_init``: initializers called on the
+    moved tensors return at once). Not thread-safe (it patches nn.Module)."""
     from torch import nn
 
     reg_param, reg_buffer = nn.Module.register_parameter, nn.Module.register_buffer
@@ -82,7 +111,8 @@ def weights_on_meta():
 
     nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
     try:
-        yield
+        with _skip_meta_init():
+            yield
     finally:
         nn.Module.register_parameter, nn.Module.register_buffer = reg_param, reg_buffer
 
