@@ -18,8 +18,8 @@ ARGS = ["train", "lstm", "--task", "sst2", "--limit", "61", "--batch-size", "16"
 
 @pytest.mark.slow
 @pytest.mark.skipif(torchrun() is None, reason="torchrun not installed")
-def test_two_processes_give_the_weights_of_one(tmp_path):
-    a, b = one_and_two_processes(ARGS, tmp_path)
+def test_two_processes_give_the_weights_of_one(tmp_path, monkeypatch):
+    a, b = one_and_two_processes(ARGS, tmp_path, monkeypatch)
     assert a.keys() == b.keys()
     rows = read_rows(tmp_path / "raw" / "train.jsonl")
     assert [r["settings"]["world_size"] for r in rows] == [1, 2]  # rank 0 alone writes

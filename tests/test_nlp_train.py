@@ -24,14 +24,18 @@ def _zoo(*args, env=None):
 
 
 @pytest.mark.slow
-def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache):
+def test_cli_train_then_eval_writes_rows(results_dir, zoo_cache, capsys):
+    """`zoo train` in a fresh process leaves a checkpoint in the cache and a row; `zoo eval` (the CLI's main, in
+    this process: nothing of the training is in its memory) finds that checkpoint and writes a row tied to it."""
     r = _zoo("train", "lstm", "--task", "sst2", "--limit", "96", "--epochs", "1", "--val-limit", "32", "--batch-size", "32")
     assert r.returncode == 0, r.stderr
     assert "checkpoint:" in r.stdout
     ck = zoo_cache / "checkpoints" / "lstm-sst2"
     assert (ck / "model.safetensors").is_file() and (ck / "tokenizer.json").is_file()
-    r = _zoo("eval", "lstm", "--data", "sst2", "--limit", "40")
-    assert r.returncode == 0, r.stderr
+    from zoo.cli import main
+
+    assert main(["eval", "lstm", "--data", "sst2", "--limit", "40"]) == 0, capsys.readouterr().err
+    assert "accuracy" in capsys.readouterr().out
     rows = read_rows(results_dir / "train.jsonl")
     assert [x["kind"] for x in rows] == ["train"]
     evals = read_rows(results_dir / "eval.jsonl")

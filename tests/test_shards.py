@@ -1,5 +1,6 @@
 """Sweeps split over machines: ``--shard i/N`` takes a deterministic part of the settings, and ``zoo merge``
-brings the shards' rows together: 2 shards in two processes, merged, give the unsharded sweep's row keys."""
+brings the shards' rows together: 2 shards in two processes, merged, give the unsharded sweep's row keys; in
+a sweep of several models, each model's worker measures its batch sizes of the shard."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def test_bad_shard_is_one_line(bad):
         parse_shard(bad)
 
 
-SWEEP = ["bench", "mlp", "lstm_rows", "--batch-size", "1,2", "--warmup", "1", "--min-iters", "2", "--min-duration",
-         "0.01", "--rounds", "1"]
+# one model: the sweep runs in the bench process (no worker subprocess each), split by batch size
+SWEEP = ["bench", "mlp", "--batch-size", "1,2,3,4", "--warmup", "1", "--min-iters", "2", "--min-duration", "0.01",
+         "--rounds", "1"]
 
 
 @pytest.mark.slow
@@ -41,27 +43,55 @@ def test_two_shards_merged_equal_the_unsharded_sweep(tmp_path, monkeypatch):
     from zoo.cli import main
 
     whole, merged = tmp_path / "whole", tmp_path / "merged"
-    monkeypatch.setenv("ZOO_RESULTS_DIR", str(whole))
-    assert main(SWEEP) == 0  # the unsharded sweep here; the shards below in two processes of their own
     procs = []
-    for i in range(2):
+    for i in range(2):  # the shards in two processes of their own, while the unsharded sweep runs here
         env = {**os.environ, "ZOO_RESULTS_DIR": str(tmp_path / f"shard{i}"), "PYTHONPATH": str(REPO)}
         cmd = [sys.executable, "-m", "zoo", *SWEEP, "--shard", f"{i}/2"]
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-    for p in procs:
-        assert p.wait(timeout=600) == 0, p.stderr.read()[-2000:]
+    try:
+        monkeypatch.setenv("ZOO_RESULTS_DIR", str(whole))
+        assert main(SWEEP) == 0
+        errs = [p.communicate(timeout=600)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for p, err in zip(procs, errs):
+        assert p.returncode == 0, err[-2000:]
     shard_keys = [{r["key"] for r in read_rows(tmp_path / f"shard{i}" / "speed.jsonl")} for i in range(2)]
     assert not shard_keys[0] & shard_keys[1] and all(shard_keys)
     res = merge([tmp_path / "shard0", tmp_path / "shard1"], merged)
     assert res.added == {"speed": 4}
-    keys = lambda p: sorted(r["key"] for r in read_rows(p / "speed.jsonl"))  # noqa: E731
-    assert keys(merged) == keys(whole)
+    keys = lambda p: sorted(r["key"] for r in read_rows(p / "speed.jsonl"))
+    assert keys(merged) == keys(whole) and len(keys(whole)) == 4
     again = merge([tmp_path / "shard0", tmp_path / "shard1"], merged)  # idempotent
     assert again.added == {} and again.present == 4 and keys(merged) == keys(whole)
 
 
+def test_a_sharded_sweep_of_several_models_gives_each_worker_its_batch_sizes(tmp_path, monkeypatch):
+    """``zoo bench`` of several models with ``--shard``: each worker gets its model's batch sizes of the shard,
+    a model with none in the shard gets no worker, and the shards together are the sweep. The workers are
+    recorded, not run (a sweep's real workers: test_speed); ``--isolate`` sends a shard left with one model
+    to a worker too."""
+    from zoo.cli import main
+    from zoo.harness.speed import sweep
+
+    runs = []
+    monkeypatch.setattr(sweep, "_run_worker", lambda payload, path, env, timeout_s: (
+        runs.append((payload["name"], tuple(payload["config"]["batch_sizes"]))) or ([], 0, "", 0.0)))
+    monkeypatch.setenv("ZOO_RESULTS_DIR", str(tmp_path))
+    shards = []
+    for i in range(3):
+        runs.clear()
+        assert main(["bench", "mlp", "lstm_rows", "--batch-size", "1,2", "--isolate", "--shard", f"{i}/3"]) == 0
+        shards.append(list(runs))
+    assert shards == [[("mlp", (1,)), ("lstm_rows", (2,))], [("mlp", (2,))], [("lstm_rows", (1,))]]
+
+
 def test_merge_refuses_a_damaged_source_before_appending(tmp_path):
     from helpers import eval_row
+
     from zoo.results import append_row
 
     good, bad, dest = tmp_path / "good", tmp_path / "bad", tmp_path / "dest"

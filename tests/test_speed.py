@@ -5,6 +5,7 @@ Runs on the tiny convnet of tests/helpers.py (built from real sample photos), so
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import FAST, OOMAbove2, TinyNet, tiny, tiny_spec
+from helpers import FAST, Crashes, OOMAbove2, TinyClassifier, TinyNet, tiny, tiny_spec
 from torch import nn
 
 from zoo.harness.speed import timing as st
@@ -244,20 +245,61 @@ def test_bad_settings_are_one_line_user_errors():
 
 # --- sweeps in subprocesses -----------------------------------------------------------------------------
 
+class _PhotosFromFiles:
+    """helpers' two sample photos (scikit-learn's china.jpg and flower.jpg, the files load_sample_image decodes)
+    read with PIL: a fresh sweep worker that imports scikit-learn for them spends seconds on it."""
+
+    def example_items(self, n=1):
+        from PIL import Image
+
+        folder = Path(importlib.util.find_spec("sklearn").origin).parent / "datasets" / "images"
+        photos = [Image.open(folder / f).convert("RGB") for f in ("china.jpg", "flower.jpg")]
+        return [photos[i % len(photos)] for i in range(n)]
+
+
+class _Tiny(_PhotosFromFiles, TinyClassifier):
+    pass
+
+
+class _TinyCrash(_PhotosFromFiles, Crashes):  # dies in its first forward (os._exit(3)), like a segfault
+    pass
+
+
+def tiny_worker():
+    """helpers.tiny for sweep workers (factory "test_speed:tiny_worker"; tests/ on their PYTHONPATH)."""
+    return _Tiny(tiny_spec()).eval()
+
+
+def tiny_crash_worker():
+    return _TinyCrash(tiny_spec("speedtest_crash", _TinyCrash)).eval()
+
+
+def test_the_worker_models_are_the_tiny_ones_with_the_same_photos():
+    import helpers
+
+    mine, theirs = tiny_worker().example_items(3), helpers.tiny().example_items(3)
+    assert [np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(mine, theirs)] == [True] * 3
+    assert isinstance(tiny_crash_worker(), helpers.Crashes)
+
+
 @pytest.mark.slow
 def test_sweep_records_a_crashed_worker_and_resumes(results_dir, monkeypatch):
     from zoo.harness.speed.sweep import sweep
 
     here = str(Path(__file__).parent)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([here, os.environ.get("PYTHONPATH", "")]))
-    kw = dict(batch_sizes=[1, 2], progress=False, warmup=1, min_iters=2, min_duration_s=0.01)
+    # no device peak probe (up to 2 s of matmuls in each worker; not part of a row's key, not checked here)
+    kw = dict(batch_sizes=[1, 2], progress=False, warmup=1, min_iters=2, min_duration_s=0.01, peak=False)
     rows = sweep(["speedtest_crash", "speedtest_tiny"],
-                 factories={"speedtest_crash": "helpers:tiny_crash", "speedtest_tiny": "helpers:tiny"}, **kw)
+                 factories={"speedtest_crash": "test_speed:tiny_crash_worker", "speedtest_tiny": "test_speed:tiny_worker"},
+                 **kw)
     by = {(r["model"], r["settings"]["requested_batch_size"]): r for r in rows}
     assert len(rows) == 4
     crash = by[("speedtest_crash", 1)]
     assert crash["status"] == "error" and "exit code 3" in crash["error"]
-    assert by[("speedtest_tiny", 2)]["status"] == "ok", by[("speedtest_tiny", 2)].get("error")
+    assert by[("speedtest_crash", 2)]["status"] == "error"  # a row for every batch size the dead worker left
+    for bs in (1, 2):
+        assert by[("speedtest_tiny", bs)]["status"] == "ok", by[("speedtest_tiny", bs)].get("error")
     path = results_dir / "speed.jsonl"
     n = len(read_rows(path))
     assert sweep(["speedtest_crash", "speedtest_tiny"], factories={}, **kw) == []  # all keys present

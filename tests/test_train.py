@@ -247,7 +247,8 @@ def test_resume_refuses_other_architecture_and_keeps_checkpoint(tmp_path):
 
 @pytest.mark.slow
 def test_resume_after_sigkill(tmp_path):
-    """A real kill: the child process SIGKILLs itself after step 9; the resumed run ends as a straight one."""
+    """A real kill: the child process SIGKILLs itself after step 9; the resumed run, in a fresh process, ends as
+    a straight one. Two processes: the first runs the straight run to the end, then the one it kills."""
     script = tmp_path / "run.py"
     script.write_text(textwrap.dedent(f"""
         import os, signal, sys, torch
@@ -258,22 +259,35 @@ def test_resume_after_sigkill(tmp_path):
         from zoo.harness.train import TrainConfig, train
         from safetensors.torch import save_file
         x, y = _data()
-        kill = sys.argv[1] == "kill"
-        m = _mlp(dropout=0.1)
-        def cb(info):
-            if kill and info["step"] == 9:
-                os.kill(os.getpid(), signal.SIGKILL)
-        cfg = TrainConfig(optimizer="momentum", lr=0.05, batch_size=32, epochs=2, seed=3, checkpoint_every=4)
-        train(m, (x, y), cfg, loss_fn=F.cross_entropy, checkpoint_dir=sys.argv[2], resume=True, callbacks=[cb],
-              progress=False)
-        save_file({{k: v.contiguous() for k, v in m.state_dict().items()}}, sys.argv[3])
+
+        def run(folder, out, kill):
+            m = _mlp(dropout=0.1)
+            def cb(info):
+                if kill and info["step"] == 9:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            cfg = TrainConfig(optimizer="momentum", lr=0.05, batch_size=32, epochs=2, seed=3, checkpoint_every=4)
+            r = train(m, (x, y), cfg, loss_fn=F.cross_entropy, checkpoint_dir=folder, resume=True, callbacks=[cb],
+                      progress=False)
+            save_file({{k: v.contiguous() for k, v in m.state_dict().items()}}, out)
+            print("RESUMED_FROM", r["resumed_from_step"], "STEPS", r["steps"], flush=True)  # before a SIGKILL
+
+        if sys.argv[1] == "kill":
+            run(sys.argv[4], sys.argv[5], kill=False)  # the straight run
+        run(sys.argv[2], sys.argv[3], kill=sys.argv[1] == "kill")
     """))
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     run = [sys.executable, str(script)]
-    p = subprocess.run(run + ["kill", str(tmp_path / "ck"), str(tmp_path / "a.st")], env=env, capture_output=True)
-    assert p.returncode == -9 and not (tmp_path / "a.st").exists()
-    subprocess.run(run + ["go", str(tmp_path / "ck"), str(tmp_path / "a.st")], env=env, check=True)
-    subprocess.run(run + ["go", str(tmp_path / "straight"), str(tmp_path / "b.st")], env=env, check=True)
+    p = subprocess.run(run + ["kill", str(tmp_path / "ck"), str(tmp_path / "a.st"), str(tmp_path / "straight"),
+                              str(tmp_path / "b.st")], env=env, capture_output=True)
+    assert p.returncode == -9 and not (tmp_path / "a.st").exists(), p.stderr[-2000:]
+    assert (tmp_path / "b.st").is_file()
+    _, _, state, _ = load_checkpoint(tmp_path / "ck" / "last.safetensors")
+    assert state["step"] == 8  # killed after step 9: the last checkpoint is step 8's
+    assert p.stdout.decode().split() == ["RESUMED_FROM", "None", "STEPS", "16"]  # the straight run
+    go = subprocess.run(run + ["go", str(tmp_path / "ck"), str(tmp_path / "a.st")], env=env, capture_output=True,
+                        text=True, check=False)
+    assert go.returncode == 0, go.stderr[-2000:]
+    assert go.stdout.split() == ["RESUMED_FROM", "8", "STEPS", "16"]  # it went on from the checkpoint
     from safetensors.torch import load_file
 
     assert _same(load_file(tmp_path / "a.st"), load_file(tmp_path / "b.st"))

@@ -27,11 +27,11 @@ def _folder(root: Path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.skipif(torchrun() is None, reason="torchrun not installed")
-def test_two_processes_give_the_weights_of_one(tmp_path):
+def test_two_processes_give_the_weights_of_one(tmp_path, monkeypatch):
     data = _folder(tmp_path / "data")
     args = ["train", "efficientnet_lite0", "--data", str(data), "--image-size", "32", "--freeze", "head", "--no-augment",
             "--label-smoothing", "0", "--batch-size", "4", "--epochs", "1", "--seed", "3"]
-    a, b = one_and_two_processes(args, tmp_path)
+    a, b = one_and_two_processes(args, tmp_path, monkeypatch)
     rows = read_rows(tmp_path / "raw" / "train.jsonl")
     assert [r["settings"]["world_size"] for r in rows] == [1, 2] and rows[1]["metrics"]["steps"] == 4
     assert rows[1]["command"].startswith("torchrun --nproc_per_node 2 -m zoo train efficientnet_lite0")
