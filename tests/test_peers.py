@@ -83,6 +83,17 @@ def test_graph_runtime_peers_use_their_defaults(results_dir):
     assert ov["settings"]["compile"] == {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}
     assert "inference_precision_hint" in ov["settings"]["as_chosen_by_openvino"]
     assert ort["metrics"]["speed_vs_zoo"] > 0 and ov["metrics"]["speed_vs_zoo"] > 0
+    # OpenVINO's per-layer counters: where a call's time goes, and the multiply-add layers' own share of peak
+    assert "layer_profile" not in ort["metrics"]  # ONNX Runtime's peer reports none
+    for r in (ov, q):
+        m, prof = r["metrics"], r["metrics"]["layer_profile"]
+        types = {t["type"]: t for t in prof["by_type"]}
+        assert "Convolution" in types and types["Convolution"]["nodes"] >= 1 and types["Convolution"]["kernels"]
+        assert 0 < prof["mac_layers_ms"] <= prof["layers_ms"] == pytest.approx(sum(t["ms"] for t in prof["by_type"]),
+                                                                               abs=1e-3)
+        assert m["mac_layers_share_of_peak"] >= m["layers_share_of_peak"] > 0
+    assert any("I8" in k.upper() for k in {t["type"]: t for t in q["metrics"]["layer_profile"]["by_type"]}
+               ["Convolution"]["kernels"])  # NNCF's quantized convolutions run int8 kernels
 
 
 def test_a_peer_that_fails_is_an_error_row_not_a_crash(monkeypatch):
@@ -171,6 +182,29 @@ def test_report_shows_each_peers_share_of_the_peak_of_its_precision():
     assert by["OpenVINO INT8, NNCF defaults"][col["% of peak"]] == "73.1 (int8)"
     assert by["zoo's pick: openvino+int8"][col["% of peak"]] is None  # no share recorded: none shown
     assert "% of peak" in table.brief
+
+
+def test_zoo_pick_on_openvino_carries_its_layer_profile():
+    pytest.importorskip("openvino")
+    rows = {r["peer"]: r for r in _run(("zoo",), pick=(BackendConfig("openvino", "fp32"), "given by the test"))}
+    m = rows["zoo's pick: openvino+fp32"]["metrics"]
+    assert m["layer_profile"]["calls"] == 20 and m["layer_profile"]["mac_layers_ms"] > 0
+    assert m["mac_layers_share_of_peak"] == pytest.approx(
+        m["flops_per_item"] / (m["layer_profile"]["mac_layers_ms"] / 1e3) / 1e12 / m["peak_tflops"])
+
+
+def test_report_says_where_the_time_goes_from_the_layer_profile():
+    from zoo.report import peers as report
+
+    z = _row("zoo's pick: openvino+int8", 4.0, "run1")
+    z["metrics"].update(share_of_peak=0.6, layers_share_of_peak=0.7, mac_layers_share_of_peak=0.85, peak_dtype="int8",
+                        layer_profile={"calls": 20, "layers_ms": 4.0, "mac_layers_ms": 3.2, "by_type": [
+                            {"type": "Convolution", "ms": 3.2, "share": 0.8, "nodes": 53, "kernels": ["brgconv_I8"]},
+                            {"type": "Eltwise", "ms": 0.8, "share": 0.2, "nodes": 16, "kernels": []}]})
+    (table,) = report.tables({"peers": [z, _row("torch eager fp32", 20.0, "run1")]})
+    (note,) = [n for n in table.notes if n.startswith("layer profile")]
+    assert "Convolution 80% (brgconv_I8), Eltwise 20%" in note
+    assert "multiply-add layers alone at 85% of the int8 peak, all layers 70%, the whole call 60%" in note
 
 
 def test_latest_auto_row_matches_sequence_length_and_any_weights_choice(tmp_path):

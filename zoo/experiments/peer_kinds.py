@@ -19,7 +19,7 @@ import torch
 
 from ..harness.backends.calibration import Calibration
 from ..harness.backends.export import Flat, calibration_arrays, export_onnx, flatten_io, numpy_leaves
-from ..harness.backends.openvino import TEXT_TASKS
+from ..harness.backends.openvino import TEXT_TASKS, layer_profile
 from ..harness.speed.measure import one_line
 from ..models.ultralytics_nets import import_ultralytics, keep_threads
 
@@ -38,6 +38,7 @@ class Peer:
     settings: dict[str, Any]
     library: dict[str, str | None] = field(default_factory=dict)
     precision: str = "fp32"  # what its arithmetic runs in: the peak its share of peak divides by
+    profile: Callable[[], dict[str, Any]] | None = None  # per-layer times, where the runtime reports them
 
 
 @dataclass
@@ -89,7 +90,8 @@ def openvino_peer(model: Any, x: Any) -> Peer:
     with torch.no_grad():
         ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
     ov_model.reshape({i: ov.PartialShape(list(t.shape)) for i, t in enumerate(leaves)})
-    compiled = ov.Core().compile_model(ov_model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+    core = ov.Core()
+    compiled = core.compile_model(ov_model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
     request = compiled.create_infer_request()
     arrays = numpy_leaves(x)
     chosen = {}
@@ -100,7 +102,7 @@ def openvino_peer(model: Any, x: Any) -> Peer:
                 "compile": {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}, "as_chosen_by_openvino": chosen,
                 "infer": "synchronous InferRequest.infer"}
     return Peer("OpenVINO latency hint", FORWARD, lambda: request.infer(arrays), settings,
-                {"openvino": version("openvino")}, _ov_precision(chosen))
+                {"openvino": version("openvino")}, _ov_precision(chosen), _ov_profiler(core, ov_model, arrays))
 
 
 def _ov_precision(chosen: dict[str, str]) -> str:
@@ -127,8 +129,8 @@ def openvino_int8_peer(model: Any, x: Any) -> Peer:
     kw = {"model_type": nncf.ModelType.TRANSFORMER} if text else {}
     with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars
         quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
-    compiled = ov.Core().compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
-    request = compiled.create_infer_request()
+    core = ov.Core()
+    request = core.compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
     arrays_x = numpy_leaves(x)
     settings = {"convert": "ov.convert_model(model, example_input=x); reshape to the timed input (static)",
                 "quantize": "nncf.quantize(model, nncf.Dataset(items), subset_size=len(items)"
@@ -136,7 +138,18 @@ def openvino_int8_peer(model: Any, x: Any) -> Peer:
                 "calibration": {k: calibration.info.get(k) for k in ("source", "n", "seed", "items_sha256")},
                 "compile": {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}, "infer": "synchronous InferRequest.infer"}
     return Peer("OpenVINO INT8, NNCF defaults", FORWARD, lambda: request.infer(arrays_x), settings,
-                {"openvino": version("openvino"), "nncf": version("nncf")}, "int8")
+                {"openvino": version("openvino"), "nncf": version("nncf")}, "int8",
+                _ov_profiler(core, quantized, arrays_x))
+
+
+def _ov_profiler(core: Any, ov_model: Any, arrays: list) -> Callable[[], dict[str, Any]]:
+    """The peer's layer profile: the same model compiled again with the same hint and PERF_COUNT on (the
+    counters cost time, so the timed request has them off)."""
+    def profile() -> dict[str, Any]:
+        props = {"PERFORMANCE_HINT": "LATENCY", "PERF_COUNT": True}
+        return layer_profile(core.compile_model(ov_model, "CPU", props).create_infer_request(), arrays)
+
+    return profile
 
 
 def onnxruntime_peer(model: Any, x: Any, folder: Path) -> Peer:

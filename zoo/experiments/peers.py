@@ -116,7 +116,8 @@ def zoo_peers(model: Any, config: BackendConfig, how: str, batch: Any, stored: l
     settings = {"backend_config": config.as_dict(), "found_by": how, **{k: v for k, v in prep.info.items()
                                                                        if isinstance(v, (str, int, float, bool))}}
     lib = {"torch": torch.__version__}
-    peers = [Peer(f"zoo's pick: {config.label}", FORWARD, run, settings, lib, peak_dtype(config.as_dict()))]
+    profile = (lambda: prep.profile(x)) if prep.profile else None
+    peers = [Peer(f"zoo's pick: {config.label}", FORWARD, run, settings, lib, peak_dtype(config.as_dict()), profile)]
     if model.spec.task == "object-detection":
         def e2e():
             with torch.inference_mode():
@@ -195,21 +196,42 @@ def peak_shares(peers: list[Peer], flops_per_item: int | None, log: Callable[[st
     return out
 
 
-def _share_metrics(p: Peer, m: dict[str, Any], flops_per_item: int | None, peaks: dict[str, dict]) -> dict:
+def layer_profiles(peers: list[Peer], log: Callable[[str], None]) -> dict[int, dict[str, Any]]:
+    """The layer profile of each peer whose runtime reports one (after the timed rounds: it compiles again)."""
+    out = {}
+    for p in peers:
+        if p.profile is None:
+            continue
+        log(f"  layer profile: {p.name}")
+        try:
+            out[id(p)] = p.profile()
+        except Exception as e:  # noqa: BLE001  (a profile is extra: its failure is noted, the timings stand)
+            out[id(p)] = {"error": one_line(e)}
+    return out
+
+
+def _share_metrics(p: Peer, m: dict[str, Any], flops_per_item: int | None, peaks: dict[str, dict],
+                   bs: int = 1, profile: dict[str, Any] | None = None) -> dict:
     """FLOPs per item, achieved TFLOP/s and share of the peak of the precision the peer runs in (forward only:
-    an end-to-end call also decodes and post-processes)."""
+    an end-to-end call also decodes and post-processes). With a layer profile, the same share for the summed
+    layer time and for the multiply-add layers' time alone: what the rest of the call costs."""
     peak = peaks.get(p.precision)
     if p.scope != FORWARD or not flops_per_item or not peak:
         return {}
     achieved = flops_per_item * m["items_per_s"] / 1e12
-    return {"flops_per_item": flops_per_item, "achieved_tflops": achieved, "peak_dtype": p.precision,
-            "peak_tflops": peak["tflops"], "peak_tflops_this_process": peak["this_process"]["tflops"],
-            "share_of_peak": achieved / peak["tflops"]}
+    out = {"flops_per_item": flops_per_item, "achieved_tflops": achieved, "peak_dtype": p.precision,
+           "peak_tflops": peak["tflops"], "peak_tflops_this_process": peak["this_process"]["tflops"],
+           "share_of_peak": achieved / peak["tflops"]}
+    for key, ms in (("layers", (profile or {}).get("layers_ms")), ("mac_layers", (profile or {}).get("mac_layers_ms"))):
+        if ms:
+            out[f"{key}_share_of_peak"] = flops_per_item * bs / (ms / 1e3) / 1e12 / peak["tflops"]
+    return out
 
 
 def peer_rows(model: Any, bs: int, peers: list[Peer | Skipped], times: list[list[float]], command: str,
               policy: TimingPolicy, rounds: int, flops_per_item: int | None = None,
-              peaks: dict[str, dict] | None = None) -> list[dict[str, Any]]:
+              peaks: dict[str, dict] | None = None,
+              profiles: dict[int, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """One row per peer (skipped ones too), each with its speed relative to zoo's pick in the same scope and
     its share of the peak of the precision it runs in."""
     ran = [p for p in peers if isinstance(p, Peer)]
@@ -226,7 +248,10 @@ def peer_rows(model: Any, bs: int, peers: list[Peer | Skipped], times: list[list
                                  settings=timing, **({"error": p.reason} if p.status == "error" else {}), **common))
             continue
         m = {**stats[id(p)], "latencies_ms": latency_sample(times[ran.index(p)], limit=200)}
-        m.update(_share_metrics(p, m, flops_per_item, peaks or {}))
+        profile = (profiles or {}).get(id(p))
+        m.update(_share_metrics(p, m, flops_per_item, peaks or {}, bs, profile))
+        if profile:
+            m["layer_profile"] = profile
         if p.scope in zoo_p50:
             m["zoo_pick_p50_ms"] = zoo_p50[p.scope]
             m["speed_vs_zoo"] = zoo_p50[p.scope] / m["p50_ms"]
@@ -257,9 +282,10 @@ def run_model(name: str, bs: int, which: Sequence[str], pick: str | tuple[Backen
         flops = _flops_per_item(model, seq_len)
         peaks = peak_shares(ran, flops, log)
         times = time_peers(ran, policy, rounds, log) if ran else []
+        profiles = layer_profiles(ran, log)
     cmd = command_line(name, bs, which, pick if isinstance(pick, str) else getattr(pick[0], "label", "rows"), policy,
                        rounds) + (f" --seq-len {seq_len}" if seq_len else "")
-    rows = peer_rows(model, bs, peers, times, cmd, policy, rounds, flops, peaks)
+    rows = peer_rows(model, bs, peers, times, cmd, policy, rounds, flops, peaks, profiles)
     for r in rows:
         r["settings"]["seq_len"] = seq_len or token_count(batch.inputs)
     return rows

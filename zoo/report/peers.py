@@ -92,13 +92,33 @@ def _peers_table(rows: list[dict]) -> Table:
             "% of peak: FLOPs per item x items/s over the measured peak of the precision the peer computes in "
             "(fp32, bf16 or int8: probed in the same process, the best ever seen on this machine kept), forward "
             "scope only",
-        ] + _best_peer_notes(rows) + sorted({f"reproduce: `{r['command']}`" for r in rows if r.get("command")}),
+        ] + _best_peer_notes(rows) + _profile_notes(rows) + sorted({f"reproduce: `{r['command']}`" for r in rows if r.get("command")}),
         references=SOURCES, digits=3)
 
 
 def _share(m: dict[str, Any]) -> str | None:
     share = m.get("share_of_peak")
     return None if share is None else f"{100 * share:.1f} ({m.get('peak_dtype')})"
+
+
+def _profile_notes(rows: list[dict]) -> list[str]:
+    """Per peer with a layer profile (OpenVINO's per-layer counters): where a call's time goes and the share of
+    peak of the multiply-add layers alone, against the whole call's: the gap the other layers make."""
+    out = []
+    for r in sorted(rows, key=_order):
+        m = r.get("metrics") or {}
+        prof = m.get("layer_profile") or {}
+        if r.get("status") != "ok" or not prof.get("by_type"):
+            continue
+        top = ", ".join(f"{t['type']} {100 * (t['share'] or 0):.0f}%" + (f" ({t['kernels'][0]})" if t["kernels"] else "")
+                        for t in prof["by_type"][:4])
+        line = f"layer profile, {r.get('model')} b{(r.get('settings') or {}).get('batch_size')}, {r.get('peer')}: {top}"
+        if m.get("mac_layers_share_of_peak") is not None:
+            line += (f"; multiply-add layers alone at {100 * m['mac_layers_share_of_peak']:.0f}% of the "
+                     f"{m.get('peak_dtype')} peak, all layers {100 * m['layers_share_of_peak']:.0f}%, the whole "
+                     f"call {100 * m['share_of_peak']:.0f}%")
+        out.append(line)
+    return out
 
 
 def _best_peer_notes(rows: list[dict]) -> list[str]:

@@ -44,7 +44,8 @@ kind "study" (results/raw/studies.jsonl; ``zoo study``): study, title, run_id, c
 kind "frameworks" (results/raw/frameworks.jsonl): framework, framework_version: str; note: str | None
 kind "peers" (results/raw/peers.jsonl; python -m zoo.experiments.peers): peer, status ("ok" | "skipped" |
     "error"), command, device: str; scope: "forward" | "end to end" | None; library: dict (the peer's versions);
-    metrics p50_ms, items_per_s, zoo_pick_p50_ms, speed_vs_zoo, ...; note: why a peer was skipped
+    metrics p50_ms, items_per_s, zoo_pick_p50_ms, speed_vs_zoo, share_of_peak, layer_profile (OpenVINO's
+    per-layer counters) with layers_ / mac_layers_share_of_peak, ...; note: why a peer was skipped
 
 A field a kind does not list is an error, so a typo or a new field fails at write time: add a new field to
 its kind here (one line) when a harness starts writing it.

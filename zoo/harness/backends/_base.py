@@ -95,6 +95,9 @@ class Prepared:
     to_inputs: Callable[[Any], Any]
     info: dict[str, Any] = field(default_factory=dict)
     module: nn.Module | None = None
+    # per-layer times of the prepared network on inputs x, where its runtime reports them (OpenVINO's
+    # PERF_COUNT: ``layer_profile``); None elsewhere
+    profile: Callable[[Any], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

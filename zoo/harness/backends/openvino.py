@@ -17,6 +17,7 @@ import contextlib
 import inspect
 import io
 import logging
+from collections import Counter
 from pathlib import Path
 import time
 from typing import Any
@@ -32,6 +33,8 @@ from .export import Flat, calibration_arrays, dynamic_dims, flatten_io, numpy_le
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8: the layers left unquantized run f32
 TEXT_TASKS = ("text-classification", "question-answering", "translation")
+# the node types (after OpenVINO's fusions) that do the multiply-adds the FLOP count counts
+MAC_TYPES = frozenset({"Convolution", "GroupConvolution", "Deconvolution", "MatMul", "FullyConnected"})
 
 
 def _ov():
@@ -141,10 +144,14 @@ class OpenVino(Backend):
             outs = [torch.tensor(t.data) for t in req.output_tensors]
             return pytree.tree_unflatten(outs, out_spec)
 
+        def profile(x: Any, calls: int = 20) -> dict[str, Any]:  # a second compilation, counters on
+            counted = core.compile_model(static, "CPU", {**props, "PERF_COUNT": True}).create_infer_request()
+            return layer_profile(counted, numpy_leaves(x), calls)
+
         info["openvino"] = {"version": ov.get_version(), "convert_s": info.pop("convert_s"),
                             "compile_s": round(compile_s, 2), "static_shapes": static_shapes,
                             **{k.lower(): v for k, v in props.items()}}
-        return Prepared(config, run, make_to_inputs("cpu", None, False), info, module=None)
+        return Prepared(config, run, make_to_inputs("cpu", None, False), info, module=None, profile=profile)
 
     exports = True
 
@@ -166,6 +173,31 @@ class OpenVino(Backend):
         # int8+bf16: the layers NNCF leaves in float (softmax, LayerNorm, GELU in transformers) run in bf16
         return [BackendConfig("openvino", "fp32"), BackendConfig("openvino", "bf16", precision="hint"),
                 BackendConfig("openvino", "int8"), BackendConfig("openvino", "int8", precision="bf16")]
+
+
+def layer_profile(request: Any, arrays: list, calls: int = 20) -> dict[str, Any]:
+    """Where the time of one call goes, by node type, as OpenVINO's CPU plugin reports it for a request
+    compiled with ``PERF_COUNT``: ms per call (mean of ``calls``), share of the summed layer time, node count
+    and the kernels it ran (``exec_type``, e.g. ``brgconv_avx512_core_vnni_I8``: the ISA and precision of the
+    kernel). ``mac_layers_ms``: the layers that do the counted multiply-adds (``MAC_TYPES``); the rest (pooling,
+    element-wise, reorders, softmax, normalization) costs time and adds no FLOPs."""
+    ms: Counter = Counter()
+    nodes: dict[str, set] = {}
+    kernels: dict[str, Counter] = {}
+    for _ in range(calls):
+        request.infer(arrays)
+        for p in request.profiling_info:
+            if p.status != p.Status.EXECUTED:
+                continue
+            ms[p.node_type] += p.real_time.total_seconds() * 1e3 / calls
+            nodes.setdefault(p.node_type, set()).add(p.node_name)
+            kernels.setdefault(p.node_type, Counter())[p.exec_type] += 1
+    total = sum(ms.values())
+    by_type = [{"type": t, "ms": round(v, 4), "share": round(v / total, 4) if total else None,
+                "nodes": len(nodes[t]), "kernels": [k for k, _ in kernels[t].most_common(3)]}
+               for t, v in ms.most_common()]
+    return {"calls": calls, "layers_ms": round(total, 4),
+            "mac_layers_ms": round(sum(v for t, v in ms.items() if t in MAC_TYPES), 4), "by_type": by_type}
 
 
 def precision_hint(config: BackendConfig) -> str:
