@@ -184,6 +184,17 @@ def test_report_shows_each_peers_share_of_the_peak_of_its_precision():
     assert "% of peak" in table.brief
 
 
+def test_openvinos_chosen_precision_is_read_as_it_prints_it():
+    from zoo.experiments.peer_kinds import _ov_precision
+
+    # OpenVINO 2025 prints the hint it chose as "<Type: 'bfloat16'>": read as fp32, a bf16 peer showed 179 %
+    # of the fp32 peak
+    assert _ov_precision({"inference_precision_hint": "<Type: 'bfloat16'>"}) == "bf16"
+    assert _ov_precision({"inference_precision_hint": "bf16"}) == "bf16"
+    assert _ov_precision({"inference_precision_hint": "<Type: 'float32'>"}) == "fp32"
+    assert _ov_precision({}) == "fp32"
+
+
 def test_zoo_pick_on_openvino_carries_its_layer_profile():
     pytest.importorskip("openvino")
     rows = {r["peer"]: r for r in _run(("zoo",), pick=(BackendConfig("openvino", "fp32"), "given by the test"))}

@@ -106,8 +106,10 @@ def openvino_peer(model: Any, x: Any) -> Peer:
 
 
 def _ov_precision(chosen: dict[str, str]) -> str:
-    """fp32 or bf16: the floating precision OpenVINO chose (its CPU plugin picks bf16 on some processors)."""
-    return "bf16" if "bf16" in chosen.get("inference_precision_hint", "") else "fp32"
+    """fp32 or bf16: the floating precision OpenVINO chose (its CPU plugin picks bf16 on processors with native
+    bf16); the property reads e.g. "<Type: 'bfloat16'>" or "bf16"."""
+    hint = chosen.get("inference_precision_hint", "").lower()
+    return "bf16" if "bf16" in hint or "bfloat16" in hint else "fp32"
 
 
 def openvino_int8_peer(model: Any, x: Any) -> Peer:
