@@ -96,6 +96,18 @@ def test_graph_runtime_peers_use_their_defaults(results_dir):
                ["Convolution"]["kernels"])  # NNCF's quantized convolutions run int8 kernels
 
 
+def test_openvino_int8_peer_of_a_text_model_calibrates_on_sentences_of_their_own_length():
+    """NNCF calibrates the dynamic-shape model on sentences of their own lengths, then the quantized model is
+    made static at the timed length (made static first, NNCF's first sentence of another length failed in infer)."""
+    pytest.importorskip("openvino")
+    pytest.importorskip("nncf")
+    (row,) = P.run_model("lstm", 1, ("openvino_int8",), (None, ""), FAST, 2, Path("/nonexistent/speed.jsonl"),
+                         log=lambda s: None, seq_len=32)
+    assert row["status"] == "ok", row.get("note")
+    assert "model_type=TRANSFORMER" in row["settings"]["quantize"] and row["settings"]["seq_len"] == 32
+    assert row["metrics"]["p50_ms"] > 0 and row["metrics"]["layer_profile"]["layers_ms"] > 0
+
+
 def test_a_peer_that_fails_is_an_error_row_not_a_crash(monkeypatch):
     def broken(model, x, folder):
         raise RuntimeError("export exploded")

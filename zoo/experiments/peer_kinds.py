@@ -124,17 +124,18 @@ def openvino_int8_peer(model: Any, x: Any) -> Peer:
     leaves, in_spec, _ = flatten_io(model, x, "openvino")
     with torch.no_grad():
         ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
-    ov_model.reshape({i: ov.PartialShape(list(t.shape)) for i, t in enumerate(leaves)})
-    calibration = Calibration(model)
+    calibration = Calibration(model)  # its items keep their own shapes (a text item: its own length)
     arrays = [tuple(a) for a in calibration_arrays(calibration.batches())]
     text = model.spec.task in TEXT_TASKS
     kw = {"model_type": nncf.ModelType.TRANSFORMER} if text else {}
     with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars
         quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
+    quantized.reshape({i: ov.PartialShape(list(t.shape)) for i, t in enumerate(leaves)})  # then static, as timed
     core = ov.Core()
     request = core.compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
     arrays_x = numpy_leaves(x)
-    settings = {"convert": "ov.convert_model(model, example_input=x); reshape to the timed input (static)",
+    settings = {"convert": "ov.convert_model(model, example_input=x); quantized, then reshaped to the timed input "
+                           "(static)",
                 "quantize": "nncf.quantize(model, nncf.Dataset(items), subset_size=len(items)"
                             + (", model_type=TRANSFORMER)" if text else ")") + ": NNCF's defaults otherwise",
                 "calibration": {k: calibration.info.get(k) for k in ("source", "n", "seed", "items_sha256")},
