@@ -33,8 +33,9 @@ from .export import Flat, calibration_arrays, dynamic_dims, flatten_io, numpy_le
 
 PRECISION_HINTS = {"fp32": "f32", "bf16": "bf16", "int8": "f32"}  # int8: the layers left unquantized run f32
 TEXT_TASKS = ("text-classification", "question-answering", "translation")
-# the node types (after OpenVINO's fusions) that do the multiply-adds the FLOP count counts
-MAC_TYPES = frozenset({"Convolution", "GroupConvolution", "Deconvolution", "MatMul", "FullyConnected"})
+# the node types (after OpenVINO's fusions) that do the multiply-adds the FLOP count counts, and their variants
+# by prefix (e.g. "FullyConnectedQuantizedLegacy": an int8 linear layer in OpenVINO 2025)
+MAC_TYPES = ("Convolution", "GroupConvolution", "Deconvolution", "MatMul", "FullyConnected")
 
 
 def _ov():
@@ -199,7 +200,7 @@ def layer_profile(request: Any, arrays: list, calls: int = 20, warmup: int = 3) 
                 "nodes": len(nodes[t]), "kernels": [k for k, _ in kernels[t].most_common(3)]}
                for t, v in ms.most_common()]
     return {"calls": calls, "warmup": warmup, "layers_ms": round(total, 4),
-            "mac_layers_ms": round(sum(v for t, v in ms.items() if t in MAC_TYPES), 4), "by_type": by_type}
+            "mac_layers_ms": round(sum(v for t, v in ms.items() if t.startswith(MAC_TYPES)), 4), "by_type": by_type}
 
 
 def precision_hint(config: BackendConfig) -> str:
