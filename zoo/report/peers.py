@@ -118,6 +118,11 @@ def _profile_notes(rows: list[dict]) -> list[str]:
                      f"{m.get('peak_dtype')} peak, all layers {100 * m['layers_share_of_peak']:.0f}%, the whole "
                      f"call {100 * m['share_of_peak']:.0f}%")
         out.append(line)
+    if out:
+        out.append("layer profile: OpenVINO's per-node counters (PERF_COUNT) on a second compilation of the same model, "
+                   "after the timed rounds, 20 calls; the counters cost time per node, so on graphs of many small "
+                   "nodes (bert_base: ~200) the summed layer time can exceed the timed call: read the shares by type, "
+                   "and the multiply-add layers' share of peak as a lower bound of how close their kernels come")
     return out
 
 
