@@ -262,6 +262,7 @@ def test_report_says_where_the_time_goes_from_the_layer_profile():
     (note,) = [n for n in table.notes if n.startswith("layer profile")]
     assert "Convolution 80% (brgconv_I8), Eltwise 20%" in note
     assert "multiply-add layers alone at 85% of the int8 peak, all layers 70%, the whole call 60%" in note
+    assert any(n.startswith("how the layer profiles are taken") for n in table.notes)
 
 
 def test_latest_auto_row_matches_sequence_length_and_any_weights_choice(tmp_path):

@@ -110,19 +110,21 @@ def _profile_notes(rows: list[dict]) -> list[str]:
         prof = m.get("layer_profile") or {}
         if r.get("status") != "ok" or not prof.get("by_type"):
             continue
-        top = ", ".join(f"{t['type']} {100 * (t['share'] or 0):.0f}%" + (f" ({t['kernels'][0]})" if t["kernels"] else "")
-                        for t in prof["by_type"][:4])
-        line = f"layer profile, {r.get('model')} b{(r.get('settings') or {}).get('batch_size')}, {r.get('peer')}: {top}"
+        top = ", ".join(f"{t['type']} {100 * (t['share'] or 0):.0f}%"
+                        + (f" ({t['kernels'][0]})" if t["kernels"] else "") for t in prof["by_type"][:4])
+        batch = (r.get("settings") or {}).get("batch_size")
+        line = f"layer profile, {r.get('model')} b{batch}, {r.get('peer')}: {top}"
         if m.get("mac_layers_share_of_peak") is not None:
             line += (f"; multiply-add layers alone at {100 * m['mac_layers_share_of_peak']:.0f}% of the "
                      f"{m.get('peak_dtype')} peak, all layers {100 * m['layers_share_of_peak']:.0f}%, the whole "
                      f"call {100 * m['share_of_peak']:.0f}%")
         out.append(line)
     if out:
-        out.append("layer profile: OpenVINO's per-node counters (PERF_COUNT) on a second compilation of the same model, "
-                   "after the timed rounds, 20 calls; the counters cost time per node, so on graphs of many small "
-                   "nodes (bert_base: ~200) the summed layer time can exceed the timed call: read the shares by type, "
-                   "and the multiply-add layers' share of peak as a lower bound of how close their kernels come")
+        out.append("how the layer profiles are taken: OpenVINO's per-node counters (PERF_COUNT) on a second "
+                   "compilation of the same model, after the timed rounds, 20 calls; the counters cost time per node, "
+                   "so on graphs of many small nodes (bert_base: ~200) the summed layer time can exceed the timed "
+                   "call: read the shares by type, and the multiply-add layers' share of peak as a lower bound of how "
+                   "close their kernels come")
     return out
 
 
