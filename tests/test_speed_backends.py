@@ -302,3 +302,22 @@ def test_killing_a_sweeps_parent_kills_its_worker(tmp_path, results_dir):
     if survived:
         os.kill(worker, 9)  # leave no orphan behind a failing test
     assert not survived, "the sweep worker outlived its killed parent"
+
+
+# --- --profile: where a call's time goes ----------------------------------------------------------------
+
+def test_profile_records_the_layers_of_the_chosen_runtime_and_says_when_it_has_none(results_dir):
+    pytest.importorskip("openvino")
+    from zoo.commands.bench import profile_notes
+
+    (row,) = bench(model=tiny(), backend="openvino", profile=True, write=False, **FAST)
+    m, prof = row["metrics"], row["metrics"]["layer_profile"]
+    assert row["settings"]["profile"] is True and "Convolution" in {t["type"] for t in prof["by_type"]}
+    assert m["mac_layers_share_of_peak"] == pytest.approx(
+        m["flops_per_item"] / (prof["mac_layers_ms"] / 1e3) / 1e12 / m["peak_tflops"], rel=1e-3)  # batch 1
+    (line,) = profile_notes([row])
+    assert "openvino+fp32: layers Convolution" in line and "multiply-add layers at" in line
+    (plain,) = bench(model=tiny(), backend="eager", profile=True, write=False, **FAST)
+    assert "reports no per-layer times" in plain["metrics"]["layer_profile"]["none"]
+    (quiet,) = bench(model=tiny(), backend="openvino", write=False, **FAST)
+    assert "layer_profile" not in quiet["metrics"] and not profile_notes([quiet])  # only when asked

@@ -189,8 +189,29 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
     for line in weights_lines(rows):
         say(line)
     print_table(headers, table, fit=True)
-    for line in accuracy_notes(rows):
+    for line in accuracy_notes(rows) + profile_notes(rows):
         print(line)
+
+
+def profile_notes(rows: list[dict]) -> list[str]:
+    """``--profile``: per row, the layer types that took the most time and their kernels, and the multiply-add
+    layers' share of peak beside the whole call's."""
+    lines = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        prof = m.get("layer_profile")
+        if not prof:
+            continue
+        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}, {r.get('backend_used')}: layers"
+        if not prof.get("by_type"):
+            lines.append(f"{head}: {prof.get('none') or prof.get('error')}")
+            continue
+        top = ", ".join(f"{t['type']} {100 * (t['share'] or 0):.0f}% ({', '.join(t['kernels'][:1])})"
+                        for t in prof["by_type"][:4])
+        share = m.get("mac_layers_share_of_peak")
+        lines.append(f"{head} {top}" + (f"; multiply-add layers at {100 * share:.0f}% of the {m.get('peak_dtype') or ''}"
+                                        f" peak, the whole call at {100 * m['share_of_peak']:.0f}%" if share else ""))
+    return lines
 
 
 def refresh_dtypes(cfg) -> list[str]:

@@ -116,6 +116,10 @@ class BenchConfig:
     rounds: int = _setting(
         3, record=True, flag="--rounds", type=int, metavar="N",
         help="alternating rounds when comparing backends (default 3)")
+    profile: bool = _setting(
+        False, record=True, switches={True: "--profile"},
+        help="also record where a call's time goes, by layer type, when the chosen runtime reports it (OpenVINO's "
+             "per-layer counters, on a second compilation after the timing)")
     error_items: int = _setting(8)  # real items the output deviation is measured on
     peak: bool = _setting(True)  # measure the device's matmul peak (share of peak in the row)
 

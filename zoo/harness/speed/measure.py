@@ -200,6 +200,17 @@ def _prepare_all(model: Any, configs: list[BackendConfig], batch: Any, device: s
     return ready, entries
 
 
+def _layer_profile(chosen: _Candidate) -> dict[str, Any]:
+    """``--profile``: where the chosen configuration's call spends its time, by layer type (OpenVINO's counters,
+    ``backends.openvino.layer_profile``), or why there is none."""
+    if chosen.prep.profile is None:
+        return {"none": f"{chosen.prep.config.label}: its runtime reports no per-layer times (OpenVINO does)"}
+    try:
+        return chosen.prep.profile(chosen.inputs)
+    except Exception as e:  # noqa: BLE001  (a profile is extra: the timings stand without it)
+        return {"error": one_line(e)}
+
+
 def _chosen_metrics(chosen: _Candidate, times: list[float], baseline_times: list[float] | None,
                     bs: int, device: str) -> dict[str, Any]:
     metrics: dict[str, Any] = summarize(times, bs)
@@ -265,6 +276,8 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str, get_peak: 
         metrics["accuracy_timed_out"] = list(acc.timed_out)
     if len(entries) + len(skipped) > 1:
         metrics["candidates"] = entries + [{"config": c.label, "skipped": "--skip"} for c in skipped]
+    if cfg.profile:
+        metrics["layer_profile"] = _layer_profile(chosen)
     probe = get_peak(chosen.prep.config.dtype)
     if probe is not None:
         metrics["peak_tflops"] = probe["tflops"]

@@ -305,6 +305,17 @@ def _add_throughput_share(m: dict[str, Any]) -> None:
             fastest = fastest_round_ms(calls) if in_order else None
             if fastest and m.get("mean_ms"):
                 m["share_of_peak_fastest_round"] = m["share_of_peak"] * m["mean_ms"] / fastest
+            _add_layer_shares(m)
+
+
+def _add_layer_shares(m: dict[str, Any]) -> None:
+    """With a layer profile (``--profile``): the share of peak of the summed layer time and of the multiply-add
+    layers' time alone, beside the whole call's (items per call = items/s x mean call time = the batch size)."""
+    prof = m.get("layer_profile") or {}
+    items = m["items_per_s"] * m.get("mean_ms", 0) / 1e3
+    for key in ("layers", "mac_layers"):
+        if prof.get(f"{key}_ms") and items:
+            m[f"{key}_share_of_peak"] = m["flops_per_item"] * items / (prof[f"{key}_ms"] / 1e3) / 1e12 / m["peak_tflops"]
 
 
 def fastest_round_ms(times_ms: list[float], rounds: int = 3) -> float | None:
