@@ -220,6 +220,8 @@ class BenchConfig:
         kw["threads"] = settings.get("threads_requested", settings.get("threads"))
         if "requested_batch_size" in settings:
             kw["batch_sizes"] = (settings["requested_batch_size"],)
+        if kw.get("precision") not in (None, *PRECISIONS):  # a backend's own resolved default (openvino: "hint"),
+            kw["precision"] = None  # which the backend resolves to again
         return cls(**kw)
 
 
