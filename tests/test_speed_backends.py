@@ -316,7 +316,9 @@ def test_profile_records_the_layers_of_the_chosen_runtime_and_says_when_it_has_n
     assert m["mac_layers_share_of_peak"] == pytest.approx(
         m["flops_per_item"] / (prof["mac_layers_ms"] / 1e3) / 1e12 / m["peak_tflops"], rel=1e-3)  # batch 1
     (line,) = profile_notes([row])
-    assert "openvino+fp32: layers Convolution" in line and "multiply-add layers at" in line
+    # the layer types in order of time: which comes first depends on the machine (the tiny net's linear layer
+    # or its convolution), so only their presence is checked
+    assert "openvino+fp32: layers " in line and "Convolution" in line and "multiply-add layers at" in line
     (plain,) = bench(model=tiny(), backend="eager", profile=True, write=False, **FAST)
     assert "reports no per-layer times" in plain["metrics"]["layer_profile"]["none"]
     (quiet,) = bench(model=tiny(), backend="openvino", write=False, **FAST)
