@@ -28,6 +28,7 @@ from ..harness.speed.noise import wait_for_quiet
 from ..registry import get_spec, list_models, model_sources, source_catalog
 from ..spec import RANDOM_INIT, weights_label
 from ..console import print_table, say, say_written, stdout_to_stderr
+from ..report.base import layer_types_text
 from ..results import raw_path
 from ._model_options import add_source_options, apply_source_options
 
@@ -206,11 +207,10 @@ def profile_notes(rows: list[dict]) -> list[str]:
         if not prof.get("by_type"):
             lines.append(f"{head}: {prof.get('none') or prof.get('error')}")
             continue
-        top = ", ".join(f"{t['type']} {100 * (t['share'] or 0):.0f}% ({', '.join(t['kernels'][:1])})"
-                        for t in prof["by_type"][:4])
         share = m.get("mac_layers_share_of_peak")
-        lines.append(f"{head} {top}" + (f"; multiply-add layers at {100 * share:.0f}% of the {m.get('peak_dtype') or ''}"
-                                        f" peak, the whole call at {100 * m['share_of_peak']:.0f}%" if share else ""))
+        shares = (f"; multiply-add layers at {100 * share:.0f}% of the {m.get('peak_dtype') or ''} peak, the whole "
+                  f"call at {100 * m['share_of_peak']:.0f}%") if share else ""
+        lines.append(f"{head} {layer_types_text(prof)}{shares}")
     return lines
 
 

@@ -25,6 +25,7 @@ from ..models.ultralytics_nets import import_ultralytics, keep_threads
 
 TIMM_SOURCE = "huggingface/pytorch-image-models benchmark.py (InferenceBenchmarkRunner)"
 FORWARD, E2E = "forward", "end to end"
+LATENCY = {"PERFORMANCE_HINT": "LATENCY"}  # OpenVINO's peers compile with this only (benchmark_app -hint latency)
 ALL_PEERS = ("eager", "timm", "openvino", "openvino_int8", "onnxruntime", "ultralytics", "zoo")
 
 
@@ -83,15 +84,25 @@ def timm_peers(model: Any, x: Any) -> list[Peer]:
                  {**base, "channels_last": True}, lib)]
 
 
+def _ov_convert(ov: Any, model: Any, x: Any) -> tuple[Any, list]:
+    """(``ov.convert_model(model, example_input=x)`` as OpenVINO's guide does it, the input leaves)."""
+    leaves, in_spec, _ = flatten_io(model, x, "openvino")
+    with torch.no_grad():
+        return ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves)), leaves
+
+
+def _make_static(ov: Any, ov_model: Any, leaves: list) -> None:
+    """Fix the model's input shapes to the timed input's (as ``benchmark_app -shape``)."""
+    ov_model.reshape({i: ov.PartialShape(list(t.shape)) for i, t in enumerate(leaves)})
+
+
 def openvino_peer(model: Any, x: Any) -> Peer:
     import openvino as ov  # deferred: optional, heavy
 
-    leaves, in_spec, _ = flatten_io(model, x, "openvino")
-    with torch.no_grad():
-        ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
-    ov_model.reshape({i: ov.PartialShape(list(t.shape)) for i, t in enumerate(leaves)})
+    ov_model, leaves = _ov_convert(ov, model, x)
+    _make_static(ov, ov_model, leaves)
     core = ov.Core()
-    compiled = core.compile_model(ov_model, "CPU", {"PERFORMANCE_HINT": "LATENCY"})
+    compiled = core.compile_model(ov_model, "CPU", LATENCY)
     request = compiled.create_infer_request()
     arrays = numpy_leaves(x)
     chosen = {}
@@ -99,7 +110,7 @@ def openvino_peer(model: Any, x: Any) -> Peer:
         with contextlib.suppress(Exception):  # a property an older OpenVINO does not report
             chosen[prop.lower()] = str(compiled.get_property(prop))
     settings = {"convert": "ov.convert_model(model, example_input=x); reshape to the timed input (static)",
-                "compile": {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}, "as_chosen_by_openvino": chosen,
+                "compile": {"device": "CPU", **LATENCY}, "as_chosen_by_openvino": chosen,
                 "infer": "synchronous InferRequest.infer"}
     return Peer("OpenVINO latency hint", FORWARD, lambda: request.infer(arrays), settings,
                 {"openvino": version("openvino")}, _ov_precision(chosen), _ov_profiler(core, ov_model, arrays))
@@ -121,25 +132,23 @@ def openvino_int8_peer(model: Any, x: Any) -> Peer:
     import openvino as ov
 
     nncf.set_log_level(logging.ERROR)
-    leaves, in_spec, _ = flatten_io(model, x, "openvino")
-    with torch.no_grad():
-        ov_model = ov.convert_model(Flat(model, in_spec).eval(), example_input=tuple(t.clone() for t in leaves))
+    ov_model, leaves = _ov_convert(ov, model, x)
     calibration = Calibration(model)  # its items keep their own shapes (a text item: its own length)
     arrays = [tuple(a) for a in calibration_arrays(calibration.batches())]
     text = model.spec.task in TEXT_TASKS
     kw = {"model_type": nncf.ModelType.TRANSFORMER} if text else {}
     with contextlib.redirect_stdout(io.StringIO()):  # NNCF's progress bars
         quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
-    quantized.reshape({i: ov.PartialShape(list(t.shape)) for i, t in enumerate(leaves)})  # then static, as timed
+    _make_static(ov, quantized, leaves)  # after calibrating on items of their own shapes
     core = ov.Core()
-    request = core.compile_model(quantized, "CPU", {"PERFORMANCE_HINT": "LATENCY"}).create_infer_request()
+    request = core.compile_model(quantized, "CPU", LATENCY).create_infer_request()
     arrays_x = numpy_leaves(x)
     settings = {"convert": "ov.convert_model(model, example_input=x); quantized, then reshaped to the timed input "
                            "(static)",
                 "quantize": "nncf.quantize(model, nncf.Dataset(items), subset_size=len(items)"
                             + (", model_type=TRANSFORMER)" if text else ")") + ": NNCF's defaults otherwise",
                 "calibration": {k: calibration.info.get(k) for k in ("source", "n", "seed", "items_sha256")},
-                "compile": {"device": "CPU", "PERFORMANCE_HINT": "LATENCY"}, "infer": "synchronous InferRequest.infer"}
+                "compile": {"device": "CPU", **LATENCY}, "infer": "synchronous InferRequest.infer"}
     return Peer("OpenVINO INT8, NNCF defaults", FORWARD, lambda: request.infer(arrays_x), settings,
                 {"openvino": version("openvino"), "nncf": version("nncf")}, "int8",
                 _ov_profiler(core, quantized, arrays_x))
@@ -149,8 +158,8 @@ def _ov_profiler(core: Any, ov_model: Any, arrays: list) -> Callable[[], dict[st
     """The peer's layer profile: the same model compiled again with the same hint and PERF_COUNT on (the
     counters cost time, so the timed request has them off)."""
     def profile() -> dict[str, Any]:
-        props = {"PERFORMANCE_HINT": "LATENCY", "PERF_COUNT": True}
-        return layer_profile(core.compile_model(ov_model, "CPU", props).create_infer_request(), arrays)
+        counted = core.compile_model(ov_model, "CPU", {**LATENCY, "PERF_COUNT": True}).create_infer_request()
+        return layer_profile(counted, arrays)
 
     return profile
 

@@ -52,7 +52,7 @@ import torch
 from ..errors import UserError
 from ..harness.backends import BackendConfig, outputs_to_fp32, prepare
 from ..harness.speed.config import BenchConfig
-from ..harness.speed.cost import PEAK_DTYPES, count_flops, device_peak
+from ..harness.speed.cost import PEAK_DTYPES, count_flops, device_peak, layer_shares
 from ..harness.speed.measure import (decoded_items, latency_sample, measure_rounds, one_line, pad_sequence,
                                      stored_items)
 from ..harness.speed.runner import bench, build_model, peak_dtype, token_count
@@ -219,13 +219,9 @@ def _share_metrics(p: Peer, m: dict[str, Any], flops_per_item: int | None, peaks
     if p.scope != FORWARD or not flops_per_item or not peak:
         return {}
     achieved = flops_per_item * m["items_per_s"] / 1e12
-    out = {"flops_per_item": flops_per_item, "achieved_tflops": achieved, "peak_dtype": p.precision,
-           "peak_tflops": peak["tflops"], "peak_tflops_this_process": peak["this_process"]["tflops"],
-           "share_of_peak": achieved / peak["tflops"]}
-    for key, ms in (("layers", (profile or {}).get("layers_ms")), ("mac_layers", (profile or {}).get("mac_layers_ms"))):
-        if ms:
-            out[f"{key}_share_of_peak"] = flops_per_item * bs / (ms / 1e3) / 1e12 / peak["tflops"]
-    return out
+    return {"flops_per_item": flops_per_item, "achieved_tflops": achieved, "peak_dtype": p.precision,
+            "peak_tflops": peak["tflops"], "peak_tflops_this_process": peak["this_process"]["tflops"],
+            "share_of_peak": achieved / peak["tflops"], **layer_shares(flops_per_item, bs, profile, peak["tflops"])}
 
 
 def peer_rows(model: Any, bs: int, peers: list[Peer | Skipped], times: list[list[float]], command: str,

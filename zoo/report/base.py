@@ -234,3 +234,10 @@ def sig(x: Any, n: int = 3) -> str | None:
         return "0"
     decimals = max(0, n - 1 - math.floor(math.log10(abs(x))))
     return f"{x:.{decimals}f}"
+
+
+def layer_types_text(profile: dict[str, Any], n: int = 4) -> str:
+    """The ``n`` layer types of a layer profile that took the most time, with their share and first kernel:
+    "Convolution 97% (brgconv_avx512_1x1_I8), MaxPool 1% (jit_avx512_I8), ..."."""
+    return ", ".join(f"{t['type']} {100 * (t['share'] or 0):.0f}%" + (f" ({t['kernels'][0]})" if t["kernels"] else "")
+                     for t in profile["by_type"][:n])

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..results import machine_identity
 from ..spec import weights_label
-from .base import Table, provenance, rows_of_kind
+from .base import Table, layer_types_text, provenance, rows_of_kind
 
 SOURCES = [
     "timm benchmark.py: huggingface/pytorch-image-models, benchmark.py (InferenceBenchmarkRunner: eval, "
@@ -110,10 +110,8 @@ def _profile_notes(rows: list[dict]) -> list[str]:
         prof = m.get("layer_profile") or {}
         if r.get("status") != "ok" or not prof.get("by_type"):
             continue
-        top = ", ".join(f"{t['type']} {100 * (t['share'] or 0):.0f}%"
-                        + (f" ({t['kernels'][0]})" if t["kernels"] else "") for t in prof["by_type"][:4])
         batch = (r.get("settings") or {}).get("batch_size")
-        line = f"layer profile, {r.get('model')} b{batch}, {r.get('peer')}: {top}"
+        line = f"layer profile, {r.get('model')} b{batch}, {r.get('peer')}: {layer_types_text(prof)}"
         if m.get("mac_layers_share_of_peak") is not None:
             line += (f"; multiply-add layers alone at {100 * m['mac_layers_share_of_peak']:.0f}% of the "
                      f"{m.get('peak_dtype')} peak, all layers {100 * m['layers_share_of_peak']:.0f}%, the whole "

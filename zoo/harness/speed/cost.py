@@ -36,6 +36,19 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def layer_shares(flops_per_item: int | None, items_per_call: float, profile: dict[str, Any] | None,
+                 peak_tflops: float | None) -> dict[str, float]:
+    """With a layer profile (``backends.openvino.layer_profile``): the share of peak of the summed layer time
+    (``layers_share_of_peak``) and of the multiply-add layers' time alone (``mac_layers_share_of_peak``),
+    beside which the whole call's share shows what the rest of the call costs."""
+    out = {}
+    for key in ("layers", "mac_layers"):
+        ms = (profile or {}).get(f"{key}_ms")
+        if ms and items_per_call and flops_per_item and peak_tflops:
+            out[f"{key}_share_of_peak"] = flops_per_item * items_per_call / (ms / 1e3) / 1e12 / peak_tflops
+    return out
+
+
 def count_flops(fn, *args, **kwargs) -> int:
     """FLOPs (2 x MACs) of one call ``fn(*args, **kwargs)``."""
     with FlopCounterMode(display=False) as counter:

@@ -38,7 +38,7 @@ from ...results import append_row, check_appendable, make_row, raw_path, read_ro
 from ..backends import AUTO, check_backend, isa_flags
 from ..loading import decoded_items, load_model
 from .config import BenchConfig
-from .cost import PEAK_DTYPES, count_flops, count_params, device_peak
+from .cost import PEAK_DTYPES, count_flops, count_params, device_peak, layer_shares
 from .measure import measure_batch, one_line, pad_sequence
 from .noise import noise_flag, round_medians
 from .oom import try_run
@@ -305,17 +305,8 @@ def _add_throughput_share(m: dict[str, Any]) -> None:
             fastest = fastest_round_ms(calls) if in_order else None
             if fastest and m.get("mean_ms"):
                 m["share_of_peak_fastest_round"] = m["share_of_peak"] * m["mean_ms"] / fastest
-            _add_layer_shares(m)
-
-
-def _add_layer_shares(m: dict[str, Any]) -> None:
-    """With a layer profile (``--profile``): the share of peak of the summed layer time and of the multiply-add
-    layers' time alone, beside the whole call's (items per call = items/s x mean call time = the batch size)."""
-    prof = m.get("layer_profile") or {}
-    items = m["items_per_s"] * m.get("mean_ms", 0) / 1e3
-    for key in ("layers", "mac_layers"):
-        if prof.get(f"{key}_ms") and items:
-            m[f"{key}_share_of_peak"] = m["flops_per_item"] * items / (prof[f"{key}_ms"] / 1e3) / 1e12 / m["peak_tflops"]
+            items_per_call = m["items_per_s"] * m.get("mean_ms", 0) / 1e3  # = the batch size
+            m.update(layer_shares(m["flops_per_item"], items_per_call, m.get("layer_profile"), m["peak_tflops"]))
 
 
 def fastest_round_ms(times_ms: list[float], rounds: int = 3) -> float | None:
