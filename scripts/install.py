@@ -22,7 +22,7 @@ UV_FLAGS = {"index-url": "--index-url", "extra-index-url": "--extra-index-url", 
 
 def pip_settings() -> dict[str, list[str]]:
     """pip's configured values by option name (e.g. {"find-links": ["/opt/wheels"]}), files and environment."""
-    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
+    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False).stdout
     found: dict[str, list[str]] = {}
     for line in listing.splitlines():
         key, _, value = line.partition("=")
@@ -45,13 +45,13 @@ def uv_command(args: list[str]) -> list[str]:
 
 def main(args: list[str]) -> int:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
-    if subprocess.run([*pip, "uv"]).returncode == 0:
+    if subprocess.run([*pip, "uv"], check=False).returncode == 0:
         cert = pip_settings().get("cert")
         env = {**os.environ, **({"SSL_CERT_FILE": cert[0]} if cert else {})}
-        if subprocess.run(uv_command(args), env=env).returncode == 0:
+        if subprocess.run(uv_command(args), env=env, check=False).returncode == 0:
             return 0
         print("install: uv failed; installing with pip", file=sys.stderr)
-    return subprocess.run([*pip, "--no-compile", *args]).returncode
+    return subprocess.run([*pip, "--no-compile", *args], check=False).returncode
 
 
 if __name__ == "__main__":

