@@ -31,7 +31,7 @@ def pip_settings() -> dict[str, list[str]]:
     for line in listing.splitlines():
         key, _, value = line.partition("=")
         name = key.rsplit(".", 1)[-1]
-        for v in shlex.split(value):
+        for v in " ".join(shlex.split(value)).split():  # a quoted list: 'file:///a/simple file:///b/simple'
             found.setdefault(name, [])
             if v not in found[name]:
                 found[name].append(v)
