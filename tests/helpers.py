@@ -5,6 +5,7 @@ workers build the tiny model from the factory string "helpers:tiny"."""
 from __future__ import annotations
 
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -201,3 +202,12 @@ def speed_row(model: str, metrics: dict, *, weights: str = "random-init", status
     row = make_row("speed", model=model, weights=weights, status=status, metrics=metrics, **fields)
     row.update(after, **({"time": time} if time is not None else {}))
     return row
+
+
+def torch_zip(path: Path, pkl: bytes, records: dict[str, bytes] | None = None) -> Path:
+    """A file laid out as torch.save writes it: archive/data.pkl + archive/data/<key>, stored (hostile-pickle tests)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
+        z.writestr("archive/data.pkl", pkl)
+        for key, raw in (records or {}).items():
+            z.writestr(f"archive/data/{key}", raw)
+    return path

@@ -16,19 +16,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import torch_zip
 
 import zoo.models.yolov5_nets as nets
 from zoo.errors import UserError
 from zoo.weights import load_state_dict
 from zoo.weights.unpickle import UnsafeCheckpoint, load_restricted, module_state_dict
-
-
-def torch_zip(path: Path, pkl: bytes, records: dict[str, bytes] | None = None) -> Path:
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pkl)
-        for key, raw in (records or {}).items():
-            z.writestr(f"archive/data/{key}", raw)
-    return path
 
 
 def one_line_refusal(excinfo) -> str:

@@ -11,11 +11,11 @@ import collections
 import dataclasses
 import os
 import pickle
-import zipfile
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import torch_zip
 from PIL import Image
 
 import zoo
@@ -55,15 +55,6 @@ def imported(real_file, zoo_cache) -> Path:
     return path
 
 
-def _torch_zip(path: Path, pkl: bytes, records: dict[str, bytes] | None = None) -> Path:
-    """A file laid out as torch.save writes it: archive/data.pkl + archive/data/<key>, stored."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr("archive/data.pkl", pkl)
-        for key, raw in (records or {}).items():
-            z.writestr(f"archive/data/{key}", raw)
-    return path
-
-
 class _RunsShell:
     def __init__(self, marker: Path):
         self.marker = marker
@@ -87,7 +78,7 @@ def test_crafted_checkpoint_naming_os_system_is_refused_and_nothing_runs(tmp_pat
     marker = tmp_path / "marker"
     payload = {"model": _RunsShell(marker), "epoch": -1}
     assert "system" in str(pickle.dumps(payload, protocol=2))  # the pickle really names os.system (posix)
-    bad = _torch_zip(tmp_path / "yolov5n.pt", pickle.dumps(payload, protocol=2))
+    bad = torch_zip(tmp_path / "yolov5n.pt", pickle.dumps(payload, protocol=2))
     spec = _local_spec(bad)  # the hash matches, so only the unpickler stands in the way
     with pytest.raises(UnsafeCheckpoint) as exc:
         spec.builder(spec, pretrained=True)
@@ -111,7 +102,7 @@ def test_crafted_checkpoint_naming_os_system_is_refused_and_nothing_runs(tmp_pat
                       b"OrderedDict\n)RtR.", "does not fit its storage"),
 ])
 def test_restricted_unpickler_refuses(tmp_path, name, pkl, match):
-    path = _torch_zip(tmp_path / f"{name}.pt", pkl, {"0": b"\x00" * 8})
+    path = torch_zip(tmp_path / f"{name}.pt", pkl, {"0": b"\x00" * 8})
     with pytest.raises(UnsafeCheckpoint, match=match) as exc:
         load_restricted(path, nets.STAND_INS)
     assert "\n" not in str(exc.value)
@@ -123,7 +114,7 @@ def test_restricted_unpickler_rebuilds_tensors_and_containers(tmp_path):
     pkl = (b"\x80\x02ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\n"
            b"X\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x04tQK\x01K\x03\x85K\x01\x85\x89ccollections\n"
            b"OrderedDict\n)RtR" b"c__builtin__\nset\n]K\x07a\x85R\x86.")
-    path = _torch_zip(tmp_path / "ok.pt", pkl, {"0": storage.numpy().tobytes()})
+    path = torch_zip(tmp_path / "ok.pt", pkl, {"0": storage.numpy().tobytes()})
     t, s = load_restricted(path, ())
     assert torch.equal(t, torch.tensor([1.0, 2.0, 3.0])) and s == {7}
 
