@@ -3,9 +3,10 @@
     .venv/bin/python scripts/install.py "torch==2.14.1" -e ".[test]"
 
 uv installs the same wheels in parallel: `.ci/run`'s install step on a fresh clone (2 cores) took 67-103 s with
-pip, 29 s with uv, and 36-46 s with uv compiling the bytecode as below. uv does not read pip's configuration, so the index settings pip
-would use (`pip config list`: files and PIP_* variables) are handed to uv as flags, and uv picks the best match
-across all indexes as pip does. If uv cannot be installed or fails, pip runs instead.
+pip, 29 s with uv, and 36-46 s with uv compiling the bytecode as below. uv does not read pip's configuration,
+so the index settings pip would use (`pip config list`: files and PIP_* variables) are handed to uv as flags,
+and uv picks the best match across all indexes as pip does. If uv cannot be installed or fails, pip runs
+instead.
 
 Both compile every installed module to bytecode up front. Where PYTHONDONTWRITEBYTECODE is set (it is on these
 machines) Python never writes what it compiles, so without this every process compiles each module it imports
@@ -38,9 +39,10 @@ def pip_settings() -> dict[str, list[str]]:
     return found
 
 
-def uv_command(args: list[str]) -> list[str]:
+def uv_command(args: list[str], settings: dict[str, list[str]]) -> list[str]:
+    """The uv install of ``args`` with pip's index ``settings`` (``pip_settings()``) as flags."""
     flags = []
-    for name, values in pip_settings().items():
+    for name, values in settings.items():
         for v in values if name in UV_FLAGS else []:
             flags += [UV_FLAGS[name], v]
     return [os.path.join(os.path.dirname(sys.executable), "uv"), "pip", "install", "-q", "--python", sys.executable,
@@ -50,9 +52,10 @@ def uv_command(args: list[str]) -> list[str]:
 def main(args: list[str]) -> int:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
     if subprocess.run([*pip, "uv"], check=False).returncode == 0:
-        cert = pip_settings().get("cert")
+        settings = pip_settings()
+        cert = settings.get("cert")
         env = {**os.environ, **({"SSL_CERT_FILE": cert[0]} if cert else {})}
-        if subprocess.run(uv_command(args), env=env, check=False).returncode == 0:
+        if subprocess.run(uv_command(args, settings), env=env, check=False).returncode == 0:
             return 0
         print("install: uv failed; installing with pip", file=sys.stderr)
     return subprocess.run([*pip, *args], check=False).returncode

@@ -52,6 +52,7 @@ def test_pip_settings_become_uv_flags_once_each(install, monkeypatch):
     assert ("--python", sys.executable) in flags and uv[-3:] == ["torch==2.14.1", "-e", ".[test]"]
     assert not any("timeout" in a or "cert" in a for a in uv)  # pip-only settings are not passed on
     assert not any(c[1:4] == ["-m", "pip", "install"] and c[-1] != "uv" for c in calls)  # pip did not install
+    assert sum(c[1:4] == ["-m", "pip", "config"] for c in calls) == 1  # pip's settings read once
 
 
 @pytest.mark.parametrize("uv_installs", [True, False])
