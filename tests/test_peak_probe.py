@@ -187,3 +187,42 @@ def test_token_count_reads_the_width_of_integer_inputs():
 
     assert token_count({"input_ids": torch.zeros(1, 128, dtype=torch.long), "x": torch.zeros(1, 3)}) == 128
     assert token_count(torch.zeros(1, 3, 32, 32)) is None
+
+
+def test_the_cached_peak_belongs_to_the_isa_it_was_measured_on(fresh_probe, monkeypatch):
+    """The same CPU model name has come with AVX2 only and with AVX-512 VNNI/bf16: a best-ever peak cached on
+    one must not be the denominator on the other."""
+    machine = {"cpu": "AMD EPYC", "cores": 2, "isa": ["avx2", "avx512f", "avx512_vnni"]}
+    monkeypatch.setattr(sc, "machine_info", lambda: machine)
+    fresh_probe["readings"] = [0.9]
+    assert sc.device_peak("cpu", "int8", 2)["tflops"] == 0.9  # cached for the AVX-512 machine
+    _new_process(monkeypatch)
+    machine = {"cpu": "AMD EPYC", "cores": 2, "isa": ["avx2"]}
+    fresh_probe["readings"] = [0.3]
+    p = sc.device_peak("cpu", "int8", 2)
+    assert p["tflops"] == 0.3 and "avx2|" in p["key"] and "avx512" not in p["key"]
+    machine = {"cpu": "AMD EPYC", "cores": 2, "isa": None}
+    assert "isa unknown" in sc._probe_key("cpu", "int8", 2)
+
+
+def test_paired_peak_times_the_probes_beside_the_chosen_configuration(monkeypatch):
+    from zoo.commands.bench import paired_notes
+    from zoo.harness.speed import measure
+
+    rounds_seen = []
+    real = measure.measure_rounds
+    monkeypatch.setattr(measure, "measure_rounds", lambda fns, *a: rounds_seen.append((len(fns), a[-1])) or real(fns, *a))
+    (row,) = bench(model=tiny(), batch_sizes=(1,), paired_peak=True, write=False, **FAST)
+    m = row["metrics"]
+    p = m["paired_peak"]
+    probes = sc.probe_calls("cpu", "fp32")
+    assert (1 + len(probes), measure.PAIRED_ROUNDS) in rounds_seen  # the model and each probe, alternating
+    assert p["dtype"] == "fp32" and set(p["paths"]) == set(probes) and p["tflops"] == max(p["paths"].values()) > 0
+    assert len(p["iterations"]) == 1 + len(probes) and min(p["iterations"]) >= measure.PAIRED_ROUNDS
+    rate = m["flops_per_item"] / (p["model_p50_ms"] / 1e3) / 1e12
+    assert m["share_of_peak_paired"] == pytest.approx(rate / p["tflops"])
+    assert row["settings"]["paired_peak"] is True
+    (note,) = paired_notes([row])
+    assert "of the fp32 peak timed beside it" in note and f"{100 * m['share_of_peak_paired']:.1f}%" in note
+    (plain,) = bench(model=tiny(), batch_sizes=(1,), write=False, **FAST)
+    assert "paired_peak" not in plain["metrics"] and paired_notes([plain]) == []

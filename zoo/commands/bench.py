@@ -190,7 +190,7 @@ def print_rows(rows: list[dict], wide: bool = False) -> None:
     for line in weights_lines(rows):
         say(line)
     print_table(headers, table, fit=True)
-    for line in accuracy_notes(rows) + profile_notes(rows):
+    for line in accuracy_notes(rows) + profile_notes(rows) + paired_notes(rows):
         print(line)
 
 
@@ -211,6 +211,25 @@ def profile_notes(rows: list[dict]) -> list[str]:
         shares = (f"; multiply-add layers at {100 * share:.0f}% of the {m.get('peak_dtype') or ''} peak, the whole "
                   f"call at {100 * m['share_of_peak']:.0f}%") if share else ""
         lines.append(f"{head} {layer_types_text(prof)}{shares}")
+    return lines
+
+
+def paired_notes(rows: list[dict]) -> list[str]:
+    """``--paired-peak``: per row, the share of the peak timed beside the chosen configuration, and of the
+    best-known (cached) peak."""
+    lines = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        paired = m.get("paired_peak")
+        if not paired:
+            continue
+        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}, {r.get('backend_used')}: "
+        if "share_of_peak_paired" not in m:
+            lines.append(head + f"no paired share of peak ({paired.get('error') or 'no FLOP count'})")
+            continue
+        best = f"; of the best-known peak {100 * m['share_of_peak']:.0f}%" if m.get("share_of_peak") else ""
+        lines.append(head + f"{100 * m['share_of_peak_paired']:.1f}% of the {paired['dtype']} peak timed beside it "
+                     f"({paired['tflops']:.3f} TFLOP/s, {paired['path']}, {paired['rounds']} alternating rounds){best}")
     return lines
 
 

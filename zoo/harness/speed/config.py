@@ -120,6 +120,10 @@ class BenchConfig:
         False, record=True, switches={True: "--profile"},
         help="also record where a call's time goes, by layer type, when the chosen runtime reports it (OpenVINO's "
              "per-layer counters, on a second compilation after the timing)")
+    paired_peak: bool = _setting(
+        False, record=True, switches={True: "--paired-peak"},
+        help="also time the peak probes of the chosen configuration's precision beside it, in alternating rounds: "
+             "the share of a peak measured in the same minutes (share_of_peak_paired; this CPU's speed drifts)")
     error_items: int = _setting(8)  # real items the output deviation is measured on
     peak: bool = _setting(True)  # measure the device's matmul peak (share of peak in the row)
 

@@ -4,8 +4,10 @@ FLOPs = 2 x multiply-accumulates, counted by ``torch.utils.flop_counter.FlopCoun
 input (so detection and text models are counted at the size they actually run at).
 The device peak is measured, not looked up: a large square matmul (and, on CPU, a 3x3 convolution; for int8
 an integer GEMM) timed in every bench process, best of a few short rounds within 2 s per dtype. zoo's cache
-keeps the best ever seen per machine, device, dtype and thread count (a probe on a busy machine reads low and
-never lowers it); a row records both its own process's probe and the best-known peak its "% of peak" uses.
+keeps the best ever seen per machine (CPU model and ISA flags, or GPU), device, dtype and thread count (a probe
+on a busy machine reads low and never lowers it); a row records both its own process's probe and the best-known
+peak its "% of peak" uses. ``zoo bench --paired-peak`` also times the probes side by side with the chosen
+configuration, in alternating rounds (``probe_calls``): the share of a peak measured in the same minutes.
 """
 
 from __future__ import annotations
@@ -59,8 +61,13 @@ def count_flops(fn, *args, **kwargs) -> int:
 # --- device peak ---------------------------------------------------------------------------------------
 
 def _probe_key(device: str, dtype: str, threads: int) -> str:
+    """The cache key of a peak: one CPU model name covers machines with different ISA (the same VM type has come
+    with AVX2 only and with AVX-512 VNNI/bf16), so the CPU's key names its ISA flags too."""
     m = machine_info()
-    dev = torch.cuda.get_device_name(0) if device.startswith("cuda") else f"{m['cpu']}|{m['cores']}|t{threads}"
+    if device.startswith("cuda"):
+        dev = torch.cuda.get_device_name(0)
+    else:
+        dev = f"{m['cpu']}|{m['cores']}|t{threads}|{'+'.join(m.get('isa') or ['isa unknown'])}"
     return f"{device.split(':')[0]}|{dev}|{dtype}|torch{torch.__version__}"
 
 
@@ -245,6 +252,32 @@ def measure_matmul_peak(device: str, dtype: str, n: int | None = None, repeats: 
     return {"tflops": tflops[path], "path": path, "paths": tflops, "n": n, "dtype": dtype, "repeats": repeats,
             "rounds": {k: r["rounds"] for k, r in runs.items()}, "scales": {k: r["scale"] for k, r in runs.items()},
             "inner": inner, "budget_s": budget_s, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def probe_calls(device: str, dtype: str, n: int | None = None) -> dict[str, tuple[Any, int]]:
+    """name -> (a no-argument call, FLOPs per call) for each of ``dtype``'s peak probes at full size (n x n, the
+    CPU convolution at CONV_PROBE): what ``measure_matmul_peak`` times, to be timed beside a model."""
+    dev = torch.device(device)
+    n = n or (8192 if dev.type == "cuda" else 1024)
+    factories = _int8_probes(dev) if dtype == "int8" else _float_probes(dev, dtype)
+    calls = {}
+    for name, factory in factories.items():
+        fn, args, kw, flops = factory(n, 1)
+        calls[name] = ((lambda fn=fn, args=args, kw=kw: fn(*args, **kw)), flops)
+    return calls
+
+
+INT8_BACKENDS = ("int8",)  # backends whose GEMMs run in int8 whatever BackendConfig.dtype says (dynamic int8)
+
+
+def peak_dtype(backend_config: dict[str, Any]) -> str:
+    """The dtype whose peak bounds a configuration: "int8" for int8 configurations (dtype "int8", or a
+    backend that quantizes to int8 whatever its dtype), else its dtype (fp32 when unknown)."""
+    dtype = str(backend_config.get("dtype") or "fp32")
+    backend = str(backend_config.get("backend") or "")
+    if dtype == "int8" or backend in INT8_BACKENDS or "int8" in backend.split("_"):
+        return "int8"
+    return dtype
 
 
 def _read_cache(path: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from . import accuracy_auto, accuracy_budget
 from ..backends import (AUTO, BASELINE, BackendConfig, Calibration, Prepared, accuracy_checked, auto_candidates, outputs_to_fp32,
                        prepare)
 from .config import BenchConfig
-from .cost import MemoryMeter
+from .cost import PEAK_DTYPES, MemoryMeter, peak_dtype, probe_calls
 from .error import DEVIATION, output_error
 from .noise import NoiseMeter
 from .timing import TimingPolicy, percentile, summarize, timer_for
@@ -229,6 +229,27 @@ def _chosen_metrics(chosen: _Candidate, times: list[float], baseline_times: list
     return metrics
 
 
+PAIRED_ROUNDS = 5  # --paired-peak: at least this many alternating rounds of the model and the probes
+
+
+def paired_peak(chosen: _Candidate, bs: int, device: str, cfg: BenchConfig) -> dict[str, Any]:
+    """``--paired-peak``: the chosen configuration's call and each peak probe of its precision
+    (``cost.probe_calls``) timed in alternating rounds, the p50 of each; the fastest probe is the peak, as in
+    ``cost.measure_matmul_peak``. Both figures come from the same minutes, where the best-known peak of the
+    cache may come from a faster phase of the machine (its speed drifts by up to 2x)."""
+    dtype = peak_dtype(chosen.prep.config.as_dict())
+    if dtype not in PEAK_DTYPES:
+        return {"dtype": dtype, "error": f"no {dtype} peak probe"}
+    probes = probe_calls(device, dtype)
+    rounds = max(cfg.rounds, PAIRED_ROUNDS)
+    times = measure_rounds([lambda: chosen.prep.run(chosen.inputs)] + [fn for fn, _ in probes.values()],
+                           timer_for(device), cfg.timing(), rounds)
+    paths = {name: flops / (percentile(t, 50) / 1e3) / 1e12 for (name, (_, flops)), t in zip(probes.items(), times[1:])}
+    path = max(paths, key=paths.get)
+    return {"dtype": dtype, "tflops": paths[path], "path": path, "paths": paths, "rounds": rounds,
+            "model_p50_ms": percentile(times[0], 50), "items_per_call": bs, "iterations": [len(t) for t in times]}
+
+
 def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str, get_peak: Callable[[str], dict | None],
                   log: Callable[[str], None] | None = None) -> tuple[dict[str, Any], dict[str, Any], str]:
     """Measure one batch size. Returns (metrics, extra settings, label of the configuration used).
@@ -278,6 +299,8 @@ def measure_batch(model: Any, cfg: BenchConfig, bs: int, device: str, get_peak: 
         metrics["candidates"] = entries + [{"config": c.label, "skipped": "--skip"} for c in skipped]
     if cfg.profile:
         metrics["layer_profile"] = _layer_profile(chosen)
+    if cfg.paired_peak and cfg.peak:
+        metrics["paired_peak"] = paired_peak(chosen, bs, device, cfg)
     probe = get_peak(chosen.prep.config.dtype)
     if probe is not None:
         metrics["peak_tflops"] = probe["tflops"]

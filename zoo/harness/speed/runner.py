@@ -38,7 +38,14 @@ from ...results import append_row, check_appendable, make_row, raw_path, read_ro
 from ..backends import AUTO, check_backend, isa_flags
 from ..loading import decoded_items, load_model
 from .config import BenchConfig
-from .cost import PEAK_DTYPES, count_flops, count_params, device_peak, layer_shares
+from .cost import (
+    PEAK_DTYPES,
+    count_flops,
+    count_params,
+    device_peak,
+    layer_shares,
+    peak_dtype,
+)
 from .measure import measure_batch, one_line, pad_sequence
 from .noise import noise_flag, round_medians
 from .oom import try_run
@@ -215,18 +222,7 @@ def _bench_one(model: Any, cfg: BenchConfig, bs: int, dev: str, rows: RowWriter,
                     **({"noisy": True} if noisy else {}))
 
 
-INT8_BACKENDS = ("int8",)  # backends whose GEMMs run in int8 whatever BackendConfig.dtype says (dynamic int8)
 OVER_PEAK = "share of peak above 100 %"
-
-
-def peak_dtype(backend_config: dict[str, Any]) -> str:
-    """The dtype whose peak bounds a configuration: "int8" for int8 configurations (dtype "int8", or a
-    backend that quantizes to int8 whatever its dtype), else its dtype (fp32 when unknown)."""
-    dtype = str(backend_config.get("dtype") or "fp32")
-    backend = str(backend_config.get("backend") or "")
-    if dtype == "int8" or backend in INT8_BACKENDS or "int8" in backend.split("_"):
-        return "int8"
-    return dtype
 
 
 class PeakCache:
@@ -295,7 +291,12 @@ def _add_throughput_share(m: dict[str, Any]) -> None:
     ``share_of_peak_fastest_round``: the same share in the fastest third of the timed calls (their median), the
     statistic closest to the peak probe's own (its best round; the cache keeps the best ever seen): on a
     machine whose speed drifts between phases, the share over all calls mixes a slow phase's calls with a
-    peak probed in a fast one."""
+    peak probed in a fast one. ``share_of_peak_paired`` (``--paired-peak``): the model's p50 against the probes'
+    p50 timed in the same alternating rounds (``measure.paired_peak``), no cached figure involved."""
+    paired = m.get("paired_peak") or {}
+    if m.get("flops_per_item") and paired.get("tflops"):  # --paired-peak: model and probes in the same rounds
+        rate = m["flops_per_item"] * paired["items_per_call"] / (paired["model_p50_ms"] / 1e3) / 1e12
+        m["share_of_peak_paired"] = rate / paired["tflops"]
     if m.get("flops_per_item") and m.get("items_per_s"):
         m["achieved_tflops"] = m["flops_per_item"] * m["items_per_s"] / 1e12
         if m.get("peak_tflops"):
