@@ -516,4 +516,7 @@ def test_peak_share_table_names_the_precision_and_the_fastest_third():
                                              _speed("resnet50", "cpu", 1, 20.0, 50.0)]})
                 if t.slug == "speed_peak_share"]
     (row,) = table.rows  # CPU rows of --backend auto only
-    assert row[2:6] == ["openvino+int8", 78.0, 86.0, "int8"] and row[7] == 0.83
+    assert row[2:7] == ["openvino+int8", 78.0, 86.0, None, "int8"] and row[8] == 0.83
+    int8["metrics"]["share_of_peak_paired"] = 0.742  # zoo bench --paired-peak
+    (table,) = [t for t in tables({"speed": [int8]}) if t.slug == "speed_peak_share"]
+    assert table.rows[0][5] == pytest.approx(74.2) and table.columns[5] == "beside the probe"

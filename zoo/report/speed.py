@@ -253,16 +253,20 @@ def _peak_share_table(rows: list[dict]) -> Table:
         r = latest[k]
         m = r["metrics"]
         out.append([r["model"], r["settings"].get("batch_size"), r.get("backend_used"), _share_cell(m["share_of_peak"]),
-                    _share_cell(m.get("share_of_peak_fastest_round")), m.get("peak_dtype"),
-                    machine_identity(r.get("machine")), m.get("peak_tflops"), m.get("achieved_tflops"), _seq_len(r)])
+                    _share_cell(m.get("share_of_peak_fastest_round")), _share_cell(m.get("share_of_peak_paired")),
+                    m.get("peak_dtype"), machine_identity(r.get("machine")), m.get("peak_tflops"),
+                    m.get("achieved_tflops"), _seq_len(r)])
     return Table(
         slug="speed_peak_share", title="Share of the machine's peak: what `--backend auto` picked, against the "
         "measured peak of the precision it computes in",
-        columns=["model", "batch", "backend", "% of peak", "fastest third", "peak dtype", "machine", "peak TFLOP/s",
-                 "TFLOP/s", "seq len"],
+        columns=["model", "batch", "backend", "% of peak", "fastest third", "beside the probe", "peak dtype", "machine",
+                 "peak TFLOP/s", "TFLOP/s", "seq len"],
         rows=out, notes=_common_notes(shared, shared) + [
             "peak: the best round of the dtype's probes (fp32/bf16: matmul and 3x3 convolution; int8: torch's "
-            "quantized Linear and ONNX Runtime's MatMulInteger), the best ever seen on the machine (zoo's cache)",
+            "quantized Linear and ONNX Runtime's MatMulInteger), the best ever seen on the machine kind (zoo's "
+            "cache; CPU model and ISA flags)",
+            "beside the probe (`zoo bench --paired-peak`): % of peak: the configuration's p50 against the probes' p50 "
+            "in the same alternating rounds, no cached peak involved; empty where the row did not time it",
             "% of peak: over every timed call; fastest third: % of peak in the median of the fastest of three "
             "consecutive slices of the calls, the statistic nearest the probe's best round (this CPU's speed "
             "drifts between phases)",
