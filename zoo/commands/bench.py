@@ -151,16 +151,20 @@ def weights_lines(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _rows_with(rows: list[dict], key: str):
+    """(row, its metrics, "MODEL batch N") for each row whose metrics hold ``key``."""
+    for r in rows:
+        m = r.get("metrics") or {}
+        if m.get(key):
+            yield r, m, f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}"
+
+
 def accuracy_notes(rows: list[dict]) -> list[str]:
     """Closing lines for the accuracy checks auto ran itself: each candidate's score beside fp32 eager's on
     items it was not calibrated on, the timed-out ones, and the pick's speedup (end to end where timed)."""
     lines = []
-    for r in rows:
-        m = r.get("metrics") or {}
-        split = m.get("accuracy_split")
-        if not split:
-            continue
-        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}"
+    for r, m, head in _rows_with(rows, "accuracy_split"):
+        split = m["accuracy_split"]
         for c in m.get("candidates", []):
             a = c.get("accuracy") or {}
             if "scores" in a:
@@ -198,12 +202,8 @@ def profile_notes(rows: list[dict]) -> list[str]:
     """``--profile``: per row, the layer types that took the most time and their kernels, and the multiply-add
     layers' share of peak beside the whole call's."""
     lines = []
-    for r in rows:
-        m = r.get("metrics") or {}
-        prof = m.get("layer_profile")
-        if not prof:
-            continue
-        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}, {r.get('backend_used')}: layers"
+    for r, m, head in _rows_with(rows, "layer_profile"):
+        prof, head = m["layer_profile"], f"{head}, {r.get('backend_used')}: layers"
         if not prof.get("by_type"):
             lines.append(f"{head}: {prof.get('none') or prof.get('error')}")
             continue
@@ -218,12 +218,8 @@ def paired_notes(rows: list[dict]) -> list[str]:
     """``--paired-peak``: per row, the share of the peak timed beside the chosen configuration, and of the
     best-known (cached) peak."""
     lines = []
-    for r in rows:
-        m = r.get("metrics") or {}
-        paired = m.get("paired_peak")
-        if not paired:
-            continue
-        head = f"{r['model']} batch {(r.get('settings') or {}).get('batch_size')}, {r.get('backend_used')}: "
+    for r, m, head in _rows_with(rows, "paired_peak"):
+        paired, head = m["paired_peak"], f"{head}, {r.get('backend_used')}: "
         if "share_of_peak_paired" not in m:
             lines.append(head + f"no paired share of peak ({paired.get('error') or 'no FLOP count'})")
             continue
