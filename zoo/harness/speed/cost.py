@@ -38,6 +38,11 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def rate_tflops(flops: float, ms: float) -> float:
+    """TFLOP/s of ``flops`` done in ``ms`` milliseconds."""
+    return flops / (ms / 1e3) / 1e12
+
+
 def layer_shares(flops_per_item: int | None, items_per_call: float, profile: dict[str, Any] | None,
                  peak_tflops: float | None) -> dict[str, float]:
     """With a layer profile (``backends.openvino.layer_profile``): the share of peak of the summed layer time
@@ -47,7 +52,7 @@ def layer_shares(flops_per_item: int | None, items_per_call: float, profile: dic
     for key in ("layers", "mac_layers"):
         ms = (profile or {}).get(f"{key}_ms")
         if ms and items_per_call and flops_per_item and peak_tflops:
-            out[f"{key}_share_of_peak"] = flops_per_item * items_per_call / (ms / 1e3) / 1e12 / peak_tflops
+            out[f"{key}_share_of_peak"] = rate_tflops(flops_per_item * items_per_call, ms) / peak_tflops
     return out
 
 
@@ -235,13 +240,10 @@ def measure_matmul_peak(device: str, dtype: str, n: int | None = None, repeats: 
     given: then exactly that size). The record names every probe's TFLOP/s, the one chosen, and the rounds
     and scale each ran.
     """
-    if dtype not in PEAK_DTYPES:
-        raise ValueError(f"no peak probe for dtype {dtype!r} (one of {', '.join(PEAK_DTYPES)})")
     dev = torch.device(device)
     cuda = dev.type == "cuda"
     fixed = n is not None
-    n = n or (8192 if cuda else 1024)
-    probes = _int8_probes(dev) if dtype == "int8" else _float_probes(dev, dtype)
+    probes, n = _probes(dev, dtype, n)
     inner = 20 if cuda else 5
     runs = {}
     with torch.inference_mode():
@@ -254,12 +256,19 @@ def measure_matmul_peak(device: str, dtype: str, n: int | None = None, repeats: 
             "inner": inner, "budget_s": budget_s, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+def _probes(dev: torch.device, dtype: str, n: int | None) -> tuple[dict[str, Any], int]:
+    """(name -> factory(n, div) of ``dtype``'s peak probes on ``dev``, the full size n: as given, else 8192 on
+    CUDA and 1024 on CPU)."""
+    if dtype not in PEAK_DTYPES:
+        raise ValueError(f"no peak probe for dtype {dtype!r} (one of {', '.join(PEAK_DTYPES)})")
+    factories = _int8_probes(dev) if dtype == "int8" else _float_probes(dev, dtype)
+    return factories, n or (8192 if dev.type == "cuda" else 1024)
+
+
 def probe_calls(device: str, dtype: str, n: int | None = None) -> dict[str, tuple[Any, int]]:
     """name -> (a no-argument call, FLOPs per call) for each of ``dtype``'s peak probes at full size (n x n, the
     CPU convolution at CONV_PROBE): what ``measure_matmul_peak`` times, to be timed beside a model."""
-    dev = torch.device(device)
-    n = n or (8192 if dev.type == "cuda" else 1024)
-    factories = _int8_probes(dev) if dtype == "int8" else _float_probes(dev, dtype)
+    factories, n = _probes(torch.device(device), dtype, n)
     calls = {}
     for name, factory in factories.items():
         fn, args, kw, flops = factory(n, 1)

@@ -26,7 +26,7 @@ from . import accuracy_auto, accuracy_budget
 from ..backends import (AUTO, BASELINE, BackendConfig, Calibration, Prepared, accuracy_checked, auto_candidates, outputs_to_fp32,
                        prepare)
 from .config import BenchConfig
-from .cost import PEAK_DTYPES, MemoryMeter, peak_dtype, probe_calls
+from .cost import PEAK_DTYPES, MemoryMeter, peak_dtype, probe_calls, rate_tflops
 from .error import DEVIATION, output_error
 from .noise import NoiseMeter
 from .timing import TimingPolicy, percentile, summarize, timer_for
@@ -244,7 +244,7 @@ def paired_peak(chosen: _Candidate, bs: int, device: str, cfg: BenchConfig) -> d
     rounds = max(cfg.rounds, PAIRED_ROUNDS)
     times = measure_rounds([lambda: chosen.prep.run(chosen.inputs)] + [fn for fn, _ in probes.values()],
                            timer_for(device), cfg.timing(), rounds)
-    paths = {name: flops / (percentile(t, 50) / 1e3) / 1e12 for (name, (_, flops)), t in zip(probes.items(), times[1:])}
+    paths = {name: rate_tflops(flops, percentile(t, 50)) for (name, (_, flops)), t in zip(probes.items(), times[1:])}
     path = max(paths, key=paths.get)
     return {"dtype": dtype, "tflops": paths[path], "path": path, "paths": paths, "rounds": rounds,
             "model_p50_ms": percentile(times[0], 50), "items_per_call": bs, "iterations": [len(t) for t in times]}

@@ -45,6 +45,7 @@ from .cost import (
     device_peak,
     layer_shares,
     peak_dtype,
+    rate_tflops,
 )
 from .measure import measure_batch, one_line, pad_sequence
 from .noise import noise_flag, round_medians
@@ -295,7 +296,7 @@ def _add_throughput_share(m: dict[str, Any]) -> None:
     p50 timed in the same alternating rounds (``measure.paired_peak``), no cached figure involved."""
     paired = m.get("paired_peak") or {}
     if m.get("flops_per_item") and paired.get("tflops"):  # --paired-peak: model and probes in the same rounds
-        rate = m["flops_per_item"] * paired["items_per_call"] / (paired["model_p50_ms"] / 1e3) / 1e12
+        rate = rate_tflops(m["flops_per_item"] * paired["items_per_call"], paired["model_p50_ms"])
         m["share_of_peak_paired"] = rate / paired["tflops"]
     if m.get("flops_per_item") and m.get("items_per_s"):
         m["achieved_tflops"] = m["flops_per_item"] * m["items_per_s"] / 1e12
