@@ -203,6 +203,30 @@ def test_stage_timing(results_dir):
     assert st_["e2e_p50_ms"] >= 20
 
 
+def test_end_to_end_gain_is_timed_beside_fp32_eager(results_dir, monkeypatch):
+    """The pick's end-to-end gain compares two end-to-end paths timed in alternating rounds (they were timed
+    one after the other, so on a drifting machine the ratio mixed two phases of it)."""
+    pytest.importorskip("onnxruntime")
+    from zoo.harness.speed import measure
+
+    e2e_rounds = []
+    real = measure.measure_rounds
+
+    def spy(fns, timer, policy, rounds):
+        if all("e2e" in f.__qualname__ for f in fns):
+            e2e_rounds.append((len(fns), rounds))
+        return real(fns, timer, policy, rounds)
+
+    monkeypatch.setattr(measure, "measure_rounds", spy)
+    (row,) = bench(model=tiny(), batch_sizes=(1,), backend="onnxruntime", compare=True, stages=True, **FAST)
+    m = row["metrics"]
+    assert e2e_rounds == [(2, FAST["rounds"])]  # the pick and fp32 eager, alternating
+    assert m["stages"]["e2e_rounds"] == FAST["rounds"] and "baseline_e2e_p50_ms" not in m["stages"]
+    assert m["e2e_speedup_vs_fp32_eager"] == pytest.approx(m["fp32_eager_e2e_p50_ms"] / m["stages"]["e2e_p50_ms"])
+    (alone,) = bench(model=tiny(), batch_sizes=(1,), stages=True, write=False, **FAST)
+    assert "e2e_rounds" not in alone["metrics"]["stages"] and "fp32_eager_e2e_p50_ms" not in alone["metrics"]
+
+
 def test_stage_timing_pads_text_to_seq_len_like_the_forward(results_dir):
     """--seq-len must shape every stage alike: the end-to-end path may not run shorter sequences than the
     forward it is compared with (it once did, and end to end came out faster than the forward alone)."""

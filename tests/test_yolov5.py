@@ -222,6 +222,54 @@ def test_backbone_and_neck_equal_ultralytics_yolov5n_yaml():
         torch.testing.assert_close(feats["ours", i], feats["ref", i], atol=1e-5, rtol=1e-4)
 
 
+def _yolov5_decode(det, logits: list[torch.Tensor]) -> torch.Tensor:
+    """YOLOv5's Detect decoding as its models/yolo.py writes it (split of the last axis into xy, wh, rest)."""
+    z = []
+    for i, x in enumerate(logits):
+        bs, _, ny, nx = x.shape
+        y = x.view(bs, det.na, det.no, ny, nx).permute(0, 1, 3, 4, 2).sigmoid()
+        gy, gx = torch.meshgrid(torch.arange(ny, dtype=y.dtype), torch.arange(nx, dtype=y.dtype), indexing="ij")
+        grid = torch.stack((gx, gy), 2).view(1, 1, ny, nx, 2)
+        xy, wh, conf = y.split((2, 2, det.no - 4), 4)
+        xy = (xy * 2 - 0.5 + grid) * det.stride[i]
+        wh = (wh * 2) ** 2 * (det.anchors[i] * det.stride[i]).view(1, det.na, 1, 1, 2)
+        z.append(torch.cat((xy, wh, conf), 4).view(bs, -1, det.no))
+    return torch.cat(z, 1)
+
+
+@pytest.mark.parametrize("nc, size", [(80, (640, 640)), (2, (320, 416))])
+def test_detect_decodes_as_yolov5_rows_in_its_order(nc, size):
+    """Detect's one-expression decoding gives YOLOv5's numbers (to float rounding) in YOLOv5's row order
+    (level, anchor, y, x), for another class count and a non-square input."""
+    torch.manual_seed(0)
+    det = YOLOv5(nc=nc).eval().detect
+    h, w = size
+    feats = [torch.randn(2, c, h // s, w // s) for c, s in ((64, 8), (128, 16), (256, 32))]
+    with torch.no_grad():
+        logits = [det.m[i](f) * 3 for i, f in enumerate(feats)]
+        for i in range(det.nl):
+            det.m[i] = torch.nn.Identity()  # feed the scaled logits straight in
+        ours = det(logits)
+    torch.testing.assert_close(ours, _yolov5_decode(det, logits), atol=1e-4, rtol=1e-6)
+
+
+def test_openvino_runs_the_head_without_splitting_a_tensor():
+    """OpenVINO's CPU plugin runs a split along the innermost axis with its reference kernel (YOLOv5's own
+    decoding compiled to three VariadicSplit of (B, 3, ny, nx, 85)); the compiled network splits no tensor
+    (the decoding is one element-wise expression) and computes what torch does."""
+    ov = pytest.importorskip("openvino")
+    net = YOLOv5().eval()
+    x = torch.rand(1, 3, 320, 320)
+    with torch.no_grad():
+        ref = net(x)
+        compiled = ov.Core().compile_model(ov.convert_model(net, example_input=x), "CPU",
+                                           {"INFERENCE_PRECISION_HINT": "f32"})
+    splits = [op.get_friendly_name() for op in compiled.get_runtime_model().get_ops()
+              if "Split" in op.get_rt_info()["layerType"].astype(str)]
+    assert splits == []
+    torch.testing.assert_close(torch.from_numpy(compiled(x.numpy())[0]), ref, atol=1e-3, rtol=1e-4)
+
+
 # --- predictions ----------------------------------------------------------------------------------------
 
 
