@@ -123,6 +123,12 @@ class ZooModel(nn.Module):
     # {"preprocess": "letterbox", "postprocess": "NMS"}; the speed rows and tables show these names.
     stage_names: dict[str, str] = {}
 
+    # Submodules (paths from this model, e.g. "net.model.24") whose own operations post-training int8
+    # quantization leaves in float; their child modules (e.g. the head's convolutions) are quantized as usual.
+    # For arithmetic whose channels differ in range by orders of magnitude, such as a detector's box decoding
+    # (pixels beside probabilities), which one int8 scale per tensor cannot carry.
+    float_under_int8: tuple[str, ...] = ()
+
     def example_files(self, n: int = 1) -> list[Any]:
         """``n`` items as stored, before ``decode`` (image files for image models): where end-to-end timing
         starts. Default: ``example_items`` (then ``decode`` is the identity)."""

@@ -51,6 +51,13 @@ class YOLOv5Detector(LetterboxDetector):
     (B, anchors, 85): cx, cy, w, h (input pixels), obj, 80 cls. postprocess (NMS): YOLOv5's NMS (settings from
     spec.extra["postprocess"]), boxes back in original pixels, labels as COCO category ids."""
 
+    @property
+    def float_under_int8(self) -> tuple[str, ...]:
+        """Detect's decoding (sigmoid, grid and anchor arithmetic: pixels beside probabilities in one tensor)
+        stays in float under int8 quantization, as ultralytics' OpenVINO export keeps its head's arithmetic;
+        the head's 1x1 convolutions are quantized."""
+        return (f"net.model.{len(self.net.model) - 1}",)
+
     @torch.no_grad()
     def postprocess(self, outputs: torch.Tensor, batch: Batch) -> list[dict]:
         preds = []

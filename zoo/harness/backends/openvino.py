@@ -5,7 +5,8 @@ concurrent requests), as many inference threads as torch uses.
 dtypes: fp32 (``INFERENCE_PRECISION_HINT=f32``, so no CPU silently computes in bf16), bf16
 (``INFERENCE_PRECISION_HINT=bf16``: OpenVINO's own mixed precision) and int8: NNCF post-training
 quantization (``nncf.quantize`` on the converted model, ``nncf.Dataset`` of real items of the model's task
-data, ``zoo.harness.backends.calibration``; transformer preset for text models).
+data, ``zoo.harness.backends.calibration``; transformer preset for text models; the modules a model names
+in ``float_under_int8``, e.g. a detector's box decoding, left in float).
 
 The graph is compiled for the example inputs' static shapes (what is timed); other shapes (the last batch
 of an eval, another sentence length) run on a second, dynamic-shape compilation made on first need.
@@ -17,6 +18,7 @@ import contextlib
 import inspect
 import io
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 import time
@@ -46,8 +48,11 @@ def _ov():
     return ov
 
 
-def _quantize(ov_model: Any, calibration: Any, task: str | None) -> tuple[Any, dict[str, Any]]:
-    """NNCF post-training quantization of the converted model on the calibration batches."""
+def _quantize(ov_model: Any, calibration: Any, task: str | None,
+              float_modules: tuple[str, ...] = ()) -> tuple[Any, dict[str, Any]]:
+    """NNCF post-training quantization of the converted model on the calibration batches; the operations of
+    ``float_modules`` (the model's ``float_under_int8``: module paths, their own operations only, not their
+    children's) are left in float (an NNCF ignored scope on the converted graph's node names)."""
     try:
         import nncf  # deferred: optional heavy dependency
     except ImportError:
@@ -61,14 +66,27 @@ def _quantize(ov_model: Any, calibration: Any, task: str | None) -> tuple[Any, d
         kw["model_type"] = nncf.ModelType.TRANSFORMER
     elif task == "object-detection":  # asymmetric activations: box regressions are signed (as ultralytics' export)
         kw["preset"] = nncf.QuantizationPreset.MIXED
+    if float_modules:
+        kw["ignored_scope"] = nncf.IgnoredScope(patterns=[float_scope_pattern(m) for m in float_modules])
     t1 = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):  # NNCF draws its progress bars on stdout whatever the log level
         quantized = nncf.quantize(ov_model, nncf.Dataset(arrays), subset_size=len(arrays), **kw)
-    settings = ", ".join(f"{k}={getattr(v, 'name', v)}" for k, v in kw.items()) or "default preset"
+    settings = ", ".join(f"{k}={getattr(v, 'name', v)}" for k, v in kw.items() if k != "ignored_scope") \
+        or "default preset"
     record = {"method": f"nncf.quantize (post-training, {settings})",
               "nncf": nncf.__version__, "calibration_data_s": round(t_data, 2),
               "quantize_s": round(time.perf_counter() - t1, 2)}
+    if float_modules:
+        record["float_modules"] = list(float_modules)
     return quantized, record
+
+
+def float_scope_pattern(module: str) -> str:
+    """The node names OpenVINO gives the operations of ``module`` itself (a path from the zoo model, e.g.
+    ``net.model.24``) when converting a traced module: ``__module.<path from the traced root>/aten::<op>/...``;
+    the traced root wraps the zoo model, so the path may have a prefix. Its submodules' operations (named
+    ``...<module>.<child>/aten::...``) do not match."""
+    return rf".*\b{re.escape(module)}/aten::.*"
 
 
 def _shapes(ov: Any, leaves: list[torch.Tensor], dynamic: bool) -> dict[int, Any]:
@@ -101,7 +119,8 @@ def _convert(ov: Any, model: nn.Module, config: BackendConfig, example_inputs: A
     ov_model.reshape(_shapes(ov, leaves, dynamic=True))
     info: dict[str, Any] = {"convert_s": round(time.perf_counter() - t0, 2)}
     if config.dtype == "int8":
-        ov_model, info["quantized"] = _quantize(ov_model, calibration, getattr(model.spec, "task", None))
+        ov_model, info["quantized"] = _quantize(ov_model, calibration, getattr(model.spec, "task", None),
+                                                tuple(getattr(model, "float_under_int8", ())))
     return ov_model, leaves, out_spec, info
 
 
