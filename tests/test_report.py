@@ -228,6 +228,23 @@ def test_leaderboard_join_ranking_and_devices(raw):
     assert bilstm and bilstm[0]["rank"] is None and bilstm[0]["score"] == 0.81 and bilstm[0]["p50"] is None
 
 
+def test_leaderboard_keeps_the_latest_run_of_a_request_whatever_auto_picked(tmp_path):
+    """Two `--backend auto` runs of one request (same row key) that picked different configurations: the
+    rerun supersedes (both were listed: their settings differ by the pick and its setup record)."""
+    from zoo.results import read_all
+
+    raw = tmp_path / "raw"
+    first = _speed("yolov5n", "cpu", 1, 40.0, 25.0, backend="auto", task="object-detection")
+    rerun = _speed("yolov5n", "cpu", 1, 50.0, 20.0, backend="auto", task="object-detection",
+                   time="2026-11-25T12:00:00+00:00")
+    first["settings"]["backend_config"] = {"label": "compile+bf16"}
+    rerun["settings"]["backend_config"] = {"label": "openvino+int8"}
+    for r in (first, rerun):
+        append_row(raw / "speed.jsonl", r)
+    (e,) = entries(read_all(raw))[0]
+    assert e["items_per_s"] == 50.0 and e["runs"] == 2
+
+
 def test_leaderboard_table_shows_device_and_dashes(raw):
     out = raw.parent
     report(raw, out, modules=ONLY)

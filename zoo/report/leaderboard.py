@@ -183,8 +183,8 @@ def entries(rows: dict[str, list[dict[str, Any]]]) -> tuple[list[dict[str, Any]]
         acc_by_model.setdefault(r["model"], []).append(r)
 
     groups: dict[tuple[str, str, str], list[dict]] = {}
-    for r in speed:
-        groups.setdefault((r["model"], device_name(r), settings_key(r)), []).append(r)
+    for r in speed:  # one entry per request (the row key: a rerun supersedes, whatever auto picked then)
+        groups.setdefault((r["model"], device_name(r), r.get("key") or settings_key(r)), []).append(r)
     out = []
     for (model, dev, _), grp in groups.items():
         r = _latest(grp)
