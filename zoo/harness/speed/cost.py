@@ -25,9 +25,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 from ...io import atomic_write_text
+from ...models.cost import flop_counter
 from ...offline import zoo_cache_dir
 from ...results import machine_info
 from ..backends import DTYPES
@@ -57,8 +57,9 @@ def layer_shares(flops_per_item: int | None, items_per_call: float, profile: dic
 
 
 def count_flops(fn, *args, **kwargs) -> int:
-    """FLOPs (2 x MACs) of one call ``fn(*args, **kwargs)``."""
-    with FlopCounterMode(display=False) as counter:
+    """FLOPs (2 x MACs) of one call ``fn(*args, **kwargs)``, counted as the registry's costs are
+    (``zoo.models.cost.flop_counter``: torch's counter, plus attention's CPU kernel)."""
+    with flop_counter() as counter:
         fn(*args, **kwargs)
     return int(counter.get_total_flops())
 
