@@ -238,9 +238,10 @@ def _yolov5_decode(det, logits: list[torch.Tensor]) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("nc, size", [(80, (640, 640)), (2, (320, 416))])
-def test_detect_decodes_as_yolov5_rows_in_its_order(nc, size):
-    """Detect's one-expression decoding gives YOLOv5's numbers (to float rounding) in YOLOv5's row order
-    (level, anchor, y, x), for another class count and a non-square input."""
+def test_detect_decodes_as_yolov5_in_eager_and_in_traced_graphs(nc, size):
+    """Detect gives YOLOv5's numbers in YOLOv5's row order (level, anchor, y, x), for another class count and a
+    non-square input: eager exactly (YOLOv5's own formula), a traced graph (what OpenVINO and ONNX export
+    convert: the one-expression decoding) to float rounding."""
     torch.manual_seed(0)
     det = YOLOv5(nc=nc).eval().detect
     h, w = size
@@ -249,8 +250,10 @@ def test_detect_decodes_as_yolov5_rows_in_its_order(nc, size):
         logits = [det.m[i](f) * 3 for i, f in enumerate(feats)]
         for i in range(det.nl):
             det.m[i] = torch.nn.Identity()  # feed the scaled logits straight in
-        ours = det(logits)
-    torch.testing.assert_close(ours, _yolov5_decode(det, logits), atol=1e-4, rtol=1e-6)
+        ref = _yolov5_decode(det, logits)
+        assert torch.equal(det(logits), ref)
+        traced = torch.jit.trace(lambda *xs: det(list(xs)), tuple(logits), check_trace=False)
+        torch.testing.assert_close(traced(*logits), ref, atol=1e-4, rtol=1e-6)
 
 
 def test_openvino_runs_the_head_without_splitting_a_tensor():
