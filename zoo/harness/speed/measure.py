@@ -8,6 +8,7 @@ ratios are comparable.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -105,6 +106,22 @@ def stage_names(model: Any) -> dict[str, str]:
     return {slot: str(own.get(slot, slot)) for slot in STAGES}
 
 
+PREPOST_THREADS = 1  # torch intra-op threads for decode, preprocess and postprocess in the stage timing
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """torch's intra-op threads set to ``n`` inside the block, restored after."""
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n != before:
+            torch.set_num_threads(before)
+
+
 def time_stages(model: Any, prep: Prepared, stored: list[Any], device: str, policy: TimingPolicy,
                 seq_len: int | None = None, baseline: Prepared | None = None, rounds: int = 3) -> dict[str, Any]:
     """ms per call of each stage and of the whole path, from the items as stored to final predictions.
@@ -115,6 +132,12 @@ def time_stages(model: Any, prep: Prepared, stored: list[Any], device: str, poli
     End to end = decode + preprocess + forward + postprocess in one call chain (p50 and items/s);
     ``e2e_from`` says where it starts ("stored items" or "decoded items").
 
+    Decode, preprocess and postprocess run on PREPOST_THREADS torch thread (``prepost_threads``), on every path
+    alike; the forward keeps the configured threads. Per-item pre/postprocessing gains nothing from torch's
+    thread pool, and where the forward runs in another runtime's threads (OpenVINO, ONNX Runtime) the two
+    pools took turns spinning on the same cores: YOLOv5n's OpenVINO int8 path took 31.2 ms end to end with
+    them, 28.5 ms with one thread, while fp32 eager's did not change (59.5 / 59.9 ms; side by side, 2 cores).
+
     Text inputs are padded to ``seq_len`` in every stage, as in the forward timing, so that the end-to-end
     path runs the same network shapes as the forward it is compared with.
 
@@ -122,27 +145,38 @@ def time_stages(model: Any, prep: Prepared, stored: list[Any], device: str, poli
     ``rounds`` alternating rounds, so the ratio of the two is not a ratio of two phases of a drifting machine;
     ``baseline_e2e_p50_ms`` and ``e2e_rounds`` say so."""
     short = replace(policy, min_duration_s=max(0.2, policy.min_duration_s / 2), warmup=min(policy.warmup, 2))
-    items = list(model.decode(stored))
+    one = PREPOST_THREADS
+    with torch_threads(one):
+        items = list(model.decode(stored))
     decodes = any(a is not b for a, b in zip(stored, items))
 
+    def decode():
+        with torch_threads(one):
+            return model.decode(stored) if decodes else items
+
     def preprocess(raw):
-        return pad_sequence(model.preprocess(raw), seq_len)
+        with torch_threads(one):
+            return pad_sequence(model.preprocess(raw), seq_len)
+
+    def postprocess(out, b):
+        with torch_threads(one):
+            return model.postprocess(outputs_to_fp32(out), b)
 
     def e2e(p: Prepared) -> Callable[[], Any]:
         def call():
-            b = preprocess(model.decode(stored) if decodes else items)
-            return model.postprocess(outputs_to_fp32(p.run(p.to_inputs(b.inputs))), b)
+            b = preprocess(decode())
+            return postprocess(p.run(p.to_inputs(b.inputs)), b)
         return call
 
     cpu = timer_for("cpu")
-    out: dict[str, Any] = {"names": stage_names(model), "e2e_from": "stored items" if decodes else "decoded items"}
+    out: dict[str, Any] = {"names": stage_names(model), "e2e_from": "stored items" if decodes else "decoded items",
+                           "prepost_threads": one}
     if decodes:
-        out["decode_p50_ms"] = summarize(cpu.run(lambda: model.decode(stored), short), len(stored))["p50_ms"]
+        out["decode_p50_ms"] = summarize(cpu.run(decode, short), len(stored))["p50_ms"]
     out["preprocess_p50_ms"] = summarize(cpu.run(lambda: preprocess(items), short), len(items))["p50_ms"]
     batch = preprocess(items)
     raw_out = prep.run(prep.to_inputs(batch.inputs))
-    out["postprocess_p50_ms"] = summarize(
-        cpu.run(lambda: model.postprocess(outputs_to_fp32(raw_out), batch), short), len(items))["p50_ms"]
+    out["postprocess_p50_ms"] = summarize(cpu.run(lambda: postprocess(raw_out, batch), short), len(items))["p50_ms"]
     paths = [prep] + ([baseline] if baseline is not None else [])
     times = measure_rounds([e2e(p) for p in paths], timer_for(device), short, rounds)
     end = summarize(times[0], len(items))
