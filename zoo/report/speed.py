@@ -304,8 +304,18 @@ def _stages_table(rows: list[dict]) -> Table:
                      "stage existed) to final predictions (boxes / labels), in one call chain; decode is timed only "
                      "for models that decode (image files -> PIL)",
                      "'preprocess / postprocess are': what the model does in those stages, where it names them "
-                     "(YOLO detectors: letterbox / NMS)"],
+                     "(YOLO detectors: letterbox / NMS)"] + _prepost_note(st),
                  digits=3)
+
+
+def _prepost_note(rows: list[dict]) -> list[str]:
+    """Which rows ran decode, preprocess and postprocess on one torch thread (``stages.prepost_threads``)."""
+    n = sum(1 for r in rows if r["metrics"]["stages"].get("prepost_threads"))
+    if not n:
+        return []
+    return [f"{n} of {len(rows)} rows ran decode, preprocess and postprocess on one torch thread and the forward on "
+            "the configured threads, on every path alike (with torch's pool around another runtime's, e.g. OpenVINO's, "
+            "the two pools competed for the same cores); the other rows ran every stage on the configured threads"]
 
 
 def _e2e_from(stages: dict[str, Any]) -> str:
