@@ -313,9 +313,10 @@ def _prepost_note(rows: list[dict]) -> list[str]:
     n = sum(1 for r in rows if r["metrics"]["stages"].get("prepost_threads"))
     if not n:
         return []
-    return [f"{n} of {len(rows)} rows ran decode, preprocess and postprocess on one torch thread and the forward on "
+    note = (f"{n} of {len(rows)} rows ran decode, preprocess and postprocess on one torch thread and the forward on "
             "the configured threads, on every path alike (with torch's pool around another runtime's, e.g. OpenVINO's, "
-            "the two pools competed for the same cores); the other rows ran every stage on the configured threads"]
+            "the two pools competed for the same cores); the other rows ran every stage on the configured threads")
+    return [note]
 
 
 def _e2e_from(stages: dict[str, Any]) -> str:
