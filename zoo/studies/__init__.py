@@ -17,17 +17,15 @@ machine.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import importlib
 import os
 import time
 import uuid
-from typing import Any, Iterator, Sequence
-
-import torch
+from typing import Any, Sequence
 
 from ..errors import UserError
+from ..harness.speed.measure import torch_threads
 from ..models.base import RANDOM_INIT
 from ..results import append_row, check_appendable, make_row, raw_path
 from .common import DATASET, digits, run_progress
@@ -47,16 +45,6 @@ def study_module(name: str):
     return importlib.import_module(f"{__name__}.{name}")
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def new_run_id() -> str:
     return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
@@ -71,7 +59,7 @@ def run_study(name: str, *, seeds: Sequence[int] = DEFAULT_SEEDS, scale: str = "
         check_appendable(raw_path(TOPIC))
     run_id = run_id or new_run_id()
     t0 = time.perf_counter()
-    with one_thread(), run_progress(name):
+    with torch_threads(1), run_progress(name):
         records = mod.run(list(seeds), scale)
     elapsed = time.perf_counter() - t0
     data = digits()
