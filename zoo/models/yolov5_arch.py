@@ -137,9 +137,7 @@ class Detect(nn.Module):
         """YOLOv5's decoding of level ``i``'s sigmoids ``y`` (bs, na, ny, nx, no), as its models/yolo.py writes
         it: xy = (2y - 0.5 + cell) x stride, wh = (2y)^2 x anchor (pixels), objectness and classes as they are."""
         _, _, ny, nx, _ = y.shape
-        gy, gx = torch.meshgrid(torch.arange(ny, device=y.device, dtype=y.dtype),
-                                torch.arange(nx, device=y.device, dtype=y.dtype), indexing="ij")
-        grid = torch.stack((gx, gy), 2).view(1, 1, ny, nx, 2)
+        grid = _cells(ny, nx, y).view(1, 1, ny, nx, 2)
         anchor_px = (self.anchors[i] * self.stride[i]).to(y.dtype).view(1, self.na, 1, 1, 2)
         xy = (y[..., :2] * 2 - 0.5 + grid) * self.stride[i].to(y.dtype)
         wh = (y[..., 2:4] * 2) ** 2 * anchor_px
@@ -155,13 +153,18 @@ class Detect(nn.Module):
         tensor, 10 % slower there (both timed side by side)."""
         _, ny, nx, _, no = y.shape
         dt, s = y.dtype, self.stride[i].to(y.dtype)
-        gy, gx = torch.meshgrid(torch.arange(ny, device=y.device, dtype=dt),
-                                torch.arange(nx, device=y.device, dtype=dt), indexing="ij")
-        shift = F.pad((torch.stack((gx, gy), -1) - 0.5) * s, (0, no - 2)).view(1, ny, nx, 1, no)
+        shift = F.pad((_cells(ny, nx, y) - 0.5) * s, (0, no - 2)).view(1, ny, nx, 1, no)
         scale = torch.cat(((2 * s).expand(2), torch.zeros(2, device=y.device, dtype=dt),
                            torch.ones(no - 4, device=y.device, dtype=dt)))
         quad = F.pad(4 * (self.anchors[i] * self.stride[i]).to(dt), (2, no - 4))  # (na, no)
         return torch.addcmul(shift, y, torch.addcmul(scale, quad, y))
+
+
+def _cells(ny: int, nx: int, like: torch.Tensor) -> torch.Tensor:
+    """(ny, nx, 2): each grid cell's (x, y) index, in ``like``'s dtype and device."""
+    gy, gx = torch.meshgrid(torch.arange(ny, device=like.device, dtype=like.dtype),
+                            torch.arange(nx, device=like.device, dtype=like.dtype), indexing="ij")
+    return torch.stack((gx, gy), -1)
 
 
 def _layers(nc: int, depth: float, width: float) -> list[nn.Module]:
